@@ -1,0 +1,186 @@
+// Package app wires aptsnap's parts together from a configuration: the
+// catalog, the file store, the signing key, the mirror and the HTTP server.
+// The CLI and the end-to-end tests both build on it.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/aptsnap/aptsnap/blob"
+	"github.com/aptsnap/aptsnap/catalog"
+	"github.com/aptsnap/aptsnap/config"
+	"github.com/aptsnap/aptsnap/mirror"
+	"github.com/aptsnap/aptsnap/pgp"
+	"github.com/aptsnap/aptsnap/progress"
+	"github.com/aptsnap/aptsnap/serve"
+)
+
+// App is an opened aptsnap installation.
+type App struct {
+	Config  *config.Config
+	Catalog catalog.Catalog
+	Store   blob.Store
+	Signer  *pgp.Signer
+	Log     *slog.Logger
+	// Now is the clock used for snapshot times and schedules.
+	Now func() time.Time
+	// Progress draws pulse progress (nothing by default).
+	Progress progress.Reporter
+	// Client fetches from upstreams (a default client if nil).
+	Client *http.Client
+
+	server *serve.Server
+	once   sync.Once
+}
+
+// Open opens the catalog, store and signing key described by cfg,
+// generating the key in the data directory on first start.
+func Open(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error) {
+	if log == nil {
+		log = slog.Default()
+	}
+	cat, err := catalog.OpenSQLite(ctx, filepath.Join(cfg.DataDir, "catalog.db"))
+	if err != nil {
+		return nil, err
+	}
+	store, err := blob.OpenLocal(filepath.Join(cfg.DataDir, "blobs"))
+	if err != nil {
+		cat.Close()
+		return nil, err
+	}
+	signer, created, err := pgp.LoadOrCreateSigner(cfg.SigningKeyPath(), "aptsnap archive signing key")
+	if err != nil {
+		cat.Close()
+		return nil, err
+	}
+	if created {
+		log.Info("generated signing key", "path", cfg.SigningKeyPath(), "fingerprint", signer.Fingerprint())
+	}
+	return &App{Config: cfg, Catalog: cat, Store: store, Signer: signer, Log: log, Now: time.Now, Progress: progress.Discard{}}, nil
+}
+
+// Close releases the catalog.
+func (a *App) Close() error { return a.Catalog.Close() }
+
+// Mirror returns a Mirror configured from the App.
+func (a *App) Mirror() *mirror.Mirror {
+	return mirror.New(mirror.Options{
+		Catalog: a.Catalog, Store: a.Store, Signer: a.Signer, PublicURL: a.Config.PublicURL,
+		LockDir: filepath.Join(a.Config.DataDir, "locks"), Parallel: a.Config.Parallel,
+		Now: a.Now, Log: a.Log, Progress: a.Progress, Client: a.Client,
+	})
+}
+
+// Pulse runs one pulse of the named archive.
+func (a *App) Pulse(ctx context.Context, archive string) (catalog.Snapshot, error) {
+	arc, err := a.Config.Archive(archive)
+	if err != nil {
+		return catalog.Snapshot{}, err
+	}
+	snap, err := a.Mirror().Pulse(ctx, arc)
+	if err == nil && a.server != nil {
+		a.server.Invalidate()
+	}
+	return snap, err
+}
+
+// Handler returns the HTTP handler serving the snapshots.
+func (a *App) Handler() http.Handler {
+	a.once.Do(func() {
+		names := make([]string, len(a.Config.Archives))
+		for i, arc := range a.Config.Archives {
+			names[i] = arc.Name
+		}
+		a.server = serve.New(serve.Options{Catalog: a.Catalog, Store: a.Store, PublicKey: a.Signer.PublicKey(),
+			Archives: names, Log: a.Log})
+	})
+	return a.server
+}
+
+// Schedule pulses every archive pulses_per_day times a day, at slots
+// aligned on UTC midnight, until ctx ends. An archive whose newest
+// snapshot is older than one interval is pulsed at once.
+func (a *App) Schedule(ctx context.Context) {
+	var wg sync.WaitGroup
+	for i := range a.Config.Archives {
+		arc := &a.Config.Archives[i]
+		every := arc.PulseInterval()
+		if every == 0 {
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			next := a.Now()
+			if snap, err := a.Catalog.Latest(ctx, arc.Name); err == nil && a.Now().Sub(snap.Created) < every {
+				next = nextSlot(a.Now(), every)
+			}
+			for {
+				t := time.NewTimer(max(time.Until(next), 0))
+				select {
+				case <-ctx.Done():
+					t.Stop()
+					return
+				case <-t.C:
+				}
+				a.Pulse(ctx, arc.Name) // logged and recorded by the mirror
+				next = nextSlot(a.Now(), every)
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+// nextSlot is the first instant after now that is a whole number of
+// intervals past UTC midnight.
+func nextSlot(now time.Time, every time.Duration) time.Time {
+	now = now.UTC()
+	midnight := time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, time.UTC)
+	n := now.Sub(midnight)/every + 1
+	return midnight.Add(n * every)
+}
+
+// Serve listens on the configured address, serves snapshots and runs the
+// pulse schedule until ctx ends.
+func (a *App) Serve(ctx context.Context, schedule bool) error {
+	ln, err := net.Listen("tcp", a.Config.Listen)
+	if err != nil {
+		return fmt.Errorf("serve: %w", err)
+	}
+	return a.ServeListener(ctx, ln, schedule)
+}
+
+// ServeListener is Serve on an existing listener.
+func (a *App) ServeListener(ctx context.Context, ln net.Listener, schedule bool) error {
+	srv := &http.Server{Handler: a.Handler(), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute,
+		ErrorLog: slog.NewLogLogger(a.Log.Handler(), slog.LevelWarn)}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	if schedule {
+		wg.Add(1)
+		go func() { defer wg.Done(); a.Schedule(ctx) }()
+	}
+	go func() {
+		<-ctx.Done()
+		sctx, c := context.WithTimeout(context.Background(), 10*time.Second)
+		defer c()
+		srv.Shutdown(sctx)
+	}()
+	a.Log.Info("serving", "addr", ln.Addr().String(), "public_url", a.Config.PublicURL)
+	err := srv.Serve(ln)
+	cancel()
+	wg.Wait()
+	if errors.Is(err, http.ErrServerClosed) {
+		return nil
+	}
+	return err
+}

@@ -1,0 +1,78 @@
+// Package blob is aptsnap's content-addressed file store.
+//
+// Every file aptsnap keeps (pool files, upstream index files, upstream
+// InRelease files) is stored once, named by the SHA-256 of its content,
+// whatever number of snapshots and archives reference it. A Store never
+// exposes a partly written file: content is written to a temporary file,
+// checked, flushed to disk and only then renamed into place.
+package blob
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+)
+
+// Digest is the SHA-256 of a stored file's content.
+type Digest [sha256.Size]byte
+
+// String returns the digest in lower-case hex, as Release files write it.
+func (d Digest) String() string { return hex.EncodeToString(d[:]) }
+
+// IsZero reports whether d is the zero digest (no digest).
+func (d Digest) IsZero() bool { return d == Digest{} }
+
+// ParseDigest parses a 64-character hex SHA-256.
+func ParseDigest(s string) (Digest, error) {
+	var d Digest
+	if len(s) != 2*sha256.Size {
+		return d, fmt.Errorf("blob: digest %q: want %d hex characters", s, 2*sha256.Size)
+	}
+	if _, err := hex.Decode(d[:], []byte(s)); err != nil {
+		return d, fmt.Errorf("blob: digest %q: %w", s, err)
+	}
+	return d, nil
+}
+
+// Sum returns the digest of data.
+func Sum(data []byte) Digest { return sha256.Sum256(data) }
+
+// Info describes a stored file.
+type Info struct {
+	Digest  Digest
+	Size    int64
+	ModTime time.Time
+}
+
+// Errors a Store reports; match them with errors.Is.
+var (
+	// ErrNotFound: no file with that digest is stored.
+	ErrNotFound = errors.New("blob: not found")
+	// ErrMismatch: content did not have the expected digest or size.
+	ErrMismatch = errors.New("blob: content does not match its expected digest or size")
+)
+
+// Store is a content-addressed file store. The local directory
+// implementation is the default; an S3-compatible one is planned.
+type Store interface {
+	// Put stores everything read from r. If want is not zero, the content
+	// must hash to want and, if size >= 0, be size bytes long; otherwise
+	// nothing is stored and the error wraps ErrMismatch. Storing content
+	// that is already present is cheap and not an error.
+	Put(ctx context.Context, r io.Reader, want Digest, size int64) (Info, error)
+	// Stat describes a stored file, or returns an error wrapping ErrNotFound.
+	Stat(ctx context.Context, d Digest) (Info, error)
+	// Open opens a stored file for reading. For the local store the
+	// reader is an *os.File, so that serving it can use sendfile.
+	Open(ctx context.Context, d Digest) (io.ReadSeekCloser, Info, error)
+	// Delete removes a stored file; deleting a missing file is not an error.
+	Delete(ctx context.Context, d Digest) error
+	// Walk calls fn for every stored file, in no particular order.
+	Walk(ctx context.Context, fn func(Info) error) error
+	// Sync makes every file stored so far durable.
+	Sync(ctx context.Context) error
+}

@@ -1,0 +1,147 @@
+// Package catalog is aptsnap's metadata store: archives, snapshots, the
+// index files each snapshot serves and the pool files those indices list.
+//
+// A snapshot is references, not copies. Each distinct upstream index file
+// (by SHA-256) is recorded once with the set of pool files it lists; each
+// distinct state of a suite (its set of index files) is recorded once; a
+// snapshot is a row per suite pointing at a suite state, plus the Release
+// files we signed for it. Metadata therefore grows with the number of
+// distinct index files, not with snapshots times packages.
+//
+// SQLite is the embedded implementation; PostgreSQL is planned behind the
+// same interface.
+package catalog
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/aptsnap/aptsnap/blob"
+)
+
+// ErrNotFound is returned (wrapped) when an archive, snapshot or suite does not exist.
+var ErrNotFound = errors.New("catalog: not found")
+
+// PoolEntry is one file an index lists, relative to the archive root
+// (for example "pool/main/h/hello/hello_2.10-3_amd64.deb").
+type PoolEntry struct {
+	Path   string
+	SHA256 blob.Digest
+	Size   int64
+}
+
+// PoolFile is a PoolEntry known to the catalog.
+type PoolFile struct {
+	ID int64
+	PoolEntry
+}
+
+// IndexFile is one file served under dists/<suite>/, with its path relative
+// to that directory (for example "main/binary-amd64/Packages.xz").
+type IndexFile struct {
+	Path   string
+	SHA256 blob.Digest
+	Size   int64
+}
+
+// NewSuite is one suite of a snapshot being created.
+type NewSuite struct {
+	Name string
+	// UpstreamDate is the Date of the upstream Release; a later pulse
+	// refuses an older one.
+	UpstreamDate time.Time
+	// Upstream is the stored upstream InRelease (or Release), kept for audit.
+	Upstream blob.Digest
+	// Files are the index files served for the suite.
+	Files []IndexFile
+	// Indices are the digests of the uncompressed index files (Packages,
+	// Sources) whose pool files the suite serves.
+	Indices []blob.Digest
+	// NewIndices holds the pool entries of the indices the catalog does not
+	// know yet (see KnownIndices). Every file listed must already be stored.
+	NewIndices map[blob.Digest][]PoolEntry
+	// Release, InRelease and ReleaseGPG are the files we signed.
+	Release, InRelease, ReleaseGPG []byte
+}
+
+// NewSnapshot describes a snapshot to create.
+type NewSnapshot struct {
+	Archive    string
+	Created    time.Time
+	ValidUntil time.Time
+	Suites     []NewSuite
+}
+
+// Snapshot is a created snapshot.
+type Snapshot struct {
+	ID         int64
+	Archive    string
+	Serial     string
+	Created    time.Time
+	ValidUntil time.Time
+	Suites     []string
+}
+
+// Suite is one suite of a snapshot, everything needed to serve it.
+type Suite struct {
+	Name                          string
+	StateID                       int64
+	UpstreamDate                  time.Time
+	Upstream                      blob.Digest
+	Files                         []IndexFile
+	Indices                       []blob.Digest
+	Release, InRelease, ReleaseGPG []byte
+	Signed                        time.Time
+}
+
+// Pulse is the record of one mirror run.
+type Pulse struct {
+	Archive  string
+	Started  time.Time
+	Finished time.Time
+	OK       bool
+	Serial   string // the snapshot created, when OK
+	Error    string // one line, when not OK
+}
+
+// Catalog is the metadata store.
+type Catalog interface {
+	// Close releases the store.
+	Close() error
+
+	// KnownIndices reports which of the given uncompressed index digests
+	// the catalog already records with their pool files.
+	KnownIndices(ctx context.Context, ds []blob.Digest) (map[blob.Digest]bool, error)
+	// LastUpstreamDate is the newest upstream Release Date a pulse of the
+	// suite has accepted (zero if none).
+	LastUpstreamDate(ctx context.Context, archive, suite string) (time.Time, error)
+	// CreateSnapshot records a snapshot in one transaction and gives it the
+	// next serial YYYYMMDDNN of its creation day (UTC).
+	CreateSnapshot(ctx context.Context, s NewSnapshot) (Snapshot, error)
+
+	// Archives lists the names of archives that have snapshots or pulses.
+	Archives(ctx context.Context) ([]string, error)
+	// Snapshots lists an archive's snapshots, oldest first.
+	Snapshots(ctx context.Context, archive string) ([]Snapshot, error)
+	// Snapshot returns one snapshot by serial.
+	Snapshot(ctx context.Context, archive, serial string) (Snapshot, error)
+	// SnapshotAt returns the newest snapshot created at or before t.
+	SnapshotAt(ctx context.Context, archive string, t time.Time) (Snapshot, error)
+	// Latest returns the newest snapshot of an archive.
+	Latest(ctx context.Context, archive string) (Snapshot, error)
+	// Suite returns what is needed to serve one suite of a snapshot.
+	Suite(ctx context.Context, snapshotID int64, suite string) (Suite, error)
+	// IndexMembers returns the pool file IDs an index lists, sorted.
+	IndexMembers(ctx context.Context, index blob.Digest) ([]int64, error)
+	// LookupPool returns the pool files of an archive stored under path
+	// (usually one; more if upstream ever changed a file in place).
+	LookupPool(ctx context.Context, archive, path string) ([]PoolFile, error)
+	// PoolFiles returns pool files by ID.
+	PoolFiles(ctx context.Context, ids []int64) ([]PoolFile, error)
+
+	// RecordPulse appends a pulse result.
+	RecordPulse(ctx context.Context, p Pulse) error
+	// Pulses returns the last n pulses of an archive, newest first.
+	Pulses(ctx context.Context, archive string, n int) ([]Pulse, error)
+}

@@ -1,0 +1,644 @@
+package catalog
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/aptsnap/aptsnap/blob"
+	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
+)
+
+// SQLite is the embedded Catalog, one database file in WAL mode. Several
+// processes (a server and a CLI pulse) may use the same file.
+type SQLite struct {
+	r *sql.DB // readers
+	w *sql.DB // the single writer; transactions begin IMMEDIATE
+}
+
+var _ Catalog = (*SQLite)(nil)
+
+// OpenSQLite opens (creating and migrating if needed) the catalog at path.
+func OpenSQLite(ctx context.Context, path string) (*SQLite, error) {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return nil, fmt.Errorf("catalog: %w", err)
+	}
+	dsn := func(txlock string) string {
+		q := url.Values{}
+		for _, p := range []string{"journal_mode(WAL)", "busy_timeout(30000)", "foreign_keys(1)", "synchronous(NORMAL)"} {
+			q.Add("_pragma", p)
+		}
+		if txlock != "" {
+			q.Set("_txlock", txlock)
+		}
+		return "file:" + path + "?" + q.Encode()
+	}
+	w, err := sql.Open("sqlite", dsn("immediate"))
+	if err != nil {
+		return nil, fmt.Errorf("catalog: %w", err)
+	}
+	w.SetMaxOpenConns(1)
+	r, err := sql.Open("sqlite", dsn(""))
+	if err != nil {
+		w.Close()
+		return nil, fmt.Errorf("catalog: %w", err)
+	}
+	r.SetMaxOpenConns(8)
+	r.SetMaxIdleConns(8)
+	c := &SQLite{r: r, w: w}
+	if err := c.migrate(ctx); err != nil {
+		c.Close()
+		return nil, err
+	}
+	return c, nil
+}
+
+// Close implements Catalog.
+func (c *SQLite) Close() error {
+	return errors.Join(c.r.Close(), c.w.Close())
+}
+
+// migrations are applied in order, each in its own transaction; the
+// number of applied migrations is kept in PRAGMA user_version.
+var migrations = []string{
+	`CREATE TABLE archives (
+		id   INTEGER PRIMARY KEY,
+		name TEXT NOT NULL UNIQUE
+	);
+	CREATE TABLE pool_files (
+		id         INTEGER PRIMARY KEY,
+		archive_id INTEGER NOT NULL REFERENCES archives(id),
+		path       TEXT NOT NULL,
+		sha256     BLOB NOT NULL,
+		size       INTEGER NOT NULL
+	);
+	CREATE UNIQUE INDEX pool_files_path ON pool_files(archive_id, path, sha256);
+	CREATE TABLE indices (
+		sha256  BLOB PRIMARY KEY,
+		members BLOB NOT NULL,
+		count   INTEGER NOT NULL
+	) WITHOUT ROWID;
+	CREATE TABLE suite_states (
+		id         INTEGER PRIMARY KEY,
+		archive_id INTEGER NOT NULL REFERENCES archives(id),
+		suite      TEXT NOT NULL,
+		digest     BLOB NOT NULL,
+		upstream   BLOB NOT NULL,
+		date       INTEGER NOT NULL,
+		files      TEXT NOT NULL,
+		indices    BLOB NOT NULL,
+		UNIQUE (archive_id, suite, digest)
+	);
+	CREATE TABLE snapshots (
+		id          INTEGER PRIMARY KEY,
+		archive_id  INTEGER NOT NULL REFERENCES archives(id),
+		serial      TEXT NOT NULL,
+		created     INTEGER NOT NULL,
+		valid_until INTEGER NOT NULL,
+		UNIQUE (archive_id, serial)
+	);
+	CREATE INDEX snapshots_created ON snapshots(archive_id, created);
+	CREATE TABLE snapshot_suites (
+		snapshot_id INTEGER NOT NULL REFERENCES snapshots(id) ON DELETE CASCADE,
+		suite       TEXT NOT NULL,
+		state_id    INTEGER NOT NULL REFERENCES suite_states(id),
+		release     BLOB NOT NULL,
+		inrelease   BLOB NOT NULL,
+		release_gpg BLOB NOT NULL,
+		signed      INTEGER NOT NULL,
+		PRIMARY KEY (snapshot_id, suite)
+	) WITHOUT ROWID;
+	CREATE TABLE suite_marks (
+		archive_id INTEGER NOT NULL REFERENCES archives(id),
+		suite      TEXT NOT NULL,
+		last_date  INTEGER NOT NULL,
+		PRIMARY KEY (archive_id, suite)
+	) WITHOUT ROWID;
+	CREATE TABLE pulses (
+		id         INTEGER PRIMARY KEY,
+		archive_id INTEGER NOT NULL REFERENCES archives(id),
+		started    INTEGER NOT NULL,
+		finished   INTEGER NOT NULL,
+		ok         INTEGER NOT NULL,
+		serial     TEXT NOT NULL,
+		error      TEXT NOT NULL
+	);
+	CREATE INDEX pulses_archive ON pulses(archive_id, id);`,
+}
+
+func (c *SQLite) migrate(ctx context.Context) error {
+	for {
+		tx, err := c.w.BeginTx(ctx, nil)
+		if err != nil {
+			return fmt.Errorf("catalog: migrate: %w", err)
+		}
+		var v int
+		if err := tx.QueryRowContext(ctx, `PRAGMA user_version`).Scan(&v); err != nil {
+			tx.Rollback()
+			return fmt.Errorf("catalog: migrate: %w", err)
+		}
+		if v > len(migrations) {
+			tx.Rollback()
+			return fmt.Errorf("catalog: schema version %d is newer than this aptsnap knows (%d)", v, len(migrations))
+		}
+		if v == len(migrations) {
+			return tx.Rollback()
+		}
+		if _, err := tx.ExecContext(ctx, migrations[v]); err != nil {
+			tx.Rollback()
+			return fmt.Errorf("catalog: migration %d: %w", v+1, err)
+		}
+		if _, err := tx.ExecContext(ctx, fmt.Sprintf(`PRAGMA user_version = %d`, v+1)); err != nil {
+			tx.Rollback()
+			return fmt.Errorf("catalog: migration %d: %w", v+1, err)
+		}
+		if err := tx.Commit(); err != nil {
+			return fmt.Errorf("catalog: migration %d: %w", v+1, err)
+		}
+	}
+}
+
+type queryer interface {
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+}
+
+func archiveID(ctx context.Context, q queryer, name string, create bool) (int64, error) {
+	var id int64
+	err := q.QueryRowContext(ctx, `SELECT id FROM archives WHERE name = ?`, name).Scan(&id)
+	if errors.Is(err, sql.ErrNoRows) {
+		if !create {
+			return 0, fmt.Errorf("%w: archive %q", ErrNotFound, name)
+		}
+		res, err := q.ExecContext(ctx, `INSERT INTO archives(name) VALUES (?)`, name)
+		if err != nil {
+			return 0, fmt.Errorf("catalog: archive %q: %w", name, err)
+		}
+		return res.LastInsertId()
+	}
+	if err != nil {
+		return 0, fmt.Errorf("catalog: archive %q: %w", name, err)
+	}
+	return id, nil
+}
+
+// KnownIndices implements Catalog.
+func (c *SQLite) KnownIndices(ctx context.Context, ds []blob.Digest) (map[blob.Digest]bool, error) {
+	known := make(map[blob.Digest]bool, len(ds))
+	for _, d := range ds {
+		var n int
+		err := c.r.QueryRowContext(ctx, `SELECT count FROM indices WHERE sha256 = ?`, d[:]).Scan(&n)
+		if errors.Is(err, sql.ErrNoRows) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("catalog: index %s: %w", d, err)
+		}
+		known[d] = true
+	}
+	return known, nil
+}
+
+// LastUpstreamDate implements Catalog.
+func (c *SQLite) LastUpstreamDate(ctx context.Context, archive, suite string) (time.Time, error) {
+	var d int64
+	err := c.r.QueryRowContext(ctx, `SELECT m.last_date FROM suite_marks m JOIN archives a ON a.id = m.archive_id
+		WHERE a.name = ? AND m.suite = ?`, archive, suite).Scan(&d)
+	if errors.Is(err, sql.ErrNoRows) {
+		return time.Time{}, nil
+	}
+	if err != nil {
+		return time.Time{}, fmt.Errorf("catalog: %s %s: %w", archive, suite, err)
+	}
+	return time.Unix(d, 0).UTC(), nil
+}
+
+// MaxSerialsPerDay is the most snapshots an archive can have in one UTC day.
+const MaxSerialsPerDay = 99
+
+// CreateSnapshot implements Catalog.
+func (c *SQLite) CreateSnapshot(ctx context.Context, s NewSnapshot) (Snapshot, error) {
+	tx, err := c.w.BeginTx(ctx, nil)
+	if err != nil {
+		return Snapshot{}, fmt.Errorf("catalog: begin: %w", err)
+	}
+	defer tx.Rollback()
+	aid, err := archiveID(ctx, tx, s.Archive, true)
+	if err != nil {
+		return Snapshot{}, err
+	}
+	created := s.Created.UTC()
+	day := created.Format("20060102")
+	var last sql.NullString
+	if err := tx.QueryRowContext(ctx, `SELECT max(serial) FROM snapshots WHERE archive_id = ? AND serial LIKE ?`,
+		aid, day+"__").Scan(&last); err != nil {
+		return Snapshot{}, fmt.Errorf("catalog: serial: %w", err)
+	}
+	n := 1
+	if last.Valid {
+		fmt.Sscanf(last.String[8:], "%d", &n)
+		n++
+	}
+	if n > MaxSerialsPerDay {
+		return Snapshot{}, fmt.Errorf("catalog: archive %s already has %d snapshots on %s: no serial left for the day", s.Archive, MaxSerialsPerDay, day)
+	}
+	serial := fmt.Sprintf("%s%02d", day, n)
+
+	pool := &poolResolver{tx: tx, archiveID: aid}
+	res, err := tx.ExecContext(ctx, `INSERT INTO snapshots(archive_id, serial, created, valid_until) VALUES (?, ?, ?, ?)`,
+		aid, serial, created.Unix(), s.ValidUntil.Unix())
+	if err != nil {
+		return Snapshot{}, fmt.Errorf("catalog: snapshot: %w", err)
+	}
+	sid, _ := res.LastInsertId()
+	var names []string
+	for _, su := range s.Suites {
+		for d, entries := range su.NewIndices {
+			if err := pool.addIndex(ctx, d, entries); err != nil {
+				return Snapshot{}, fmt.Errorf("catalog: suite %s: %w", su.Name, err)
+			}
+		}
+		stateID, err := suiteState(ctx, tx, aid, su)
+		if err != nil {
+			return Snapshot{}, fmt.Errorf("catalog: suite %s: %w", su.Name, err)
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO snapshot_suites(snapshot_id, suite, state_id, release, inrelease, release_gpg, signed)
+			VALUES (?, ?, ?, ?, ?, ?, ?)`, sid, su.Name, stateID, su.Release, su.InRelease, su.ReleaseGPG, created.Unix()); err != nil {
+			return Snapshot{}, fmt.Errorf("catalog: suite %s: %w", su.Name, err)
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO suite_marks(archive_id, suite, last_date) VALUES (?, ?, ?)
+			ON CONFLICT (archive_id, suite) DO UPDATE SET last_date = max(last_date, excluded.last_date)`,
+			aid, su.Name, su.UpstreamDate.Unix()); err != nil {
+			return Snapshot{}, fmt.Errorf("catalog: suite %s: %w", su.Name, err)
+		}
+		names = append(names, su.Name)
+	}
+	if err := tx.Commit(); err != nil {
+		return Snapshot{}, fmt.Errorf("catalog: commit: %w", err)
+	}
+	return Snapshot{ID: sid, Archive: s.Archive, Serial: serial, Created: time.Unix(created.Unix(), 0).UTC(),
+		ValidUntil: time.Unix(s.ValidUntil.Unix(), 0).UTC(), Suites: names}, nil
+}
+
+// suiteState finds or inserts the suite state for su's set of files.
+func suiteState(ctx context.Context, tx *sql.Tx, aid int64, su NewSuite) (int64, error) {
+	files := encodeFiles(su.Files)
+	idx := make([]byte, 0, len(su.Indices)*32)
+	for _, d := range su.Indices {
+		idx = append(idx, d[:]...)
+	}
+	digest := blob.Sum([]byte(files + "\x00" + string(idx) + "\x00" + su.Upstream.String()))
+	var id int64
+	err := tx.QueryRowContext(ctx, `SELECT id FROM suite_states WHERE archive_id = ? AND suite = ? AND digest = ?`,
+		aid, su.Name, digest[:]).Scan(&id)
+	if err == nil {
+		return id, nil
+	}
+	if !errors.Is(err, sql.ErrNoRows) {
+		return 0, err
+	}
+	res, err := tx.ExecContext(ctx, `INSERT INTO suite_states(archive_id, suite, digest, upstream, date, files, indices)
+		VALUES (?, ?, ?, ?, ?, ?, ?)`, aid, su.Name, digest[:], su.Upstream[:], su.UpstreamDate.Unix(), files, idx)
+	if err != nil {
+		return 0, err
+	}
+	return res.LastInsertId()
+}
+
+// encodeFiles writes index files one per line: "sha256 size path".
+func encodeFiles(fs []IndexFile) string {
+	var b strings.Builder
+	for _, f := range fs {
+		fmt.Fprintf(&b, "%s %d %s\n", f.SHA256, f.Size, f.Path)
+	}
+	return b.String()
+}
+
+func decodeFiles(s string) ([]IndexFile, error) {
+	var out []IndexFile
+	for line := range strings.Lines(s) {
+		line = strings.TrimSuffix(line, "\n")
+		parts := strings.SplitN(line, " ", 3)
+		if len(parts) != 3 {
+			return nil, fmt.Errorf("catalog: corrupt file list line %q", line)
+		}
+		d, err := blob.ParseDigest(parts[0])
+		if err != nil {
+			return nil, err
+		}
+		var size int64
+		if _, err := fmt.Sscanf(parts[1], "%d", &size); err != nil {
+			return nil, fmt.Errorf("catalog: corrupt file list line %q", line)
+		}
+		out = append(out, IndexFile{Path: parts[2], SHA256: d, Size: size})
+	}
+	return out, nil
+}
+
+// poolResolver assigns pool file IDs within one transaction, loading the
+// archive's pool table once when a new index needs it.
+type poolResolver struct {
+	tx        *sql.Tx
+	archiveID int64
+	byPath    map[string][]PoolFile
+	ins       *sql.Stmt
+}
+
+func (p *poolResolver) load(ctx context.Context) error {
+	if p.byPath != nil {
+		return nil
+	}
+	p.byPath = make(map[string][]PoolFile)
+	rows, err := p.tx.QueryContext(ctx, `SELECT id, path, sha256, size FROM pool_files WHERE archive_id = ?`, p.archiveID)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var f PoolFile
+		var sha []byte
+		if err := rows.Scan(&f.ID, &f.Path, &sha, &f.Size); err != nil {
+			return err
+		}
+		copy(f.SHA256[:], sha)
+		p.byPath[f.Path] = append(p.byPath[f.Path], f)
+	}
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	p.ins, err = p.tx.PrepareContext(ctx, `INSERT INTO pool_files(archive_id, path, sha256, size) VALUES (?, ?, ?, ?)`)
+	return err
+}
+
+func (p *poolResolver) addIndex(ctx context.Context, d blob.Digest, entries []PoolEntry) error {
+	var n int
+	err := p.tx.QueryRowContext(ctx, `SELECT count FROM indices WHERE sha256 = ?`, d[:]).Scan(&n)
+	if err == nil {
+		return nil // recorded meanwhile
+	}
+	if !errors.Is(err, sql.ErrNoRows) {
+		return err
+	}
+	if err := p.load(ctx); err != nil {
+		return err
+	}
+	ids := make([]int64, 0, len(entries))
+EntryLoop:
+	for _, e := range entries {
+		for _, f := range p.byPath[e.Path] {
+			if f.SHA256 == e.SHA256 {
+				ids = append(ids, f.ID)
+				continue EntryLoop
+			}
+		}
+		res, err := p.ins.ExecContext(ctx, p.archiveID, e.Path, e.SHA256[:], e.Size)
+		if err != nil {
+			return fmt.Errorf("pool file %s: %w", e.Path, err)
+		}
+		id, _ := res.LastInsertId()
+		p.byPath[e.Path] = append(p.byPath[e.Path], PoolFile{ID: id, PoolEntry: e})
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	ids = slices.Compact(ids)
+	_, err = p.tx.ExecContext(ctx, `INSERT INTO indices(sha256, members, count) VALUES (?, ?, ?)`, d[:], encodeIDs(ids), len(ids))
+	return err
+}
+
+func scanSnapshot(sc interface{ Scan(...any) error }, archive string) (Snapshot, error) {
+	var s Snapshot
+	var created, valid int64
+	var suites sql.NullString
+	if err := sc.Scan(&s.ID, &s.Serial, &created, &valid, &suites); err != nil {
+		return s, err
+	}
+	s.Archive = archive
+	s.Created = time.Unix(created, 0).UTC()
+	s.ValidUntil = time.Unix(valid, 0).UTC()
+	if suites.String != "" {
+		s.Suites = strings.Split(suites.String, ",")
+		slices.Sort(s.Suites)
+	}
+	return s, nil
+}
+
+const snapshotCols = `s.id, s.serial, s.created, s.valid_until,
+	(SELECT group_concat(suite) FROM snapshot_suites x WHERE x.snapshot_id = s.id)`
+
+// Archives implements Catalog.
+func (c *SQLite) Archives(ctx context.Context) ([]string, error) {
+	rows, err := c.r.QueryContext(ctx, `SELECT name FROM archives ORDER BY name`)
+	if err != nil {
+		return nil, fmt.Errorf("catalog: archives: %w", err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var n string
+		if err := rows.Scan(&n); err != nil {
+			return nil, err
+		}
+		out = append(out, n)
+	}
+	return out, rows.Err()
+}
+
+// Snapshots implements Catalog.
+func (c *SQLite) Snapshots(ctx context.Context, archive string) ([]Snapshot, error) {
+	rows, err := c.r.QueryContext(ctx, `SELECT `+snapshotCols+` FROM snapshots s JOIN archives a ON a.id = s.archive_id
+		WHERE a.name = ? ORDER BY s.serial`, archive)
+	if err != nil {
+		return nil, fmt.Errorf("catalog: snapshots of %s: %w", archive, err)
+	}
+	defer rows.Close()
+	var out []Snapshot
+	for rows.Next() {
+		s, err := scanSnapshot(rows, archive)
+		if err != nil {
+			return nil, fmt.Errorf("catalog: snapshots of %s: %w", archive, err)
+		}
+		out = append(out, s)
+	}
+	return out, rows.Err()
+}
+
+func (c *SQLite) oneSnapshot(ctx context.Context, archive, what, where string, args ...any) (Snapshot, error) {
+	row := c.r.QueryRowContext(ctx, `SELECT `+snapshotCols+` FROM snapshots s JOIN archives a ON a.id = s.archive_id
+		WHERE a.name = ? AND `+where, append([]any{archive}, args...)...)
+	s, err := scanSnapshot(row, archive)
+	if errors.Is(err, sql.ErrNoRows) {
+		return s, fmt.Errorf("%w: snapshot %s of %s", ErrNotFound, what, archive)
+	}
+	if err != nil {
+		return s, fmt.Errorf("catalog: snapshot %s of %s: %w", what, archive, err)
+	}
+	return s, nil
+}
+
+// Snapshot implements Catalog.
+func (c *SQLite) Snapshot(ctx context.Context, archive, serial string) (Snapshot, error) {
+	return c.oneSnapshot(ctx, archive, serial, `s.serial = ?`, serial)
+}
+
+// SnapshotAt implements Catalog.
+func (c *SQLite) SnapshotAt(ctx context.Context, archive string, t time.Time) (Snapshot, error) {
+	return c.oneSnapshot(ctx, archive, "at "+t.UTC().Format(time.RFC3339),
+		`s.created <= ? ORDER BY s.created DESC, s.serial DESC LIMIT 1`, t.Unix())
+}
+
+// Latest implements Catalog.
+func (c *SQLite) Latest(ctx context.Context, archive string) (Snapshot, error) {
+	return c.oneSnapshot(ctx, archive, "latest", `1 ORDER BY s.serial DESC LIMIT 1`)
+}
+
+// Suite implements Catalog.
+func (c *SQLite) Suite(ctx context.Context, snapshotID int64, suite string) (Suite, error) {
+	var su Suite
+	var files string
+	var upstream, idx []byte
+	var date, signed int64
+	err := c.r.QueryRowContext(ctx, `SELECT x.state_id, st.date, st.upstream, st.files, st.indices, x.release, x.inrelease, x.release_gpg, x.signed
+		FROM snapshot_suites x JOIN suite_states st ON st.id = x.state_id
+		WHERE x.snapshot_id = ? AND x.suite = ?`, snapshotID, suite).Scan(
+		&su.StateID, &date, &upstream, &files, &idx, &su.Release, &su.InRelease, &su.ReleaseGPG, &signed)
+	if errors.Is(err, sql.ErrNoRows) {
+		return su, fmt.Errorf("%w: suite %s", ErrNotFound, suite)
+	}
+	if err != nil {
+		return su, fmt.Errorf("catalog: suite %s: %w", suite, err)
+	}
+	su.Name = suite
+	su.UpstreamDate = time.Unix(date, 0).UTC()
+	su.Signed = time.Unix(signed, 0).UTC()
+	copy(su.Upstream[:], upstream)
+	if su.Files, err = decodeFiles(files); err != nil {
+		return su, err
+	}
+	for i := 0; i+32 <= len(idx); i += 32 {
+		var d blob.Digest
+		copy(d[:], idx[i:])
+		su.Indices = append(su.Indices, d)
+	}
+	return su, nil
+}
+
+// IndexMembers implements Catalog.
+func (c *SQLite) IndexMembers(ctx context.Context, index blob.Digest) ([]int64, error) {
+	var members []byte
+	err := c.r.QueryRowContext(ctx, `SELECT members FROM indices WHERE sha256 = ?`, index[:]).Scan(&members)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("%w: index %s", ErrNotFound, index)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("catalog: index %s: %w", index, err)
+	}
+	ids, err := decodeIDs(members)
+	if err != nil {
+		return nil, fmt.Errorf("catalog: index %s: %w", index, err)
+	}
+	return ids, nil
+}
+
+// LookupPool implements Catalog.
+func (c *SQLite) LookupPool(ctx context.Context, archive, path string) ([]PoolFile, error) {
+	rows, err := c.r.QueryContext(ctx, `SELECT p.id, p.sha256, p.size FROM pool_files p JOIN archives a ON a.id = p.archive_id
+		WHERE a.name = ? AND p.path = ?`, archive, path)
+	if err != nil {
+		return nil, fmt.Errorf("catalog: pool %s: %w", path, err)
+	}
+	defer rows.Close()
+	var out []PoolFile
+	for rows.Next() {
+		f := PoolFile{PoolEntry: PoolEntry{Path: path}}
+		var sha []byte
+		if err := rows.Scan(&f.ID, &sha, &f.Size); err != nil {
+			return nil, err
+		}
+		copy(f.SHA256[:], sha)
+		out = append(out, f)
+	}
+	return out, rows.Err()
+}
+
+// PoolFiles implements Catalog.
+func (c *SQLite) PoolFiles(ctx context.Context, ids []int64) ([]PoolFile, error) {
+	out := make([]PoolFile, 0, len(ids))
+	const batch = 500
+	for i := 0; i < len(ids); i += batch {
+		chunk := ids[i:min(i+batch, len(ids))]
+		args := make([]any, len(chunk))
+		for j, id := range chunk {
+			args[j] = id
+		}
+		rows, err := c.r.QueryContext(ctx, `SELECT id, path, sha256, size FROM pool_files WHERE id IN (?`+
+			strings.Repeat(",?", len(chunk)-1)+`) ORDER BY id`, args...)
+		if err != nil {
+			return nil, fmt.Errorf("catalog: pool files: %w", err)
+		}
+		for rows.Next() {
+			var f PoolFile
+			var sha []byte
+			if err := rows.Scan(&f.ID, &f.Path, &sha, &f.Size); err != nil {
+				rows.Close()
+				return nil, err
+			}
+			copy(f.SHA256[:], sha)
+			out = append(out, f)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// RecordPulse implements Catalog.
+func (c *SQLite) RecordPulse(ctx context.Context, p Pulse) error {
+	tx, err := c.w.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("catalog: pulse: %w", err)
+	}
+	defer tx.Rollback()
+	aid, err := archiveID(ctx, tx, p.Archive, true)
+	if err != nil {
+		return err
+	}
+	ok := 0
+	if p.OK {
+		ok = 1
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO pulses(archive_id, started, finished, ok, serial, error) VALUES (?, ?, ?, ?, ?, ?)`,
+		aid, p.Started.UnixMilli(), p.Finished.UnixMilli(), ok, p.Serial, p.Error); err != nil {
+		return fmt.Errorf("catalog: pulse: %w", err)
+	}
+	return tx.Commit()
+}
+
+// Pulses implements Catalog.
+func (c *SQLite) Pulses(ctx context.Context, archive string, n int) ([]Pulse, error) {
+	rows, err := c.r.QueryContext(ctx, `SELECT p.started, p.finished, p.ok, p.serial, p.error FROM pulses p
+		JOIN archives a ON a.id = p.archive_id WHERE a.name = ? ORDER BY p.id DESC LIMIT ?`, archive, n)
+	if err != nil {
+		return nil, fmt.Errorf("catalog: pulses: %w", err)
+	}
+	defer rows.Close()
+	var out []Pulse
+	for rows.Next() {
+		p := Pulse{Archive: archive}
+		var s, f int64
+		if err := rows.Scan(&s, &f, &p.OK, &p.Serial, &p.Error); err != nil {
+			return nil, err
+		}
+		p.Started, p.Finished = time.UnixMilli(s).UTC(), time.UnixMilli(f).UTC()
+		out = append(out, p)
+	}
+	return out, rows.Err()
+}

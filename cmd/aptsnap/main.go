@@ -1,0 +1,187 @@
+// Command aptsnap keeps time-based snapshots of upstream APT repositories
+// and serves them with signed, expiring Release files.
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/aptsnap/aptsnap/app"
+	"github.com/aptsnap/aptsnap/config"
+	"github.com/aptsnap/aptsnap/progress"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := newRoot().ExecuteContext(ctx)
+	stop()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "aptsnap:", err)
+		os.Exit(1)
+	}
+}
+
+type globals struct {
+	config   string
+	logLevel string
+	logJSON  bool
+}
+
+func newRoot() *cobra.Command {
+	g := &globals{}
+	root := &cobra.Command{
+		Use:           "aptsnap",
+		Short:         "Time-based snapshots of APT repositories, served signed and expiring",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.PersistentFlags().StringVar(&g.config, "config", "/etc/aptsnap/aptsnap.toml", "configuration file")
+	root.PersistentFlags().StringVar(&g.logLevel, "log-level", "info", "debug, info, warn or error")
+	root.PersistentFlags().BoolVar(&g.logJSON, "log-json", false, "log JSON lines instead of text")
+	root.AddCommand(serveCmd(g), pulseCmd(g), snapshotCmd(g), verifyCmd(g), demoCmd(g))
+	return root
+}
+
+func (g *globals) logger() *slog.Logger {
+	var lvl slog.Level
+	if err := lvl.UnmarshalText([]byte(g.logLevel)); err != nil {
+		lvl = slog.LevelInfo
+	}
+	opts := &slog.HandlerOptions{Level: lvl}
+	if g.logJSON {
+		return slog.New(slog.NewJSONHandler(os.Stderr, opts))
+	}
+	return slog.New(slog.NewTextHandler(os.Stderr, opts))
+}
+
+func (g *globals) open(ctx context.Context) (*app.App, error) {
+	cfg, err := config.Load(g.config)
+	if err != nil {
+		return nil, err
+	}
+	return app.Open(ctx, cfg, g.logger())
+}
+
+func serveCmd(g *globals) *cobra.Command {
+	var noSchedule bool
+	c := &cobra.Command{
+		Use:   "serve",
+		Short: "Serve snapshots over HTTP and pulse every archive on schedule",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			a, err := g.open(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer a.Close()
+			return a.Serve(cmd.Context(), !noSchedule)
+		},
+	}
+	c.Flags().BoolVar(&noSchedule, "no-schedule", false, "serve only, never pulse")
+	return c
+}
+
+func pulseCmd(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "pulse ARCHIVE...",
+		Short: "Mirror archives once and create a snapshot of each",
+		Args:  cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			a, err := g.open(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer a.Close()
+			a.Progress = progress.ForTerminal(os.Stderr)
+			var failed []string
+			for _, name := range args {
+				snap, err := a.Pulse(cmd.Context(), name)
+				if err != nil {
+					fmt.Fprintln(os.Stderr, err)
+					failed = append(failed, name)
+					continue
+				}
+				fmt.Printf("%s %s\n", name, snap.Serial)
+			}
+			if len(failed) > 0 {
+				return fmt.Errorf("pulse failed: %s", strings.Join(failed, ", "))
+			}
+			return nil
+		},
+	}
+}
+
+func snapshotCmd(g *globals) *cobra.Command {
+	c := &cobra.Command{Use: "snapshot", Short: "Inspect snapshots"}
+	c.AddCommand(&cobra.Command{
+		Use:   "list [ARCHIVE]",
+		Short: "List snapshots: serial, created, valid until, suites",
+		Args:  cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			a, err := g.open(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer a.Close()
+			var names []string
+			if len(args) == 1 {
+				names = args
+			} else {
+				for _, arc := range a.Config.Archives {
+					names = append(names, arc.Name)
+				}
+			}
+			tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "ARCHIVE\tSERIAL\tCREATED\tVALID UNTIL\tSUITES")
+			for _, n := range names {
+				snaps, err := a.Catalog.Snapshots(cmd.Context(), n)
+				if err != nil {
+					return err
+				}
+				for _, s := range snaps {
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", n, s.Serial, s.Created.Format(time.RFC3339),
+						s.ValidUntil.Format(time.RFC3339), strings.Join(s.Suites, ","))
+				}
+			}
+			return tw.Flush()
+		},
+	})
+	return c
+}
+
+func verifyCmd(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "verify [ARCHIVE [SERIAL]]",
+		Short: "Check every file snapshots reference and every Release signature",
+		Args:  cobra.MaximumNArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			a, err := g.open(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer a.Close()
+			args = append(args, "", "")
+			probs, err := a.Verify(cmd.Context(), args[0], args[1])
+			if err != nil {
+				return err
+			}
+			for _, p := range probs {
+				fmt.Println(p)
+			}
+			if len(probs) > 0 {
+				return fmt.Errorf("verify: %d problem(s)", len(probs))
+			}
+			fmt.Println("verify: ok")
+			return nil
+		},
+	}
+}

@@ -1,0 +1,604 @@
+// Package mirror runs pulses: one mirror run of an upstream archive that
+// downloads what changed, verifies all of it, and only then creates a
+// time-based snapshot in one catalog transaction.
+package mirror
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"path"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/ulikunitz/xz"
+
+	"github.com/aptsnap/aptsnap/blob"
+	"github.com/aptsnap/aptsnap/catalog"
+	"github.com/aptsnap/aptsnap/config"
+	"github.com/aptsnap/aptsnap/deb822"
+	"github.com/aptsnap/aptsnap/pgp"
+	"github.com/aptsnap/aptsnap/progress"
+	"github.com/aptsnap/aptsnap/release"
+)
+
+// Options configure a Mirror.
+type Options struct {
+	Catalog catalog.Catalog
+	Store   blob.Store
+	Signer  *pgp.Signer
+	// PublicURL is the server's base URL, for the Snapshots: field.
+	PublicURL string
+	// LockDir holds one lock file per archive so that two pulses of the
+	// same archive never run at once.
+	LockDir string
+	// Client fetches from upstream; http.DefaultClient's transport if nil.
+	Client *http.Client
+	// Parallel is the number of concurrent pool downloads (default 8).
+	Parallel int
+	// Retries is the number of attempts per download (default 3).
+	Retries int
+	// Now is the clock (time.Now if nil).
+	Now func() time.Time
+	// Log receives structured logs (slog.Default() if nil).
+	Log *slog.Logger
+	// Progress draws the download progress (nothing if nil).
+	Progress progress.Reporter
+}
+
+// Mirror runs pulses.
+type Mirror struct {
+	cat      catalog.Catalog
+	store    blob.Store
+	signer   *pgp.Signer
+	public   string
+	lockDir  string
+	client   *http.Client
+	parallel int
+	retries  int
+	now      func() time.Time
+	log      *slog.Logger
+	progress progress.Reporter
+}
+
+// New returns a Mirror.
+func New(o Options) *Mirror {
+	m := &Mirror{cat: o.Catalog, store: o.Store, signer: o.Signer, public: strings.TrimRight(o.PublicURL, "/"),
+		lockDir: o.LockDir, client: o.Client, parallel: o.Parallel, retries: o.Retries, now: o.Now, log: o.Log, progress: o.Progress}
+	if m.client == nil {
+		m.client = &http.Client{Timeout: 30 * time.Minute}
+	}
+	if m.parallel <= 0 {
+		m.parallel = 8
+	}
+	if m.retries <= 0 {
+		m.retries = 3
+	}
+	if m.now == nil {
+		m.now = time.Now
+	}
+	if m.log == nil {
+		m.log = slog.Default()
+	}
+	if m.progress == nil {
+		m.progress = progress.Discard{}
+	}
+	return m
+}
+
+// Error is a failed pulse: one line naming the archive and the reason.
+type Error struct {
+	Archive string
+	Err     error
+}
+
+func (e *Error) Error() string { return fmt.Sprintf("pulse %s: %v", e.Archive, e.Err) }
+func (e *Error) Unwrap() error { return e.Err }
+
+// Pulse mirrors archive a once and creates a snapshot. On any error nothing
+// visible changes: the previous snapshot keeps serving and no serial appears.
+// The result, good or bad, is recorded in the catalog's pulse log.
+func (m *Mirror) Pulse(ctx context.Context, a *config.Archive) (catalog.Snapshot, error) {
+	started := m.now()
+	snap, err := m.pulse(ctx, a)
+	rec := catalog.Pulse{Archive: a.Name, Started: started, Finished: m.now(), OK: err == nil, Serial: snap.Serial}
+	if err != nil {
+		err = &Error{Archive: a.Name, Err: err}
+		rec.Error = oneLine(err.Error())
+		m.log.Error("pulse failed", "archive", a.Name, "err", rec.Error)
+	} else {
+		m.log.Info("pulse done", "archive", a.Name, "serial", snap.Serial, "duration", rec.Finished.Sub(started).Round(time.Millisecond))
+	}
+	// Record even when ctx was cancelled, so a killed pulse is not silent.
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	if rerr := m.cat.RecordPulse(rctx, rec); rerr != nil {
+		m.log.Warn("recording pulse result", "archive", a.Name, "err", rerr)
+	}
+	return snap, err
+}
+
+func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
+
+// suiteWork is what a pulse learns about one suite before committing.
+type suiteWork struct {
+	name     string
+	rel      *release.Release
+	upstream blob.Digest
+	date     time.Time
+	files    []release.File  // index files served
+	indices  []indexWork     // parsed indices (Packages, Sources)
+	comps    []string
+	archs    []string
+}
+
+type indexWork struct {
+	key     blob.Digest // digest of the uncompressed index
+	entries []catalog.PoolEntry
+	known   bool
+}
+
+func (m *Mirror) pulse(ctx context.Context, a *config.Archive) (catalog.Snapshot, error) {
+	unlock, err := m.lock(a.Name)
+	if err != nil {
+		return catalog.Snapshot{}, err
+	}
+	defer unlock()
+	kr, err := pgp.LoadKeyring(a.Keyring)
+	if err != nil {
+		return catalog.Snapshot{}, err
+	}
+	var suites []*suiteWork
+	for _, s := range a.Suites {
+		sw, err := m.fetchSuite(ctx, a, kr, s)
+		if err != nil {
+			return catalog.Snapshot{}, fmt.Errorf("%s: %w", s, err)
+		}
+		suites = append(suites, sw)
+	}
+	if err := m.fetchPool(ctx, a, suites); err != nil {
+		return catalog.Snapshot{}, err
+	}
+	return m.commit(ctx, a, suites)
+}
+
+// lock takes the archive's pulse lock (an flock, released by the kernel
+// if the process dies).
+func (m *Mirror) lock(archive string) (func(), error) {
+	if m.lockDir == "" {
+		return func() {}, nil
+	}
+	if err := os.MkdirAll(m.lockDir, 0o755); err != nil {
+		return nil, err
+	}
+	f, err := os.OpenFile(filepath.Join(m.lockDir, archive+".lock"), os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("another pulse of %s is running", archive)
+	}
+	return func() { syscall.Flock(int(f.Fd()), syscall.LOCK_UN); f.Close() }, nil
+}
+
+const maxReleaseSize = 64 << 20
+
+// fetchSuite fetches and verifies a suite's Release and index files, and
+// parses the indices the catalog does not know yet.
+func (m *Mirror) fetchSuite(ctx context.Context, a *config.Archive, kr *pgp.Keyring, suite string) (*suiteWork, error) {
+	base := a.URL + "/dists/" + suite + "/"
+	var text, upstream []byte
+	inrel, err := m.fetchBytes(ctx, base+"InRelease", maxReleaseSize)
+	switch {
+	case err == nil:
+		if text, _, err = kr.VerifyClearsigned(inrel); err != nil {
+			return nil, err
+		}
+		upstream = inrel
+	case errors.Is(err, errNotFound):
+		rel, err := m.fetchBytes(ctx, base+"Release", maxReleaseSize)
+		if err != nil {
+			return nil, err
+		}
+		sig, err := m.fetchBytes(ctx, base+"Release.gpg", 1<<20)
+		if err != nil {
+			return nil, err
+		}
+		if _, err := kr.VerifyDetached(rel, sig); err != nil {
+			return nil, err
+		}
+		text, upstream = rel, rel
+	default:
+		return nil, err
+	}
+	rel, err := release.Parse(text)
+	if err != nil {
+		return nil, err
+	}
+	if rel.Get("Suite") != suite && rel.Get("Codename") != suite {
+		return nil, fmt.Errorf("upstream Release is for suite %q, codename %q, not %q", rel.Get("Suite"), rel.Get("Codename"), suite)
+	}
+	date, err := rel.Date()
+	if err != nil {
+		return nil, err
+	}
+	now := m.now()
+	if vu, err := rel.ValidUntil(); err != nil {
+		return nil, err
+	} else if !vu.IsZero() && !now.Before(vu) {
+		return nil, fmt.Errorf("upstream Release expired at %s (Valid-Until)", release.FormatTime(vu))
+	}
+	last, err := m.cat.LastUpstreamDate(ctx, a.Name, suite)
+	if err != nil {
+		return nil, err
+	}
+	if date.Before(last) {
+		return nil, fmt.Errorf("upstream Release Date %s is older than the last accepted %s: refusing to go back in time",
+			release.FormatTime(date), release.FormatTime(last))
+	}
+	up, err := m.store.Put(ctx, bytes.NewReader(upstream), blob.Sum(upstream), int64(len(upstream)))
+	if err != nil {
+		return nil, err
+	}
+	sw := &suiteWork{name: suite, rel: rel, upstream: up.Digest, date: date}
+	sw.comps, sw.archs = narrow(rel.Get("Components"), a.Components), narrow(rel.Get("Architectures"), a.Architectures)
+
+	type dir struct{ path, base string }
+	var dirs []dir
+	for _, c := range a.Components {
+		for _, arch := range a.Architectures {
+			dirs = append(dirs, dir{c + "/binary-" + arch, "Packages"})
+		}
+		if a.Sources {
+			dirs = append(dirs, dir{c + "/source", "Sources"})
+		}
+	}
+	for _, d := range dirs {
+		iw, files, err := m.fetchIndex(ctx, base, rel, d.path, d.base)
+		if err != nil {
+			return nil, err
+		}
+		sw.files = append(sw.files, files...)
+		sw.indices = append(sw.indices, iw)
+	}
+	slices.SortFunc(sw.files, func(x, y release.File) int { return strings.Compare(x.Path, y.Path) })
+	return sw, nil
+}
+
+// narrow keeps the configured names, in upstream's order where upstream
+// lists them.
+func narrow(upstream string, want []string) []string {
+	var out []string
+	for _, u := range strings.Fields(upstream) {
+		if slices.Contains(want, u) {
+			out = append(out, u)
+		}
+	}
+	for _, w := range want {
+		if !slices.Contains(out, w) {
+			out = append(out, w)
+		}
+	}
+	return out
+}
+
+var compressions = []string{"", ".gz", ".xz", ".bz2", ".lzma", ".lz4", ".zst"}
+
+// fetchIndex fetches every listed variant of one index (dir/Packages,
+// .gz, .xz ... and dir/Release), verified, and parses it if new.
+func (m *Mirror) fetchIndex(ctx context.Context, base string, rel *release.Release, dir, name string) (indexWork, []release.File, error) {
+	var files []release.File
+	var plain *release.File
+	var missingPlain bool
+	for _, ext := range append(slices.Clone(compressions), "Release") {
+		p := dir + "/" + name + ext
+		if ext == "Release" {
+			p = dir + "/Release"
+		}
+		f, ok := rel.Files[p]
+		if !ok {
+			continue
+		}
+		err := m.fetchListed(ctx, base, rel, f)
+		if errors.Is(err, errNotFound) && ext == "" {
+			// Debian lists uncompressed indices it does not ship; we make
+			// ours from a compressed variant and check it against the list.
+			missingPlain, plain = true, &f
+			continue
+		}
+		if err != nil {
+			return indexWork{}, nil, fmt.Errorf("%s: %w", p, err)
+		}
+		files = append(files, f)
+		if ext == "" {
+			plain = &f
+		}
+	}
+	if len(files) == 0 {
+		return indexWork{}, nil, fmt.Errorf("upstream Release lists no %s/%s index with a SHA256", dir, name)
+	}
+	// The index's identity is its uncompressed content.
+	var iw indexWork
+	if plain != nil {
+		iw.key = plain.SHA256
+		known, err := m.cat.KnownIndices(ctx, []blob.Digest{iw.key})
+		if err != nil {
+			return iw, nil, err
+		}
+		if known[iw.key] && !missingPlain {
+			iw.known = true
+			return iw, files, nil
+		}
+	}
+	data, err := m.decompressed(ctx, files, plain)
+	if err != nil {
+		return iw, nil, fmt.Errorf("%s/%s: %w", dir, name, err)
+	}
+	if plain == nil {
+		iw.key = blob.Sum(data)
+	}
+	if missingPlain {
+		if _, err := m.store.Put(ctx, bytes.NewReader(data), plain.SHA256, plain.Size); err != nil {
+			return iw, nil, fmt.Errorf("%s: made from a compressed variant: %w", plain.Path, err)
+		}
+		files = append(files, *plain)
+	}
+	known, err := m.cat.KnownIndices(ctx, []blob.Digest{iw.key})
+	if err != nil {
+		return iw, nil, err
+	}
+	if known[iw.key] {
+		iw.known = true
+		return iw, files, nil
+	}
+	if name == "Sources" {
+		iw.entries, err = parseSources(data)
+	} else {
+		iw.entries, err = parsePackages(data)
+	}
+	if err != nil {
+		return iw, nil, fmt.Errorf("%s/%s: %w", dir, name, err)
+	}
+	return iw, files, nil
+}
+
+// fetchListed downloads one file listed in the Release (by hash when
+// upstream offers it), unless it is already stored.
+func (m *Mirror) fetchListed(ctx context.Context, base string, rel *release.Release, f release.File) error {
+	if info, err := m.store.Stat(ctx, f.SHA256); err == nil && info.Size == f.Size {
+		return nil
+	}
+	if rel.ByHash() {
+		err := m.fetchBlob(ctx, base+path.Dir(f.Path)+"/by-hash/SHA256/"+f.SHA256.String(), f.SHA256, f.Size)
+		if !errors.Is(err, errNotFound) {
+			return err
+		}
+	}
+	return m.fetchBlob(ctx, base+f.Path, f.SHA256, f.Size)
+}
+
+// decompressed returns the uncompressed content of an index, from the
+// plain variant if stored, else from .gz or .xz, checked against plain's
+// checksum when upstream lists one.
+func (m *Mirror) decompressed(ctx context.Context, files []release.File, plain *release.File) ([]byte, error) {
+	var data []byte
+	var err error
+	read := func(f release.File, dec func(io.Reader) (io.Reader, error)) ([]byte, error) {
+		rc, _, err := m.store.Open(ctx, f.SHA256)
+		if err != nil {
+			return nil, err
+		}
+		defer rc.Close()
+		r, err := dec(rc)
+		if err != nil {
+			return nil, err
+		}
+		return io.ReadAll(r)
+	}
+	for _, want := range []string{"", ".gz", ".xz"} {
+		for _, f := range files {
+			base := path.Base(f.Path)
+			if !strings.HasSuffix(base, want) || (want == "" && strings.Contains(base, ".")) {
+				continue
+			}
+			switch want {
+			case "":
+				data, err = read(f, func(r io.Reader) (io.Reader, error) { return r, nil })
+			case ".gz":
+				data, err = read(f, func(r io.Reader) (io.Reader, error) { return gzip.NewReader(r) })
+			case ".xz":
+				data, err = read(f, func(r io.Reader) (io.Reader, error) { return xz.NewReader(r) })
+			}
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", f.Path, err)
+			}
+			if plain != nil && (blob.Sum(data) != plain.SHA256 || int64(len(data)) != plain.Size) {
+				return nil, fmt.Errorf("%s: uncompressed content does not match the Release's checksum of %s", f.Path, plain.Path)
+			}
+			return data, nil
+		}
+	}
+	return nil, errors.New("no uncompressed, .gz or .xz variant to read")
+}
+
+// checkPoolPath refuses pool paths that could escape the archive.
+func checkPoolPath(p string) error {
+	if p == "" || path.IsAbs(p) || path.Clean(p) != p || p == ".." || strings.HasPrefix(p, "../") ||
+		strings.ContainsAny(p, "\\\x00\n") || strings.HasPrefix(p, "dists/") {
+		return fmt.Errorf("unsafe pool path %q", p)
+	}
+	return nil
+}
+
+func parsePackages(data []byte) ([]catalog.PoolEntry, error) {
+	sc := deb822.NewScanner(data)
+	var out []catalog.PoolEntry
+	for sc.Scan() {
+		fn, sz, sum := sc.Field("Filename"), sc.Field("Size"), sc.Field("SHA256")
+		if fn == nil {
+			return nil, fmt.Errorf("line %d: stanza without Filename", sc.Line())
+		}
+		e, err := poolEntry(string(fn), string(sz), string(sum))
+		if err != nil {
+			return nil, fmt.Errorf("line %d: %w", sc.Line(), err)
+		}
+		out = append(out, e)
+	}
+	if err := sc.Err(); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func parseSources(data []byte) ([]catalog.PoolEntry, error) {
+	sc := deb822.NewScanner(data)
+	var out []catalog.PoolEntry
+	for sc.Scan() {
+		dir := string(sc.Field("Directory"))
+		sums := sc.Field("Checksums-Sha256")
+		if dir == "" || sums == nil {
+			return nil, fmt.Errorf("line %d: source stanza without Directory or Checksums-Sha256", sc.Line())
+		}
+		for line := range strings.SplitSeq(string(sums), "\n") {
+			parts := strings.Fields(line)
+			if len(parts) == 0 {
+				continue
+			}
+			if len(parts) != 3 {
+				return nil, fmt.Errorf("line %d: malformed Checksums-Sha256 line %q", sc.Line(), line)
+			}
+			e, err := poolEntry(dir+"/"+parts[2], parts[1], parts[0])
+			if err != nil {
+				return nil, fmt.Errorf("line %d: %w", sc.Line(), err)
+			}
+			out = append(out, e)
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func poolEntry(p, size, sum string) (catalog.PoolEntry, error) {
+	if err := checkPoolPath(p); err != nil {
+		return catalog.PoolEntry{}, err
+	}
+	d, err := blob.ParseDigest(sum)
+	if err != nil {
+		return catalog.PoolEntry{}, fmt.Errorf("%s: SHA256: %w", p, err)
+	}
+	n, err := strconv.ParseInt(size, 10, 64)
+	if err != nil || n < 0 {
+		return catalog.PoolEntry{}, fmt.Errorf("%s: bad Size %q", p, size)
+	}
+	return catalog.PoolEntry{Path: p, SHA256: d, Size: n}, nil
+}
+
+// fetchPool downloads, verified, every pool file the new indices list that
+// the store does not hold yet.
+func (m *Mirror) fetchPool(ctx context.Context, a *config.Archive, suites []*suiteWork) error {
+	seen := map[blob.Digest]bool{}
+	var todo []catalog.PoolEntry
+	var total int64
+	for _, sw := range suites {
+		for _, iw := range sw.indices {
+			for _, e := range iw.entries {
+				if seen[e.SHA256] {
+					continue
+				}
+				seen[e.SHA256] = true
+				if info, err := m.store.Stat(ctx, e.SHA256); err == nil && info.Size == e.Size {
+					continue
+				}
+				todo = append(todo, e)
+				total += e.Size
+			}
+		}
+	}
+	m.log.Info("pool downloads", "archive", a.Name, "files", len(todo), "bytes", total)
+	if len(todo) == 0 {
+		return nil
+	}
+	m.progress.Start(a.Name, len(todo), total)
+	defer m.progress.Finish()
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	work := make(chan catalog.PoolEntry)
+	var wg sync.WaitGroup
+	for range min(m.parallel, len(todo)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for e := range work {
+				if err := m.fetchBlob(ctx, a.URL+"/"+e.Path, e.SHA256, e.Size); err != nil {
+					cancel(fmt.Errorf("%s: %w", e.Path, err))
+					return
+				}
+				m.progress.Add(1, e.Size)
+			}
+		}()
+	}
+Feed:
+	for _, e := range todo {
+		select {
+		case work <- e:
+		case <-ctx.Done():
+			break Feed
+		}
+	}
+	close(work)
+	wg.Wait()
+	if err := context.Cause(ctx); err != nil {
+		return err
+	}
+	return nil
+}
+
+// commit signs a Release per suite and creates the snapshot.
+func (m *Mirror) commit(ctx context.Context, a *config.Archive, suites []*suiteWork) (catalog.Snapshot, error) {
+	if err := m.store.Sync(ctx); err != nil {
+		return catalog.Snapshot{}, err
+	}
+	created := m.now()
+	ns := catalog.NewSnapshot{Archive: a.Name, Created: created, ValidUntil: created.Add(a.ValidFor())}
+	for _, sw := range suites {
+		text := release.Snapshot{
+			Upstream: sw.rel, Components: sw.comps, Architectures: sw.archs,
+			ValidUntil: ns.ValidUntil, SnapshotsURL: m.public + "/" + a.Name + "/@SNAPSHOTID@/", Files: sw.files,
+		}.Build()
+		inrel, err := m.signer.ClearSign(text)
+		if err != nil {
+			return catalog.Snapshot{}, fmt.Errorf("%s: sign: %w", sw.name, err)
+		}
+		det, err := m.signer.DetachSign(text)
+		if err != nil {
+			return catalog.Snapshot{}, fmt.Errorf("%s: sign: %w", sw.name, err)
+		}
+		su := catalog.NewSuite{Name: sw.name, UpstreamDate: sw.date, Upstream: sw.upstream,
+			Release: text, InRelease: inrel, ReleaseGPG: det, NewIndices: map[blob.Digest][]catalog.PoolEntry{}}
+		for _, f := range sw.files {
+			su.Files = append(su.Files, catalog.IndexFile{Path: f.Path, SHA256: f.SHA256, Size: f.Size})
+		}
+		for _, iw := range sw.indices {
+			su.Indices = append(su.Indices, iw.key)
+			if !iw.known {
+				su.NewIndices[iw.key] = iw.entries
+			}
+		}
+		ns.Suites = append(ns.Suites, su)
+	}
+	return m.cat.CreateSnapshot(ctx, ns)
+}

@@ -1,0 +1,369 @@
+// Package serve serves snapshots over HTTP at the URLs APT and people use:
+//
+//	/<archive>/<serial>/dists/<suite>/{InRelease,Release,Release.gpg}
+//	/<archive>/<serial>/dists/<suite>/<component>/binary-<arch>/Packages{,.gz,.xz}
+//	/<archive>/<serial>/dists/<suite>/.../by-hash/SHA256/<hash>
+//	/<archive>/<serial>/pool/...
+//	/<archive>/<YYYYMMDDTHHMMSSZ>/...   the newest snapshot at or before that instant
+//	/<archive>/project/trace/<archive>
+//	/keys/aptsnap.asc
+//
+// Nothing is parsed per request: every answer is a catalog lookup (cached)
+// and a file streamed from the content-addressed store, with Range,
+// conditional requests, HEAD and exact Content-Length from net/http.
+package serve
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"path"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/aptsnap/aptsnap/blob"
+	"github.com/aptsnap/aptsnap/catalog"
+	"github.com/aptsnap/aptsnap/release"
+)
+
+// Options configure a Server.
+type Options struct {
+	Catalog catalog.Catalog
+	Store   blob.Store
+	// PublicKey is our armored signing key, served at /keys/aptsnap.asc.
+	PublicKey []byte
+	// Archives are the names of the archives served.
+	Archives []string
+	// Log receives request errors (slog.Default() if nil).
+	Log *slog.Logger
+	// CacheTTL bounds how long catalog answers are reused (default 2s).
+	CacheTTL time.Duration
+}
+
+// Server is the snapshot HTTP handler.
+type Server struct {
+	cat      catalog.Catalog
+	store    blob.Store
+	key      []byte
+	keyTime  time.Time
+	archives map[string]bool
+	log      *slog.Logger
+
+	snaps   *ttlCache[snapKey, *snapView]
+	pool    *ttlCache[poolKey, []catalog.PoolFile]
+	members *ttlCache[blob.Digest, bitset]
+}
+
+type snapKey struct{ archive, id string }
+type poolKey struct{ archive, path string }
+
+// snapView is everything needed to serve one snapshot.
+type snapView struct {
+	snap   catalog.Snapshot
+	suites map[string]*suiteView
+}
+
+type suiteView struct {
+	su      catalog.Suite
+	files   map[string]catalog.IndexFile // by path
+	members []bitset
+}
+
+// New returns a Server.
+func New(o Options) *Server {
+	s := &Server{cat: o.Catalog, store: o.Store, key: o.PublicKey, keyTime: time.Now(), archives: map[string]bool{}, log: o.Log}
+	for _, a := range o.Archives {
+		s.archives[a] = true
+	}
+	if s.log == nil {
+		s.log = slog.Default()
+	}
+	ttl := o.CacheTTL
+	if ttl == 0 {
+		ttl = 2 * time.Second
+	}
+	s.snaps = newTTLCache[snapKey, *snapView](4096, ttl)
+	s.pool = newTTLCache[poolKey, []catalog.PoolFile](65536, ttl*30)
+	s.members = newTTLCache[blob.Digest, bitset](1024, 0)
+	return s
+}
+
+// Invalidate drops cached catalog answers (after a local change).
+func (s *Server) Invalidate() {
+	s.snaps.clear()
+	s.pool.clear()
+}
+
+var (
+	serialRE    = regexp.MustCompile(`^[0-9]{10}$`)
+	timestampRE = regexp.MustCompile(`^[0-9]{8}T[0-9]{6}Z$`)
+)
+
+// ServeHTTP implements http.Handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		w.Header().Set("Allow", "GET, HEAD")
+		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+		return
+	}
+	p := r.URL.Path
+	if !strings.HasPrefix(p, "/") || strings.ContainsAny(p, "\\\x00") {
+		http.Error(w, "bad path", http.StatusBadRequest)
+		return
+	}
+	segs := strings.Split(p[1:], "/")
+	for i, sg := range segs {
+		if sg == "." || sg == ".." || (sg == "" && i != len(segs)-1) {
+			http.Error(w, "bad path", http.StatusBadRequest)
+			return
+		}
+	}
+	switch {
+	case p == "/":
+		s.serveRoot(w, r)
+	case p == "/keys/aptsnap.asc":
+		w.Header().Set("Content-Type", "application/pgp-keys")
+		http.ServeContent(w, r, "aptsnap.asc", s.keyTime, bytes.NewReader(s.key))
+	case len(segs) >= 2 && s.archives[segs[0]]:
+		s.serveArchive(w, r, segs[0], segs[1:])
+	default:
+		http.NotFound(w, r)
+	}
+}
+
+func (s *Server) serveRoot(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	var b strings.Builder
+	b.WriteString("aptsnap: time-based snapshots of APT archives\n\n")
+	for a := range s.archives {
+		if snap, err := s.cat.Latest(r.Context(), a); err == nil {
+			fmt.Fprintf(&b, "%s\tlatest %s\tvalid until %s\n", a, snap.Serial, snap.ValidUntil.Format(time.RFC3339))
+		} else {
+			fmt.Fprintf(&b, "%s\tno snapshot yet\n", a)
+		}
+	}
+	b.WriteString("\nkey: /keys/aptsnap.asc\n")
+	io.WriteString(w, b.String())
+}
+
+func (s *Server) serveArchive(w http.ResponseWriter, r *http.Request, archive string, rest []string) {
+	ctx := r.Context()
+	if len(rest) == 3 && rest[0] == "project" && rest[1] == "trace" && rest[2] == archive {
+		s.serveTrace(w, r, archive)
+		return
+	}
+	if len(rest) < 2 {
+		http.NotFound(w, r)
+		return
+	}
+	v, err := s.view(ctx, archive, rest[0])
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	switch rest[1] {
+	case "dists":
+		if len(rest) < 4 {
+			http.NotFound(w, r)
+			return
+		}
+		sv := v.suites[rest[2]]
+		if sv == nil {
+			http.NotFound(w, r)
+			return
+		}
+		s.serveDists(w, r, v, sv, strings.Join(rest[3:], "/"))
+	case "pool":
+		s.servePool(w, r, v, strings.Join(rest[1:], "/"))
+	default:
+		http.NotFound(w, r)
+	}
+}
+
+func (s *Server) serveTrace(w http.ResponseWriter, r *http.Request, archive string) {
+	snap, err := s.cat.Latest(r.Context(), archive)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	body := fmt.Sprintf("Archive serial: %s\nDate: %s\n", snap.Serial, release.FormatTime(snap.Created))
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-cache")
+	http.ServeContent(w, r, "trace", snap.Created, strings.NewReader(body))
+}
+
+// view resolves a serial or timestamp to a snapshot and loads what is
+// needed to serve it.
+func (s *Server) view(ctx context.Context, archive, id string) (*snapView, error) {
+	k := snapKey{archive, id}
+	if v, ok := s.snaps.get(k); ok {
+		return v, nil
+	}
+	var snap catalog.Snapshot
+	var err error
+	switch {
+	case serialRE.MatchString(id):
+		snap, err = s.cat.Snapshot(ctx, archive, id)
+	case timestampRE.MatchString(id):
+		t, perr := time.Parse("20060102T150405Z", id)
+		if perr != nil {
+			return nil, fmt.Errorf("%w: bad timestamp %q", catalog.ErrNotFound, id)
+		}
+		snap, err = s.cat.SnapshotAt(ctx, archive, t)
+	default:
+		return nil, fmt.Errorf("%w: %q is neither a serial nor a timestamp", catalog.ErrNotFound, id)
+	}
+	if err != nil {
+		return nil, err
+	}
+	// A timestamp resolving to a serial already loaded shares its view.
+	if sv, ok := s.snaps.get(snapKey{archive, snap.Serial}); ok && sv.snap.ID == snap.ID {
+		s.snaps.put(k, sv)
+		return sv, nil
+	}
+	v := &snapView{snap: snap, suites: map[string]*suiteView{}}
+	for _, name := range snap.Suites {
+		su, err := s.cat.Suite(ctx, snap.ID, name)
+		if err != nil {
+			return nil, err
+		}
+		sv := &suiteView{su: su, files: make(map[string]catalog.IndexFile, len(su.Files))}
+		for _, f := range su.Files {
+			sv.files[f.Path] = f
+		}
+		for _, d := range su.Indices {
+			bs, err := s.indexMembers(ctx, d)
+			if err != nil {
+				return nil, err
+			}
+			sv.members = append(sv.members, bs)
+		}
+		v.suites[name] = sv
+	}
+	s.snaps.put(k, v)
+	s.snaps.put(snapKey{archive, snap.Serial}, v)
+	return v, nil
+}
+
+func (s *Server) indexMembers(ctx context.Context, d blob.Digest) (bitset, error) {
+	if bs, ok := s.members.get(d); ok {
+		return bs, nil
+	}
+	ids, err := s.cat.IndexMembers(ctx, d)
+	if err != nil {
+		return nil, err
+	}
+	bs := newBitset(ids)
+	s.members.put(d, bs)
+	return bs, nil
+}
+
+func (s *Server) serveDists(w http.ResponseWriter, r *http.Request, v *snapView, sv *suiteView, rel string) {
+	h := w.Header()
+	switch rel {
+	case "InRelease", "Release", "Release.gpg":
+		var data []byte
+		switch rel {
+		case "InRelease":
+			data = sv.su.InRelease
+			h.Set("Content-Type", "text/plain; charset=utf-8")
+		case "Release":
+			data = sv.su.Release
+			h.Set("Content-Type", "text/plain; charset=utf-8")
+		default:
+			data = sv.su.ReleaseGPG
+			h.Set("Content-Type", "application/pgp-signature")
+		}
+		h.Set("ETag", `"`+blob.Sum(data).String()+`"`)
+		http.ServeContent(w, r, rel, sv.su.Signed, bytes.NewReader(data))
+		return
+	}
+	if f, ok := sv.files[rel]; ok {
+		s.serveBlob(w, r, rel, f.SHA256, v.snap.Created)
+		return
+	}
+	// <dir>/by-hash/SHA256/<hex>
+	dir, hash := path.Split(rel)
+	if strings.HasSuffix(dir, "/by-hash/SHA256/") {
+		d, err := blob.ParseDigest(hash)
+		if err == nil {
+			want := strings.TrimSuffix(dir, "by-hash/SHA256/")
+			for _, f := range sv.su.Files {
+				if f.SHA256 == d && path.Dir(f.Path)+"/" == want {
+					s.serveBlob(w, r, f.Path, d, v.snap.Created)
+					return
+				}
+			}
+		}
+	}
+	http.NotFound(w, r)
+}
+
+func (s *Server) servePool(w http.ResponseWriter, r *http.Request, v *snapView, rel string) {
+	k := poolKey{v.snap.Archive, rel}
+	cands, ok := s.pool.get(k)
+	if !ok {
+		var err error
+		cands, err = s.cat.LookupPool(r.Context(), v.snap.Archive, rel)
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		s.pool.put(k, cands)
+	}
+	for _, c := range cands {
+		for _, sv := range v.suites {
+			for _, m := range sv.members {
+				if m.has(c.ID) {
+					s.serveBlob(w, r, rel, c.SHA256, v.snap.Created)
+					return
+				}
+			}
+		}
+	}
+	http.NotFound(w, r)
+}
+
+var contentTypes = map[string]string{
+	".deb": "application/vnd.debian.binary-package", ".udeb": "application/vnd.debian.binary-package",
+	".dsc": "text/prs.lines.tag", ".gz": "application/gzip", ".xz": "application/x-xz",
+	".bz2": "application/x-bzip2", ".zst": "application/zstd", ".lz4": "application/x-lz4",
+	".gpg": "application/pgp-signature", ".asc": "application/pgp-signature",
+}
+
+func (s *Server) serveBlob(w http.ResponseWriter, r *http.Request, name string, d blob.Digest, mod time.Time) {
+	f, _, err := s.store.Open(r.Context(), d)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	defer f.Close()
+	ct := contentTypes[path.Ext(name)]
+	if ct == "" {
+		ct = "text/plain; charset=utf-8" // Packages, Sources, Release: deb822 text
+		if strings.Contains(name, "by-hash") || strings.HasPrefix(name, "pool/") {
+			ct = "application/octet-stream"
+		}
+	}
+	h := w.Header()
+	h.Set("Content-Type", ct)
+	h.Set("ETag", `"`+d.String()+`"`)
+	http.ServeContent(w, r, "", mod, f)
+}
+
+func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
+	if errors.Is(err, catalog.ErrNotFound) || errors.Is(err, blob.ErrNotFound) {
+		http.Error(w, "404 not found", http.StatusNotFound)
+		return
+	}
+	if errors.Is(err, context.Canceled) {
+		return
+	}
+	s.log.Error("serve", "path", r.URL.Path, "err", err)
+	http.Error(w, "internal error", http.StatusInternalServerError)
+}
