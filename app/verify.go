@@ -1,6 +1,7 @@
 package app
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -63,7 +64,8 @@ func (a *App) Verify(ctx context.Context, archive, serial string) ([]Problem, er
 				}
 				if pt, _, err := kr.VerifyClearsigned(su.InRelease); err != nil {
 					bad("%s: InRelease: %v", name, err)
-				} else if string(pt) != string(su.Release) {
+				} else if !bytes.Equal(bytes.TrimRight(pt, "\n"), bytes.TrimRight(su.Release, "\n")) {
+					// A clearsigned text does not include its last line break.
 					bad("%s: InRelease and Release differ", name)
 				}
 				if _, err := kr.VerifyDetached(su.Release, su.ReleaseGPG); err != nil {

@@ -85,14 +85,14 @@ type Snapshot struct {
 
 // Suite is one suite of a snapshot, everything needed to serve it.
 type Suite struct {
-	Name                          string
-	StateID                       int64
-	UpstreamDate                  time.Time
-	Upstream                      blob.Digest
-	Files                         []IndexFile
-	Indices                       []blob.Digest
+	Name                           string
+	StateID                        int64
+	UpstreamDate                   time.Time
+	Upstream                       blob.Digest
+	Files                          []IndexFile
+	Indices                        []blob.Digest
 	Release, InRelease, ReleaseGPG []byte
-	Signed                        time.Time
+	Signed                         time.Time
 }
 
 // Pulse is the record of one mirror run.

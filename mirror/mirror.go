@@ -137,8 +137,8 @@ type suiteWork struct {
 	rel      *release.Release
 	upstream blob.Digest
 	date     time.Time
-	files    []release.File  // index files served
-	indices  []indexWork     // parsed indices (Packages, Sources)
+	files    []release.File // index files served
+	indices  []indexWork    // parsed indices (Packages, Sources)
 	comps    []string
 	archs    []string
 }

@@ -8,11 +8,11 @@ import (
 // ttlCache is a small bounded map whose entries expire after ttl (or never
 // when ttl is zero). When full, it drops an arbitrary entry.
 type ttlCache[K comparable, V any] struct {
-	mu   sync.Mutex
-	ttl  time.Duration
-	max  int
-	m    map[K]ttlEntry[V]
-	now  func() time.Time
+	mu  sync.Mutex
+	ttl time.Duration
+	max int
+	m   map[K]ttlEntry[V]
+	now func() time.Time
 }
 
 type ttlEntry[V any] struct {

@@ -17,6 +17,7 @@ import (
 
 	"github.com/aptsnap/aptsnap/app"
 	"github.com/aptsnap/aptsnap/config"
+	"github.com/aptsnap/aptsnap/demo"
 	"github.com/aptsnap/aptsnap/progress"
 )
 
@@ -184,4 +185,19 @@ func verifyCmd(g *globals) *cobra.Command {
 			return nil
 		},
 	}
+}
+
+func demoCmd(g *globals) *cobra.Command {
+	var dir, listen string
+	c := &cobra.Command{
+		Use:   "demo",
+		Short: "Run the server on its embedded defaults against a generated offline upstream",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return demo.Run(cmd.Context(), dir, listen, g.logger())
+		},
+	}
+	c.Flags().StringVar(&dir, "dir", "aptsnap-demo", "directory for the sample upstream, the data and the configuration")
+	c.Flags().StringVar(&listen, "listen", "127.0.0.1:8080", "address to serve snapshots on")
+	return c
 }
