@@ -342,7 +342,7 @@ func (m *Mirror) fetchIndex(ctx context.Context, base string, rel *release.Relea
 			return iw, files, nil
 		}
 	}
-	data, err := m.decompressed(ctx, files, plain)
+	data, err := m.decompressed(ctx, name, files, plain)
 	if err != nil {
 		return iw, nil, fmt.Errorf("%s/%s: %w", dir, name, err)
 	}
@@ -392,7 +392,7 @@ func (m *Mirror) fetchListed(ctx context.Context, base string, rel *release.Rele
 // decompressed returns the uncompressed content of an index, from the
 // plain variant if stored, else from .gz or .xz, checked against plain's
 // checksum when upstream lists one.
-func (m *Mirror) decompressed(ctx context.Context, files []release.File, plain *release.File) ([]byte, error) {
+func (m *Mirror) decompressed(ctx context.Context, name string, files []release.File, plain *release.File) ([]byte, error) {
 	var data []byte
 	var err error
 	read := func(f release.File, dec func(io.Reader) (io.Reader, error)) ([]byte, error) {
@@ -409,8 +409,7 @@ func (m *Mirror) decompressed(ctx context.Context, files []release.File, plain *
 	}
 	for _, want := range []string{"", ".gz", ".xz"} {
 		for _, f := range files {
-			base := path.Base(f.Path)
-			if !strings.HasSuffix(base, want) || (want == "" && strings.Contains(base, ".")) {
+			if path.Base(f.Path) != name+want {
 				continue
 			}
 			switch want {

@@ -1,0 +1,110 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+const good = `
+data_dir = "/var/lib/aptsnap"
+listen = "127.0.0.1:8080"
+public_url = "http://127.0.0.1:8080/"
+
+[[archive]]
+name = "debian"
+url = "http://127.0.0.1:8088/debian/"
+keyring = "/path/to/upstream-keyring.gpg"
+suites = ["bookworm", "bookworm-updates"]
+components = ["main"]
+architectures = ["amd64"]
+pulses_per_day = 4
+valid_days = 10
+`
+
+func TestParse(t *testing.T) {
+	c, err := Parse([]byte(good))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := c.Archive("debian")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.PublicURL != "http://127.0.0.1:8080" || a.URL != "http://127.0.0.1:8088/debian" {
+		t.Errorf("trailing slashes kept: %q %q", c.PublicURL, a.URL)
+	}
+	if a.PulseInterval() != 6*time.Hour || a.ValidFor() != 240*time.Hour {
+		t.Errorf("interval %s, valid for %s", a.PulseInterval(), a.ValidFor())
+	}
+	if c.SigningKeyPath() != "/var/lib/aptsnap/signing-key.asc" {
+		t.Errorf("SigningKeyPath = %s", c.SigningKeyPath())
+	}
+	if _, err := c.Archive("nope"); err == nil {
+		t.Error("Archive(nope) succeeded")
+	}
+}
+
+func TestDefaults(t *testing.T) {
+	c, err := Parse([]byte("[[archive]]\nname = \"x\"\nurl = \"http://h/x\"\nkeyring = \"k\"\nsuites = [\"s\"]\ncomponents = [\"main\"]\narchitectures = [\"amd64\"]\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.DataDir != DefaultDataDir || c.Listen != DefaultListen || c.PublicURL != "http://"+DefaultListen ||
+		c.Archives[0].PulsesPerDay != DefaultPulsesPerDay || c.Archives[0].ValidDays != DefaultValidDays {
+		t.Errorf("defaults not applied: %+v", c)
+	}
+}
+
+func TestInvalid(t *testing.T) {
+	for _, tt := range []struct{ name, edit, want string }{
+		{"unknown top-level key", `listen = "127.0.0.1:8080"` + "\nlisten_port = 3", "unknown key(s): listen_port"},
+		{"unknown archive key", `valid_days = 10` + "\nvalid_dayz = 3", "unknown key(s): archive.valid_dayz"},
+		{"bad name", `name = "debian"|name = "Debian!"`, "name must match"},
+		{"reserved name", `name = "debian"|name = "keys"`, "reserved"},
+		{"no url", `url = "http://127.0.0.1:8088/debian/"|url = ""`, "url is required"},
+		{"bad scheme", `url = "http://127.0.0.1:8088/debian/"|url = "ftp://x/debian"`, "http, https"},
+		{"no keyring", `keyring = "/path/to/upstream-keyring.gpg"|keyring = ""`, "keyring is required"},
+		{"no suites", `suites = ["bookworm", "bookworm-updates"]|suites = []`, "suites is empty"},
+		{"traversal suite", `suites = ["bookworm", "bookworm-updates"]|suites = ["../../etc"]`, "invalid name"},
+		{"valid_days", `valid_days = 10|valid_days = -1`, "valid_days"},
+		{"pulses", `pulses_per_day = 4|pulses_per_day = 1000`, "pulses_per_day"},
+		{"not toml", `data_dir = "/var/lib/aptsnap"|data_dir = `, "expected"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			text := good
+			if from, to, ok := strings.Cut(tt.edit, "|"); ok {
+				text = strings.Replace(good, from, to, 1)
+			} else {
+				text = strings.Replace(good, strings.SplitN(tt.edit, "\n", 2)[0], tt.edit, 1)
+			}
+			_, err := Parse([]byte(text))
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("Parse error = %v, want %q", err, tt.want)
+			}
+		})
+	}
+	dup := good + "\n[[archive]]" + strings.SplitN(good, "[[archive]]", 2)[1]
+	if _, err := Parse([]byte(dup)); err == nil || !strings.Contains(err.Error(), "duplicate") {
+		t.Errorf("duplicate archive: %v", err)
+	}
+}
+
+func TestLoadResolvesRelativePaths(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "aptsnap.toml")
+	text := strings.Replace(strings.Replace(good, `"/var/lib/aptsnap"`, `"data"`, 1), `"/path/to/upstream-keyring.gpg"`, `"keys/up.gpg"`, 1)
+	os.WriteFile(p, []byte(text), 0o644)
+	c, err := Load(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.DataDir != filepath.Join(dir, "data") || c.Archives[0].Keyring != filepath.Join(dir, "keys/up.gpg") {
+		t.Errorf("relative paths: %s %s", c.DataDir, c.Archives[0].Keyring)
+	}
+	if _, err := Load(filepath.Join(dir, "missing.toml")); err == nil {
+		t.Error("Load of a missing file succeeded")
+	}
+}
