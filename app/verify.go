@@ -91,7 +91,7 @@ func (a *App) Verify(ctx context.Context, archive, serial string) ([]Problem, er
 					}
 					for _, f := range files {
 						if p := check(f.SHA256, f.Size); p != "" {
-							bad("%s: %s", f.Path, p)
+							bad("%s: pool file sha256 %s: %s", name, f.SHA256, p)
 						}
 					}
 				}

@@ -31,7 +31,8 @@ type PoolEntry struct {
 	Size   int64
 }
 
-// PoolFile is a PoolEntry known to the catalog.
+// PoolFile is a PoolEntry known to the catalog. The catalog keeps paths
+// only as keys (see PathKey): Path is set when the caller gave it.
 type PoolFile struct {
 	ID int64
 	PoolEntry

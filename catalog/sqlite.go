@@ -3,6 +3,7 @@ package catalog
 import (
 	"context"
 	"database/sql"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"net/url"
@@ -75,11 +76,11 @@ var migrations = []string{
 	CREATE TABLE pool_files (
 		id         INTEGER PRIMARY KEY,
 		archive_id INTEGER NOT NULL REFERENCES archives(id),
-		path       TEXT NOT NULL,
+		path_key   INTEGER NOT NULL,
 		sha256     BLOB NOT NULL,
 		size       INTEGER NOT NULL
 	);
-	CREATE UNIQUE INDEX pool_files_path ON pool_files(archive_id, path, sha256);
+	CREATE INDEX pool_files_path ON pool_files(archive_id, path_key);
 	CREATE TABLE indices (
 		sha256  BLOB PRIMARY KEY,
 		members BLOB NOT NULL,
@@ -342,21 +343,31 @@ func decodeFiles(s string) ([]IndexFile, error) {
 	return out, nil
 }
 
+// PathKey is how the catalog finds a pool path: the first 8 bytes of its
+// SHA-256. Pool paths are not stored as text, which keeps the catalog to a
+// few dozen bytes per distinct pool file; a lookup's candidates are
+// confirmed by snapshot membership, and two paths of one snapshot colliding
+// on 64 bits is not a practical concern (about 1 in 10^8 for a million files).
+func PathKey(path string) int64 {
+	d := blob.Sum([]byte(path))
+	return int64(binary.BigEndian.Uint64(d[:8]))
+}
+
 // poolResolver assigns pool file IDs within one transaction, loading the
 // archive's pool table once when a new index needs it.
 type poolResolver struct {
 	tx        *sql.Tx
 	archiveID int64
-	byPath    map[string][]PoolFile
+	byKey     map[int64][]PoolFile
 	ins       *sql.Stmt
 }
 
 func (p *poolResolver) load(ctx context.Context) error {
-	if p.byPath != nil {
+	if p.byKey != nil {
 		return nil
 	}
-	p.byPath = make(map[string][]PoolFile)
-	rows, err := p.tx.QueryContext(ctx, `SELECT id, path, sha256, size FROM pool_files WHERE archive_id = ?`, p.archiveID)
+	p.byKey = make(map[int64][]PoolFile)
+	rows, err := p.tx.QueryContext(ctx, `SELECT id, path_key, sha256, size FROM pool_files WHERE archive_id = ?`, p.archiveID)
 	if err != nil {
 		return err
 	}
@@ -364,16 +375,17 @@ func (p *poolResolver) load(ctx context.Context) error {
 	for rows.Next() {
 		var f PoolFile
 		var sha []byte
-		if err := rows.Scan(&f.ID, &f.Path, &sha, &f.Size); err != nil {
+		var key int64
+		if err := rows.Scan(&f.ID, &key, &sha, &f.Size); err != nil {
 			return err
 		}
 		copy(f.SHA256[:], sha)
-		p.byPath[f.Path] = append(p.byPath[f.Path], f)
+		p.byKey[key] = append(p.byKey[key], f)
 	}
 	if err := rows.Err(); err != nil {
 		return err
 	}
-	p.ins, err = p.tx.PrepareContext(ctx, `INSERT INTO pool_files(archive_id, path, sha256, size) VALUES (?, ?, ?, ?)`)
+	p.ins, err = p.tx.PrepareContext(ctx, `INSERT INTO pool_files(archive_id, path_key, sha256, size) VALUES (?, ?, ?, ?)`)
 	return err
 }
 
@@ -392,18 +404,19 @@ func (p *poolResolver) addIndex(ctx context.Context, d blob.Digest, entries []Po
 	ids := make([]int64, 0, len(entries))
 EntryLoop:
 	for _, e := range entries {
-		for _, f := range p.byPath[e.Path] {
+		key := PathKey(e.Path)
+		for _, f := range p.byKey[key] {
 			if f.SHA256 == e.SHA256 {
 				ids = append(ids, f.ID)
 				continue EntryLoop
 			}
 		}
-		res, err := p.ins.ExecContext(ctx, p.archiveID, e.Path, e.SHA256[:], e.Size)
+		res, err := p.ins.ExecContext(ctx, p.archiveID, key, e.SHA256[:], e.Size)
 		if err != nil {
 			return fmt.Errorf("pool file %s: %w", e.Path, err)
 		}
 		id, _ := res.LastInsertId()
-		p.byPath[e.Path] = append(p.byPath[e.Path], PoolFile{ID: id, PoolEntry: e})
+		p.byKey[key] = append(p.byKey[key], PoolFile{ID: id, PoolEntry: e})
 		ids = append(ids, id)
 	}
 	slices.Sort(ids)
@@ -549,7 +562,7 @@ func (c *SQLite) IndexMembers(ctx context.Context, index blob.Digest) ([]int64, 
 // LookupPool implements Catalog.
 func (c *SQLite) LookupPool(ctx context.Context, archive, path string) ([]PoolFile, error) {
 	rows, err := c.r.QueryContext(ctx, `SELECT p.id, p.sha256, p.size FROM pool_files p JOIN archives a ON a.id = p.archive_id
-		WHERE a.name = ? AND p.path = ?`, archive, path)
+		WHERE a.name = ? AND p.path_key = ?`, archive, PathKey(path))
 	if err != nil {
 		return nil, fmt.Errorf("catalog: pool %s: %w", path, err)
 	}
@@ -577,7 +590,7 @@ func (c *SQLite) PoolFiles(ctx context.Context, ids []int64) ([]PoolFile, error)
 		for j, id := range chunk {
 			args[j] = id
 		}
-		rows, err := c.r.QueryContext(ctx, `SELECT id, path, sha256, size FROM pool_files WHERE id IN (?`+
+		rows, err := c.r.QueryContext(ctx, `SELECT id, sha256, size FROM pool_files WHERE id IN (?`+
 			strings.Repeat(",?", len(chunk)-1)+`) ORDER BY id`, args...)
 		if err != nil {
 			return nil, fmt.Errorf("catalog: pool files: %w", err)
@@ -585,7 +598,7 @@ func (c *SQLite) PoolFiles(ctx context.Context, ids []int64) ([]PoolFile, error)
 		for rows.Next() {
 			var f PoolFile
 			var sha []byte
-			if err := rows.Scan(&f.ID, &f.Path, &sha, &f.Size); err != nil {
+			if err := rows.Scan(&f.ID, &sha, &f.Size); err != nil {
 				rows.Close()
 				return nil, err
 			}
