@@ -13,7 +13,8 @@
 #
 # Environment: LABEL (default main): state in $BENCH_DATA/aptsnap-$LABEL, results in
 # bench/results/aptsnap-$LABEL{,-sizes}.tsv.  FIXTURE, UPSTREAM_PORT, LIMIT as in aptly.sh.
-# APTSNAP (default $BENCH_DATA/aptsnap) is the binary; APTSNAP_PORT (default 8080).
+# APTSNAP (default $BENCH_DATA/aptsnap) is the binary; APTSNAP_PORT (default 8080);
+# APTSNAP_SERVE_FLAGS (default --no-schedule: no pulse while serving is measured).
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -169,7 +170,7 @@ PY
 serve_start() {
     need_binary
     serve_stop
-    nohup "$APTSNAP" serve --config "$CONF" >"$STATE/serve.log" 2>&1 &
+    nohup "$APTSNAP" serve --config "$CONF" ${APTSNAP_SERVE_FLAGS:---no-schedule} >"$STATE/serve.log" 2>&1 &
     echo $! >"$STATE/serve.pid"
     local i; for i in $(seq 100); do
         [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$APTSNAP_PORT/debian/project/trace/debian" || true)" = 200 ] && break

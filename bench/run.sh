@@ -55,15 +55,15 @@ for gen in $(seq "$FIRST" "$LAST"); do
     ra=$(awk -F'\t' -v g="$gen" 'NR>1 && $2==g && $8>m {m=$8} END {printf "%.0f", m/1024}' "$A")
     rs=$(awk -F'\t' -v g="$gen" 'NR>1 && $2==g && $8>m {m=$8} END {printf "%.0f", m/1024}' "$S")
     printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$gen" "$a" "$s" \
-        "$(awk -v a="$a" -v s="$s" 'BEGIN{printf "%.3f", a>0 ? s/a : 0}')" "$ca" "$cs" \
-        "$(awk -v a="$ca" -v s="$cs" 'BEGIN{printf "%.3f", a>0 ? s/a : 0}')" "$ra" "$rs"
+        "$(awk -v a="$a" -v s="$s" 'BEGIN{printf "%.3f", (a>0 ? s/a : 0)}')" "$ca" "$cs" \
+        "$(awk -v a="$ca" -v s="$cs" 'BEGIN{printf "%.3f", (a>0 ? s/a : 0)}')" "$ra" "$rs"
 done
 echo
 echo "(c) metadata size at the last generation both reached"
 sa=$RESULTS/aptly-$LABEL-sizes.tsv; ss=$RESULTS/aptsnap-$LABEL-sizes.tsv
 g=$LAST
 db=$(awk -F'\t' -v g="$g" '$1==g {print $2}' "$sa"); cat_=$(awk -F'\t' -v g="$g" '$1==g {print $2}' "$ss")
-echo "gen $g: aptly db $db bytes, aptsnap catalog $cat_ bytes, ratio $(awk -v a="$db" -v c="$cat_" 'BEGIN{printf "%.4f", a>0 ? c/a : 0}') (target <= 0.05 at 40 generations)"
+echo "gen $g: aptly db $db bytes, aptsnap catalog $cat_ bytes, ratio $(awk -v a="$db" -v c="$cat_" 'BEGIN{printf "%.4f", (a>0 ? c/a : 0)}') (target <= 0.05 at 40 generations)"
 if [ "$LAST" -lt 39 ] && [ -f "$RESULTS/aptly-g40-sizes.tsv" ]; then
     echo "aptly after 40 generations (run g40): $(awk -F'\t' '$1==39 {print $2" bytes db"}' "$RESULTS/aptly-g40-sizes.tsv")"
 fi

@@ -25,7 +25,7 @@ WRK_THREADS=${WRK_THREADS:-2}
 WRK_CONNS=${WRK_CONNS:-64}
 WRK_DURATION=${WRK_DURATION:-15s}
 POOL_SAMPLE=${POOL_SAMPLE:-1000}
-UDIR=$BENCH_DATA/serve-urls
+UDIR=$BENCH_DATA/serve-urls-$LABEL
 OUT=$RESULTS/serve-$LABEL.tsv
 
 # Relative URL lists: "<archive> <path below the archive root>" per line.
@@ -63,9 +63,19 @@ bench() {
     local target=$1 scen=$2 base=$3 paths=$4; shift 4
     local first bad out line
     # every URL must answer 200 before it counts: a fast 404 is not a served file
-    bad=$(while read -r p; do
-        c=$(curl -s -o /dev/null -w '%{http_code}' "$base$p"); [ "$c" = 200 ] || echo "$c $p"
-    done <"$paths" | head -3)
+    bad=$(python3 - "$base" "$paths" <<'PY'
+import http.client, sys, urllib.parse
+u = urllib.parse.urlsplit(sys.argv[1])
+c = http.client.HTTPConnection(u.hostname, u.port, timeout=30)
+bad = []
+for p in open(sys.argv[2]).read().split():
+    c.request("GET", p)
+    r = c.getresponse(); r.read()
+    if r.status != 200:
+        bad.append("%d %s" % (r.status, p))
+print(" ".join(bad[:3]))
+PY
+)
     [ -z "$bad" ] || { log "$target $scen: not all URLs answer 200, e.g.: $bad"; return 1; }
     out=$(WRK_URLS=$paths wrk -t"$WRK_THREADS" -c"$WRK_CONNS" -d"$WRK_DURATION" --latency \
           -s "$BENCH_DIR/wrk-urls.lua" "$base/" 2>&1)

@@ -170,7 +170,7 @@ func LoadOrCreateSigner(path, name string) (s *Signer, created bool, err error) 
 	}
 	if !won {
 		// Another process created the key first: use that one.
-		s, created, err = LoadOrCreateSigner(path, name)
+		s, _, err = LoadOrCreateSigner(path, name)
 		return s, false, err
 	}
 	return s, true, nil

@@ -26,6 +26,22 @@ func TestVerifyGPGSignatures(t *testing.T) {
 				"binary":  g.gpg(nil, "--export"),
 				"armored": g.gpg(nil, "--export", "--armor"),
 			}
+			t.Run("gpg secret key as Signer", func(t *testing.T) {
+				s, err := pgp.ParseSigner(g.gpg(nil, "--export-secret-keys", "--armor"))
+				if err != nil {
+					t.Fatal(err)
+				}
+				if s.Fingerprint() != fpr {
+					t.Fatalf("Fingerprint() = %s, want %s", s.Fingerprint(), fpr)
+				}
+				in, err := s.ClearSign([]byte(sampleRelease))
+				if err != nil {
+					t.Fatal(err)
+				}
+				if ok, out := gpgv(t, g.file("keyring.gpg", keyrings["binary"]), g.file("InRelease.ours", in)); !ok {
+					t.Fatalf("gpgv refused a signature by the gpg-made key:\n%s", out)
+				}
+			})
 			for format, data := range keyrings {
 				path := g.file("keyring."+format, data)
 				kr, err := pgp.LoadKeyring(path)
@@ -71,7 +87,6 @@ func TestVerifyGPGSignatures(t *testing.T) {
 // refusalFixture holds material made by the real gpg for the refusal tests.
 type refusalFixture struct {
 	g                                  *gnupg
-	keyring                            *pgp.Keyring
 	good, other, rsa, expired, revoked string // fingerprints
 	release                            string // path of sampleRelease
 }

@@ -3,6 +3,7 @@ package repogen
 import (
 	"bytes"
 	"fmt"
+	"github.com/aptsnap/aptsnap/debver"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -36,6 +37,8 @@ type binary struct {
 	size     int64
 }
 
+// buildSuite builds a suite's pool files (through addPool), indices,
+// Release and signatures, in memory.
 func (r *Repo) buildSuite(s *Suite, addPool func(string, []byte) error) (*suiteFiles, error) {
 	sf := &suiteFiles{name: s.Name, indices: map[string][]byte{}, byHash: map[string][]byte{}}
 	for _, comp := range s.components() {
@@ -55,7 +58,7 @@ func (r *Repo) buildSuite(s *Suite, addPool func(string, []byte) error) (*suiteF
 			if c := strings.Compare(a.Name, b.Name); c != 0 {
 				return c
 			}
-			if c := compareVersions(a.Version, b.Version); c != 0 {
+			if c := debver.Compare(a.Version, b.Version); c != 0 {
 				return c
 			}
 			return strings.Compare(a.Arch, b.Arch)
@@ -131,7 +134,7 @@ func buildSources(comp string, bins []binary) ([]*sourcePackage, error) {
 		if c := strings.Compare(a.name, b.name); c != 0 {
 			return c
 		}
-		return compareVersions(a.version, b.version)
+		return debver.Compare(a.version, b.version)
 	})
 	return out, nil
 }

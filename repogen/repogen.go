@@ -133,7 +133,7 @@ func (r *Repo) validate() error {
 		return errors.New("no suite")
 	}
 	if strings.ContainsAny(r.Origin+r.Label, "\r\n") {
-		return errors.New("Origin and Label must be one line")
+		return errors.New("origin and label must be one line")
 	}
 	seen := map[string]bool{}
 	for _, s := range r.Suites {

@@ -458,3 +458,38 @@ func TestWriteInvalid(t *testing.T) {
 		})
 	}
 }
+
+// TestSourcePackagesExtract unpacks generated source packages with the real
+// dpkg-source, which checks the .dsc checksums and the format.
+func TestSourcePackagesExtract(t *testing.T) {
+	needTools(t, "dpkg-source")
+	dir := t.TempDir()
+	if err := sampleRepo(t, dir).Write(); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		dsc, tree string
+	}{
+		{"pool/main/h/hello/hello_2.10-3.dsc", "hello-2.10"},
+		{"pool/main/libf/libfoo/libfoo_1.0-1.dsc", "libfoo-1.0"},
+		{"pool/main/d/docs-common/docs-common_3.0.dsc", "docs-common-3.0"},
+	}
+	for _, tt := range tests {
+		t.Run(filepath.Base(tt.dsc), func(t *testing.T) {
+			out := t.TempDir()
+			cmd := exec.Command("dpkg-source", "--no-check", "-x", filepath.Join(dir, tt.dsc), filepath.Join(out, tt.tree))
+			if msg, err := cmd.CombinedOutput(); err != nil {
+				t.Fatalf("dpkg-source -x: %v\n%s", err, msg)
+			}
+			for _, f := range []string{"README", "debian/changelog", "debian/control", "debian/source/format"} {
+				if _, err := os.Stat(filepath.Join(out, tt.tree, f)); err != nil {
+					t.Errorf("extracted tree lacks %s", f)
+				}
+			}
+			st, err := os.Stat(filepath.Join(out, tt.tree, "debian/rules"))
+			if err != nil || st.Mode().Perm()&0o100 == 0 {
+				t.Errorf("debian/rules missing or not executable")
+			}
+		})
+	}
+}
