@@ -134,7 +134,7 @@ summary() {
 }
 
 run() {
-    local first=${1:-0} last=${2:-3} gen
+    local first=${1:-0} last=${2:-3} gen started=
     command -v aptly >/dev/null || die "aptly missing: run bench/setup.sh"
     mkdir -p "$STATE"
     [ -f "$STATE/meta.txt" ] || { machine_info; echo "fixture: $FIXTURE limit=$LIMIT";
@@ -143,9 +143,8 @@ run() {
     for gen in $(seq "$first" "$last"); do
         [ "$(last_done)" -lt "$gen" ] || continue
         build_fixture "$FIXTURE" "$gen" "$LIMIT"
-        [ -d "$STATE/root" ] || { nginx_start "upstream-$UPSTREAM_PORT" "$FIXTURE" "$UPSTREAM_PORT"; init; }
-        curl -fsS -o /dev/null "$URL/debian/dists/bookworm/InRelease" 2>/dev/null \
-            || nginx_start "upstream-$UPSTREAM_PORT" "$FIXTURE" "$UPSTREAM_PORT"
+        # (re)start the upstream nginx on this FIXTURE: the port may serve another one
+        [ -n "${started:-}" ] || { nginx_start "upstream-$UPSTREAM_PORT" "$FIXTURE" "$UPSTREAM_PORT"; started=1; }
         init
         step "$gen"
     done

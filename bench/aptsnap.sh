@@ -113,15 +113,15 @@ summary() {
 }
 
 run() {
-    local first=${1:-0} last=${2:-3} gen
+    local first=${1:-0} last=${2:-3} gen started=
     need_binary
     mkdir -p "$STATE"
     [ -f "$STATE/meta.txt" ] || { machine_info; echo "aptsnap: $APTSNAP"; echo "fixture: $FIXTURE limit=$LIMIT"; } >"$STATE/meta.txt"
     for gen in $(seq "$first" "$last"); do
         [ "$(last_done)" -lt "$gen" ] || continue
         build_fixture "$FIXTURE" "$gen" "$LIMIT"
-        curl -fsS -o /dev/null "$URL/debian/dists/bookworm/InRelease" 2>/dev/null \
-            || nginx_start "upstream-$UPSTREAM_PORT" "$FIXTURE" "$UPSTREAM_PORT"
+        # (re)start the upstream nginx on this FIXTURE: the port may serve another one
+        [ -n "$started" ] || { nginx_start "upstream-$UPSTREAM_PORT" "$FIXTURE" "$UPSTREAM_PORT"; started=1; }
         init
         step "$gen"
     done
