@@ -10,7 +10,7 @@ const sha = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
 func TestParsePackages(t *testing.T) {
 	for _, tt := range []struct {
 		name, in, want string // want: "" for success, else an error substring
-		n               int
+		n              int
 	}{
 		{"two", "Package: a\nFilename: pool/main/a/a/a_1_all.deb\nSize: 0\nSHA256: " + sha + "\n\nPackage: b\nFilename: pool/main/b/b/b_1_all.deb\nSize: 0\nSHA256: " + sha + "\n", "", 2},
 		{"no trailing newline", "Package: a\nFilename: pool/a.deb\nSize: 0\nSHA256: " + sha, "", 1},
