@@ -36,6 +36,12 @@ func TestUpstreamVariants(t *testing.T) {
 				if code != 200 || !strings.Contains(body, "Package: hello") {
 					t.Fatalf("Packages: %d %.80q", code, body)
 				}
+				// A second pulse reuses the Packages it made.
+				again := e.mustPulse()
+				code, body2 := e.get("/debian/" + again.Serial + "/dists/bookworm/main/binary-amd64/Packages")
+				if code != 200 || body2 != body {
+					t.Fatalf("second pulse: Packages %d, same=%v", code, body2 == body)
+				}
 			},
 		},
 		{

@@ -329,6 +329,13 @@ func (m *Mirror) fetchIndex(ctx context.Context, base string, rel *release.Relea
 	if len(files) == 0 {
 		return indexWork{}, nil, fmt.Errorf("upstream Release lists no %s/%s index with a SHA256", dir, name)
 	}
+	if missingPlain {
+		// Made from a compressed variant by an earlier pulse already?
+		if info, err := m.store.Stat(ctx, plain.SHA256); err == nil && info.Size == plain.Size {
+			missingPlain = false
+			files = append(files, *plain)
+		}
+	}
 	// The index's identity is its uncompressed content.
 	var iw indexWork
 	if plain != nil {
