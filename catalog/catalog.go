@@ -108,6 +108,8 @@ type Pulse struct {
 
 // Catalog is the metadata store.
 type Catalog interface {
+	Tokens
+
 	// Close releases the store.
 	Close() error
 
@@ -145,4 +147,42 @@ type Catalog interface {
 	RecordPulse(ctx context.Context, p Pulse) error
 	// Pulses returns the last n pulses of an archive, newest first.
 	Pulses(ctx context.Context, archive string, n int) ([]Pulse, error)
+}
+
+// Role is what an API token may do.
+type Role string
+
+// Roles, from least to most powerful.
+const (
+	// RoleReleaseManager may bump, tag, import and grant exceptions.
+	RoleReleaseManager Role = "release-manager"
+	// RoleAdmin may do everything, including GC, untrack and token management.
+	RoleAdmin Role = "admin"
+)
+
+// Allows reports whether r includes the rights of need.
+func (r Role) Allows(need Role) bool {
+	rank := map[Role]int{RoleReleaseManager: 1, RoleAdmin: 2}
+	return rank[r] > 0 && rank[r] >= rank[need]
+}
+
+// Token is an API token's record; the secret itself is never stored, only
+// its SHA-256.
+type Token struct {
+	ID      int64
+	Name    string
+	Role    Role
+	Created time.Time
+}
+
+// Tokens stores API tokens.
+type Tokens interface {
+	// CreateToken records a token by the SHA-256 of its secret.
+	CreateToken(ctx context.Context, name string, role Role, secretHash blob.Digest) (Token, error)
+	// TokenByHash finds a live token by the SHA-256 of its secret (ErrNotFound if none).
+	TokenByHash(ctx context.Context, secretHash blob.Digest) (Token, error)
+	// ListTokens lists live tokens.
+	ListTokens(ctx context.Context) ([]Token, error)
+	// RevokeToken deletes a token by name.
+	RevokeToken(ctx context.Context, name string) error
 }

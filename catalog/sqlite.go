@@ -132,6 +132,13 @@ var migrations = []string{
 		error      TEXT NOT NULL
 	);
 	CREATE INDEX pulses_archive ON pulses(archive_id, id);`,
+	`CREATE TABLE tokens (
+		id      INTEGER PRIMARY KEY,
+		name    TEXT NOT NULL UNIQUE,
+		role    TEXT NOT NULL,
+		hash    BLOB NOT NULL UNIQUE,
+		created INTEGER NOT NULL
+	);`,
 }
 
 func (c *SQLite) migrate(ctx context.Context) error {
