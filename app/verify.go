@@ -8,21 +8,15 @@ import (
 
 	"crypto/sha256"
 
+	"github.com/aptsnap/aptsnap/api"
 	"github.com/aptsnap/aptsnap/blob"
 	"github.com/aptsnap/aptsnap/catalog"
 )
 
-// Problem is one thing Verify found wrong.
-type Problem struct {
-	Archive, Serial, What string
-}
-
-func (p Problem) String() string { return fmt.Sprintf("%s/%s: %s", p.Archive, p.Serial, p.What) }
-
 // Verify checks that every file the selected snapshots reference is stored
 // with the right size and SHA-256, and that their Release files verify with
 // our key. Empty archive means all archives; empty serial all snapshots.
-func (a *App) Verify(ctx context.Context, archive, serial string) ([]Problem, error) {
+func (a *App) Verify(ctx context.Context, archive, serial string) ([]api.Problem, error) {
 	archives := []string{archive}
 	if archive == "" {
 		var err error
@@ -40,7 +34,7 @@ func (a *App) Verify(ctx context.Context, archive, serial string) ([]Problem, er
 		checked[d] = p
 		return p
 	}
-	var probs []Problem
+	probs := []api.Problem{}
 	for _, arc := range archives {
 		snaps, err := a.Catalog.Snapshots(ctx, arc)
 		if err != nil {
@@ -55,7 +49,7 @@ func (a *App) Verify(ctx context.Context, archive, serial string) ([]Problem, er
 		}
 		for _, s := range snaps {
 			bad := func(format string, args ...any) {
-				probs = append(probs, Problem{arc, s.Serial, fmt.Sprintf(format, args...)})
+				probs = append(probs, api.Problem{Archive: arc, Serial: s.Serial, What: fmt.Sprintf(format, args...)})
 			}
 			for _, name := range s.Suites {
 				su, err := a.Catalog.Suite(ctx, s.ID, name)

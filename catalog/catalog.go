@@ -109,6 +109,7 @@ type Pulse struct {
 // Catalog is the metadata store.
 type Catalog interface {
 	Tokens
+	Lifecycle
 
 	// Close releases the store.
 	Close() error
@@ -185,4 +186,39 @@ type Tokens interface {
 	ListTokens(ctx context.Context) ([]Token, error)
 	// RevokeToken deletes a token by name.
 	RevokeToken(ctx context.Context, name string) error
+}
+
+// SignedRelease is a suite's Release text with its two signatures.
+type SignedRelease struct {
+	Release, InRelease, ReleaseGPG []byte
+}
+
+// Collection is what a collection deleted (or, dry, would delete) from the catalog.
+type Collection struct {
+	Snapshots []Snapshot
+	// Live is every stored file the remaining catalog references.
+	Live map[blob.Digest]bool
+}
+
+// Lifecycle is the part of the catalog that changes snapshots after they
+// are made: bumps, expiry, untracking.
+type Lifecycle interface {
+	// UpdateReleases sets a snapshot's Valid-Until and replaces its suites'
+	// signed Release files, in one transaction. The new files are made by
+	// sign from each suite's current Release text.
+	UpdateReleases(ctx context.Context, archive, serial string, validUntil time.Time,
+		sign func(suite string, release []byte) (SignedRelease, error)) (Snapshot, error)
+	// Collect deletes the snapshots whose Valid-Until is at or before now,
+	// then every suite state, index and pool file record no remaining
+	// snapshot references, and reports what it deleted and every file the
+	// remaining catalog references. With dry set, it changes nothing.
+	Collect(ctx context.Context, now time.Time, dry bool) (Collection, error)
+	// Untrack removes a suite from every snapshot of an archive and records
+	// it as untracked, so that pulses skip it. It returns the number of
+	// snapshots changed.
+	Untrack(ctx context.Context, archive, suite string) (int, error)
+	// Untracked lists an archive's untracked suites.
+	Untracked(ctx context.Context, archive string) ([]string, error)
+	// Track undoes Untrack for future pulses.
+	Track(ctx context.Context, archive, suite string) error
 }

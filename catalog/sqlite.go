@@ -139,6 +139,11 @@ var migrations = []string{
 		hash    BLOB NOT NULL UNIQUE,
 		created INTEGER NOT NULL
 	);`,
+	`CREATE TABLE untracked (
+		archive_id INTEGER NOT NULL REFERENCES archives(id),
+		suite      TEXT NOT NULL,
+		PRIMARY KEY (archive_id, suite)
+	) WITHOUT ROWID;`,
 }
 
 func (c *SQLite) migrate(ctx context.Context) error {
@@ -270,6 +275,16 @@ func (c *SQLite) CreateSnapshot(ctx context.Context, s NewSnapshot) (Snapshot, e
 	for _, su := range s.Suites {
 		for d, entries := range su.NewIndices {
 			if err := pool.addIndex(ctx, d, entries); err != nil {
+				return Snapshot{}, fmt.Errorf("catalog: suite %s: %w", su.Name, err)
+			}
+		}
+		for _, d := range su.Indices {
+			var n int
+			err := tx.QueryRowContext(ctx, `SELECT count FROM indices WHERE sha256 = ?`, d[:]).Scan(&n)
+			if errors.Is(err, sql.ErrNoRows) {
+				return Snapshot{}, fmt.Errorf("catalog: suite %s: index %s was collected during the pulse: pulse again", su.Name, d)
+			}
+			if err != nil {
 				return Snapshot{}, fmt.Errorf("catalog: suite %s: %w", su.Name, err)
 			}
 		}

@@ -32,6 +32,11 @@ type Config struct {
 	SigningKey string `toml:"signing_key"`
 	// Parallel is how many pool files a pulse downloads at once.
 	Parallel int `toml:"parallel_downloads"`
+	// GCEvery is how often `aptsnap serve` collects garbage, as a Go
+	// duration ("6h"); "0" turns scheduled GC off.
+	GCEvery string `toml:"gc_every"`
+	// GCInterval is GCEvery parsed.
+	GCInterval time.Duration `toml:"-"`
 	// Archives are the upstream repositories mirrored.
 	Archives []Archive `toml:"archive"`
 }
@@ -59,6 +64,7 @@ const (
 	DefaultPulsesPerDay = 4
 	DefaultValidDays    = 10
 	DefaultParallel     = 8
+	DefaultGCEvery      = "6h"
 )
 
 var nameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9.+-]*$`)
@@ -114,6 +120,9 @@ func (c *Config) applyDefaults() {
 	if c.Parallel <= 0 {
 		c.Parallel = DefaultParallel
 	}
+	if c.GCEvery == "" {
+		c.GCEvery = DefaultGCEvery
+	}
 	for i := range c.Archives {
 		a := &c.Archives[i]
 		a.URL = strings.TrimRight(a.URL, "/")
@@ -145,6 +154,11 @@ func (c *Config) Validate() error {
 	if _, err := url.Parse(c.PublicURL); err != nil {
 		return fmt.Errorf("public_url: %w", err)
 	}
+	d, err := time.ParseDuration(c.GCEvery)
+	if err != nil || d < 0 {
+		return fmt.Errorf("gc_every: want a duration such as \"6h\" (or \"0\" for never), not %q", c.GCEvery)
+	}
+	c.GCInterval = d
 	seen := map[string]bool{}
 	for i, a := range c.Archives {
 		where := fmt.Sprintf("archive[%d] %q", i, a.Name)

@@ -243,3 +243,5 @@ func (e *env) fingerprint(serial string) map[string]string {
 }
 
 func bufioReader(r io.Reader) *bufio.Reader { return bufio.NewReader(r) }
+
+func ioCopy(w io.Writer, r io.Reader) (int64, error) { return io.Copy(w, r) }

@@ -12,14 +12,12 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"os"
 	"path"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/ulikunitz/xz"
@@ -28,6 +26,7 @@ import (
 	"github.com/aptsnap/aptsnap/catalog"
 	"github.com/aptsnap/aptsnap/config"
 	"github.com/aptsnap/aptsnap/deb822"
+	"github.com/aptsnap/aptsnap/lock"
 	"github.com/aptsnap/aptsnap/pgp"
 	"github.com/aptsnap/aptsnap/progress"
 	"github.com/aptsnap/aptsnap/release"
@@ -150,47 +149,75 @@ type indexWork struct {
 }
 
 func (m *Mirror) pulse(ctx context.Context, a *config.Archive) (catalog.Snapshot, error) {
-	unlock, err := m.lock(a.Name)
+	if m.lockDir != "" {
+		// Real time, not m.now: GC compares it with file modification times.
+		l, err := lock.Pulse(m.lockDir, a.Name, time.Now())
+		if errors.Is(err, lock.ErrBusy) {
+			return catalog.Snapshot{}, fmt.Errorf("another pulse of %s is running", a.Name)
+		}
+		if err != nil {
+			return catalog.Snapshot{}, err
+		}
+		defer l.Release()
+	}
+	kr, err := pgp.LoadKeyring(a.Keyring)
 	if err != nil {
 		return catalog.Snapshot{}, err
 	}
-	defer unlock()
-	kr, err := pgp.LoadKeyring(a.Keyring)
+	untracked, err := m.cat.Untracked(ctx, a.Name)
 	if err != nil {
 		return catalog.Snapshot{}, err
 	}
 	var suites []*suiteWork
 	for _, s := range a.Suites {
+		if slices.Contains(untracked, s) {
+			m.log.Warn("suite is untracked: skipped (remove it from the configuration, or run aptsnap track)", "archive", a.Name, "suite", s)
+			continue
+		}
 		sw, err := m.fetchSuite(ctx, a, kr, s)
 		if err != nil {
 			return catalog.Snapshot{}, fmt.Errorf("%s: %w", s, err)
 		}
 		suites = append(suites, sw)
 	}
+	if len(suites) == 0 {
+		return catalog.Snapshot{}, fmt.Errorf("every suite of %s is untracked", a.Name)
+	}
 	if err := m.fetchPool(ctx, a, suites); err != nil {
 		return catalog.Snapshot{}, err
+	}
+	if m.lockDir != "" {
+		// No sweep may run from here to the commit; files it deleted since
+		// we found them stored are fetched again.
+		l, err := lock.Shared(filepath.Join(m.lockDir, "sweep.lock"))
+		if err != nil {
+			return catalog.Snapshot{}, err
+		}
+		defer l.Release()
+		if err := m.recheck(ctx, a, suites); err != nil {
+			return catalog.Snapshot{}, err
+		}
 	}
 	return m.commit(ctx, a, suites)
 }
 
-// lock takes the archive's pulse lock (an flock, released by the kernel
-// if the process dies).
-func (m *Mirror) lock(archive string) (func(), error) {
-	if m.lockDir == "" {
-		return func() {}, nil
+// recheck makes sure every file the snapshot will reference is still
+// stored (a garbage collection may have run since the pulse found it),
+// fetching again what is missing.
+func (m *Mirror) recheck(ctx context.Context, a *config.Archive, suites []*suiteWork) error {
+	for _, sw := range suites {
+		if _, err := m.store.Stat(ctx, sw.upstream); err != nil {
+			return fmt.Errorf("%s: upstream Release was collected during the pulse: pulse again", sw.name)
+		}
+		for _, f := range sw.files {
+			if info, err := m.store.Stat(ctx, f.SHA256); err != nil || info.Size != f.Size {
+				if err := m.fetchListed(ctx, a.URL+"/dists/"+sw.name+"/", sw.rel, f); err != nil {
+					return fmt.Errorf("%s: %s: %w", sw.name, f.Path, err)
+				}
+			}
+		}
 	}
-	if err := os.MkdirAll(m.lockDir, 0o755); err != nil {
-		return nil, err
-	}
-	f, err := os.OpenFile(filepath.Join(m.lockDir, archive+".lock"), os.O_CREATE|os.O_RDWR, 0o644)
-	if err != nil {
-		return nil, err
-	}
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
-		f.Close()
-		return nil, fmt.Errorf("another pulse of %s is running", archive)
-	}
-	return func() { syscall.Flock(int(f.Fd()), syscall.LOCK_UN); f.Close() }, nil
+	return m.fetchPool(ctx, a, suites)
 }
 
 const maxReleaseSize = 64 << 20

@@ -201,3 +201,16 @@ func (s Snapshot) Build() []byte {
 	}
 	return b.Bytes()
 }
+
+// SetValidUntil returns a Release text with its Valid-Until field set to t,
+// everything else (Date included) byte for byte as it was.
+func SetValidUntil(text []byte, t time.Time) ([]byte, error) {
+	lines := bytes.SplitAfter(text, []byte("\n"))
+	for i, l := range lines {
+		if len(l) > len("Valid-Until:") && strings.EqualFold(string(l[:len("Valid-Until:")]), "Valid-Until:") {
+			lines[i] = []byte("Valid-Until: " + FormatTime(t) + "\n")
+			return bytes.Join(lines, nil), nil
+		}
+	}
+	return nil, fmt.Errorf("release: no Valid-Until field to set")
+}

@@ -167,3 +167,15 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+func TestSetValidUntil(t *testing.T) {
+	in := "Origin: Debian\nDate: Sat, 09 Nov 2024 10:06:17 UTC\nValid-Until: Sun, 10 Nov 2024 10:06:17 UTC\nSHA256:\n x 1 y\n"
+	got, err := SetValidUntil([]byte(in), time.Date(2026, 12, 24, 0, 0, 0, 0, time.UTC))
+	want := "Origin: Debian\nDate: Sat, 09 Nov 2024 10:06:17 UTC\nValid-Until: Thu, 24 Dec 2026 00:00:00 UTC\nSHA256:\n x 1 y\n"
+	if err != nil || string(got) != want {
+		t.Fatalf("SetValidUntil = %q, %v", got, err)
+	}
+	if _, err := SetValidUntil([]byte("Origin: Debian\n"), time.Now()); err == nil {
+		t.Fatal("SetValidUntil without a Valid-Until field succeeded")
+	}
+}

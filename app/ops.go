@@ -1,0 +1,180 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"slices"
+	"time"
+
+	"github.com/aptsnap/aptsnap/api"
+	"github.com/aptsnap/aptsnap/blob"
+	"github.com/aptsnap/aptsnap/catalog"
+	"github.com/aptsnap/aptsnap/lock"
+	"github.com/aptsnap/aptsnap/release"
+)
+
+var _ api.Ops = (*App)(nil)
+
+func apiSnapshot(s catalog.Snapshot) api.Snapshot {
+	return api.Snapshot{Archive: s.Archive, Serial: s.Serial, Created: s.Created, ValidUntil: s.ValidUntil, Suites: s.Suites}
+}
+
+func (a *App) lockDir() string { return filepath.Join(a.Config.DataDir, "locks") }
+
+func (a *App) invalidate() {
+	if a.server != nil {
+		a.server.Invalidate()
+	}
+}
+
+// Snapshots implements api.Ops.
+func (a *App) Snapshots(ctx context.Context, archive string) ([]api.Snapshot, error) {
+	names := []string{archive}
+	if archive == "" {
+		names = nil
+		for _, arc := range a.Config.Archives {
+			names = append(names, arc.Name)
+		}
+	}
+	out := []api.Snapshot{}
+	for _, n := range names {
+		snaps, err := a.Catalog.Snapshots(ctx, n)
+		if err != nil {
+			return nil, err
+		}
+		for _, s := range snaps {
+			out = append(out, apiSnapshot(s))
+		}
+	}
+	return out, nil
+}
+
+// Bump implements api.Ops: Valid-Until becomes now + days and the
+// snapshot's Release files are signed again; their Date stays.
+func (a *App) Bump(ctx context.Context, archive, serial string, days int) (api.BumpResult, error) {
+	if days <= 0 {
+		return api.BumpResult{}, fmt.Errorf("bump: days must be positive, not %d", days)
+	}
+	prev, err := a.Catalog.Snapshot(ctx, archive, serial)
+	if errors.Is(err, catalog.ErrNotFound) {
+		return api.BumpResult{}, fmt.Errorf("bump %s/%s: %w (collected, or never made)", archive, serial, err)
+	}
+	if err != nil {
+		return api.BumpResult{}, fmt.Errorf("bump %s/%s: %w", archive, serial, err)
+	}
+	until := a.Now().Add(time.Duration(days) * 24 * time.Hour)
+	snap, err := a.Catalog.UpdateReleases(ctx, archive, serial, until, func(suite string, rel []byte) (catalog.SignedRelease, error) {
+		text, err := release.SetValidUntil(rel, until)
+		if err != nil {
+			return catalog.SignedRelease{}, err
+		}
+		in, err := a.Signer.ClearSign(text)
+		if err != nil {
+			return catalog.SignedRelease{}, err
+		}
+		det, err := a.Signer.DetachSign(text)
+		if err != nil {
+			return catalog.SignedRelease{}, err
+		}
+		return catalog.SignedRelease{Release: text, InRelease: in, ReleaseGPG: det}, nil
+	})
+	if err != nil {
+		return api.BumpResult{}, fmt.Errorf("bump %s/%s: %w", archive, serial, err)
+	}
+	a.invalidate()
+	a.Log.Info("bumped", "archive", archive, "serial", serial, "valid_until", snap.ValidUntil, "previous", prev.ValidUntil)
+	return api.BumpResult{Snapshot: apiSnapshot(snap), Previous: prev.ValidUntil}, nil
+}
+
+// GC implements api.Ops. It deletes expired snapshots and what only they
+// referenced from the catalog in one transaction, then sweeps the store of
+// files no snapshot references. A file written since the oldest running
+// pulse started is never swept (that pulse may be about to reference it),
+// and a pulse re-checks what it references under the sweep lock before it
+// commits, so a pulse and a GC can run at once. Killing a GC at any point
+// loses nothing live; the next run finishes the sweep.
+func (a *App) GC(ctx context.Context, dryRun bool) (api.GCResult, error) {
+	res := api.GCResult{DryRun: dryRun, Expired: []api.Snapshot{}}
+	gl, err := lock.TryExclusive(filepath.Join(a.lockDir(), "gc.lock"))
+	if errors.Is(err, lock.ErrBusy) {
+		return res, errors.New("gc: another garbage collection is running")
+	}
+	if err != nil {
+		return res, err
+	}
+	defer gl.Release()
+
+	// Files older than this are not being written by a pulse.
+	cutoff := time.Now().Add(-time.Second)
+	col, err := a.Catalog.Collect(ctx, a.Now(), dryRun)
+	if err != nil {
+		return res, fmt.Errorf("gc: %w", err)
+	}
+	for _, s := range col.Snapshots {
+		res.Expired = append(res.Expired, apiSnapshot(s))
+	}
+	if !dryRun {
+		a.invalidate()
+	}
+	var sweep *lock.Lock
+	if !dryRun {
+		if sweep, err = lock.Exclusive(filepath.Join(a.lockDir(), "sweep.lock")); err != nil {
+			return res, err
+		}
+		defer sweep.Release()
+	}
+	pulses, err := lock.RunningPulses(a.lockDir())
+	if err != nil {
+		return res, err
+	}
+	for _, started := range pulses {
+		if t := started.Add(-time.Second); t.Before(cutoff) {
+			cutoff = t
+		}
+	}
+	err = a.Store.Walk(ctx, func(info blob.Info) error {
+		if col.Live[info.Digest] || !info.ModTime.Before(cutoff) {
+			res.Kept++
+			return nil
+		}
+		if !dryRun {
+			if err := a.Store.Delete(ctx, info.Digest); err != nil {
+				return err
+			}
+		}
+		res.Files++
+		res.Bytes += info.Size
+		return nil
+	})
+	if err != nil {
+		return res, fmt.Errorf("gc: sweep: %w", err)
+	}
+	a.Log.Info("gc", "dry_run", dryRun, "expired", len(res.Expired), "files", res.Files, "bytes", res.Bytes, "kept", res.Kept)
+	return res, nil
+}
+
+// Untrack implements api.Ops.
+func (a *App) Untrack(ctx context.Context, archive, suite string) (api.UntrackResult, error) {
+	arc, err := a.Config.Archive(archive)
+	if err != nil {
+		return api.UntrackResult{}, err
+	}
+	if !slices.Contains(arc.Suites, suite) {
+		snaps, err := a.Catalog.Snapshots(ctx, archive)
+		if err != nil {
+			return api.UntrackResult{}, err
+		}
+		if !slices.ContainsFunc(snaps, func(s catalog.Snapshot) bool { return slices.Contains(s.Suites, suite) }) {
+			return api.UntrackResult{}, fmt.Errorf("untrack: %w: %s tracks no suite %q", catalog.ErrNotFound, archive, suite)
+		}
+	}
+	n, err := a.Catalog.Untrack(ctx, archive, suite)
+	if err != nil {
+		return api.UntrackResult{}, fmt.Errorf("untrack %s %s: %w", archive, suite, err)
+	}
+	a.invalidate()
+	a.Log.Info("untracked", "archive", archive, "suite", suite, "snapshots", n)
+	return api.UntrackResult{Archive: archive, Suite: suite, Snapshots: n}, nil
+}

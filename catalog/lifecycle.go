@@ -1,0 +1,280 @@
+package catalog
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/aptsnap/aptsnap/blob"
+)
+
+var _ Lifecycle = (*SQLite)(nil)
+
+// UpdateReleases implements Lifecycle.
+func (c *SQLite) UpdateReleases(ctx context.Context, archive, serial string, validUntil time.Time,
+	sign func(suite string, release []byte) (SignedRelease, error)) (Snapshot, error) {
+	tx, err := c.w.BeginTx(ctx, nil)
+	if err != nil {
+		return Snapshot{}, fmt.Errorf("catalog: begin: %w", err)
+	}
+	defer tx.Rollback()
+	var sid int64
+	err = tx.QueryRowContext(ctx, `SELECT s.id FROM snapshots s JOIN archives a ON a.id = s.archive_id
+		WHERE a.name = ? AND s.serial = ?`, archive, serial).Scan(&sid)
+	if errors.Is(err, sql.ErrNoRows) {
+		return Snapshot{}, fmt.Errorf("%w: snapshot %s of %s (collected, or never made)", ErrNotFound, serial, archive)
+	}
+	if err != nil {
+		return Snapshot{}, fmt.Errorf("catalog: %w", err)
+	}
+	rows, err := tx.QueryContext(ctx, `SELECT suite, release FROM snapshot_suites WHERE snapshot_id = ?`, sid)
+	if err != nil {
+		return Snapshot{}, fmt.Errorf("catalog: %w", err)
+	}
+	type suiteRel struct {
+		name string
+		rel  []byte
+	}
+	var suites []suiteRel
+	for rows.Next() {
+		var s suiteRel
+		if err := rows.Scan(&s.name, &s.rel); err != nil {
+			rows.Close()
+			return Snapshot{}, err
+		}
+		suites = append(suites, s)
+	}
+	rows.Close()
+	now := time.Now().Unix()
+	for _, s := range suites {
+		sr, err := sign(s.name, s.rel)
+		if err != nil {
+			return Snapshot{}, fmt.Errorf("catalog: %s: %w", s.name, err)
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE snapshot_suites SET release = ?, inrelease = ?, release_gpg = ?, signed = ?
+			WHERE snapshot_id = ? AND suite = ?`, sr.Release, sr.InRelease, sr.ReleaseGPG, now, sid, s.name); err != nil {
+			return Snapshot{}, fmt.Errorf("catalog: %s: %w", s.name, err)
+		}
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE snapshots SET valid_until = ? WHERE id = ?`, validUntil.Unix(), sid); err != nil {
+		return Snapshot{}, fmt.Errorf("catalog: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return Snapshot{}, fmt.Errorf("catalog: commit: %w", err)
+	}
+	return c.Snapshot(ctx, archive, serial)
+}
+
+// Collect implements Lifecycle.
+func (c *SQLite) Collect(ctx context.Context, now time.Time, dry bool) (Collection, error) {
+	var col Collection
+	tx, err := c.w.BeginTx(ctx, nil)
+	if err != nil {
+		return col, fmt.Errorf("catalog: begin: %w", err)
+	}
+	defer tx.Rollback()
+
+	rows, err := tx.QueryContext(ctx, `SELECT `+snapshotCols+`, a.name FROM snapshots s JOIN archives a ON a.id = s.archive_id
+		WHERE s.valid_until <= ? ORDER BY a.name, s.serial`, now.Unix())
+	if err != nil {
+		return col, fmt.Errorf("catalog: expired: %w", err)
+	}
+	for rows.Next() {
+		var s Snapshot
+		var created, valid int64
+		var suites sql.NullString
+		if err := rows.Scan(&s.ID, &s.Serial, &created, &valid, &suites, &s.Archive); err != nil {
+			rows.Close()
+			return col, err
+		}
+		s.Created, s.ValidUntil = time.Unix(created, 0).UTC(), time.Unix(valid, 0).UTC()
+		col.Snapshots = append(col.Snapshots, s)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return col, err
+	}
+	for _, s := range col.Snapshots {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM snapshot_suites WHERE snapshot_id = ?`, s.ID); err != nil {
+			return col, fmt.Errorf("catalog: delete %s/%s: %w", s.Archive, s.Serial, err)
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM snapshots WHERE id = ?`, s.ID); err != nil {
+			return col, fmt.Errorf("catalog: delete %s/%s: %w", s.Archive, s.Serial, err)
+		}
+	}
+	if col.Live, err = collectUnreferenced(ctx, tx); err != nil {
+		return col, err
+	}
+	if dry {
+		return col, tx.Rollback()
+	}
+	if err := tx.Commit(); err != nil {
+		return col, fmt.Errorf("catalog: commit: %w", err)
+	}
+	return col, nil
+}
+
+// collectUnreferenced deletes suite states no snapshot uses, indices no
+// suite state uses and pool file records no index lists, and returns the
+// digests of every stored file still referenced.
+func collectUnreferenced(ctx context.Context, tx *sql.Tx) (map[blob.Digest]bool, error) {
+	if _, err := tx.ExecContext(ctx, `DELETE FROM suite_states WHERE id NOT IN (SELECT state_id FROM snapshot_suites)`); err != nil {
+		return nil, fmt.Errorf("catalog: collect suite states: %w", err)
+	}
+	live := map[blob.Digest]bool{}
+	liveIdx := map[blob.Digest]bool{}
+	rows, err := tx.QueryContext(ctx, `SELECT upstream, files, indices FROM suite_states`)
+	if err != nil {
+		return nil, fmt.Errorf("catalog: collect: %w", err)
+	}
+	for rows.Next() {
+		var up, idx []byte
+		var files string
+		if err := rows.Scan(&up, &files, &idx); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		live[blob.Digest(up)] = true
+		fs, err := decodeFiles(files)
+		if err != nil {
+			rows.Close()
+			return nil, err
+		}
+		for _, f := range fs {
+			live[f.SHA256] = true
+		}
+		for i := 0; i+32 <= len(idx); i += 32 {
+			liveIdx[blob.Digest(idx[i:i+32])] = true
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	// Indices: keep the live ones, remember their members.
+	var dead [][]byte
+	liveIDs := map[int64]bool{}
+	rows, err = tx.QueryContext(ctx, `SELECT sha256, members FROM indices`)
+	if err != nil {
+		return nil, fmt.Errorf("catalog: collect indices: %w", err)
+	}
+	for rows.Next() {
+		var sha, members []byte
+		if err := rows.Scan(&sha, &members); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		if !liveIdx[blob.Digest(sha)] {
+			dead = append(dead, sha)
+			continue
+		}
+		ids, err := decodeIDs(members)
+		if err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("catalog: index %x: %w", sha, err)
+		}
+		for _, id := range ids {
+			liveIDs[id] = true
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	for _, sha := range dead {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM indices WHERE sha256 = ?`, sha); err != nil {
+			return nil, fmt.Errorf("catalog: collect index: %w", err)
+		}
+	}
+	// Pool file records: keep those a live index lists.
+	var deadIDs []int64
+	rows, err = tx.QueryContext(ctx, `SELECT id, sha256 FROM pool_files`)
+	if err != nil {
+		return nil, fmt.Errorf("catalog: collect pool: %w", err)
+	}
+	for rows.Next() {
+		var id int64
+		var sha []byte
+		if err := rows.Scan(&id, &sha); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		if liveIDs[id] {
+			live[blob.Digest(sha)] = true
+		} else {
+			deadIDs = append(deadIDs, id)
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	slices.Sort(deadIDs)
+	del, err := tx.PrepareContext(ctx, `DELETE FROM pool_files WHERE id = ?`)
+	if err != nil {
+		return nil, err
+	}
+	defer del.Close()
+	for _, id := range deadIDs {
+		if _, err := del.ExecContext(ctx, id); err != nil {
+			return nil, fmt.Errorf("catalog: collect pool file %d: %w", id, err)
+		}
+	}
+	return live, nil
+}
+
+// Untrack implements Lifecycle.
+func (c *SQLite) Untrack(ctx context.Context, archive, suite string) (int, error) {
+	tx, err := c.w.BeginTx(ctx, nil)
+	if err != nil {
+		return 0, fmt.Errorf("catalog: begin: %w", err)
+	}
+	defer tx.Rollback()
+	aid, err := archiveID(ctx, tx, archive, true)
+	if err != nil {
+		return 0, err
+	}
+	res, err := tx.ExecContext(ctx, `DELETE FROM snapshot_suites WHERE suite = ? AND snapshot_id IN
+		(SELECT id FROM snapshots WHERE archive_id = ?)`, suite, aid)
+	if err != nil {
+		return 0, fmt.Errorf("catalog: untrack: %w", err)
+	}
+	n, _ := res.RowsAffected()
+	if _, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO untracked(archive_id, suite) VALUES (?, ?)`, aid, suite); err != nil {
+		return 0, fmt.Errorf("catalog: untrack: %w", err)
+	}
+	if _, err := tx.ExecContext(ctx, `DELETE FROM suite_marks WHERE archive_id = ? AND suite = ?`, aid, suite); err != nil {
+		return 0, fmt.Errorf("catalog: untrack: %w", err)
+	}
+	return int(n), tx.Commit()
+}
+
+// Untracked implements Lifecycle.
+func (c *SQLite) Untracked(ctx context.Context, archive string) ([]string, error) {
+	rows, err := c.r.QueryContext(ctx, `SELECT u.suite FROM untracked u JOIN archives a ON a.id = u.archive_id WHERE a.name = ? ORDER BY u.suite`, archive)
+	if err != nil {
+		return nil, fmt.Errorf("catalog: untracked: %w", err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var s string
+		if err := rows.Scan(&s); err != nil {
+			return nil, err
+		}
+		out = append(out, s)
+	}
+	return out, rows.Err()
+}
+
+// Track implements Lifecycle.
+func (c *SQLite) Track(ctx context.Context, archive, suite string) error {
+	_, err := c.w.ExecContext(ctx, `DELETE FROM untracked WHERE suite = ? AND archive_id = (SELECT id FROM archives WHERE name = ?)`, suite, archive)
+	if err != nil {
+		return fmt.Errorf("catalog: track: %w", err)
+	}
+	return nil
+}
