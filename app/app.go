@@ -168,6 +168,24 @@ func (a *App) ServeListener(ctx context.Context, ln net.Listener, schedule bool)
 	if schedule {
 		wg.Add(1)
 		go func() { defer wg.Done(); a.Schedule(ctx) }()
+		if every := a.Config.GCInterval; every > 0 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				t := time.NewTicker(every)
+				defer t.Stop()
+				for {
+					select {
+					case <-ctx.Done():
+						return
+					case <-t.C:
+						if _, err := a.GC(ctx, false); err != nil {
+							a.Log.Error("scheduled gc", "err", err)
+						}
+					}
+				}
+			}()
+		}
 	}
 	go func() {
 		<-ctx.Done()
