@@ -68,7 +68,10 @@ type NewSuite struct {
 
 // NewSnapshot describes a snapshot to create.
 type NewSnapshot struct {
-	Archive    string
+	Archive string
+	// Tag, when set, makes a tagged snapshot: named TagSerial(Tag) instead
+	// of a serial, with no Valid-Until, never collected until deleted.
+	Tag        string
 	Created    time.Time
 	ValidUntil time.Time
 	Suites     []NewSuite
@@ -221,4 +224,9 @@ type Lifecycle interface {
 	Untracked(ctx context.Context, archive string) ([]string, error)
 	// Track undoes Untrack for future pulses.
 	Track(ctx context.Context, archive, suite string) error
+	// Tags lists the tagged snapshots (one per tag and archive).
+	Tags(ctx context.Context) ([]Snapshot, error)
+	// DeleteTag deletes a tag's snapshots; the next collection removes
+	// what only they referenced. It returns how many were deleted.
+	DeleteTag(ctx context.Context, tag string) (int, error)
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/aptsnap/aptsnap/blob"
@@ -78,7 +79,7 @@ func (c *SQLite) Collect(ctx context.Context, now time.Time, dry bool) (Collecti
 	defer tx.Rollback()
 
 	rows, err := tx.QueryContext(ctx, `SELECT `+snapshotCols+`, a.name FROM snapshots s JOIN archives a ON a.id = s.archive_id
-		WHERE s.valid_until <= ? ORDER BY a.name, s.serial`, now.Unix())
+		WHERE s.valid_until > 0 AND s.valid_until <= ? AND s.serial NOT LIKE '@%' ORDER BY a.name, s.serial`, now.Unix())
 	if err != nil {
 		return col, fmt.Errorf("catalog: expired: %w", err)
 	}
@@ -277,4 +278,56 @@ func (c *SQLite) Track(ctx context.Context, archive, suite string) error {
 		return fmt.Errorf("catalog: track: %w", err)
 	}
 	return nil
+}
+
+// TagSerial is how a tagged snapshot is named among an archive's
+// snapshots: "@" and the tag, which no serial can be.
+func TagSerial(tag string) string { return "@" + tag }
+
+// Tags implements Lifecycle.
+func (c *SQLite) Tags(ctx context.Context) ([]Snapshot, error) {
+	rows, err := c.r.QueryContext(ctx, `SELECT `+snapshotCols+`, a.name FROM snapshots s JOIN archives a ON a.id = s.archive_id
+		WHERE s.serial LIKE '@%' ORDER BY s.serial, a.name`)
+	if err != nil {
+		return nil, fmt.Errorf("catalog: tags: %w", err)
+	}
+	defer rows.Close()
+	var out []Snapshot
+	for rows.Next() {
+		var s Snapshot
+		var created, valid int64
+		var suites sql.NullString
+		if err := rows.Scan(&s.ID, &s.Serial, &created, &valid, &suites, &s.Archive); err != nil {
+			return nil, err
+		}
+		s.Created = time.Unix(created, 0).UTC()
+		if suites.String != "" {
+			s.Suites = strings.Split(suites.String, ",")
+			slices.Sort(s.Suites)
+		}
+		out = append(out, s)
+	}
+	return out, rows.Err()
+}
+
+// DeleteTag implements Lifecycle.
+func (c *SQLite) DeleteTag(ctx context.Context, tag string) (int, error) {
+	tx, err := c.w.BeginTx(ctx, nil)
+	if err != nil {
+		return 0, fmt.Errorf("catalog: begin: %w", err)
+	}
+	defer tx.Rollback()
+	serial := TagSerial(tag)
+	if _, err := tx.ExecContext(ctx, `DELETE FROM snapshot_suites WHERE snapshot_id IN (SELECT id FROM snapshots WHERE serial = ?)`, serial); err != nil {
+		return 0, fmt.Errorf("catalog: delete tag %s: %w", tag, err)
+	}
+	res, err := tx.ExecContext(ctx, `DELETE FROM snapshots WHERE serial = ?`, serial)
+	if err != nil {
+		return 0, fmt.Errorf("catalog: delete tag %s: %w", tag, err)
+	}
+	n, _ := res.RowsAffected()
+	if n == 0 {
+		return 0, fmt.Errorf("%w: tag %s", ErrNotFound, tag)
+	}
+	return int(n), tx.Commit()
 }

@@ -248,25 +248,37 @@ func (c *SQLite) CreateSnapshot(ctx context.Context, s NewSnapshot) (Snapshot, e
 		return Snapshot{}, err
 	}
 	created := s.Created.UTC()
-	day := created.Format("20060102")
-	var last sql.NullString
-	if err := tx.QueryRowContext(ctx, `SELECT max(serial) FROM snapshots WHERE archive_id = ? AND serial LIKE ?`,
-		aid, day+"__").Scan(&last); err != nil {
-		return Snapshot{}, fmt.Errorf("catalog: serial: %w", err)
+	var serial string
+	var validUntil int64
+	if s.Tag != "" {
+		serial = TagSerial(s.Tag)
+		var n int
+		tx.QueryRowContext(ctx, `SELECT count(*) FROM snapshots WHERE archive_id = ? AND serial = ?`, aid, serial).Scan(&n)
+		if n > 0 {
+			return Snapshot{}, fmt.Errorf("catalog: tag %s already has a snapshot of %s", s.Tag, s.Archive)
+		}
+	} else {
+		day := created.Format("20060102")
+		var last sql.NullString
+		if err := tx.QueryRowContext(ctx, `SELECT max(serial) FROM snapshots WHERE archive_id = ? AND serial LIKE ?`,
+			aid, day+"__").Scan(&last); err != nil {
+			return Snapshot{}, fmt.Errorf("catalog: serial: %w", err)
+		}
+		n := 1
+		if last.Valid {
+			fmt.Sscanf(last.String[8:], "%d", &n)
+			n++
+		}
+		if n > MaxSerialsPerDay {
+			return Snapshot{}, fmt.Errorf("catalog: archive %s already has %d snapshots on %s: no serial left for the day", s.Archive, MaxSerialsPerDay, day)
+		}
+		serial = fmt.Sprintf("%s%02d", day, n)
+		validUntil = s.ValidUntil.Unix()
 	}
-	n := 1
-	if last.Valid {
-		fmt.Sscanf(last.String[8:], "%d", &n)
-		n++
-	}
-	if n > MaxSerialsPerDay {
-		return Snapshot{}, fmt.Errorf("catalog: archive %s already has %d snapshots on %s: no serial left for the day", s.Archive, MaxSerialsPerDay, day)
-	}
-	serial := fmt.Sprintf("%s%02d", day, n)
 
 	pool := &poolResolver{tx: tx, archiveID: aid}
 	res, err := tx.ExecContext(ctx, `INSERT INTO snapshots(archive_id, serial, created, valid_until) VALUES (?, ?, ?, ?)`,
-		aid, serial, created.Unix(), s.ValidUntil.Unix())
+		aid, serial, created.Unix(), validUntil)
 	if err != nil {
 		return Snapshot{}, fmt.Errorf("catalog: snapshot: %w", err)
 	}
@@ -296,6 +308,10 @@ func (c *SQLite) CreateSnapshot(ctx context.Context, s NewSnapshot) (Snapshot, e
 			VALUES (?, ?, ?, ?, ?, ?, ?)`, sid, su.Name, stateID, su.Release, su.InRelease, su.ReleaseGPG, created.Unix()); err != nil {
 			return Snapshot{}, fmt.Errorf("catalog: suite %s: %w", su.Name, err)
 		}
+		if s.Tag != "" {
+			names = append(names, su.Name)
+			continue
+		}
 		if _, err := tx.ExecContext(ctx, `INSERT INTO suite_marks(archive_id, suite, last_date) VALUES (?, ?, ?)
 			ON CONFLICT (archive_id, suite) DO UPDATE SET last_date = max(last_date, excluded.last_date)`,
 			aid, su.Name, su.UpstreamDate.Unix()); err != nil {
@@ -306,8 +322,11 @@ func (c *SQLite) CreateSnapshot(ctx context.Context, s NewSnapshot) (Snapshot, e
 	if err := tx.Commit(); err != nil {
 		return Snapshot{}, fmt.Errorf("catalog: commit: %w", err)
 	}
-	return Snapshot{ID: sid, Archive: s.Archive, Serial: serial, Created: time.Unix(created.Unix(), 0).UTC(),
-		ValidUntil: time.Unix(s.ValidUntil.Unix(), 0).UTC(), Suites: names}, nil
+	out := Snapshot{ID: sid, Archive: s.Archive, Serial: serial, Created: time.Unix(created.Unix(), 0).UTC(), Suites: names}
+	if validUntil != 0 {
+		out.ValidUntil = time.Unix(validUntil, 0).UTC()
+	}
+	return out, nil
 }
 
 // suiteState finds or inserts the suite state for su's set of files.
@@ -456,7 +475,9 @@ func scanSnapshot(sc interface{ Scan(...any) error }, archive string) (Snapshot,
 	}
 	s.Archive = archive
 	s.Created = time.Unix(created, 0).UTC()
-	s.ValidUntil = time.Unix(valid, 0).UTC()
+	if valid != 0 {
+		s.ValidUntil = time.Unix(valid, 0).UTC()
+	}
 	if suites.String != "" {
 		s.Suites = strings.Split(suites.String, ",")
 		slices.Sort(s.Suites)
@@ -488,7 +509,7 @@ func (c *SQLite) Archives(ctx context.Context) ([]string, error) {
 // Snapshots implements Catalog.
 func (c *SQLite) Snapshots(ctx context.Context, archive string) ([]Snapshot, error) {
 	rows, err := c.r.QueryContext(ctx, `SELECT `+snapshotCols+` FROM snapshots s JOIN archives a ON a.id = s.archive_id
-		WHERE a.name = ? ORDER BY s.serial`, archive)
+		WHERE a.name = ? AND s.serial NOT LIKE '@%' ORDER BY s.serial`, archive)
 	if err != nil {
 		return nil, fmt.Errorf("catalog: snapshots of %s: %w", archive, err)
 	}
@@ -525,12 +546,12 @@ func (c *SQLite) Snapshot(ctx context.Context, archive, serial string) (Snapshot
 // SnapshotAt implements Catalog.
 func (c *SQLite) SnapshotAt(ctx context.Context, archive string, t time.Time) (Snapshot, error) {
 	return c.oneSnapshot(ctx, archive, "at "+t.UTC().Format(time.RFC3339),
-		`s.created <= ? ORDER BY s.created DESC, s.serial DESC LIMIT 1`, t.Unix())
+		`s.created <= ? AND s.serial NOT LIKE '@%' ORDER BY s.created DESC, s.serial DESC LIMIT 1`, t.Unix())
 }
 
 // Latest implements Catalog.
 func (c *SQLite) Latest(ctx context.Context, archive string) (Snapshot, error) {
-	return c.oneSnapshot(ctx, archive, "latest", `1 ORDER BY s.serial DESC LIMIT 1`)
+	return c.oneSnapshot(ctx, archive, "latest", `s.serial NOT LIKE '@%' ORDER BY s.serial DESC LIMIT 1`)
 }
 
 // Suite implements Catalog.

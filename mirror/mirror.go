@@ -5,7 +5,6 @@ package mirror
 
 import (
 	"bytes"
-	"compress/gzip"
 	"context"
 	"errors"
 	"fmt"
@@ -15,17 +14,14 @@ import (
 	"path"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
 
-	"github.com/ulikunitz/xz"
-
 	"github.com/aptsnap/aptsnap/blob"
 	"github.com/aptsnap/aptsnap/catalog"
 	"github.com/aptsnap/aptsnap/config"
-	"github.com/aptsnap/aptsnap/deb822"
+	"github.com/aptsnap/aptsnap/index"
 	"github.com/aptsnap/aptsnap/lock"
 	"github.com/aptsnap/aptsnap/pgp"
 	"github.com/aptsnap/aptsnap/progress"
@@ -398,9 +394,9 @@ func (m *Mirror) fetchIndex(ctx context.Context, base string, rel *release.Relea
 		return iw, files, nil
 	}
 	if name == "Sources" {
-		iw.entries, err = parseSources(data)
+		iw.entries, err = index.PoolFiles("Sources", data)
 	} else {
-		iw.entries, err = parsePackages(data)
+		iw.entries, err = index.PoolFiles("Packages", data)
 	}
 	if err != nil {
 		return iw, nil, fmt.Errorf("%s/%s: %w", dir, name, err)
@@ -427,35 +423,14 @@ func (m *Mirror) fetchListed(ctx context.Context, base string, rel *release.Rele
 // plain variant if stored, else from .gz or .xz, checked against plain's
 // checksum when upstream lists one.
 func (m *Mirror) decompressed(ctx context.Context, name string, files []release.File, plain *release.File) ([]byte, error) {
-	var data []byte
-	var err error
-	read := func(f release.File, dec func(io.Reader) (io.Reader, error)) ([]byte, error) {
-		rc, _, err := m.store.Open(ctx, f.SHA256)
-		if err != nil {
-			return nil, err
-		}
-		defer rc.Close()
-		r, err := dec(rc)
-		if err != nil {
-			return nil, err
-		}
-		return io.ReadAll(r)
-	}
 	for _, want := range []string{"", ".gz", ".xz"} {
 		for _, f := range files {
 			if path.Base(f.Path) != name+want {
 				continue
 			}
-			switch want {
-			case "":
-				data, err = read(f, func(r io.Reader) (io.Reader, error) { return r, nil })
-			case ".gz":
-				data, err = read(f, func(r io.Reader) (io.Reader, error) { return gzip.NewReader(r) })
-			case ".xz":
-				data, err = read(f, func(r io.Reader) (io.Reader, error) { return xz.NewReader(r) })
-			}
+			data, err := m.readIndex(ctx, f)
 			if err != nil {
-				return nil, fmt.Errorf("%s: %w", f.Path, err)
+				return nil, err
 			}
 			if plain != nil && (blob.Sum(data) != plain.SHA256 || int64(len(data)) != plain.Size) {
 				return nil, fmt.Errorf("%s: uncompressed content does not match the Release's checksum of %s", f.Path, plain.Path)
@@ -464,80 +439,6 @@ func (m *Mirror) decompressed(ctx context.Context, name string, files []release.
 		}
 	}
 	return nil, errors.New("no uncompressed, .gz or .xz variant to read")
-}
-
-// checkPoolPath refuses pool paths that could escape the archive.
-func checkPoolPath(p string) error {
-	if p == "" || path.IsAbs(p) || path.Clean(p) != p || p == ".." || strings.HasPrefix(p, "../") ||
-		strings.ContainsAny(p, "\\\x00\n") || strings.HasPrefix(p, "dists/") {
-		return fmt.Errorf("unsafe pool path %q", p)
-	}
-	return nil
-}
-
-func parsePackages(data []byte) ([]catalog.PoolEntry, error) {
-	sc := deb822.NewScanner(data)
-	var out []catalog.PoolEntry
-	for sc.Scan() {
-		fn, sz, sum := sc.Field("Filename"), sc.Field("Size"), sc.Field("SHA256")
-		if fn == nil {
-			return nil, fmt.Errorf("line %d: stanza without Filename", sc.Line())
-		}
-		e, err := poolEntry(string(fn), string(sz), string(sum))
-		if err != nil {
-			return nil, fmt.Errorf("line %d: %w", sc.Line(), err)
-		}
-		out = append(out, e)
-	}
-	if err := sc.Err(); err != nil {
-		return nil, err
-	}
-	return out, nil
-}
-
-func parseSources(data []byte) ([]catalog.PoolEntry, error) {
-	sc := deb822.NewScanner(data)
-	var out []catalog.PoolEntry
-	for sc.Scan() {
-		dir := string(sc.Field("Directory"))
-		sums := sc.Field("Checksums-Sha256")
-		if dir == "" || sums == nil {
-			return nil, fmt.Errorf("line %d: source stanza without Directory or Checksums-Sha256", sc.Line())
-		}
-		for line := range strings.SplitSeq(string(sums), "\n") {
-			parts := strings.Fields(line)
-			if len(parts) == 0 {
-				continue
-			}
-			if len(parts) != 3 {
-				return nil, fmt.Errorf("line %d: malformed Checksums-Sha256 line %q", sc.Line(), line)
-			}
-			e, err := poolEntry(dir+"/"+parts[2], parts[1], parts[0])
-			if err != nil {
-				return nil, fmt.Errorf("line %d: %w", sc.Line(), err)
-			}
-			out = append(out, e)
-		}
-	}
-	if err := sc.Err(); err != nil {
-		return nil, err
-	}
-	return out, nil
-}
-
-func poolEntry(p, size, sum string) (catalog.PoolEntry, error) {
-	if err := checkPoolPath(p); err != nil {
-		return catalog.PoolEntry{}, err
-	}
-	d, err := blob.ParseDigest(sum)
-	if err != nil {
-		return catalog.PoolEntry{}, fmt.Errorf("%s: SHA256: %w", p, err)
-	}
-	n, err := strconv.ParseInt(size, 10, 64)
-	if err != nil || n < 0 {
-		return catalog.PoolEntry{}, fmt.Errorf("%s: bad Size %q", p, size)
-	}
-	return catalog.PoolEntry{Path: p, SHA256: d, Size: n}, nil
 }
 
 // fetchPool downloads, verified, every pool file the new indices list that
@@ -634,4 +535,22 @@ func (m *Mirror) commit(ctx context.Context, a *config.Archive, suites []*suiteW
 		ns.Suites = append(ns.Suites, su)
 	}
 	return m.cat.CreateSnapshot(ctx, ns)
+}
+
+// readIndex reads a stored index file, uncompressed.
+func (m *Mirror) readIndex(ctx context.Context, f release.File) ([]byte, error) {
+	rc, _, err := m.store.Open(ctx, f.SHA256)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", f.Path, err)
+	}
+	defer rc.Close()
+	r, err := index.Decompress(f.Path, rc)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", f.Path, err)
+	}
+	data, err := io.ReadAll(r)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", f.Path, err)
+	}
+	return data, nil
 }

@@ -142,7 +142,8 @@ type Snapshot struct {
 	// Components and Architectures replace upstream's lists when not nil
 	// (a snapshot serves only the configured ones).
 	Components, Architectures []string
-	// ValidUntil is the snapshot's expiry.
+	// ValidUntil is the snapshot's expiry; zero writes no Valid-Until
+	// (tagged snapshots do not expire).
 	ValidUntil time.Time
 	// SnapshotsURL is the Snapshots: field, e.g. "http://host/debian/@SNAPSHOTID@/".
 	SnapshotsURL string
@@ -181,11 +182,11 @@ func (s Snapshot) Build() []byte {
 			}
 		}
 		put(f.Name, f.Value)
-		if strings.EqualFold(f.Name, "Date") {
+		if strings.EqualFold(f.Name, "Date") && !s.ValidUntil.IsZero() {
 			put("Valid-Until", FormatTime(s.ValidUntil))
 		}
 	}
-	if !wrote["valid-until"] {
+	if !wrote["valid-until"] && !s.ValidUntil.IsZero() {
 		put("Valid-Until", FormatTime(s.ValidUntil))
 	}
 	if s.SnapshotsURL != "" {

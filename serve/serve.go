@@ -6,6 +6,7 @@
 //	/<archive>/<serial>/pool/...
 //	/<archive>/<YYYYMMDDTHHMMSSZ>/...   the newest snapshot at or before that instant
 //	/<archive>/project/trace/<archive>
+//	/tagged/<tag>/<archive>/...         tagged snapshots
 //	/keys/aptsnap.asc
 //
 // Nothing is parsed per request: every answer is a catalog lookup (cached)
@@ -102,6 +103,7 @@ func (s *Server) Invalidate() {
 var (
 	serialRE    = regexp.MustCompile(`^[0-9]{10}$`)
 	timestampRE = regexp.MustCompile(`^[0-9]{8}T[0-9]{6}Z$`)
+	tagRE       = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9.+_~-]*$`)
 )
 
 // ServeHTTP implements http.Handler.
@@ -129,8 +131,12 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case p == "/keys/aptsnap.asc":
 		w.Header().Set("Content-Type", "application/pgp-keys")
 		http.ServeContent(w, r, "aptsnap.asc", s.keyTime, bytes.NewReader(s.key))
-	case len(segs) >= 2 && s.archives[segs[0]]:
-		s.serveArchive(w, r, segs[0], segs[1:])
+	case len(segs) >= 4 && segs[0] == "tagged" && tagRE.MatchString(segs[1]) && s.archives[segs[2]]:
+		s.serveSnapshot(w, r, segs[2], catalog.TagSerial(segs[1]), segs[3:])
+	case len(segs) == 4 && segs[1] == "project" && segs[2] == "trace" && segs[3] == segs[0] && s.archives[segs[0]]:
+		s.serveTrace(w, r, segs[0])
+	case len(segs) >= 3 && s.archives[segs[0]] && (serialRE.MatchString(segs[1]) || timestampRE.MatchString(segs[1])):
+		s.serveSnapshot(w, r, segs[0], segs[1], segs[2:])
 	default:
 		http.NotFound(w, r)
 	}
@@ -151,35 +157,28 @@ func (s *Server) serveRoot(w http.ResponseWriter, r *http.Request) {
 	io.WriteString(w, b.String())
 }
 
-func (s *Server) serveArchive(w http.ResponseWriter, r *http.Request, archive string, rest []string) {
-	ctx := r.Context()
-	if len(rest) == 3 && rest[0] == "project" && rest[1] == "trace" && rest[2] == archive {
-		s.serveTrace(w, r, archive)
-		return
-	}
-	if len(rest) < 2 {
-		http.NotFound(w, r)
-		return
-	}
-	v, err := s.view(ctx, archive, rest[0])
+// serveSnapshot serves rest (dists/... or pool/...) of the snapshot id
+// (a serial, a timestamp or a tag's name) of an archive.
+func (s *Server) serveSnapshot(w http.ResponseWriter, r *http.Request, archive, id string, rest []string) {
+	v, err := s.view(r.Context(), archive, id)
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
-	switch rest[1] {
+	switch rest[0] {
 	case "dists":
-		if len(rest) < 4 {
+		if len(rest) < 3 {
 			http.NotFound(w, r)
 			return
 		}
-		sv := v.suites[rest[2]]
+		sv := v.suites[rest[1]]
 		if sv == nil {
 			http.NotFound(w, r)
 			return
 		}
-		s.serveDists(w, r, v, sv, strings.Join(rest[3:], "/"))
+		s.serveDists(w, r, v, sv, strings.Join(rest[2:], "/"))
 	case "pool":
-		s.servePool(w, r, v, strings.Join(rest[1:], "/"))
+		s.servePool(w, r, v, strings.Join(rest, "/"))
 	default:
 		http.NotFound(w, r)
 	}
@@ -207,7 +206,7 @@ func (s *Server) view(ctx context.Context, archive, id string) (*snapView, error
 	var snap catalog.Snapshot
 	var err error
 	switch {
-	case serialRE.MatchString(id):
+	case serialRE.MatchString(id), strings.HasPrefix(id, "@"):
 		snap, err = s.cat.Snapshot(ctx, archive, id)
 	case timestampRE.MatchString(id):
 		t, perr := time.Parse("20060102T150405Z", id)

@@ -1,4 +1,4 @@
-package mirror
+package index
 
 import (
 	"strings"
@@ -55,13 +55,6 @@ func TestParseSources(t *testing.T) {
 		if _, err := parseSources([]byte(bad)); err == nil {
 			t.Errorf("parseSources accepted %q", bad)
 		}
-	}
-}
-
-func TestNarrow(t *testing.T) {
-	got := narrow("all amd64 arm64 i386", []string{"i386", "amd64", "riscv64"})
-	if strings.Join(got, " ") != "amd64 i386 riscv64" {
-		t.Errorf("narrow = %v", got)
 	}
 }
 

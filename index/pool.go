@@ -1,0 +1,118 @@
+package index
+
+import (
+	"compress/gzip"
+	"fmt"
+	"io"
+	"path"
+	"strconv"
+	"strings"
+
+	"github.com/ulikunitz/xz"
+
+	"github.com/aptsnap/aptsnap/blob"
+	"github.com/aptsnap/aptsnap/catalog"
+	"github.com/aptsnap/aptsnap/deb822"
+)
+
+// PoolFiles returns the pool files an index lists: Filename, Size and
+// SHA256 of each stanza of a Packages index (kind "Packages"), or the
+// Checksums-Sha256 files under Directory of a Sources index (kind
+// "Sources"). Paths that could escape the archive are refused.
+func PoolFiles(kind string, data []byte) ([]catalog.PoolEntry, error) {
+	if kind == "Sources" {
+		return parseSources(data)
+	}
+	return parsePackages(data)
+}
+
+// Decompress returns a reader of the uncompressed content of an index
+// file, by the extension of its name (none, .gz or .xz).
+func Decompress(name string, r io.Reader) (io.Reader, error) {
+	switch path.Ext(name) {
+	case ".gz":
+		return gzip.NewReader(r)
+	case ".xz":
+		return xz.NewReader(r)
+	case "", ".":
+		return r, nil
+	}
+	if !strings.Contains(path.Base(name), ".") {
+		return r, nil
+	}
+	return nil, fmt.Errorf("index: cannot decompress %s", path.Base(name))
+}
+
+// checkPoolPath refuses pool paths that could escape the archive.
+func checkPoolPath(p string) error {
+	if p == "" || path.IsAbs(p) || path.Clean(p) != p || p == ".." || strings.HasPrefix(p, "../") ||
+		strings.ContainsAny(p, "\\\x00\n") || strings.HasPrefix(p, "dists/") {
+		return fmt.Errorf("unsafe pool path %q", p)
+	}
+	return nil
+}
+
+func parsePackages(data []byte) ([]catalog.PoolEntry, error) {
+	sc := deb822.NewScanner(data)
+	var out []catalog.PoolEntry
+	for sc.Scan() {
+		fn, sz, sum := sc.Field("Filename"), sc.Field("Size"), sc.Field("SHA256")
+		if fn == nil {
+			return nil, fmt.Errorf("line %d: stanza without Filename", sc.Line())
+		}
+		e, err := poolEntry(string(fn), string(sz), string(sum))
+		if err != nil {
+			return nil, fmt.Errorf("line %d: %w", sc.Line(), err)
+		}
+		out = append(out, e)
+	}
+	if err := sc.Err(); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func parseSources(data []byte) ([]catalog.PoolEntry, error) {
+	sc := deb822.NewScanner(data)
+	var out []catalog.PoolEntry
+	for sc.Scan() {
+		dir := string(sc.Field("Directory"))
+		sums := sc.Field("Checksums-Sha256")
+		if dir == "" || sums == nil {
+			return nil, fmt.Errorf("line %d: source stanza without Directory or Checksums-Sha256", sc.Line())
+		}
+		for line := range strings.SplitSeq(string(sums), "\n") {
+			parts := strings.Fields(line)
+			if len(parts) == 0 {
+				continue
+			}
+			if len(parts) != 3 {
+				return nil, fmt.Errorf("line %d: malformed Checksums-Sha256 line %q", sc.Line(), line)
+			}
+			e, err := poolEntry(dir+"/"+parts[2], parts[1], parts[0])
+			if err != nil {
+				return nil, fmt.Errorf("line %d: %w", sc.Line(), err)
+			}
+			out = append(out, e)
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func poolEntry(p, size, sum string) (catalog.PoolEntry, error) {
+	if err := checkPoolPath(p); err != nil {
+		return catalog.PoolEntry{}, err
+	}
+	d, err := blob.ParseDigest(sum)
+	if err != nil {
+		return catalog.PoolEntry{}, fmt.Errorf("%s: SHA256: %w", p, err)
+	}
+	n, err := strconv.ParseInt(size, 10, 64)
+	if err != nil || n < 0 {
+		return catalog.PoolEntry{}, fmt.Errorf("%s: bad Size %q", p, size)
+	}
+	return catalog.PoolEntry{Path: p, SHA256: d, Size: n}, nil
+}
