@@ -2,6 +2,7 @@ package index
 
 import (
 	"compress/gzip"
+	"context"
 	"fmt"
 	"io"
 	"path"
@@ -115,4 +116,22 @@ func poolEntry(p, size, sum string) (catalog.PoolEntry, error) {
 		return catalog.PoolEntry{}, fmt.Errorf("%s: bad Size %q", p, size)
 	}
 	return catalog.PoolEntry{Path: p, SHA256: d, Size: n}, nil
+}
+
+// Read returns the uncompressed content of a stored index file named name.
+func Read(ctx context.Context, store blob.Store, name string, d blob.Digest) ([]byte, error) {
+	rc, _, err := store.Open(ctx, d)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	defer rc.Close()
+	r, err := Decompress(name, rc)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	data, err := io.ReadAll(r)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	return data, nil
 }

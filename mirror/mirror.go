@@ -8,7 +8,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"path"
@@ -428,7 +427,7 @@ func (m *Mirror) decompressed(ctx context.Context, name string, files []release.
 			if path.Base(f.Path) != name+want {
 				continue
 			}
-			data, err := m.readIndex(ctx, f)
+			data, err := index.Read(ctx, m.store, f.Path, f.SHA256)
 			if err != nil {
 				return nil, err
 			}
@@ -535,22 +534,4 @@ func (m *Mirror) commit(ctx context.Context, a *config.Archive, suites []*suiteW
 		ns.Suites = append(ns.Suites, su)
 	}
 	return m.cat.CreateSnapshot(ctx, ns)
-}
-
-// readIndex reads a stored index file, uncompressed.
-func (m *Mirror) readIndex(ctx context.Context, f release.File) ([]byte, error) {
-	rc, _, err := m.store.Open(ctx, f.SHA256)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", f.Path, err)
-	}
-	defer rc.Close()
-	r, err := index.Decompress(f.Path, rc)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", f.Path, err)
-	}
-	data, err := io.ReadAll(r)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", f.Path, err)
-	}
-	return data, nil
 }

@@ -1,0 +1,244 @@
+package app
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"path"
+	"regexp"
+	"slices"
+	"strings"
+
+	"github.com/aptsnap/aptsnap/api"
+	"github.com/aptsnap/aptsnap/blob"
+	"github.com/aptsnap/aptsnap/catalog"
+	"github.com/aptsnap/aptsnap/index"
+	"github.com/aptsnap/aptsnap/manifest"
+	"github.com/aptsnap/aptsnap/release"
+)
+
+var tagRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9.+_~-]*$`)
+
+// TagCreate makes an immutable snapshot named tag of each archive from the
+// given serial (archive -> serial), served at /tagged/<tag>/<archive>/.
+// With a manifest, only the packages it lists go in, with freshly written
+// and signed indices; an entry found in none of the source snapshots is an
+// error naming it, and nothing is created.
+func (a *App) TagCreate(ctx context.Context, tag string, from map[string]string, m *manifest.Manifest) ([]api.Snapshot, error) {
+	if !tagRE.MatchString(tag) || len(tag) > 64 {
+		return nil, fmt.Errorf("tag: invalid name %q (letters, digits, . + _ ~ -)", tag)
+	}
+	if len(from) == 0 {
+		return nil, errors.New("tag: no --from ARCHIVE=SERIAL given")
+	}
+	archives := make([]string, 0, len(from))
+	for arc := range from {
+		archives = append(archives, arc)
+	}
+	slices.Sort(archives)
+	t := &tagging{a: a, m: m, found: map[string]bool{}}
+	var news []catalog.NewSnapshot
+	for _, arc := range archives {
+		src, err := a.Catalog.Snapshot(ctx, arc, from[arc])
+		if err != nil {
+			return nil, fmt.Errorf("tag %s: %w", tag, err)
+		}
+		ns := catalog.NewSnapshot{Archive: arc, Tag: tag, Created: a.Now()}
+		for _, name := range src.Suites {
+			su, err := a.Catalog.Suite(ctx, src.ID, name)
+			if err != nil {
+				return nil, fmt.Errorf("tag %s: %w", tag, err)
+			}
+			nsu, err := t.suite(ctx, su)
+			if err != nil {
+				return nil, fmt.Errorf("tag %s: %s/%s %s: %w", tag, arc, src.Serial, name, err)
+			}
+			ns.Suites = append(ns.Suites, nsu)
+		}
+		news = append(news, ns)
+	}
+	if missing := t.missing(); len(missing) > 0 {
+		return nil, fmt.Errorf("tag %s: not in the source snapshots: %s", tag, strings.Join(missing, ", "))
+	}
+	var out []api.Snapshot
+	for _, ns := range news {
+		snap, err := a.Catalog.CreateSnapshot(ctx, ns)
+		if err != nil {
+			if len(out) > 0 {
+				a.Catalog.DeleteTag(ctx, tag) // all archives or none
+			}
+			return nil, fmt.Errorf("tag %s: %w", tag, err)
+		}
+		out = append(out, apiSnapshot(snap))
+	}
+	a.invalidate()
+	a.Log.Info("tagged", "tag", tag, "from", from, "manifest", m != nil)
+	return out, nil
+}
+
+// Tags lists tagged snapshots; their Serial is "@" and the tag's name.
+func (a *App) Tags(ctx context.Context) ([]api.Snapshot, error) {
+	tags, err := a.Catalog.Tags(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := []api.Snapshot{}
+	for _, s := range tags {
+		out = append(out, apiSnapshot(s))
+	}
+	return out, nil
+}
+
+// TagDelete deletes a tag; the next GC removes what only it referenced.
+func (a *App) TagDelete(ctx context.Context, tag string) (int, error) {
+	n, err := a.Catalog.DeleteTag(ctx, tag)
+	if err != nil {
+		return 0, fmt.Errorf("tag delete: %w", err)
+	}
+	a.invalidate()
+	a.Log.Info("tag deleted", "tag", tag, "snapshots", n)
+	return n, nil
+}
+
+// tagging builds the suites of a tag.
+type tagging struct {
+	a     *App
+	m     *manifest.Manifest
+	found map[string]bool // manifest entries seen, by String()
+}
+
+func (t *tagging) missing() []string {
+	if t.m == nil {
+		return nil
+	}
+	var out []string
+	for _, b := range t.m.Packages.Binary {
+		if !t.found[b.String()] {
+			out = append(out, b.String())
+		}
+	}
+	for _, s := range t.m.Packages.Source {
+		if !t.found[s.String()] {
+			out = append(out, s.String())
+		}
+	}
+	return out
+}
+
+// suite returns the tagged copy of one suite: the same files without a
+// manifest, else indices cut down to the manifest's packages.
+func (t *tagging) suite(ctx context.Context, su catalog.Suite) (catalog.NewSuite, error) {
+	ns := catalog.NewSuite{Name: su.Name, UpstreamDate: su.UpstreamDate, Upstream: su.Upstream,
+		Files: su.Files, Indices: su.Indices}
+	if t.m != nil {
+		if err := t.filter(ctx, su, &ns); err != nil {
+			return ns, err
+		}
+	}
+	ours, err := release.Parse(su.Release)
+	if err != nil {
+		return ns, err
+	}
+	files := make([]release.File, len(ns.Files))
+	for i, f := range ns.Files {
+		files[i] = release.File{Path: f.Path, Size: f.Size, SHA256: f.SHA256}
+	}
+	slices.SortFunc(files, func(x, y release.File) int { return strings.Compare(x.Path, y.Path) })
+	ns.Release = release.Snapshot{Upstream: ours, Files: files}.Build() // no Valid-Until, no Snapshots
+	if ns.InRelease, err = t.a.Signer.ClearSign(ns.Release); err != nil {
+		return ns, err
+	}
+	if ns.ReleaseGPG, err = t.a.Signer.DetachSign(ns.Release); err != nil {
+		return ns, err
+	}
+	return ns, nil
+}
+
+// filter rewrites every Packages and Sources index of the suite to the
+// manifest's packages.
+func (t *tagging) filter(ctx context.Context, su catalog.Suite, ns *catalog.NewSuite) error {
+	type dirIndex struct{ dir, kind string }
+	var dirs []dirIndex
+	byPath := map[string]catalog.IndexFile{}
+	for _, f := range su.Files {
+		byPath[f.Path] = f
+		base := path.Base(f.Path)
+		for _, kind := range []string{"Packages", "Sources"} {
+			if (base == kind || strings.HasPrefix(base, kind+".")) && !slices.Contains(dirs, dirIndex{path.Dir(f.Path), kind}) {
+				dirs = append(dirs, dirIndex{path.Dir(f.Path), kind})
+			}
+		}
+	}
+	ns.Files, ns.Indices, ns.NewIndices = nil, nil, map[blob.Digest][]catalog.PoolEntry{}
+	for _, f := range su.Files { // keep what is not an index (binary-*/Release)
+		if !slices.ContainsFunc(dirs, func(d dirIndex) bool {
+			return path.Dir(f.Path) == d.dir && strings.HasPrefix(path.Base(f.Path), d.kind)
+		}) {
+			ns.Files = append(ns.Files, f)
+		}
+	}
+	for _, d := range dirs {
+		data, err := t.read(ctx, byPath, d.dir+"/"+d.kind)
+		if err != nil {
+			return err
+		}
+		stanzas, err := index.Filter(data, func(pkg, ver, arch string) bool { return t.keep(d.kind, pkg, ver, arch) })
+		if err != nil {
+			return err
+		}
+		plain := index.Write(stanzas)
+		gz, xz, err := index.Compress(plain)
+		if err != nil {
+			return err
+		}
+		for ext, content := range map[string][]byte{"": plain, ".gz": gz, ".xz": xz} {
+			info, err := t.a.Store.Put(ctx, bytes.NewReader(content), blob.Digest{}, -1)
+			if err != nil {
+				return err
+			}
+			ns.Files = append(ns.Files, catalog.IndexFile{Path: d.dir + "/" + d.kind + ext, SHA256: info.Digest, Size: info.Size})
+		}
+		entries, err := index.PoolFiles(d.kind, plain)
+		if err != nil {
+			return err
+		}
+		key := blob.Sum(plain)
+		ns.Indices = append(ns.Indices, key)
+		ns.NewIndices[key] = entries
+	}
+	return nil
+}
+
+// keep matches a stanza against the manifest and records what it found.
+func (t *tagging) keep(kind, pkg, ver, arch string) bool {
+	if kind == "Sources" {
+		for _, s := range t.m.Packages.Source {
+			if s.Package == pkg && s.Version == ver {
+				t.found[s.String()] = true
+				return true
+			}
+		}
+		return false
+	}
+	for _, b := range t.m.Packages.Binary {
+		if b.Package == pkg && b.Version == ver && (b.Arch == "" || b.Arch == arch) {
+			t.found[b.String()] = true
+			return true
+		}
+	}
+	return false
+}
+
+// read returns the uncompressed content of the index at base (dir/Packages),
+// from the plain file or a compressed variant.
+func (t *tagging) read(ctx context.Context, byPath map[string]catalog.IndexFile, base string) ([]byte, error) {
+	for _, ext := range []string{"", ".gz", ".xz"} {
+		f, ok := byPath[base+ext]
+		if !ok {
+			continue
+		}
+		return index.Read(ctx, t.a.Store, f.Path, f.SHA256)
+	}
+	return nil, fmt.Errorf("no readable variant of %s", base)
+}
