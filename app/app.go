@@ -11,9 +11,11 @@ import (
 	"net"
 	"net/http"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
+	"github.com/aptsnap/aptsnap/api"
 	"github.com/aptsnap/aptsnap/blob"
 	"github.com/aptsnap/aptsnap/catalog"
 	"github.com/aptsnap/aptsnap/config"
@@ -92,7 +94,8 @@ func (a *App) Pulse(ctx context.Context, archive string) (catalog.Snapshot, erro
 	return snap, err
 }
 
-// Handler returns the HTTP handler serving the snapshots.
+// Handler returns the HTTP handler serving the snapshots, and the admin
+// API under api.Prefix.
 func (a *App) Handler() http.Handler {
 	a.once.Do(func() {
 		names := make([]string, len(a.Config.Archives))
@@ -102,7 +105,16 @@ func (a *App) Handler() http.Handler {
 		a.server = serve.New(serve.Options{Catalog: a.Catalog, Store: a.Store, PublicKey: a.Signer.PublicKey(),
 			Archives: names, Log: a.Log})
 	})
-	return a.server
+	admin := api.NewServer(a, a.Catalog, a.Log)
+	// A prefix test rather than a ServeMux: a mux would redirect unclean
+	// snapshot paths ("..") that the server must answer with 400.
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasPrefix(r.URL.Path, api.Prefix) {
+			admin.ServeHTTP(w, r)
+			return
+		}
+		a.server.ServeHTTP(w, r)
+	})
 }
 
 // Schedule pulses every archive pulses_per_day times a day, at slots

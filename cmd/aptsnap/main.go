@@ -4,14 +4,13 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
 	"os/signal"
 	"strings"
 	"syscall"
-	"text/tabwriter"
-	"time"
 
 	"github.com/spf13/cobra"
 
@@ -33,8 +32,12 @@ func main() {
 
 type globals struct {
 	config   string
+	server   string
 	logLevel string
 	logJSON  bool
+	// configSet and serverSet record which of --config and --server were
+	// given on the command line (rather than by default or environment).
+	configSet, serverSet bool
 }
 
 func newRoot() *cobra.Command {
@@ -44,11 +47,17 @@ func newRoot() *cobra.Command {
 		Short:         "Time-based snapshots of APT repositories, served signed and expiring",
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		PersistentPreRun: func(cmd *cobra.Command, _ []string) {
+			g.configSet, g.serverSet = cmd.Flags().Changed("config"), cmd.Flags().Changed("server")
+		},
 	}
 	root.PersistentFlags().StringVar(&g.config, "config", "/etc/aptsnap/aptsnap.toml", "configuration file")
+	root.PersistentFlags().StringVar(&g.server, "server", os.Getenv("APTSNAP_SERVER"),
+		"run the verb against this aptsnap server's API (env APTSNAP_SERVER; token in env APTSNAP_TOKEN)")
 	root.PersistentFlags().StringVar(&g.logLevel, "log-level", "info", "debug, info, warn or error")
 	root.PersistentFlags().BoolVar(&g.logJSON, "log-json", false, "log JSON lines instead of text")
-	root.AddCommand(serveCmd(g), pulseCmd(g), snapshotCmd(g), verifyCmd(g), demoCmd(g))
+	root.AddCommand(serveCmd(g), pulseCmd(g), snapshotCmd(g), bumpCmd(g), gcCmd(g), untrackCmd(g), verifyCmd(g),
+		tokenCmd(g), demoCmd(g))
 	return root
 }
 
@@ -64,7 +73,11 @@ func (g *globals) logger() *slog.Logger {
 	return slog.New(slog.NewTextHandler(os.Stderr, opts))
 }
 
+// open opens the configuration, for verbs that only work locally.
 func (g *globals) open(ctx context.Context) (*app.App, error) {
+	if g.serverSet && !g.configSet {
+		return nil, errors.New("this command works on a configuration (--config), not against a server (--server)")
+	}
 	cfg, err := config.Load(g.config)
 	if err != nil {
 		return nil, err
@@ -116,72 +129,6 @@ func pulseCmd(g *globals) *cobra.Command {
 			if len(failed) > 0 {
 				return fmt.Errorf("pulse failed: %s", strings.Join(failed, ", "))
 			}
-			return nil
-		},
-	}
-}
-
-func snapshotCmd(g *globals) *cobra.Command {
-	c := &cobra.Command{Use: "snapshot", Short: "Inspect snapshots"}
-	c.AddCommand(&cobra.Command{
-		Use:   "list [ARCHIVE]",
-		Short: "List snapshots: serial, created, valid until, suites",
-		Args:  cobra.MaximumNArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			a, err := g.open(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer a.Close()
-			var names []string
-			if len(args) == 1 {
-				names = args
-			} else {
-				for _, arc := range a.Config.Archives {
-					names = append(names, arc.Name)
-				}
-			}
-			tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "ARCHIVE\tSERIAL\tCREATED\tVALID UNTIL\tSUITES")
-			for _, n := range names {
-				snaps, err := a.Catalog.Snapshots(cmd.Context(), n)
-				if err != nil {
-					return err
-				}
-				for _, s := range snaps {
-					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", n, s.Serial, s.Created.Format(time.RFC3339),
-						s.ValidUntil.Format(time.RFC3339), strings.Join(s.Suites, ","))
-				}
-			}
-			return tw.Flush()
-		},
-	})
-	return c
-}
-
-func verifyCmd(g *globals) *cobra.Command {
-	return &cobra.Command{
-		Use:   "verify [ARCHIVE [SERIAL]]",
-		Short: "Check every file snapshots reference and every Release signature",
-		Args:  cobra.MaximumNArgs(2),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			a, err := g.open(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer a.Close()
-			args = append(args, "", "")
-			probs, err := a.Verify(cmd.Context(), args[0], args[1])
-			if err != nil {
-				return err
-			}
-			for _, p := range probs {
-				fmt.Println(p)
-			}
-			if len(probs) > 0 {
-				return fmt.Errorf("verify: %d problem(s)", len(probs))
-			}
-			fmt.Println("verify: ok")
 			return nil
 		},
 	}

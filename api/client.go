@@ -1,0 +1,216 @@
+package api
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/aptsnap/aptsnap/catalog"
+)
+
+// Client calls the admin API of a server. It implements Ops and TokenOps.
+type Client struct {
+	// BaseURL is the server's URL, for example "https://snapshots.example.org".
+	BaseURL string
+	// Token is the secret sent as a bearer token (none if empty).
+	Token string
+	// HTTP is the client used (http.DefaultClient if nil).
+	HTTP *http.Client
+}
+
+var (
+	_ Ops      = (*Client)(nil)
+	_ TokenOps = (*Client)(nil)
+)
+
+// Error is an error answer of the server. It wraps catalog.ErrNotFound
+// (404), ErrInvalid (400), ErrUnauthorized (401), ErrForbidden (403) or
+// ErrExists (409), so that errors.Is works on both sides of the API.
+type Error struct {
+	Status  int
+	Message string
+}
+
+func (e *Error) Error() string { return fmt.Sprintf("%d: %s", e.Status, e.Message) }
+
+// Unwrap returns the sentinel error matching the status, if any.
+func (e *Error) Unwrap() error {
+	switch e.Status {
+	case http.StatusBadRequest:
+		return ErrInvalid
+	case http.StatusUnauthorized:
+		return ErrUnauthorized
+	case http.StatusForbidden:
+		return ErrForbidden
+	case http.StatusNotFound:
+		return catalog.ErrNotFound
+	case http.StatusConflict:
+		return ErrExists
+	}
+	return nil
+}
+
+// Snapshots implements Ops.
+func (c *Client) Snapshots(ctx context.Context, archive string) ([]Snapshot, error) {
+	var out []Snapshot
+	path := "snapshots"
+	if archive != "" {
+		path += "?" + url.Values{"archive": {archive}}.Encode()
+	}
+	err := c.do(ctx, http.MethodGet, path, nil, &out)
+	return out, wrap("snapshots", archive, err)
+}
+
+// Bump implements Ops.
+func (c *Client) Bump(ctx context.Context, archive, serial string, days int) (BumpResult, error) {
+	var out BumpResult
+	path := "archives/" + url.PathEscape(archive) + "/snapshots/" + url.PathEscape(serial) + "/bump"
+	err := c.do(ctx, http.MethodPost, path, map[string]int{"days": days}, &out)
+	return out, wrap("bump", archive+"/"+serial, err)
+}
+
+// GC implements Ops.
+func (c *Client) GC(ctx context.Context, dryRun bool) (GCResult, error) {
+	var out GCResult
+	err := c.do(ctx, http.MethodPost, "gc", map[string]bool{"dry_run": dryRun}, &out)
+	return out, wrap("gc", "", err)
+}
+
+// Untrack implements Ops.
+func (c *Client) Untrack(ctx context.Context, archive, suite string) (UntrackResult, error) {
+	var out UntrackResult
+	err := c.do(ctx, http.MethodPost, "archives/"+url.PathEscape(archive)+"/untrack", map[string]string{"suite": suite}, &out)
+	return out, wrap("untrack", archive+" "+suite, err)
+}
+
+// Verify implements Ops.
+func (c *Client) Verify(ctx context.Context, archive, serial string) ([]Problem, error) {
+	var out []Problem
+	q := url.Values{}
+	if archive != "" {
+		q.Set("archive", archive)
+	}
+	if serial != "" {
+		q.Set("serial", serial)
+	}
+	path := "verify"
+	if len(q) > 0 {
+		path += "?" + q.Encode()
+	}
+	err := c.do(ctx, http.MethodGet, path, nil, &out)
+	return out, wrap("verify", strings.Trim(archive+"/"+serial, "/"), err)
+}
+
+// CreateToken implements TokenOps.
+func (c *Client) CreateToken(ctx context.Context, name string, role catalog.Role) (NewToken, error) {
+	var out NewToken
+	err := c.do(ctx, http.MethodPost, "tokens", map[string]string{"name": name, "role": string(role)}, &out)
+	return out, wrap("token create", name, err)
+}
+
+// ListTokens implements TokenOps.
+func (c *Client) ListTokens(ctx context.Context) ([]Token, error) {
+	var out []Token
+	err := c.do(ctx, http.MethodGet, "tokens", nil, &out)
+	return out, wrap("token list", "", err)
+}
+
+// RevokeToken implements TokenOps.
+func (c *Client) RevokeToken(ctx context.Context, name string) error {
+	return wrap("token revoke", name, c.do(ctx, http.MethodDelete, "tokens/"+url.PathEscape(name), nil, nil))
+}
+
+// wrap names the operation in an error: "bump debian/2026112301: 404: ...".
+func wrap(op, what string, err error) error {
+	if err == nil {
+		return nil
+	}
+	if what != "" {
+		op += " " + what
+	}
+	if e, ok := err.(*Error); ok {
+		// The server's message may name the operation too (local errors
+		// do): say it once.
+		e.Message = strings.TrimPrefix(e.Message, op+": ")
+	}
+	return fmt.Errorf("%s: %w", op, err)
+}
+
+// do sends a request with a JSON body (if in is not nil) and decodes a JSON
+// answer into out (if not nil).
+func (c *Client) do(ctx context.Context, method, path string, in, out any) error {
+	base, err := url.Parse(strings.TrimSuffix(c.BaseURL, "/") + Prefix)
+	if err != nil || (base.Scheme != "http" && base.Scheme != "https") || base.Host == "" {
+		return fmt.Errorf("server URL %q: want http(s)://HOST[:PORT]", c.BaseURL)
+	}
+	if c.Token != "" && base.Scheme != "https" && !loopbackHost(base.Hostname()) {
+		// Refuse before the secret leaves: the server would refuse it anyway.
+		return fmt.Errorf("server URL %q: API tokens need HTTPS or a loopback address", c.BaseURL)
+	}
+	var body io.Reader
+	if in != nil {
+		b, err := json.Marshal(in)
+		if err != nil {
+			return err
+		}
+		body = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, base.String()+path, body)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Accept", "application/json")
+	if in != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if c.Token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.Token)
+	}
+	hc := c.HTTP
+	if hc == nil {
+		hc = http.DefaultClient
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
+	if err != nil {
+		return fmt.Errorf("%s %s: %w", method, req.URL.Redacted(), err)
+	}
+	if resp.StatusCode/100 != 2 {
+		var e struct {
+			Error string `json:"error"`
+		}
+		msg := strings.TrimSpace(string(data))
+		if json.Unmarshal(data, &e) == nil && e.Error != "" {
+			msg = e.Error
+		} else if len(msg) > 200 || msg == "" {
+			msg = http.StatusText(resp.StatusCode) // not our API (a proxy?): keep it short
+		}
+		return &Error{Status: resp.StatusCode, Message: msg}
+	}
+	if out == nil || resp.StatusCode == http.StatusNoContent {
+		return nil
+	}
+	if err := json.Unmarshal(data, out); err != nil {
+		return fmt.Errorf("%s %s: decode answer: %w", method, req.URL.Redacted(), err)
+	}
+	return nil
+}
+
+// loopbackHost reports whether a URL host names this machine.
+func loopbackHost(h string) bool {
+	if strings.EqualFold(h, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(h)
+	return ip != nil && ip.IsLoopback()
+}

@@ -1,0 +1,164 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"net/http/httptest"
+	"reflect"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/aptsnap/aptsnap/catalog"
+)
+
+// TestClientRoundTrip runs every Client call against a real server (on
+// loopback) and checks answers and error mapping.
+func TestClientRoundTrip(t *testing.T) {
+	f := newFixture(t)
+	srv := httptest.NewServer(f.h)
+	t.Cleanup(srv.Close)
+	ctx := context.Background()
+	admin := &Client{BaseURL: srv.URL + "/", Token: f.admin, HTTP: srv.Client()}
+	manager := &Client{BaseURL: srv.URL, Token: f.manager}
+	anon := &Client{BaseURL: srv.URL}
+
+	t.Run("snapshots", func(t *testing.T) {
+		got, err := anon.Snapshots(ctx, "debian")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(got, f.ops.snaps[:2]) {
+			t.Errorf("got %+v\nwant %+v", got, f.ops.snaps[:2])
+		}
+		all, err := anon.Snapshots(ctx, "")
+		if err != nil || len(all) != 3 {
+			t.Errorf("all snapshots: %v %+v", err, all)
+		}
+		none, err := anon.Snapshots(ctx, "nothing")
+		if err != nil || none == nil || len(none) != 0 {
+			t.Errorf("no snapshots: %v %#v (want an empty list)", err, none)
+		}
+	})
+	t.Run("bump", func(t *testing.T) {
+		res, err := manager.Bump(ctx, "debian", "2026112301", 30)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := BumpResult{Snapshot: f.ops.snaps[0], Previous: f.ops.snaps[0].ValidUntil}
+		want.Snapshot.ValidUntil = t0.AddDate(0, 0, 30)
+		if !reflect.DeepEqual(res, want) {
+			t.Errorf("got %+v\nwant %+v", res, want)
+		}
+	})
+	t.Run("gc", func(t *testing.T) {
+		res, err := admin.GC(ctx, true)
+		want := GCResult{DryRun: true, Expired: f.ops.snaps[:1], Files: 3, Bytes: 4096, Kept: 7}
+		if err != nil || !reflect.DeepEqual(res, want) {
+			t.Errorf("got %+v, %v\nwant %+v", res, err, want)
+		}
+	})
+	t.Run("untrack", func(t *testing.T) {
+		res, err := admin.Untrack(ctx, "debian", "bookworm-updates")
+		want := UntrackResult{Archive: "debian", Suite: "bookworm-updates", Snapshots: 2}
+		if err != nil || res != want {
+			t.Errorf("got %+v, %v", res, err)
+		}
+	})
+	t.Run("verify", func(t *testing.T) {
+		probs, err := admin.Verify(ctx, "debian", "")
+		if err != nil || len(probs) != 1 || probs[0].What != "pool/x.deb: missing" {
+			t.Errorf("got %+v, %v", probs, err)
+		}
+		if !slices.Contains(f.ops.called(), "verify debian ") {
+			t.Errorf("calls %q", f.ops.called())
+		}
+	})
+	t.Run("tokens", func(t *testing.T) {
+		nt, err := admin.CreateToken(ctx, "ci", catalog.RoleReleaseManager)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.HasPrefix(nt.Secret, SecretPrefix) || nt.Name != "ci" || nt.Role != catalog.RoleReleaseManager || nt.Created.IsZero() {
+			t.Fatalf("created %+v", nt)
+		}
+		// The new secret works, and is what the catalog knows by hash.
+		ci := &Client{BaseURL: srv.URL, Token: nt.Secret}
+		if _, err := ci.Bump(ctx, "debian", "2026112302", 1); err != nil {
+			t.Fatalf("bump with the new token: %v", err)
+		}
+		list, err := admin.ListTokens(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var names []string
+		for _, tk := range list {
+			names = append(names, tk.Name+":"+string(tk.Role))
+		}
+		if got := strings.Join(names, " "); got != "ci:release-manager rm:release-manager root:admin" {
+			t.Errorf("tokens %s", got)
+		}
+		if err := admin.RevokeToken(ctx, "ci"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := ci.Bump(ctx, "debian", "2026112302", 1); !errors.Is(err, ErrUnauthorized) {
+			t.Errorf("bump with a revoked token: %v, want 401", err)
+		}
+	})
+
+	t.Run("errors", func(t *testing.T) {
+		for _, tc := range []struct {
+			name    string
+			call    func() error
+			is      error
+			status  int
+			message string
+		}{
+			{"unknown snapshot", func() error { _, err := admin.Bump(ctx, "debian", "2020010101", 3); return err },
+				catalog.ErrNotFound, 404, "bump debian/2020010101: 404: catalog: not found: snapshot debian/2020010101"},
+			{"bad days", func() error { _, err := admin.Bump(ctx, "debian", "2026112301", 0); return err },
+				ErrInvalid, 400, "bump debian/2026112301: 400: invalid argument: days must be positive, got 0"},
+			{"no token", func() error { _, err := anon.GC(ctx, true); return err },
+				ErrUnauthorized, 401, "gc: 401: unauthorized: this call needs a token"},
+			{"low role", func() error { _, err := manager.GC(ctx, false); return err },
+				ErrForbidden, 403, `gc: 403: forbidden: token "rm" has role release-manager, this call needs admin`},
+			{"taken name", func() error { _, err := admin.CreateToken(ctx, "rm", catalog.RoleAdmin); return err },
+				ErrExists, 409, `token create rm: 409: token "rm": already exists`},
+			{"revoke unknown", func() error { return admin.RevokeToken(ctx, "nobody") },
+				catalog.ErrNotFound, 404, `token revoke nobody: 404: catalog: not found: token "nobody"`},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				err := tc.call()
+				if !errors.Is(err, tc.is) {
+					t.Fatalf("error %v: want errors.Is %v", err, tc.is)
+				}
+				if e, ok := errors.AsType[*Error](err); !ok || e.Status != tc.status {
+					t.Errorf("error %v: want status %d", err, tc.status)
+				}
+				if !strings.HasPrefix(err.Error(), tc.message) {
+					t.Errorf("error %q\nwant    %q...", err, tc.message)
+				}
+			})
+		}
+	})
+}
+
+// TestClientRefusesPlainHTTP: the client never sends a token in clear to
+// another machine.
+func TestClientRefusesPlainHTTP(t *testing.T) {
+	for _, url := range []string{"http://snapshots.example.org", "http://192.0.2.1:8080", "ftp://127.0.0.1", "127.0.0.1:8080"} {
+		c := &Client{BaseURL: url, Token: "aptsnap_x"}
+		_, err := c.GC(context.Background(), true)
+		if err == nil || !strings.Contains(err.Error(), url) {
+			t.Errorf("%s: %v, want a refusal naming the URL", url, err)
+		}
+	}
+	for _, h := range []string{"localhost", "127.0.0.1", "::1", "127.1.2.3"} {
+		if !loopbackHost(h) {
+			t.Errorf("%s is loopback", h)
+		}
+	}
+	if loopbackHost("localhost.example.org") || loopbackHost("10.0.0.1") {
+		t.Error("not loopback")
+	}
+}

@@ -1,0 +1,343 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+
+	"github.com/aptsnap/aptsnap/catalog"
+)
+
+// Prefix is the path under which the API is served.
+const Prefix = "/api/v1/"
+
+// maxBody limits request bodies.
+const maxBody = 1 << 20
+
+// Errors the server answers with 401 and 403. A Client's errors wrap them.
+var (
+	ErrUnauthorized = errors.New("unauthorized")
+	ErrForbidden    = errors.New("forbidden")
+)
+
+// errInsecure is the refusal of a token sent in clear over the network.
+var errInsecure = fmt.Errorf("%w: API tokens need HTTPS or a loopback connection", ErrForbidden)
+
+type server struct {
+	ops    Ops
+	tokens TokenOps
+	auth   catalog.Tokens
+	log    *slog.Logger
+}
+
+// NewServer returns the admin API handler, serving under Prefix:
+//
+//	GET    /api/v1/snapshots[?archive=A]                       []Snapshot      anyone
+//	POST   /api/v1/archives/{archive}/snapshots/{serial}/bump  {"days":N}      release-manager
+//	POST   /api/v1/gc                                          {"dry_run":B}   admin
+//	POST   /api/v1/archives/{archive}/untrack                  {"suite":S}     admin
+//	GET    /api/v1/verify[?archive=A[&serial=S]]               []Problem       admin
+//	POST   /api/v1/tokens                                      {"name":N,"role":R} admin
+//	GET    /api/v1/tokens                                      []Token         admin
+//	DELETE /api/v1/tokens/{name}                                               admin
+//
+// Tokens come as "Authorization: Bearer SECRET" and are looked up by the
+// SHA-256 of the secret. They are refused over plain HTTP from anywhere
+// but loopback. Errors are JSON {"error": "..."}.
+func NewServer(ops Ops, tokens catalog.Tokens, log *slog.Logger) http.Handler {
+	if log == nil {
+		log = slog.Default()
+	}
+	s := &server{ops: ops, tokens: LocalTokens{tokens}, auth: tokens, log: log}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /api/v1/snapshots", s.handle("", s.snapshots))
+	mux.HandleFunc("POST /api/v1/archives/{archive}/snapshots/{serial}/bump", s.handle(catalog.RoleReleaseManager, s.bump))
+	mux.HandleFunc("POST /api/v1/gc", s.handle(catalog.RoleAdmin, s.gc))
+	mux.HandleFunc("POST /api/v1/archives/{archive}/untrack", s.handle(catalog.RoleAdmin, s.untrack))
+	mux.HandleFunc("GET /api/v1/verify", s.handle(catalog.RoleAdmin, s.verify))
+	mux.HandleFunc("POST /api/v1/tokens", s.handle(catalog.RoleAdmin, s.createToken))
+	mux.HandleFunc("GET /api/v1/tokens", s.handle(catalog.RoleAdmin, s.listTokens))
+	mux.HandleFunc("DELETE /api/v1/tokens/{name}", s.handle(catalog.RoleAdmin, s.revokeToken))
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, http.StatusNotFound, fmt.Sprintf("no API endpoint %s %s", r.Method, r.URL.Path))
+	})
+	return mux
+}
+
+// call is one authorised request.
+type call struct {
+	w   http.ResponseWriter
+	r   *http.Request
+	who *catalog.Token // nil on a public endpoint called without a token
+}
+
+// handle authenticates the request (need "" means public: a token is
+// then optional, but checked if given) and runs h.
+func (s *server) handle(need catalog.Role, h func(c *call) error) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		r.Body = http.MaxBytesReader(w, r.Body, maxBody)
+		who, err := s.authenticate(r)
+		if err == nil && who == nil && need != "" {
+			err = fmt.Errorf("%w: this call needs a token (Authorization: Bearer ...)", ErrUnauthorized)
+		}
+		if err == nil && who != nil && need != "" && !who.Role.Allows(need) {
+			err = fmt.Errorf("%w: token %q has role %s, this call needs %s", ErrForbidden, who.Name, who.Role, need)
+		}
+		if err != nil {
+			if r.Method != http.MethodGet {
+				s.log.Warn("api refused", "op", r.Method+" "+r.URL.Path, "remote", r.RemoteAddr, "err", err)
+			}
+			s.fail(w, r, who, err)
+			return
+		}
+		if err := h(&call{w: w, r: r, who: who}); err != nil {
+			s.fail(w, r, who, err)
+		}
+	}
+}
+
+// authenticate returns the request's token, nil if it has none.
+func (s *server) authenticate(r *http.Request) (*catalog.Token, error) {
+	h := r.Header.Get("Authorization")
+	if h == "" {
+		return nil, nil
+	}
+	if !secure(r) {
+		return nil, errInsecure
+	}
+	scheme, secret, ok := strings.Cut(h, " ")
+	secret = strings.TrimSpace(secret)
+	if !ok || !strings.EqualFold(scheme, "Bearer") || secret == "" {
+		return nil, fmt.Errorf("%w: want Authorization: Bearer <token>", ErrUnauthorized)
+	}
+	t, err := s.auth.TokenByHash(r.Context(), HashSecret(secret))
+	if errors.Is(err, catalog.ErrNotFound) {
+		return nil, fmt.Errorf("%w: unknown or revoked token", ErrUnauthorized)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &t, nil
+}
+
+// secure reports whether a secret may travel on r's connection: TLS, or
+// a loopback peer.
+func secure(r *http.Request) bool {
+	if r.TLS != nil {
+		return true
+	}
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		host = r.RemoteAddr
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+func (s *server) snapshots(c *call) error {
+	snaps, err := s.ops.Snapshots(c.r.Context(), c.r.URL.Query().Get("archive"))
+	if err != nil {
+		return err
+	}
+	return writeJSON(c.w, http.StatusOK, nonNil(snaps))
+}
+
+func (s *server) bump(c *call) error {
+	var req struct {
+		Days int `json:"days"`
+	}
+	if err := decode(c.r, &req); err != nil {
+		return err
+	}
+	archive, serial := c.r.PathValue("archive"), c.r.PathValue("serial")
+	if req.Days <= 0 {
+		return fmt.Errorf("%w: days must be positive, got %d", ErrInvalid, req.Days)
+	}
+	res, err := s.ops.Bump(c.r.Context(), archive, serial, req.Days)
+	s.audit(c, "bump", err, "archive", archive, "serial", serial, "days", req.Days,
+		"valid_until", res.Snapshot.ValidUntil, "previous", res.Previous)
+	if err != nil {
+		return err
+	}
+	return writeJSON(c.w, http.StatusOK, res)
+}
+
+func (s *server) gc(c *call) error {
+	var req struct {
+		DryRun bool `json:"dry_run"`
+	}
+	if err := decode(c.r, &req); err != nil {
+		return err
+	}
+	res, err := s.ops.GC(c.r.Context(), req.DryRun)
+	s.audit(c, "gc", err, "dry_run", req.DryRun, "snapshots", len(res.Expired), "files", res.Files, "bytes", res.Bytes, "kept", res.Kept)
+	if err != nil {
+		return err
+	}
+	res.Expired = nonNil(res.Expired)
+	return writeJSON(c.w, http.StatusOK, res)
+}
+
+func (s *server) untrack(c *call) error {
+	var req struct {
+		Suite string `json:"suite"`
+	}
+	if err := decode(c.r, &req); err != nil {
+		return err
+	}
+	archive := c.r.PathValue("archive")
+	if req.Suite == "" {
+		return fmt.Errorf("%w: untrack needs a suite", ErrInvalid)
+	}
+	res, err := s.ops.Untrack(c.r.Context(), archive, req.Suite)
+	s.audit(c, "untrack", err, "archive", archive, "suite", req.Suite, "snapshots", res.Snapshots)
+	if err != nil {
+		return err
+	}
+	return writeJSON(c.w, http.StatusOK, res)
+}
+
+func (s *server) verify(c *call) error {
+	q := c.r.URL.Query()
+	archive, serial := q.Get("archive"), q.Get("serial")
+	if serial != "" && archive == "" {
+		return fmt.Errorf("%w: a serial needs an archive", ErrInvalid)
+	}
+	probs, err := s.ops.Verify(c.r.Context(), archive, serial)
+	if err != nil {
+		return err
+	}
+	return writeJSON(c.w, http.StatusOK, nonNil(probs))
+}
+
+func (s *server) createToken(c *call) error {
+	var req struct {
+		Name string `json:"name"`
+		Role string `json:"role"`
+	}
+	if err := decode(c.r, &req); err != nil {
+		return err
+	}
+	t, err := s.tokens.CreateToken(c.r.Context(), req.Name, catalog.Role(req.Role))
+	s.audit(c, "token create", err, "name", req.Name, "role", req.Role)
+	if err != nil {
+		return err
+	}
+	return writeJSON(c.w, http.StatusCreated, t)
+}
+
+func (s *server) listTokens(c *call) error {
+	list, err := s.tokens.ListTokens(c.r.Context())
+	if err != nil {
+		return err
+	}
+	return writeJSON(c.w, http.StatusOK, nonNil(list))
+}
+
+func (s *server) revokeToken(c *call) error {
+	name := c.r.PathValue("name")
+	err := s.tokens.RevokeToken(c.r.Context(), name)
+	s.audit(c, "token revoke", err, "name", name)
+	if err != nil {
+		return err
+	}
+	c.w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// audit logs a mutating call: who, what, with which arguments, and how it went.
+func (s *server) audit(c *call, op string, err error, args ...any) {
+	attrs := []any{"op", op, "token", c.who.Name, "token_role", c.who.Role, "remote", c.r.RemoteAddr}
+	attrs = append(attrs, args...)
+	if err != nil {
+		s.log.Info("api call failed", append(attrs, "status", status(err), "err", err)...)
+		return
+	}
+	s.log.Info("api call", append(attrs, "outcome", "ok")...)
+}
+
+// decode reads a JSON request body into v. An empty body leaves v as is.
+func decode(r *http.Request, v any) error {
+	dec := json.NewDecoder(r.Body)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil && !errors.Is(err, io.EOF) {
+		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
+			return fmt.Errorf("%w: request body over %d bytes", ErrInvalid, maxBody)
+		}
+		return fmt.Errorf("%w: request body: %v", ErrInvalid, err)
+	}
+	if dec.More() {
+		return fmt.Errorf("%w: request body: more than one JSON value", ErrInvalid)
+	}
+	return nil
+}
+
+// status maps an error to an HTTP status.
+func status(err error) int {
+	switch {
+	case errors.Is(err, ErrUnauthorized):
+		return http.StatusUnauthorized
+	case errors.Is(err, ErrForbidden):
+		return http.StatusForbidden
+	case errors.Is(err, ErrInvalid):
+		return http.StatusBadRequest
+	case errors.Is(err, catalog.ErrNotFound):
+		return http.StatusNotFound
+	case errors.Is(err, ErrExists):
+		return http.StatusConflict
+	}
+	return http.StatusInternalServerError
+}
+
+// fail answers err. Internal errors are only detailed to token holders
+// (an anonymous reader gets no paths or SQL).
+func (s *server) fail(w http.ResponseWriter, r *http.Request, who *catalog.Token, err error) {
+	if errors.Is(err, context.Canceled) && r.Context().Err() != nil {
+		return // the client went away
+	}
+	code := status(err)
+	msg := err.Error()
+	if code == http.StatusInternalServerError {
+		s.log.Error("api", "op", r.Method+" "+r.URL.Path, "err", err)
+		if who == nil {
+			msg = "internal error"
+		}
+	}
+	if code == http.StatusUnauthorized {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="aptsnap"`)
+	}
+	writeError(w, code, msg)
+}
+
+func writeError(w http.ResponseWriter, code int, msg string) {
+	writeJSON(w, code, struct {
+		Error string `json:"error"`
+	}{msg})
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Errorf("api: encode response: %w", err)
+	}
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Cache-Control", "no-store")
+	w.WriteHeader(code)
+	w.Write(append(b, '\n'))
+	return nil
+}
+
+// nonNil makes empty lists encode as [] rather than null.
+func nonNil[T any](s []T) []T {
+	if s == nil {
+		return []T{}
+	}
+	return s
+}

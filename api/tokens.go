@@ -1,0 +1,125 @@
+package api
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/aptsnap/aptsnap/blob"
+	"github.com/aptsnap/aptsnap/catalog"
+)
+
+// SecretPrefix starts every token secret, so that leaked secrets are easy
+// to recognise (and to scan for).
+const SecretPrefix = "aptsnap_"
+
+// NewSecret returns a fresh token secret: SecretPrefix then 32 random
+// bytes in unpadded base64url.
+func NewSecret() string {
+	var b [32]byte
+	rand.Read(b[:]) // crypto/rand.Read never fails (it crashes the program instead)
+	return SecretPrefix + base64.RawURLEncoding.EncodeToString(b[:])
+}
+
+// HashSecret is what the catalog stores of a secret: its SHA-256.
+func HashSecret(s string) blob.Digest { return blob.Sum([]byte(s)) }
+
+// Token describes an API token (never its secret).
+type Token struct {
+	Name    string       `json:"name"`
+	Role    catalog.Role `json:"role"`
+	Created time.Time    `json:"created"`
+}
+
+// NewToken is a token just created, with its secret: the only time the
+// secret is ever shown.
+type NewToken struct {
+	Secret string `json:"token"`
+	Token
+}
+
+// TokenOps manage API tokens. LocalTokens implements them on a catalog,
+// Client against a server.
+type TokenOps interface {
+	// CreateToken creates a token with a fresh secret.
+	CreateToken(ctx context.Context, name string, role catalog.Role) (NewToken, error)
+	// ListTokens lists tokens by name.
+	ListTokens(ctx context.Context) ([]Token, error)
+	// RevokeToken deletes a token (an error wrapping catalog.ErrNotFound if none has that name).
+	RevokeToken(ctx context.Context, name string) error
+}
+
+// ErrInvalid marks bad arguments (the server answers them with 400).
+// Ops implementations may wrap it too.
+var ErrInvalid = errors.New("invalid argument")
+
+// ErrExists marks a token name already taken (the server answers 409).
+var ErrExists = errors.New("already exists")
+
+// ParseRole checks that s names a role.
+func ParseRole(s string) (catalog.Role, error) {
+	switch r := catalog.Role(s); r {
+	case catalog.RoleReleaseManager, catalog.RoleAdmin:
+		return r, nil
+	}
+	return "", fmt.Errorf("%w: unknown role %q (want %s or %s)", ErrInvalid, s, catalog.RoleReleaseManager, catalog.RoleAdmin)
+}
+
+// LocalTokens implements TokenOps on a catalog: the server uses it, and so
+// does the CLI when it works on a configuration directly.
+type LocalTokens struct {
+	Tokens catalog.Tokens
+}
+
+var _ TokenOps = LocalTokens{}
+
+// CreateToken implements TokenOps: it stores only the secret's SHA-256.
+func (l LocalTokens) CreateToken(ctx context.Context, name string, role catalog.Role) (NewToken, error) {
+	if _, err := ParseRole(string(role)); err != nil {
+		return NewToken{}, err
+	}
+	if strings.TrimSpace(name) == "" || strings.ContainsAny(name, "/\x00") {
+		return NewToken{}, fmt.Errorf("%w: token name %q: want a non-empty name without '/'", ErrInvalid, name)
+	}
+	list, err := l.Tokens.ListTokens(ctx)
+	if err != nil {
+		return NewToken{}, err
+	}
+	for _, t := range list {
+		if t.Name == name {
+			return NewToken{}, fmt.Errorf("token %q: %w", name, ErrExists)
+		}
+	}
+	secret := NewSecret()
+	t, err := l.Tokens.CreateToken(ctx, name, role, HashSecret(secret))
+	if err != nil {
+		return NewToken{}, err
+	}
+	return NewToken{Secret: secret, Token: tokenOf(t)}, nil
+}
+
+// ListTokens implements TokenOps.
+func (l LocalTokens) ListTokens(ctx context.Context) ([]Token, error) {
+	list, err := l.Tokens.ListTokens(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Token, len(list))
+	for i, t := range list {
+		out[i] = tokenOf(t)
+	}
+	return out, nil
+}
+
+// RevokeToken implements TokenOps.
+func (l LocalTokens) RevokeToken(ctx context.Context, name string) error {
+	return l.Tokens.RevokeToken(ctx, name)
+}
+
+func tokenOf(t catalog.Token) Token {
+	return Token{Name: t.Name, Role: t.Role, Created: t.Created.UTC()}
+}

@@ -1,0 +1,75 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/aptsnap/aptsnap/api"
+	"github.com/aptsnap/aptsnap/progress"
+)
+
+// What the verbs print. Local and remote runs go through these same
+// functions, so that their output is the same.
+
+// stamp formats a time in UTC (times decoded from the API carry the
+// server's zone, times read locally the machine's).
+func stamp(t time.Time) string { return t.UTC().Format(time.RFC3339) }
+
+func printSnapshots(w io.Writer, snaps []api.Snapshot) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ARCHIVE\tSERIAL\tCREATED\tVALID UNTIL\tSUITES")
+	for _, s := range snaps {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", s.Archive, s.Serial, stamp(s.Created), stamp(s.ValidUntil), strings.Join(s.Suites, ","))
+	}
+	return tw.Flush()
+}
+
+func printBump(w io.Writer, r api.BumpResult) {
+	fmt.Fprintf(w, "%s %s valid until %s (was %s)\n", r.Snapshot.Archive, r.Snapshot.Serial, stamp(r.Snapshot.ValidUntil), stamp(r.Previous))
+}
+
+func printGC(w io.Writer, r api.GCResult) {
+	for _, s := range r.Expired {
+		fmt.Fprintf(w, "expired %s %s\n", s.Archive, s.Serial)
+	}
+	verb := "deleted"
+	if r.DryRun {
+		verb = "would be deleted"
+	}
+	fmt.Fprintf(w, "gc: %d snapshot(s), %d file(s), %s %s, %d kept\n", len(r.Expired), r.Files, progress.Bytes(r.Bytes), verb, r.Kept)
+}
+
+func printUntrack(w io.Writer, r api.UntrackResult) {
+	fmt.Fprintf(w, "untracked %s from %s (%d snapshots)\n", r.Suite, r.Archive, r.Snapshots)
+}
+
+// printProblems prints what verify found, and returns an error if anything.
+func printProblems(w io.Writer, probs []api.Problem) error {
+	for _, p := range probs {
+		fmt.Fprintf(w, "%s/%s: %s\n", p.Archive, p.Serial, p.What)
+	}
+	if len(probs) > 0 {
+		return fmt.Errorf("verify: %d problem(s)", len(probs))
+	}
+	fmt.Fprintln(w, "verify: ok")
+	return nil
+}
+
+// printNewToken prints the secret alone on w (so that scripts can capture
+// it) and the note about it on note.
+func printNewToken(w, note io.Writer, t api.NewToken) {
+	fmt.Fprintln(w, t.Secret)
+	fmt.Fprintf(note, "token %q (%s) created: this is the only time its secret is shown; aptsnap stores only its SHA-256\n", t.Name, t.Role)
+}
+
+func printTokens(w io.Writer, list []api.Token) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "NAME\tROLE\tCREATED")
+	for _, t := range list {
+		fmt.Fprintf(tw, "%s\t%s\t%s\n", t.Name, t.Role, stamp(t.Created))
+	}
+	return tw.Flush()
+}

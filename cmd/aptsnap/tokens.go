@@ -1,0 +1,78 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"github.com/aptsnap/aptsnap/api"
+)
+
+func tokenCmd(g *globals) *cobra.Command {
+	c := &cobra.Command{Use: "token", Short: "Manage admin API tokens"}
+	var name, role string
+	create := &cobra.Command{
+		Use:   "create --role ROLE --name NAME",
+		Short: "Create a token and print its secret (shown once, never stored)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if name == "" {
+				return errors.New("token create: --name is required")
+			}
+			r, err := api.ParseRole(role)
+			if err != nil {
+				return fmt.Errorf("token create: %w", err)
+			}
+			b, err := g.backend(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer b.Close()
+			t, err := b.CreateToken(cmd.Context(), name, r)
+			if err != nil {
+				return err
+			}
+			printNewToken(cmd.OutOrStdout(), cmd.ErrOrStderr(), t)
+			return nil
+		},
+	}
+	create.Flags().StringVar(&name, "name", "", "name of the token (who or what uses it)")
+	create.Flags().StringVar(&role, "role", "", "release-manager (bump, tag) or admin (everything)")
+	list := &cobra.Command{
+		Use:   "list",
+		Short: "List tokens: name, role, created",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			b, err := g.backend(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer b.Close()
+			list, err := b.ListTokens(cmd.Context())
+			if err != nil {
+				return err
+			}
+			return printTokens(cmd.OutOrStdout(), list)
+		},
+	}
+	revoke := &cobra.Command{
+		Use:   "revoke NAME",
+		Short: "Delete a token: its secret stops working at once",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			b, err := g.backend(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer b.Close()
+			if err := b.RevokeToken(cmd.Context(), args[0]); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "revoked token %s\n", args[0])
+			return nil
+		},
+	}
+	c.AddCommand(create, list, revoke)
+	return c
+}

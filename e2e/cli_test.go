@@ -1,0 +1,204 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"os/exec"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aptsnap/aptsnap/blob"
+)
+
+// cli runs the aptsnap binary, locally on a configuration file or against
+// the env's server with a token.
+type cli struct {
+	t      *testing.T
+	bin    string
+	config string
+	server string
+}
+
+// run runs the binary with args and the given APTSNAP_TOKEN, and returns
+// its stdout and stderr.
+func (c *cli) run(token string, args ...string) (stdout, stderr string, err error) {
+	c.t.Helper()
+	cmd := exec.Command(c.bin, args...)
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "APTSNAP_") {
+			cmd.Env = append(cmd.Env, kv)
+		}
+	}
+	cmd.Env = append(cmd.Env, "APTSNAP_TOKEN="+token)
+	var o, e bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &o, &e
+	err = cmd.Run()
+	return o.String(), e.String(), err
+}
+
+// local runs a verb on the configuration and fails the test if it fails.
+func (c *cli) local(args ...string) string {
+	c.t.Helper()
+	out, errOut, err := c.run("", append([]string{"--config", c.config}, args...)...)
+	if err != nil {
+		c.t.Fatalf("aptsnap --config %s: %v\n%s%s", strings.Join(args, " "), err, out, errOut)
+	}
+	return out
+}
+
+// remote runs a verb against the server with token and fails the test if it fails.
+func (c *cli) remote(token string, args ...string) string {
+	c.t.Helper()
+	out, errOut, err := c.remoteErr(token, args...)
+	if err != nil {
+		c.t.Fatalf("aptsnap --server %s: %v\n%s%s", strings.Join(args, " "), err, out, errOut)
+	}
+	return out
+}
+
+func (c *cli) remoteErr(token string, args ...string) (string, string, error) {
+	c.t.Helper()
+	return c.run(token, append([]string{"--server", c.server}, args...)...)
+}
+
+// same runs a verb both ways and checks that the outputs are identical.
+func (c *cli) same(token string, args ...string) string {
+	c.t.Helper()
+	l, r := c.local(args...), c.remote(token, args...)
+	if l != r {
+		c.t.Fatalf("aptsnap %s: output differs\n--config:\n%s--server:\n%s", strings.Join(args, " "), l, r)
+	}
+	return l
+}
+
+var bumpLine = regexp.MustCompile(`^debian ([0-9]{10}) valid until (\S+) \(was (\S+)\)\n$`)
+
+// TestCLILocalAndRemote runs the lifecycle verbs of the binary locally
+// (--config) and against the server (--server, APTSNAP_TOKEN) on the same
+// installation: same output both ways; roles enforced remotely.
+func TestCLILocalAndRemote(t *testing.T) {
+	bin := aptsnapBinary(t)
+	e := newEnv(t)
+	e.clock.Set(time.Now().Add(-20 * 24 * time.Hour))
+	expired := e.mustPulse() // valid for 10 days: expired 10 days ago
+	e.clock.Set(time.Now())
+	e.up.write(1)
+	live := e.mustPulse()
+	// Files written within the last second are not swept (a pulse may be
+	// about to use them): age the store so that the two dry runs below see
+	// the same thing whenever they run.
+	local := e.app.Store.(*blob.Local)
+	old := time.Now().Add(-time.Hour)
+	e.app.Store.Walk(context.Background(), func(i blob.Info) error { return os.Chtimes(local.Path(i.Digest), old, old) })
+
+	c := &cli{t: t, bin: bin, config: e.writeConfig(t), server: e.srv.URL}
+
+	// Tokens: the first one locally (nothing to authenticate with yet),
+	// the next one through the API with the first.
+	out, note, err := c.run("", "--config", c.config, "token", "create", "--role", "admin", "--name", "ci-admin")
+	admin := strings.TrimSuffix(out, "\n")
+	if err != nil || !strings.HasPrefix(admin, "aptsnap_") || strings.Contains(admin, "\n") {
+		t.Fatalf("token create: %v\nstdout %q\n%s", err, out, note)
+	}
+	if !strings.Contains(note, "only time") || !strings.Contains(note, "ci-admin") {
+		t.Errorf("token create says nothing about the secret not being stored: %q", note)
+	}
+	manager := strings.TrimSuffix(c.remote(admin, "token", "create", "--role", "release-manager", "--name", "ci-rm"), "\n")
+	if !strings.HasPrefix(manager, "aptsnap_") || manager == admin {
+		t.Fatalf("remote token create printed %q", manager)
+	}
+	if list := c.same(admin, "token", "list"); !regexp.MustCompile(`(?m)^ci-admin +admin +\S+Z\nci-rm +release-manager +\S+Z$`).MatchString(list) {
+		t.Errorf("token list:\n%s", list)
+	}
+
+	// Reading.
+	list := c.same("", "snapshot", "list")
+	for _, s := range []string{expired.Serial, live.Serial} {
+		if !strings.Contains(list, "debian   "+s+"  ") {
+			t.Errorf("snapshot list lacks %s:\n%s", s, list)
+		}
+	}
+	if got := c.same(admin, "verify"); got != "verify: ok\n" {
+		t.Errorf("verify: %q", got)
+	}
+
+	// What GC would do.
+	dry := c.same(admin, "gc", "--dry-run")
+	if !regexp.MustCompile(`^expired debian ` + expired.Serial + `\ngc: 1 snapshot\(s\), [1-9][0-9]* file\(s\), [0-9.]+ [kM]?B would be deleted, [1-9][0-9]* kept\n$`).MatchString(dry) {
+		t.Errorf("gc --dry-run:\n%s", dry)
+	}
+
+	// Bump locally, then remotely with the release manager: each shows
+	// the Valid-Until the other set, and both ways list the same after.
+	l := bumpLine.FindStringSubmatch(c.local("bump", "debian", live.Serial, "30"))
+	r := bumpLine.FindStringSubmatch(c.remote(manager, "bump", "debian", live.Serial, "40"))
+	if l == nil || r == nil || l[1] != live.Serial || r[1] != live.Serial {
+		t.Fatalf("bump outputs: local %q, remote %q", l, r)
+	}
+	if r[3] != l[2] {
+		t.Errorf("the remote bump says it was valid until %s, the local bump had set %s", r[3], l[2])
+	}
+	for _, b := range []struct {
+		until string
+		days  int
+	}{{l[2], 30}, {r[2], 40}} {
+		if u, err := time.Parse(time.RFC3339, b.until); err != nil || time.Until(u) < time.Duration(b.days)*24*time.Hour-time.Minute || time.Until(u) > time.Duration(b.days)*24*time.Hour {
+			t.Errorf("bump %d days: valid until %s (%v)", b.days, b.until, err)
+		}
+	}
+	if list := c.same("", "snapshot", "list", "debian"); !strings.Contains(list, r[2]) {
+		t.Errorf("snapshot list after bumps lacks %s:\n%s", r[2], list)
+	}
+
+	// A release manager may not collect; nobody without a token may.
+	for _, tc := range []struct {
+		token string
+		want  []string
+	}{{manager, []string{"403", "forbidden"}}, {"", []string{"401", "unauthorized"}}, {"aptsnap_wrong", []string{"401", "unknown or revoked"}}} {
+		out, errOut, err := c.remoteErr(tc.token, "gc")
+		if err == nil {
+			t.Fatalf("gc with token %q succeeded:\n%s", tc.token, out)
+		}
+		for _, w := range tc.want {
+			if !strings.Contains(errOut, w) {
+				t.Errorf("gc with token %q: stderr %q lacks %q", tc.token, errOut, w)
+			}
+		}
+	}
+	if after := c.same(admin, "gc", "--dry-run"); after != dry {
+		t.Fatalf("refused gc changed something: dry run now\n%s", after)
+	}
+
+	// The real thing, remotely; then there is nothing left to do either way.
+	gc := c.remote(admin, "gc")
+	if want := strings.Replace(dry, "would be deleted", "deleted", 1); gc != want {
+		t.Errorf("gc:\n%swant (as the dry run said)\n%s", gc, want)
+	}
+	if got := c.same(admin, "gc", "--dry-run"); !regexp.MustCompile(`^gc: 0 snapshot\(s\), 0 file\(s\), 0 B would be deleted, [1-9][0-9]* kept\n$`).MatchString(got) {
+		t.Errorf("gc --dry-run after gc:\n%s", got)
+	}
+	if list := c.same("", "snapshot", "list"); strings.Contains(list, expired.Serial) || !strings.Contains(list, live.Serial) {
+		t.Errorf("snapshot list after gc:\n%s", list)
+	}
+	if got := c.same(admin, "verify"); got != "verify: ok\n" {
+		t.Errorf("verify after gc: %q", got)
+	}
+
+	// Bumping a collected snapshot is a clear error, both ways.
+	_, lerr, err1 := c.run("", "--config", c.config, "bump", "debian", expired.Serial, "5")
+	_, rerr, err2 := c.remoteErr(manager, "bump", "debian", expired.Serial, "5")
+	if err1 == nil || err2 == nil || !strings.Contains(lerr, "not found") || !strings.Contains(rerr, "404") || !strings.Contains(rerr, "not found") {
+		t.Errorf("bump of a collected snapshot: local %v %q, remote %v %q", err1, lerr, err2, rerr)
+	}
+
+	// Revoked, the release manager's token stops working at once.
+	if got := c.remote(admin, "token", "revoke", "ci-rm"); got != "revoked token ci-rm\n" {
+		t.Errorf("token revoke: %q", got)
+	}
+	if _, errOut, err := c.remoteErr(manager, "bump", "debian", live.Serial, "1"); err == nil || !strings.Contains(errOut, "401") {
+		t.Errorf("bump with a revoked token: %v %q", err, errOut)
+	}
+}
