@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/aptsnap/aptsnap/catalog"
+	"github.com/aptsnap/aptsnap/manifest"
 )
 
 // Client calls the admin API of a server. It implements Ops and TokenOps.
@@ -87,6 +88,29 @@ func (c *Client) Untrack(ctx context.Context, archive, suite string) (UntrackRes
 	var out UntrackResult
 	err := c.do(ctx, http.MethodPost, "archives/"+url.PathEscape(archive)+"/untrack", map[string]string{"suite": suite}, &out)
 	return out, wrap("untrack", archive+" "+suite, err)
+}
+
+// TagCreate implements Ops.
+func (c *Client) TagCreate(ctx context.Context, tag string, from map[string]string, m *manifest.Manifest) ([]Snapshot, error) {
+	var out []Snapshot
+	err := c.do(ctx, http.MethodPost, "tags", TagRequest{Tag: tag, From: from, Manifest: m}, &out)
+	return out, wrap("tag", tag, err)
+}
+
+// Tags implements Ops.
+func (c *Client) Tags(ctx context.Context) ([]Snapshot, error) {
+	var out []Snapshot
+	err := c.do(ctx, http.MethodGet, "tags", nil, &out)
+	return out, wrap("tags", "", err)
+}
+
+// TagDelete implements Ops.
+func (c *Client) TagDelete(ctx context.Context, tag string) (int, error) {
+	var out struct {
+		Deleted int `json:"deleted"`
+	}
+	err := c.do(ctx, http.MethodDelete, "tags/"+url.PathEscape(tag), nil, &out)
+	return out.Deleted, wrap("tag delete", tag, err)
 }
 
 // Verify implements Ops.

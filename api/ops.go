@@ -8,6 +8,8 @@ package api
 import (
 	"context"
 	"time"
+
+	"github.com/aptsnap/aptsnap/manifest"
 )
 
 // Snapshot describes one snapshot.
@@ -63,4 +65,11 @@ type Ops interface {
 	Untrack(ctx context.Context, archive, suite string) (UntrackResult, error)
 	// Verify checks stored files and signatures of live snapshots.
 	Verify(ctx context.Context, archive, serial string) ([]Problem, error)
+	// TagCreate makes a tagged snapshot of each archive from a serial
+	// (archive -> serial), cut to a manifest's packages when m is not nil.
+	TagCreate(ctx context.Context, tag string, from map[string]string, m *manifest.Manifest) ([]Snapshot, error)
+	// Tags lists tagged snapshots (Serial is "@" and the tag).
+	Tags(ctx context.Context) ([]Snapshot, error)
+	// TagDelete deletes a tag's snapshots and reports how many.
+	TagDelete(ctx context.Context, tag string) (int, error)
 }

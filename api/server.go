@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/aptsnap/aptsnap/catalog"
+	"github.com/aptsnap/aptsnap/manifest"
 )
 
 // Prefix is the path under which the API is served.
@@ -61,6 +62,9 @@ func NewServer(ops Ops, tokens catalog.Tokens, log *slog.Logger) http.Handler {
 	mux.HandleFunc("POST /api/v1/gc", s.handle(catalog.RoleAdmin, s.gc))
 	mux.HandleFunc("POST /api/v1/archives/{archive}/untrack", s.handle(catalog.RoleAdmin, s.untrack))
 	mux.HandleFunc("GET /api/v1/verify", s.handle(catalog.RoleAdmin, s.verify))
+	mux.HandleFunc("GET /api/v1/tags", s.handle("", s.tags))
+	mux.HandleFunc("POST /api/v1/tags", s.handle(catalog.RoleReleaseManager, s.createTag))
+	mux.HandleFunc("DELETE /api/v1/tags/{tag}", s.handle(catalog.RoleReleaseManager, s.deleteTag))
 	mux.HandleFunc("POST /api/v1/tokens", s.handle(catalog.RoleAdmin, s.createToken))
 	mux.HandleFunc("GET /api/v1/tokens", s.handle(catalog.RoleAdmin, s.listTokens))
 	mux.HandleFunc("DELETE /api/v1/tokens/{name}", s.handle(catalog.RoleAdmin, s.revokeToken))
@@ -214,6 +218,47 @@ func (s *server) verify(c *call) error {
 		return err
 	}
 	return writeJSON(c.w, http.StatusOK, nonNil(probs))
+}
+
+func (s *server) tags(c *call) error {
+	tags, err := s.ops.Tags(c.r.Context())
+	if err != nil {
+		return err
+	}
+	return writeJSON(c.w, http.StatusOK, nonNil(tags))
+}
+
+// TagRequest is the body of POST /api/v1/tags.
+type TagRequest struct {
+	Tag      string             `json:"tag"`
+	From     map[string]string  `json:"from"`
+	Manifest *manifest.Manifest `json:"manifest,omitempty"`
+}
+
+func (s *server) createTag(c *call) error {
+	var req TagRequest
+	if err := decode(c.r, &req); err != nil {
+		return err
+	}
+	if req.Tag == "" || len(req.From) == 0 {
+		return fmt.Errorf("%w: a tag needs a name and at least one archive=serial", ErrInvalid)
+	}
+	res, err := s.ops.TagCreate(c.r.Context(), req.Tag, req.From, req.Manifest)
+	s.audit(c, "tag create", err, "tag", req.Tag, "from", req.From, "manifest", req.Manifest != nil)
+	if err != nil {
+		return err
+	}
+	return writeJSON(c.w, http.StatusCreated, nonNil(res))
+}
+
+func (s *server) deleteTag(c *call) error {
+	tag := c.r.PathValue("tag")
+	n, err := s.ops.TagDelete(c.r.Context(), tag)
+	s.audit(c, "tag delete", err, "tag", tag, "snapshots", n)
+	if err != nil {
+		return err
+	}
+	return writeJSON(c.w, http.StatusOK, map[string]int{"deleted": n})
 }
 
 func (s *server) createToken(c *call) error {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/aptsnap/aptsnap/manifest"
 	"io"
 	"log/slog"
 	"net/http"
@@ -80,6 +81,20 @@ func (f *fakeOps) Untrack(_ context.Context, archive, suite string) (UntrackResu
 		return UntrackResult{}, fmt.Errorf("%w: archive %s", catalog.ErrNotFound, archive)
 	}
 	return UntrackResult{Archive: archive, Suite: suite, Snapshots: 2}, nil
+}
+
+func (f *fakeOps) TagCreate(_ context.Context, tag string, from map[string]string, m *manifest.Manifest) ([]Snapshot, error) {
+	f.record("tag %s %v %v", tag, from, m != nil)
+	return []Snapshot{{Archive: "debian", Serial: "@" + tag}}, nil
+}
+
+func (f *fakeOps) Tags(_ context.Context) ([]Snapshot, error) {
+	return []Snapshot{{Archive: "debian", Serial: "@6.1"}}, nil
+}
+
+func (f *fakeOps) TagDelete(_ context.Context, tag string) (int, error) {
+	f.record("tag delete %s", tag)
+	return 1, nil
 }
 
 func (f *fakeOps) Verify(_ context.Context, archive, serial string) ([]Problem, error) {
@@ -192,6 +207,10 @@ func TestAuthMatrix(t *testing.T) {
 			need: catalog.RoleAdmin, want: 201, happened: func(t *testing.T, f *fixture) bool { return slices.Contains(f.tokenNames(t), "ci") }},
 		{name: "token list", method: "GET", path: "/api/v1/tokens",
 			need: catalog.RoleAdmin, want: 200, happened: nil},
+		{name: "tag create", method: "POST", path: "/api/v1/tags", body: `{"tag":"6.1","from":{"debian":"2026112301"},"manifest":{"packages":{"binary":[{"package":"hello","version":"1"}]}}}`,
+			need: catalog.RoleReleaseManager, want: 201, happened: calledOps("tag 6.1 map[debian:2026112301] true")},
+		{name: "tag delete", method: "DELETE", path: "/api/v1/tags/6.1",
+			need: catalog.RoleReleaseManager, want: 200, happened: calledOps("tag delete 6.1")},
 		{name: "token revoke", method: "DELETE", path: "/api/v1/tokens/rm",
 			need: catalog.RoleAdmin, want: 204, happened: func(t *testing.T, f *fixture) bool { return !slices.Contains(f.tokenNames(t), "rm") }},
 	} {

@@ -55,7 +55,7 @@ func (a *App) Snapshots(ctx context.Context, archive string) ([]api.Snapshot, er
 // snapshot's Release files are signed again; their Date stays.
 func (a *App) Bump(ctx context.Context, archive, serial string, days int) (api.BumpResult, error) {
 	if days <= 0 {
-		return api.BumpResult{}, fmt.Errorf("bump: days must be positive, not %d", days)
+		return api.BumpResult{}, fmt.Errorf("bump: %w: days must be positive, not %d", api.ErrInvalid, days)
 	}
 	prev, err := a.Catalog.Snapshot(ctx, archive, serial)
 	if errors.Is(err, catalog.ErrNotFound) {
@@ -99,7 +99,7 @@ func (a *App) GC(ctx context.Context, dryRun bool) (api.GCResult, error) {
 	res := api.GCResult{DryRun: dryRun, Expired: []api.Snapshot{}}
 	gl, err := lock.TryExclusive(filepath.Join(a.lockDir(), "gc.lock"))
 	if errors.Is(err, lock.ErrBusy) {
-		return res, errors.New("gc: another garbage collection is running")
+		return res, fmt.Errorf("gc: %w: another garbage collection is running", api.ErrExists)
 	}
 	if err != nil {
 		return res, err
@@ -159,7 +159,7 @@ func (a *App) GC(ctx context.Context, dryRun bool) (api.GCResult, error) {
 func (a *App) Untrack(ctx context.Context, archive, suite string) (api.UntrackResult, error) {
 	arc, err := a.Config.Archive(archive)
 	if err != nil {
-		return api.UntrackResult{}, err
+		return api.UntrackResult{}, fmt.Errorf("untrack: %w: %v", catalog.ErrNotFound, err)
 	}
 	if !slices.Contains(arc.Suites, suite) {
 		snaps, err := a.Catalog.Snapshots(ctx, archive)

@@ -27,10 +27,10 @@ var tagRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9.+_~-]*$`)
 // error naming it, and nothing is created.
 func (a *App) TagCreate(ctx context.Context, tag string, from map[string]string, m *manifest.Manifest) ([]api.Snapshot, error) {
 	if !tagRE.MatchString(tag) || len(tag) > 64 {
-		return nil, fmt.Errorf("tag: invalid name %q (letters, digits, . + _ ~ -)", tag)
+		return nil, fmt.Errorf("tag: %w: invalid name %q (letters, digits, . + _ ~ -)", api.ErrInvalid, tag)
 	}
 	if len(from) == 0 {
-		return nil, errors.New("tag: no --from ARCHIVE=SERIAL given")
+		return nil, fmt.Errorf("tag: %w: no archive=serial given", api.ErrInvalid)
 	}
 	archives := make([]string, 0, len(from))
 	for arc := range from {
@@ -59,7 +59,7 @@ func (a *App) TagCreate(ctx context.Context, tag string, from map[string]string,
 		news = append(news, ns)
 	}
 	if missing := t.missing(); len(missing) > 0 {
-		return nil, fmt.Errorf("tag %s: not in the source snapshots: %s", tag, strings.Join(missing, ", "))
+		return nil, fmt.Errorf("tag %s: %w: not in the source snapshots: %s", tag, api.ErrInvalid, strings.Join(missing, ", "))
 	}
 	var out []api.Snapshot
 	for _, ns := range news {
@@ -67,6 +67,9 @@ func (a *App) TagCreate(ctx context.Context, tag string, from map[string]string,
 		if err != nil {
 			if len(out) > 0 {
 				a.Catalog.DeleteTag(ctx, tag) // all archives or none
+			}
+			if errors.Is(err, catalog.ErrExists) {
+				err = fmt.Errorf("%w: %v", api.ErrExists, err)
 			}
 			return nil, fmt.Errorf("tag %s: %w", tag, err)
 		}

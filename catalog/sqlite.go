@@ -255,7 +255,7 @@ func (c *SQLite) CreateSnapshot(ctx context.Context, s NewSnapshot) (Snapshot, e
 		var n int
 		tx.QueryRowContext(ctx, `SELECT count(*) FROM snapshots WHERE archive_id = ? AND serial = ?`, aid, serial).Scan(&n)
 		if n > 0 {
-			return Snapshot{}, fmt.Errorf("catalog: tag %s already has a snapshot of %s", s.Tag, s.Archive)
+			return Snapshot{}, fmt.Errorf("%w: tag %s has a snapshot of %s", ErrExists, s.Tag, s.Archive)
 		}
 	} else {
 		day := created.Format("20060102")

@@ -5,6 +5,7 @@ import (
 	"context"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -123,6 +124,23 @@ func TestCLILocalAndRemote(t *testing.T) {
 	}
 	if got := c.same(admin, "verify"); got != "verify: ok\n" {
 		t.Errorf("verify: %q", got)
+	}
+
+	// Tags: made remotely by the release manager from a manifest file,
+	// listed the same both ways, refused without a token.
+	mf := filepath.Join(t.TempDir(), "manifest.yaml")
+	os.WriteFile(mf, []byte("packages:\n  binary:\n    - {package: hello, version: 2.10-2, arch: amd64}\n"), 0o644)
+	if got := c.remote(manager, "tag", "create", "rel-1", "--from", "debian="+live.Serial, "--manifest", mf); got != "tagged rel-1: debian from "+live.Serial+" (bookworm, bookworm-updates)\n" {
+		t.Errorf("tag create: %q", got)
+	}
+	if _, _, err := c.remoteErr("", "tag", "create", "rel-2", "--from", "debian="+live.Serial); err == nil {
+		t.Error("tag create without a token succeeded")
+	}
+	if tags := c.same("", "tag", "list"); !regexp.MustCompile(`(?m)^rel-1 +debian +\S+Z +bookworm,bookworm-updates$`).MatchString(tags) {
+		t.Errorf("tag list:\n%s", tags)
+	}
+	if code, body := e.get("/tagged/rel-1/debian/dists/bookworm/main/binary-amd64/Packages"); code != 200 || strings.Count(body, "Package: ") != 1 {
+		t.Errorf("tagged Packages: %d\n%s", code, body)
 	}
 
 	// What GC would do.

@@ -19,9 +19,9 @@ import (
 
 // Binary is one binary package of a manifest. An empty Arch matches any.
 type Binary struct {
-	Package string `yaml:"package"`
-	Version string `yaml:"version"`
-	Arch    string `yaml:"arch"`
+	Package string `yaml:"package" json:"package"`
+	Version string `yaml:"version" json:"version"`
+	Arch    string `yaml:"arch" json:"arch,omitempty"`
 }
 
 func (b Binary) String() string {
@@ -34,8 +34,8 @@ func (b Binary) String() string {
 
 // Source is one source package of a manifest.
 type Source struct {
-	Package string `yaml:"package"`
-	Version string `yaml:"version"`
+	Package string `yaml:"package" json:"package"`
+	Version string `yaml:"version" json:"version"`
 }
 
 func (s Source) String() string { return "source " + s.Package + "=" + s.Version }
@@ -43,9 +43,9 @@ func (s Source) String() string { return "source " + s.Package + "=" + s.Version
 // Manifest is a parsed build manifest.
 type Manifest struct {
 	Packages struct {
-		Binary []Binary `yaml:"binary"`
-		Source []Source `yaml:"source"`
-	} `yaml:"packages"`
+		Binary []Binary `yaml:"binary" json:"binary,omitempty"`
+		Source []Source `yaml:"source" json:"source,omitempty"`
+	} `yaml:"packages" json:"packages"`
 }
 
 // Parse reads a manifest; unknown keys and entries without a package or

@@ -73,3 +73,12 @@ func printTokens(w io.Writer, list []api.Token) error {
 	}
 	return tw.Flush()
 }
+
+func printTags(w io.Writer, tags []api.Snapshot) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "TAG\tARCHIVE\tCREATED\tSUITES")
+	for _, s := range tags {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", strings.TrimPrefix(s.Serial, "@"), s.Archive, stamp(s.Created), strings.Join(s.Suites, ","))
+	}
+	return tw.Flush()
+}

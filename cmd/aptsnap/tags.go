@@ -1,0 +1,91 @@
+package main
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/aptsnap/aptsnap/manifest"
+)
+
+func tagCmd(g *globals) *cobra.Command {
+	c := &cobra.Command{Use: "tag", Short: "Tagged snapshots: immutable, named, never expiring"}
+	var from []string
+	var manifestPath string
+	create := &cobra.Command{
+		Use:   "create TAG --from ARCHIVE=SERIAL... [--manifest FILE]",
+		Short: "Make an immutable snapshot per archive, served at /tagged/TAG/ARCHIVE/",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			src := map[string]string{}
+			for _, f := range from {
+				arc, serial, ok := strings.Cut(f, "=")
+				if !ok || arc == "" || serial == "" {
+					return fmt.Errorf("tag create: --from wants ARCHIVE=SERIAL, not %q", f)
+				}
+				src[arc] = serial
+			}
+			if len(src) == 0 {
+				return fmt.Errorf("tag create: give at least one --from ARCHIVE=SERIAL")
+			}
+			var m *manifest.Manifest
+			if manifestPath != "" {
+				var err error
+				if m, err = manifest.Load(manifestPath); err != nil {
+					return err
+				}
+			}
+			b, err := g.backend(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer b.Close()
+			snaps, err := b.TagCreate(cmd.Context(), args[0], src, m)
+			if err != nil {
+				return err
+			}
+			for _, s := range snaps {
+				fmt.Fprintf(cmd.OutOrStdout(), "tagged %s: %s from %s (%s)\n", args[0], s.Archive, src[s.Archive], strings.Join(s.Suites, ", "))
+			}
+			return nil
+		},
+	}
+	create.Flags().StringArrayVar(&from, "from", nil, "ARCHIVE=SERIAL to tag (repeat for several archives)")
+	create.Flags().StringVar(&manifestPath, "manifest", "", "build manifest (YAML): only the packages it lists go in")
+	c.AddCommand(create, &cobra.Command{
+		Use:   "list",
+		Short: "List tagged snapshots",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			b, err := g.backend(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer b.Close()
+			tags, err := b.Tags(cmd.Context())
+			if err != nil {
+				return err
+			}
+			return printTags(cmd.OutOrStdout(), tags)
+		},
+	}, &cobra.Command{
+		Use:   "delete TAG",
+		Short: "Delete a tag; the next GC removes what only it referenced",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			b, err := g.backend(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer b.Close()
+			n, err := b.TagDelete(cmd.Context(), args[0])
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "deleted tag %s (%d snapshot(s))\n", args[0], n)
+			return nil
+		},
+	})
+	return c
+}
