@@ -98,7 +98,8 @@ step() {
             || die "snapshot create $m-$gen failed (see $STEP_LOG)"
     done <<<"$MIRRORS"
     while read -r m u d p; do
-        if aptly_ publish list -raw 2>/dev/null | grep -qx "$p $d"; then
+        # (not `| grep -q`: with pipefail, grep exiting early fails the pipeline)
+        if grep -qx "$p $d" <<<"$(aptly_ publish list -raw 2>/dev/null)"; then
             timed "$TSV" aptly "$gen" publish "$m" -- \
                 aptly -config="$CONF" publish switch -batch -gpg-key="$(cat "$STATE/key-id")" \
                 $APTLY_PUBLISH_FLAGS "$d" "$p" "$m-$gen" \

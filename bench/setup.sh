@@ -15,7 +15,7 @@ if ! apt-cache show nginx-light >/dev/null 2>&1; then
 fi
 missing=
 for p in $PKGS; do
-    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing="$missing $p"
+    case "$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null)" in *"ok installed") ;; *) missing="$missing $p" ;; esac
 done
 if [ -n "$missing" ]; then
     apt-get install -y --no-install-recommends $missing
