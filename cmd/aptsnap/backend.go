@@ -1,8 +1,11 @@
 package main
 
 import (
+	"io"
+
 	"context"
 	"errors"
+	"github.com/spf13/cobra"
 	"os"
 
 	"github.com/aptsnap/aptsnap/api"
@@ -35,4 +38,15 @@ func (g *globals) backend(ctx context.Context) (*backend, error) {
 		return nil, err
 	}
 	return &backend{Ops: a, TokenOps: api.LocalTokens{Tokens: a.Catalog}, close: a.Close}, nil
+}
+
+// withBackend runs f with the verb's backend and output, closing the
+// backend after.
+func (g *globals) withBackend(cmd *cobra.Command, f func(ctx context.Context, b *backend, w io.Writer) error) error {
+	b, err := g.backend(cmd.Context())
+	if err != nil {
+		return err
+	}
+	defer b.Close()
+	return f(cmd.Context(), b, cmd.OutOrStdout())
 }

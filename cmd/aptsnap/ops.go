@@ -1,7 +1,9 @@
 package main
 
 import (
+	"context"
 	"fmt"
+	"io"
 	"strconv"
 
 	"github.com/spf13/cobra"
@@ -17,16 +19,13 @@ func snapshotCmd(g *globals) *cobra.Command {
 		Short: "List snapshots: serial, created, valid until, suites",
 		Args:  cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			b, err := g.backend(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer b.Close()
-			snaps, err := b.Snapshots(cmd.Context(), optArg(args, 0))
-			if err != nil {
-				return err
-			}
-			return printSnapshots(cmd.OutOrStdout(), snaps)
+			return g.withBackend(cmd, func(ctx context.Context, b *backend, w io.Writer) error {
+				snaps, err := b.Snapshots(ctx, optArg(args, 0))
+				if err != nil {
+					return err
+				}
+				return printSnapshots(w, snaps)
+			})
 		},
 	})
 	return c
@@ -42,17 +41,14 @@ func bumpCmd(g *globals) *cobra.Command {
 			if err != nil || days <= 0 {
 				return fmt.Errorf("bump: DAYS must be a positive number of days, not %q", args[2])
 			}
-			b, err := g.backend(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer b.Close()
-			res, err := b.Bump(cmd.Context(), args[0], args[1], days)
-			if err != nil {
-				return err
-			}
-			printBump(cmd.OutOrStdout(), res)
-			return nil
+			return g.withBackend(cmd, func(ctx context.Context, b *backend, w io.Writer) error {
+				res, err := b.Bump(ctx, args[0], args[1], days)
+				if err != nil {
+					return err
+				}
+				printBump(w, res)
+				return nil
+			})
 		},
 	}
 }
@@ -64,17 +60,14 @@ func gcCmd(g *globals) *cobra.Command {
 		Short: "Delete expired snapshots, then every stored file no snapshot needs",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			b, err := g.backend(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer b.Close()
-			res, err := b.GC(cmd.Context(), dryRun)
-			if err != nil {
-				return err
-			}
-			printGC(cmd.OutOrStdout(), res)
-			return nil
+			return g.withBackend(cmd, func(ctx context.Context, b *backend, w io.Writer) error {
+				res, err := b.GC(ctx, dryRun)
+				if err != nil {
+					return err
+				}
+				printGC(w, res)
+				return nil
+			})
 		},
 	}
 	c.Flags().BoolVar(&dryRun, "dry-run", false, "only say what would be deleted")
@@ -87,17 +80,14 @@ func untrackCmd(g *globals) *cobra.Command {
 		Short: "Stop tracking a suite: remove it from the archive and all its snapshots",
 		Args:  cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			b, err := g.backend(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer b.Close()
-			res, err := b.Untrack(cmd.Context(), args[0], args[1])
-			if err != nil {
-				return err
-			}
-			printUntrack(cmd.OutOrStdout(), res)
-			return nil
+			return g.withBackend(cmd, func(ctx context.Context, b *backend, w io.Writer) error {
+				res, err := b.Untrack(ctx, args[0], args[1])
+				if err != nil {
+					return err
+				}
+				printUntrack(w, res)
+				return nil
+			})
 		},
 	}
 }
@@ -108,16 +98,13 @@ func verifyCmd(g *globals) *cobra.Command {
 		Short: "Check every file snapshots reference and every Release signature",
 		Args:  cobra.MaximumNArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			b, err := g.backend(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer b.Close()
-			probs, err := b.Verify(cmd.Context(), optArg(args, 0), optArg(args, 1))
-			if err != nil {
-				return err
-			}
-			return printProblems(cmd.OutOrStdout(), probs)
+			return g.withBackend(cmd, func(ctx context.Context, b *backend, w io.Writer) error {
+				probs, err := b.Verify(ctx, optArg(args, 0), optArg(args, 1))
+				if err != nil {
+					return err
+				}
+				return printProblems(w, probs)
+			})
 		},
 	}
 }

@@ -1,7 +1,9 @@
 package main
 
 import (
+	"context"
 	"fmt"
+	"io"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -36,19 +38,16 @@ func tagCmd(g *globals) *cobra.Command {
 					return err
 				}
 			}
-			b, err := g.backend(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer b.Close()
-			snaps, err := b.TagCreate(cmd.Context(), args[0], src, m)
-			if err != nil {
-				return err
-			}
-			for _, s := range snaps {
-				fmt.Fprintf(cmd.OutOrStdout(), "tagged %s: %s from %s (%s)\n", args[0], s.Archive, src[s.Archive], strings.Join(s.Suites, ", "))
-			}
-			return nil
+			return g.withBackend(cmd, func(ctx context.Context, b *backend, w io.Writer) error {
+				snaps, err := b.TagCreate(ctx, args[0], src, m)
+				if err != nil {
+					return err
+				}
+				for _, s := range snaps {
+					fmt.Fprintf(w, "tagged %s: %s from %s (%s)\n", args[0], s.Archive, src[s.Archive], strings.Join(s.Suites, ", "))
+				}
+				return nil
+			})
 		},
 	}
 	create.Flags().StringArrayVar(&from, "from", nil, "ARCHIVE=SERIAL to tag (repeat for several archives)")
@@ -58,33 +57,27 @@ func tagCmd(g *globals) *cobra.Command {
 		Short: "List tagged snapshots",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			b, err := g.backend(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer b.Close()
-			tags, err := b.Tags(cmd.Context())
-			if err != nil {
-				return err
-			}
-			return printTags(cmd.OutOrStdout(), tags)
+			return g.withBackend(cmd, func(ctx context.Context, b *backend, w io.Writer) error {
+				tags, err := b.Tags(ctx)
+				if err != nil {
+					return err
+				}
+				return printTags(w, tags)
+			})
 		},
 	}, &cobra.Command{
 		Use:   "delete TAG",
 		Short: "Delete a tag; the next GC removes what only it referenced",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			b, err := g.backend(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer b.Close()
-			n, err := b.TagDelete(cmd.Context(), args[0])
-			if err != nil {
-				return err
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "deleted tag %s (%d snapshot(s))\n", args[0], n)
-			return nil
+			return g.withBackend(cmd, func(ctx context.Context, b *backend, w io.Writer) error {
+				n, err := b.TagDelete(ctx, args[0])
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(w, "deleted tag %s (%d snapshot(s))\n", args[0], n)
+				return nil
+			})
 		},
 	})
 	return c

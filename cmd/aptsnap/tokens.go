@@ -1,8 +1,10 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"io"
 
 	"github.com/spf13/cobra"
 
@@ -24,17 +26,14 @@ func tokenCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return fmt.Errorf("token create: %w", err)
 			}
-			b, err := g.backend(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer b.Close()
-			t, err := b.CreateToken(cmd.Context(), name, r)
-			if err != nil {
-				return err
-			}
-			printNewToken(cmd.OutOrStdout(), cmd.ErrOrStderr(), t)
-			return nil
+			return g.withBackend(cmd, func(ctx context.Context, b *backend, w io.Writer) error {
+				t, err := b.CreateToken(ctx, name, r)
+				if err != nil {
+					return err
+				}
+				printNewToken(w, cmd.ErrOrStderr(), t)
+				return nil
+			})
 		},
 	}
 	create.Flags().StringVar(&name, "name", "", "name of the token (who or what uses it)")
@@ -44,16 +43,13 @@ func tokenCmd(g *globals) *cobra.Command {
 		Short: "List tokens: name, role, created",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			b, err := g.backend(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer b.Close()
-			list, err := b.ListTokens(cmd.Context())
-			if err != nil {
-				return err
-			}
-			return printTokens(cmd.OutOrStdout(), list)
+			return g.withBackend(cmd, func(ctx context.Context, b *backend, w io.Writer) error {
+				list, err := b.ListTokens(ctx)
+				if err != nil {
+					return err
+				}
+				return printTokens(w, list)
+			})
 		},
 	}
 	revoke := &cobra.Command{
@@ -61,16 +57,13 @@ func tokenCmd(g *globals) *cobra.Command {
 		Short: "Delete a token: its secret stops working at once",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			b, err := g.backend(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer b.Close()
-			if err := b.RevokeToken(cmd.Context(), args[0]); err != nil {
-				return err
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "revoked token %s\n", args[0])
-			return nil
+			return g.withBackend(cmd, func(ctx context.Context, b *backend, w io.Writer) error {
+				if err := b.RevokeToken(ctx, args[0]); err != nil {
+					return err
+				}
+				fmt.Fprintf(w, "revoked token %s\n", args[0])
+				return nil
+			})
 		},
 	}
 	c.AddCommand(create, list, revoke)
