@@ -51,11 +51,14 @@ func (a *App) Snapshots(ctx context.Context, archive string) ([]api.Snapshot, er
 	return out, nil
 }
 
+// MaxBumpDays is the longest a bump may extend a snapshot: a hundred years.
+const MaxBumpDays = 36500
+
 // Bump implements api.Ops: Valid-Until becomes now + days and the
 // snapshot's Release files are signed again; their Date stays.
 func (a *App) Bump(ctx context.Context, archive, serial string, days int) (api.BumpResult, error) {
-	if days <= 0 {
-		return api.BumpResult{}, fmt.Errorf("bump: %w: days must be positive, not %d", api.ErrInvalid, days)
+	if days <= 0 || days > MaxBumpDays {
+		return api.BumpResult{}, fmt.Errorf("bump: %w: days must be between 1 and %d, not %d", api.ErrInvalid, MaxBumpDays, days)
 	}
 	prev, err := a.Catalog.Snapshot(ctx, archive, serial)
 	if errors.Is(err, catalog.ErrNotFound) {
@@ -106,8 +109,27 @@ func (a *App) GC(ctx context.Context, dryRun bool) (api.GCResult, error) {
 	}
 	defer gl.Release()
 
-	// Files older than this are not being written by a pulse.
+	// The sweep lock is taken before the catalog is read: a pulse that
+	// commits before it is in the catalog Collect reads; one that commits
+	// after re-checks its files under the shared lock once we are done.
+	if !dryRun {
+		sweep, err := lock.Exclusive(filepath.Join(a.lockDir(), "sweep.lock"))
+		if err != nil {
+			return res, err
+		}
+		defer sweep.Release()
+	}
+	// Files older than this are not being written by a running pulse.
 	cutoff := time.Now().Add(-time.Second)
+	pulses, err := lock.RunningPulses(a.lockDir())
+	if err != nil {
+		return res, err
+	}
+	for _, started := range pulses {
+		if t := started.Add(-time.Second); t.Before(cutoff) {
+			cutoff = t
+		}
+	}
 	col, err := a.Catalog.Collect(ctx, a.Now(), dryRun)
 	if err != nil {
 		return res, fmt.Errorf("gc: %w", err)
@@ -117,21 +139,8 @@ func (a *App) GC(ctx context.Context, dryRun bool) (api.GCResult, error) {
 	}
 	if !dryRun {
 		a.invalidate()
-	}
-	var sweep *lock.Lock
-	if !dryRun {
-		if sweep, err = lock.Exclusive(filepath.Join(a.lockDir(), "sweep.lock")); err != nil {
-			return res, err
-		}
-		defer sweep.Release()
-	}
-	pulses, err := lock.RunningPulses(a.lockDir())
-	if err != nil {
-		return res, err
-	}
-	for _, started := range pulses {
-		if t := started.Add(-time.Second); t.Before(cutoff) {
-			cutoff = t
+		if err := a.Store.CleanTemp(ctx, cutoff); err != nil {
+			return res, fmt.Errorf("gc: %w", err)
 		}
 	}
 	err = a.Store.Walk(ctx, func(info blob.Info) error {

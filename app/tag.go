@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"path"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -14,6 +15,7 @@ import (
 	"github.com/aptsnap/aptsnap/blob"
 	"github.com/aptsnap/aptsnap/catalog"
 	"github.com/aptsnap/aptsnap/index"
+	"github.com/aptsnap/aptsnap/lock"
 	"github.com/aptsnap/aptsnap/manifest"
 	"github.com/aptsnap/aptsnap/release"
 )
@@ -37,6 +39,13 @@ func (a *App) TagCreate(ctx context.Context, tag string, from map[string]string,
 		archives = append(archives, arc)
 	}
 	slices.Sort(archives)
+	// Hold off GC sweeps from reading the sources until the tag is in
+	// the catalog: the indices written meanwhile are not referenced yet.
+	sl, err := lock.Shared(filepath.Join(a.lockDir(), "sweep.lock"))
+	if err != nil {
+		return nil, err
+	}
+	defer sl.Release()
 	t := &tagging{a: a, m: m, found: map[string]bool{}}
 	var news []catalog.NewSnapshot
 	for _, arc := range archives {
@@ -61,18 +70,15 @@ func (a *App) TagCreate(ctx context.Context, tag string, from map[string]string,
 	if missing := t.missing(); len(missing) > 0 {
 		return nil, fmt.Errorf("tag %s: %w: not in the source snapshots: %s", tag, api.ErrInvalid, strings.Join(missing, ", "))
 	}
+	snaps, err := a.Catalog.CreateSnapshots(ctx, news)
+	if errors.Is(err, catalog.ErrExists) {
+		err = fmt.Errorf("%w: %v", api.ErrExists, err)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("tag %s: %w", tag, err)
+	}
 	var out []api.Snapshot
-	for _, ns := range news {
-		snap, err := a.Catalog.CreateSnapshot(ctx, ns)
-		if err != nil {
-			if len(out) > 0 {
-				a.Catalog.DeleteTag(ctx, tag) // all archives or none
-			}
-			if errors.Is(err, catalog.ErrExists) {
-				err = fmt.Errorf("%w: %v", api.ErrExists, err)
-			}
-			return nil, fmt.Errorf("tag %s: %w", tag, err)
-		}
+	for _, snap := range snaps {
 		out = append(out, apiSnapshot(snap))
 	}
 	a.invalidate()

@@ -75,4 +75,7 @@ type Store interface {
 	Walk(ctx context.Context, fn func(Info) error) error
 	// Sync makes every file stored so far durable.
 	Sync(ctx context.Context) error
+	// CleanTemp removes files being written that were last touched before
+	// t: left behind by writers that died.
+	CleanTemp(ctx context.Context, before time.Time) error
 }

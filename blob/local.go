@@ -27,7 +27,7 @@ type Local struct {
 var _ Store = (*Local)(nil)
 
 // OpenLocal opens (creating if needed) a local store rooted at dir and
-// removes temporary files left over by writers that died more than an hour ago.
+// removes temporary files last written more than a day ago.
 func OpenLocal(dir string) (*Local, error) {
 	for _, d := range []string{filepath.Join(dir, "sha256"), filepath.Join(dir, "tmp")} {
 		if err := os.MkdirAll(d, 0o755); err != nil {
@@ -35,23 +35,25 @@ func OpenLocal(dir string) (*Local, error) {
 		}
 	}
 	s := &Local{root: dir}
-	s.cleanTmp(time.Hour)
+	s.CleanTemp(context.Background(), time.Now().Add(-24*time.Hour))
 	return s, nil
 }
 
 // Root returns the store's directory.
 func (s *Local) Root() string { return s.root }
 
-func (s *Local) cleanTmp(olderThan time.Duration) {
+// CleanTemp implements Store.
+func (s *Local) CleanTemp(ctx context.Context, before time.Time) error {
 	ents, err := os.ReadDir(filepath.Join(s.root, "tmp"))
 	if err != nil {
-		return
+		return fmt.Errorf("blob: %w", err)
 	}
 	for _, e := range ents {
-		if fi, err := e.Info(); err == nil && time.Since(fi.ModTime()) > olderThan {
+		if fi, err := e.Info(); err == nil && fi.ModTime().Before(before) {
 			os.Remove(filepath.Join(s.root, "tmp", e.Name()))
 		}
 	}
+	return nil
 }
 
 // Path returns the file name of digest d.

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 	"testing/iotest"
+	"time"
 )
 
 func TestLocalPut(t *testing.T) {
@@ -140,5 +141,26 @@ func TestParseDigest(t *testing.T) {
 		if tt.ok && d.String() != good {
 			t.Errorf("ParseDigest(%q) = %s", tt.in, d)
 		}
+	}
+}
+
+func TestCleanTemp(t *testing.T) {
+	s, err := OpenLocal(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	old, fresh := filepath.Join(s.Root(), "tmp", "put-old"), filepath.Join(s.Root(), "tmp", "put-fresh")
+	os.WriteFile(old, []byte("x"), 0o644)
+	os.WriteFile(fresh, []byte("y"), 0o644)
+	long := time.Now().Add(-2 * time.Hour)
+	os.Chtimes(old, long, long)
+	if err := s.CleanTemp(context.Background(), time.Now().Add(-time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(old); !os.IsNotExist(err) {
+		t.Error("an old temporary file survived")
+	}
+	if _, err := os.Stat(fresh); err != nil {
+		t.Error("a temporary file being written was removed")
 	}
 }

@@ -127,8 +127,13 @@ type Catalog interface {
 	// suite has accepted (zero if none).
 	LastUpstreamDate(ctx context.Context, archive, suite string) (time.Time, error)
 	// CreateSnapshot records a snapshot in one transaction and gives it the
-	// next serial YYYYMMDDNN of its creation day (UTC).
+	// next serial YYYYMMDDNN of its creation day (UTC; never before the
+	// archive's newest snapshot, should the clock step back). Suites
+	// untracked meanwhile are left out.
 	CreateSnapshot(ctx context.Context, s NewSnapshot) (Snapshot, error)
+	// CreateSnapshots records several snapshots (a tag across archives) in
+	// one transaction: all or none.
+	CreateSnapshots(ctx context.Context, ss []NewSnapshot) ([]Snapshot, error)
 
 	// Archives lists the names of archives that have snapshots or pulses.
 	Archives(ctx context.Context) ([]string, error)

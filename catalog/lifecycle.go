@@ -238,8 +238,9 @@ func (c *SQLite) Untrack(ctx context.Context, archive, suite string) (int, error
 	if err != nil {
 		return 0, err
 	}
+	// Tagged snapshots are immutable: they keep the suite.
 	res, err := tx.ExecContext(ctx, `DELETE FROM snapshot_suites WHERE suite = ? AND snapshot_id IN
-		(SELECT id FROM snapshots WHERE archive_id = ?)`, suite, aid)
+		(SELECT id FROM snapshots WHERE archive_id = ? AND serial NOT LIKE '@%')`, suite, aid)
 	if err != nil {
 		return 0, fmt.Errorf("catalog: untrack: %w", err)
 	}

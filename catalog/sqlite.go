@@ -144,6 +144,19 @@ var migrations = []string{
 		suite      TEXT NOT NULL,
 		PRIMARY KEY (archive_id, suite)
 	) WITHOUT ROWID;`,
+	// Pool file IDs are never reused once collected: servers cache sets of
+	// them, and an ID meaning another file later would be wrong, not stale.
+	`CREATE TABLE pool_files_new (
+		id         INTEGER PRIMARY KEY AUTOINCREMENT,
+		archive_id INTEGER NOT NULL REFERENCES archives(id),
+		path_key   INTEGER NOT NULL,
+		sha256     BLOB NOT NULL,
+		size       INTEGER NOT NULL
+	);
+	INSERT INTO pool_files_new SELECT id, archive_id, path_key, sha256, size FROM pool_files;
+	DROP TABLE pool_files;
+	ALTER TABLE pool_files_new RENAME TO pool_files;
+	CREATE INDEX pool_files_path ON pool_files(archive_id, path_key);`,
 }
 
 func (c *SQLite) migrate(ctx context.Context) error {
@@ -238,11 +251,35 @@ const MaxSerialsPerDay = 99
 
 // CreateSnapshot implements Catalog.
 func (c *SQLite) CreateSnapshot(ctx context.Context, s NewSnapshot) (Snapshot, error) {
+	out, err := c.CreateSnapshots(ctx, []NewSnapshot{s})
+	if err != nil {
+		return Snapshot{}, err
+	}
+	return out[0], nil
+}
+
+// CreateSnapshots implements Catalog: all of them in one transaction, or none.
+func (c *SQLite) CreateSnapshots(ctx context.Context, ss []NewSnapshot) ([]Snapshot, error) {
 	tx, err := c.w.BeginTx(ctx, nil)
 	if err != nil {
-		return Snapshot{}, fmt.Errorf("catalog: begin: %w", err)
+		return nil, fmt.Errorf("catalog: begin: %w", err)
 	}
 	defer tx.Rollback()
+	var out []Snapshot
+	for _, s := range ss {
+		snap, err := createSnapshot(ctx, tx, s)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, snap)
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, fmt.Errorf("catalog: commit: %w", err)
+	}
+	return out, nil
+}
+
+func createSnapshot(ctx context.Context, tx *sql.Tx, s NewSnapshot) (Snapshot, error) {
 	aid, err := archiveID(ctx, tx, s.Archive, true)
 	if err != nil {
 		return Snapshot{}, err
@@ -258,6 +295,30 @@ func (c *SQLite) CreateSnapshot(ctx context.Context, s NewSnapshot) (Snapshot, e
 			return Snapshot{}, fmt.Errorf("%w: tag %s has a snapshot of %s", ErrExists, s.Tag, s.Archive)
 		}
 	} else {
+		// Untracked while the pulse ran: not part of the snapshot.
+		untracked := map[string]bool{}
+		rows, err := tx.QueryContext(ctx, `SELECT suite FROM untracked WHERE archive_id = ?`, aid)
+		if err != nil {
+			return Snapshot{}, fmt.Errorf("catalog: untracked: %w", err)
+		}
+		for rows.Next() {
+			var su string
+			rows.Scan(&su)
+			untracked[su] = true
+		}
+		rows.Close()
+		s.Suites = slices.DeleteFunc(slices.Clone(s.Suites), func(su NewSuite) bool { return untracked[su.Name] })
+		if len(s.Suites) == 0 {
+			return Snapshot{}, fmt.Errorf("catalog: every suite of the snapshot of %s was untracked meanwhile", s.Archive)
+		}
+		// A clock stepped back never makes a serial older than the newest.
+		var newest sql.NullInt64
+		if err := tx.QueryRowContext(ctx, `SELECT max(created) FROM snapshots WHERE archive_id = ? AND serial NOT LIKE '@%'`, aid).Scan(&newest); err != nil {
+			return Snapshot{}, fmt.Errorf("catalog: serial: %w", err)
+		}
+		if newest.Valid && created.Unix() < newest.Int64 {
+			created = time.Unix(newest.Int64, 0).UTC()
+		}
 		day := created.Format("20060102")
 		var last sql.NullString
 		if err := tx.QueryRowContext(ctx, `SELECT max(serial) FROM snapshots WHERE archive_id = ? AND serial LIKE ?`,
@@ -318,9 +379,6 @@ func (c *SQLite) CreateSnapshot(ctx context.Context, s NewSnapshot) (Snapshot, e
 			return Snapshot{}, fmt.Errorf("catalog: suite %s: %w", su.Name, err)
 		}
 		names = append(names, su.Name)
-	}
-	if err := tx.Commit(); err != nil {
-		return Snapshot{}, fmt.Errorf("catalog: commit: %w", err)
 	}
 	out := Snapshot{ID: sid, Archive: s.Archive, Serial: serial, Created: time.Unix(created.Unix(), 0).UTC(), Suites: names}
 	if validUntil != 0 {

@@ -59,7 +59,7 @@ func TestSerials(t *testing.T) {
 		{"debian", day.Add(time.Hour), "2026112202"},
 		{"debian-security", day.Add(time.Hour), "2026112201"},
 		{"debian", day.Add(24 * time.Hour), "2026112301"},
-		{"debian", day.Add(-9 * time.Hour), "2026112101"}, // 23:00 the day before, UTC
+		{"debian", day.Add(-9 * time.Hour), "2026112302"}, // clock stepped back: never older than the newest
 	}
 	for _, tt := range tests {
 		s, err := c.CreateSnapshot(ctx, newSnap(tt.archive, tt.at, idx, entries(3, "")))
@@ -188,5 +188,30 @@ func TestIDCodec(t *testing.T) {
 	}
 	if _, err := decodeIDs([]byte("garbage")); err == nil {
 		t.Error("decoding garbage succeeded")
+	}
+}
+
+func TestCreateSnapshotLeavesOutUntracked(t *testing.T) {
+	ctx := context.Background()
+	c := open(t)
+	at := time.Date(2026, 11, 22, 8, 0, 0, 0, time.UTC)
+	idx := blob.Sum([]byte("index"))
+	if _, err := c.CreateSnapshot(ctx, newSnap("debian", at, idx, entries(2, ""))); err != nil {
+		t.Fatal(err)
+	}
+	// Untracked while a pulse ran: the pulse's snapshot leaves it out.
+	if _, err := c.Untrack(ctx, "debian", "bookworm"); err != nil {
+		t.Fatal(err)
+	}
+	two := newSnap("debian", at.Add(time.Hour), idx, nil)
+	extra := two.Suites[0]
+	extra.Name = "bookworm-updates"
+	two.Suites = append(two.Suites, extra)
+	s, err := c.CreateSnapshot(ctx, two)
+	if err != nil || strings.Join(s.Suites, ",") != "bookworm-updates" {
+		t.Fatalf("snapshot after untrack: %+v, %v", s, err)
+	}
+	if _, err := c.CreateSnapshot(ctx, newSnap("debian", at.Add(2*time.Hour), idx, nil)); err == nil {
+		t.Fatal("a snapshot of nothing but an untracked suite was made")
 	}
 }

@@ -84,10 +84,12 @@ func TestAptGet(t *testing.T) {
 	t.Run("expired", func(t *testing.T) {
 		// A snapshot taken eleven days ago with valid_days = 10 expired
 		// yesterday; apt (with its date checks on) must refuse it.
-		e.up.write(2)
+		e := newEnv(t)
 		e.clock.Set(time.Now().Add(-11 * 24 * time.Hour))
 		old := e.mustPulse()
 		e.clock.Set(time.Now())
+		e.up.write(1)
+		s2 := e.mustPulse()
 		if !old.ValidUntil.Before(time.Now()) {
 			t.Fatalf("snapshot valid until %s, want the past", old.ValidUntil)
 		}

@@ -88,6 +88,13 @@ func TestBadUpstreams(t *testing.T) {
 			want: "older than the last accepted",
 		},
 		{
+			name: "Date in the future",
+			setup: func(t *testing.T, e *env) {
+				e.up.write(1, func(r *repogen.Repo) { r.Suites[0].Date = time.Now().Add(24 * time.Hour) })
+			},
+			want: "in the future",
+		},
+		{
 			name: "upstream Valid-Until passed",
 			setup: func(t *testing.T, e *env) {
 				e.up.write(1, func(r *repogen.Repo) { r.Suites[1].ValidUntil = time.Now().Add(-time.Hour) })

@@ -101,8 +101,10 @@ func TestBump(t *testing.T) {
 	if _, err := e.app.Bump(context.Background(), "debian", gone.Serial, 5); !errors.Is(err, catalog.ErrNotFound) || !strings.Contains(err.Error(), "collected") {
 		t.Errorf("bump of a collected snapshot: %v", err)
 	}
-	if _, err := e.app.Bump(context.Background(), "debian", old.Serial, 0); err == nil {
-		t.Error("bump by 0 days succeeded")
+	for _, days := range []int{0, -1, 200000} {
+		if _, err := e.app.Bump(context.Background(), "debian", old.Serial, days); err == nil {
+			t.Errorf("bump by %d days succeeded", days)
+		}
 	}
 }
 
@@ -233,11 +235,19 @@ func TestUntrack(t *testing.T) {
 	s1 := e.mustPulse()
 	e.up.write(1)
 	s2 := e.mustPulse()
-	_, upd := e.get("/debian/" + s1.Serial + "/dists/bookworm-updates/main/binary-amd64/Packages")
+	// tzdata of s2 is referenced by s2's bookworm-updates only; tzdata of
+	// s1 also by the tag made below.
+	_, upd := e.get("/debian/" + s2.Serial + "/dists/bookworm-updates/main/binary-amd64/Packages")
 	tz := filename(upd, "tzdata")
-	tzDigest := blob.Sum([]byte(func() string { _, b := e.get("/debian/" + s1.Serial + "/" + tz); return b }()))
+	tzDigest := blob.Sum([]byte(func() string { _, b := e.get("/debian/" + s2.Serial + "/" + tz); return b }()))
+	_, upd1 := e.get("/debian/" + s1.Serial + "/dists/bookworm-updates/main/binary-amd64/Packages")
+	tz1 := filename(upd1, "tzdata")
+	tz1Digest := blob.Sum([]byte(func() string { _, b := e.get("/debian/" + s1.Serial + "/" + tz1); return b }()))
 	keep := e.fingerprint(s2.Serial)
 
+	if _, err := e.app.TagCreate(context.Background(), "keep", map[string]string{"debian": s1.Serial}, nil); err != nil {
+		t.Fatal(err)
+	}
 	res, err := e.app.Untrack(context.Background(), "debian", "bookworm-updates")
 	if err != nil || res.Snapshots != 2 {
 		t.Fatalf("untrack: %+v, %v", res, err)
@@ -250,7 +260,7 @@ func TestUntrack(t *testing.T) {
 			t.Errorf("%s bookworm answers %d after untrack", s, code)
 		}
 	}
-	if code, _ := e.get("/debian/" + s1.Serial + "/" + tz); code != 404 {
+	if code, _ := e.get("/debian/" + s2.Serial + "/" + tz); code != 404 {
 		t.Errorf("pool file of the untracked suite answers %d", code)
 	}
 	for p, body := range keep {
@@ -275,6 +285,20 @@ func TestUntrack(t *testing.T) {
 	s3 := e.mustPulse()
 	if strings.Join(s3.Suites, ",") != "bookworm" {
 		t.Errorf("pulse after untrack made suites %v", s3.Suites)
+	}
+	// A tagged snapshot is immutable: it keeps the suite, and its files.
+	if code, body := e.get("/tagged/keep/debian/" + tz1); code != 200 || blob.Sum([]byte(body)) != tz1Digest {
+		t.Errorf("tagged snapshot lost the untracked suite's pool file: %d", code)
+	}
+	// Once the suite leaves the configuration, putting it back tracks it again.
+	suites := e.cfg.Archives[0].Suites
+	e.cfg.Archives[0].Suites = []string{"bookworm"}
+	e.up.write(3)
+	e.mustPulse()
+	e.cfg.Archives[0].Suites = suites
+	e.up.write(4)
+	if s5 := e.mustPulse(); strings.Join(s5.Suites, ",") != "bookworm,bookworm-updates" {
+		t.Errorf("after the suite came back to the configuration, a pulse made suites %v", s5.Suites)
 	}
 	if probs, err := e.app.Verify(context.Background(), "", ""); err != nil || len(probs) > 0 {
 		t.Fatalf("verify: %v %v", probs, err)

@@ -71,7 +71,15 @@ func TryExclusive(path string) (*Lock, error) { return take(path, syscall.LOCK_E
 // Pulse takes the pulse lock of an archive in dir, or returns ErrBusy,
 // and records the pulse's start time in it for garbage collection.
 func Pulse(dir, archive string, started time.Time) (*Lock, error) {
-	l, err := TryExclusive(filepath.Join(dir, "pulse-"+archive+".lock"))
+	var l *Lock
+	var err error
+	// RunningPulses probes with a shared lock for an instant: try a few times.
+	for i := 0; i < 20; i++ {
+		if l, err = TryExclusive(filepath.Join(dir, "pulse-"+archive+".lock")); !errors.Is(err, ErrBusy) {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 	if err != nil {
 		return nil, err
 	}

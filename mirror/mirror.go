@@ -164,9 +164,17 @@ func (m *Mirror) pulse(ctx context.Context, a *config.Archive) (catalog.Snapshot
 		return catalog.Snapshot{}, err
 	}
 	var suites []*suiteWork
+	for _, s := range untracked {
+		if !slices.Contains(a.Suites, s) {
+			// Gone from the configuration: should it come back, track it again.
+			if err := m.cat.Track(ctx, a.Name, s); err != nil {
+				return catalog.Snapshot{}, err
+			}
+		}
+	}
 	for _, s := range a.Suites {
 		if slices.Contains(untracked, s) {
-			m.log.Warn("suite is untracked: skipped (remove it from the configuration, or run aptsnap track)", "archive", a.Name, "suite", s)
+			m.log.Warn("suite is untracked: skipped until it leaves the configuration", "archive", a.Name, "suite", s)
 			continue
 		}
 		sw, err := m.fetchSuite(ctx, a, kr, s)
@@ -205,10 +213,22 @@ func (m *Mirror) recheck(ctx context.Context, a *config.Archive, suites []*suite
 			return fmt.Errorf("%s: upstream Release was collected during the pulse: pulse again", sw.name)
 		}
 		for _, f := range sw.files {
-			if info, err := m.store.Stat(ctx, f.SHA256); err != nil || info.Size != f.Size {
-				if err := m.fetchListed(ctx, a.URL+"/dists/"+sw.name+"/", sw.rel, f); err != nil {
-					return fmt.Errorf("%s: %s: %w", sw.name, f.Path, err)
+			if info, err := m.store.Stat(ctx, f.SHA256); err == nil && info.Size == f.Size {
+				continue
+			}
+			err := m.fetchListed(ctx, a.URL+"/dists/"+sw.name+"/", sw.rel, f)
+			if errors.Is(err, errNotFound) && !strings.Contains(path.Base(f.Path), ".") {
+				// An uncompressed index upstream lists but does not ship: make it again.
+				var data []byte
+				variants := slices.DeleteFunc(slices.Clone(sw.files), func(x release.File) bool {
+					return x.Path == f.Path || path.Dir(x.Path) != path.Dir(f.Path)
+				})
+				if data, err = m.decompressed(ctx, path.Base(f.Path), variants, &f); err == nil {
+					_, err = m.store.Put(ctx, bytes.NewReader(data), f.SHA256, f.Size)
 				}
+			}
+			if err != nil {
+				return fmt.Errorf("%s: %s: %w", sw.name, f.Path, err)
 			}
 		}
 	}
@@ -216,6 +236,9 @@ func (m *Mirror) recheck(ctx context.Context, a *config.Archive, suites []*suite
 }
 
 const maxReleaseSize = 64 << 20
+
+// maxFuture is how far ahead of our clock an upstream Release Date may be.
+const maxFuture = 10 * time.Minute
 
 // fetchSuite fetches and verifies a suite's Release and index files, and
 // parses the indices the catalog does not know yet.
@@ -261,6 +284,9 @@ func (m *Mirror) fetchSuite(ctx context.Context, a *config.Archive, kr *pgp.Keyr
 		return nil, err
 	} else if !vu.IsZero() && !now.Before(vu) {
 		return nil, fmt.Errorf("upstream Release expired at %s (Valid-Until)", release.FormatTime(vu))
+	}
+	if date.After(now.Add(maxFuture)) {
+		return nil, fmt.Errorf("upstream Release Date %s is in the future: refusing it (apt would too)", release.FormatTime(date))
 	}
 	last, err := m.cat.LastUpstreamDate(ctx, a.Name, suite)
 	if err != nil {

@@ -53,21 +53,27 @@ func (c *ttlCache[K, V]) clear() {
 	clear(c.m)
 }
 
-// bitset is a set of pool file IDs.
-type bitset []uint64
+// bitset is a set of pool file IDs, from base on.
+type bitset struct {
+	base  int64
+	words []uint64
+}
 
+// newBitset makes the set of ids, which must be sorted.
 func newBitset(ids []int64) bitset {
 	if len(ids) == 0 {
-		return nil
+		return bitset{}
 	}
-	b := make(bitset, ids[len(ids)-1]/64+1)
+	base := ids[0] &^ 63
+	b := bitset{base: base, words: make([]uint64, (ids[len(ids)-1]-base)/64+1)}
 	for _, id := range ids {
-		b[id/64] |= 1 << (uint(id) % 64)
+		i := id - base
+		b.words[i/64] |= 1 << (uint(i) % 64)
 	}
 	return b
 }
 
 func (b bitset) has(id int64) bool {
-	i := id / 64
-	return id >= 0 && i < int64(len(b)) && b[i]&(1<<(uint(id)%64)) != 0
+	i := id - b.base
+	return i >= 0 && i/64 < int64(len(b.words)) && b.words[i/64]&(1<<(uint(i)%64)) != 0
 }

@@ -89,8 +89,8 @@ func New(o Options) *Server {
 		ttl = 2 * time.Second
 	}
 	s.snaps = newTTLCache[snapKey, *snapView](4096, ttl)
-	s.pool = newTTLCache[poolKey, []catalog.PoolFile](65536, ttl*30)
-	s.members = newTTLCache[blob.Digest, bitset](1024, 0)
+	s.pool = newTTLCache[poolKey, []catalog.PoolFile](65536, ttl*5)
+	s.members = newTTLCache[blob.Digest, bitset](1024, ttl*5)
 	return s
 }
 
@@ -98,6 +98,7 @@ func New(o Options) *Server {
 func (s *Server) Invalidate() {
 	s.snaps.clear()
 	s.pool.clear()
+	s.members.clear()
 }
 
 var (
@@ -255,7 +256,7 @@ func (s *Server) indexMembers(ctx context.Context, d blob.Digest) (bitset, error
 	}
 	ids, err := s.cat.IndexMembers(ctx, d)
 	if err != nil {
-		return nil, err
+		return bitset{}, err
 	}
 	bs := newBitset(ids)
 	s.members.put(d, bs)
@@ -313,7 +314,9 @@ func (s *Server) servePool(w http.ResponseWriter, r *http.Request, v *snapView, 
 			s.fail(w, r, err)
 			return
 		}
-		s.pool.put(k, cands)
+		if len(cands) > 0 { // a path unknown now may be known after the next pulse
+			s.pool.put(k, cands)
+		}
 	}
 	for _, c := range cands {
 		for _, sv := range v.suites {

@@ -1,0 +1,78 @@
+package app_test
+
+import (
+	"bytes"
+	"context"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/aptsnap/aptsnap/app"
+	"github.com/aptsnap/aptsnap/blob"
+	"github.com/aptsnap/aptsnap/catalog"
+	"github.com/aptsnap/aptsnap/config"
+	"github.com/aptsnap/aptsnap/lock"
+)
+
+// A pulse that commits between GC's Collect and its sweep loses its files.
+func TestGCSweepsCommittedPulse(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	cat, err := catalog.OpenSQLite(ctx, filepath.Join(dir, "catalog.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := blob.OpenLocal(filepath.Join(dir, "blobs"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := &app.App{Config: &config.Config{DataDir: dir}, Catalog: cat, Store: st, Log: slog.Default(), Now: time.Now}
+	locks := filepath.Join(dir, "locks")
+
+	// The pulse started 10 minutes ago and downloaded a pool file 5 minutes ago.
+	pl, err := lock.Pulse(locks, "debian", time.Now().Add(-10*time.Minute))
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := []byte("a pool file")
+	info, err := st.Put(ctx, bytes.NewReader(data), blob.Sum(data), int64(len(data)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := time.Now().Add(-5 * time.Minute)
+	os.Chtimes(st.Path(info.Digest), old, old)
+	up := []byte("upstream InRelease")
+	upi, _ := st.Put(ctx, bytes.NewReader(up), blob.Sum(up), int64(len(up)))
+	os.Chtimes(st.Path(upi.Digest), old, old)
+
+	// The pulse is in recheck/commit: it holds the sweep lock shared.
+	sl, err := lock.Shared(filepath.Join(locks, "sweep.lock"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error)
+	go func() { _, err := a.GC(ctx, false); done <- err }()
+	time.Sleep(500 * time.Millisecond) // GC has run Collect and waits for the sweep lock
+
+	idx := blob.Sum([]byte("Packages"))
+	_, err = cat.CreateSnapshot(ctx, catalog.NewSnapshot{Archive: "debian", Created: time.Now(), ValidUntil: time.Now().Add(240 * time.Hour),
+		Suites: []catalog.NewSuite{{Name: "bookworm", UpstreamDate: time.Now(), Upstream: upi.Digest, Indices: []blob.Digest{idx},
+			NewIndices: map[blob.Digest][]catalog.PoolEntry{idx: {{Path: "pool/main/h/hello.deb", SHA256: info.Digest, Size: info.Size}}},
+			Release:    []byte("r"), InRelease: []byte("i"), ReleaseGPG: []byte("g")}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sl.Release() // as mirror.pulse's defers: sweep lock first,
+	pl.Release() // then the pulse lock
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.Stat(ctx, info.Digest); err != nil {
+		t.Errorf("pool file of the committed snapshot was swept: %v", err)
+	}
+	if _, err := st.Stat(ctx, upi.Digest); err != nil {
+		t.Errorf("upstream InRelease of the committed snapshot was swept: %v", err)
+	}
+}
