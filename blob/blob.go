@@ -69,6 +69,9 @@ type Store interface {
 	// Open opens a stored file for reading. For the local store the
 	// reader is an *os.File, so that serving it can use sendfile.
 	Open(ctx context.Context, d Digest) (io.ReadSeekCloser, Info, error)
+	// ReadFile appends a whole stored file to buf and returns the result:
+	// for small files, cheaper than Open.
+	ReadFile(ctx context.Context, d Digest, buf []byte) ([]byte, error)
 	// Delete removes a stored file; deleting a missing file is not an error.
 	Delete(ctx context.Context, d Digest) error
 	// Walk calls fn for every stored file, in no particular order.

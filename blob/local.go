@@ -140,6 +140,35 @@ func (s *Local) Open(ctx context.Context, d Digest) (io.ReadSeekCloser, Info, er
 	return f, Info{Digest: d, Size: fi.Size(), ModTime: fi.ModTime()}, nil
 }
 
+// ReadFile implements Store, with the fewest system calls: open, read
+// until end of file, close.
+func (s *Local) ReadFile(ctx context.Context, d Digest, buf []byte) ([]byte, error) {
+	fd, err := unix.Open(s.Path(d), unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if errors.Is(err, unix.ENOENT) {
+		return buf, fmt.Errorf("%w: %s", ErrNotFound, d)
+	}
+	if err != nil {
+		return buf, fmt.Errorf("blob: %w", err)
+	}
+	defer unix.Close(fd)
+	for {
+		if len(buf) == cap(buf) {
+			buf = append(buf, 0)[:len(buf)]
+		}
+		n, err := unix.Read(fd, buf[len(buf):cap(buf)])
+		if errors.Is(err, unix.EINTR) {
+			continue
+		}
+		if err != nil {
+			return buf, fmt.Errorf("blob: read %s: %w", d, err)
+		}
+		if n == 0 {
+			return buf, nil
+		}
+		buf = buf[:len(buf)+n]
+	}
+}
+
 // Delete implements Store.
 func (s *Local) Delete(ctx context.Context, d Digest) error {
 	err := os.Remove(s.Path(d))

@@ -70,6 +70,12 @@ func TestLocalPut(t *testing.T) {
 			if _, ok := f.(*os.File); !ok {
 				t.Errorf("Open returned %T, want *os.File for sendfile", f)
 			}
+			for _, buf := range [][]byte{nil, make([]byte, 0, 3), []byte("prefix:")} {
+				got, err := s.ReadFile(ctx, info.Digest, buf)
+				if err != nil || string(got) != string(buf)+string(hello) {
+					t.Errorf("ReadFile(%q) = %q, %v", buf, got, err)
+				}
+			}
 		})
 	}
 }
@@ -114,6 +120,9 @@ func TestLocalDedupWalkDelete(t *testing.T) {
 	}
 	if _, _, err := s.Open(ctx, Sum([]byte("a"))); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("Open after delete = %v, want ErrNotFound", err)
+	}
+	if _, err := s.ReadFile(ctx, Sum([]byte("a")), nil); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("ReadFile after delete = %v, want ErrNotFound", err)
 	}
 	if err := s.Sync(ctx); err != nil {
 		t.Fatal(err)
