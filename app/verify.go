@@ -40,6 +40,15 @@ func (a *App) Verify(ctx context.Context, archive, serial string) ([]api.Problem
 		if err != nil {
 			return nil, err
 		}
+		tags, err := a.Catalog.Tags(ctx) // tagged snapshots are live too
+		if err != nil {
+			return nil, err
+		}
+		for _, t := range tags {
+			if t.Archive == arc {
+				snaps = append(snaps, t)
+			}
+		}
 		if serial != "" {
 			s, err := a.Catalog.Snapshot(ctx, arc, serial)
 			if err != nil {

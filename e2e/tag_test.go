@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"github.com/aptsnap/aptsnap/blob"
 	"strings"
 	"testing"
 	"time"
@@ -106,6 +107,12 @@ packages:
 	}
 	if probs, err := e.app.Verify(ctx, "", ""); err != nil || len(probs) > 0 {
 		t.Fatalf("verify: %v %v", probs, err)
+	}
+	// verify looks at tagged snapshots too: a file only image-42 has, gone, is reported.
+	_, pk2 := e.get("/tagged/image-42/debian/dists/bookworm/main/binary-amd64/Packages.xz")
+	e.app.Store.Delete(ctx, blob.Sum([]byte(pk2)))
+	if probs, _ := e.app.Verify(ctx, "debian", ""); len(probs) != 1 || probs[0].Serial != "@image-42" {
+		t.Errorf("verify after deleting a file of image-42: %+v", probs)
 	}
 
 	if _, err := e.app.TagDelete(ctx, "image-42"); err != nil {

@@ -487,10 +487,10 @@ func (m *Mirror) fetchPool(ctx context.Context, a *config.Archive, suites []*sui
 			}
 		}
 	}
-	m.log.Info("pool downloads", "archive", a.Name, "files", len(todo), "bytes", total)
 	if len(todo) == 0 {
 		return nil
 	}
+	m.log.Info("pool downloads", "archive", a.Name, "files", len(todo), "bytes", total)
 	m.progress.Start(a.Name, len(todo), total)
 	defer m.progress.Finish()
 	ctx, cancel := context.WithCancelCause(ctx)
