@@ -19,6 +19,7 @@ import (
 	"github.com/aptsnap/aptsnap/blob"
 	"github.com/aptsnap/aptsnap/catalog"
 	"github.com/aptsnap/aptsnap/config"
+	"github.com/aptsnap/aptsnap/metrics"
 	"github.com/aptsnap/aptsnap/mirror"
 	"github.com/aptsnap/aptsnap/pgp"
 	"github.com/aptsnap/aptsnap/progress"
@@ -38,6 +39,8 @@ type App struct {
 	Progress progress.Reporter
 	// Client fetches from upstreams (a default client if nil).
 	Client *http.Client
+	// Metrics are served at /metrics.
+	Metrics *metrics.Metrics
 
 	server *serve.Server
 	once   sync.Once
@@ -66,7 +69,9 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, erro
 	if created {
 		log.Info("generated signing key", "path", cfg.SigningKeyPath(), "fingerprint", signer.Fingerprint())
 	}
-	return &App{Config: cfg, Catalog: cat, Store: store, Signer: signer, Log: log, Now: time.Now, Progress: progress.Discard{}}, nil
+	a := &App{Config: cfg, Catalog: cat, Store: store, Signer: signer, Log: log, Now: time.Now, Progress: progress.Discard{}}
+	a.Metrics = metrics.New(cat, store, a.archiveNames())
+	return a, nil
 }
 
 // Close releases the catalog.
@@ -74,11 +79,15 @@ func (a *App) Close() error { return a.Catalog.Close() }
 
 // Mirror returns a Mirror configured from the App.
 func (a *App) Mirror() *mirror.Mirror {
-	return mirror.New(mirror.Options{
+	o := mirror.Options{
 		Catalog: a.Catalog, Store: a.Store, Signer: a.Signer, PublicURL: a.Config.PublicURL,
 		LockDir: filepath.Join(a.Config.DataDir, "locks"), Parallel: a.Config.Parallel,
 		Now: a.Now, Log: a.Log, Progress: a.Progress, Client: a.Client,
-	})
+	}
+	if a.Metrics != nil {
+		o.OnPulse = a.Metrics.Pulse
+	}
+	return mirror.New(o)
 }
 
 // Pulse runs one pulse of the named archive.
@@ -98,23 +107,31 @@ func (a *App) Pulse(ctx context.Context, archive string) (catalog.Snapshot, erro
 // API under api.Prefix.
 func (a *App) Handler() http.Handler {
 	a.once.Do(func() {
-		names := make([]string, len(a.Config.Archives))
-		for i, arc := range a.Config.Archives {
-			names[i] = arc.Name
-		}
 		a.server = serve.New(serve.Options{Catalog: a.Catalog, Store: a.Store, PublicKey: a.Signer.PublicKey(),
-			Archives: names, Log: a.Log})
+			Archives: a.archiveNames(), Log: a.Log})
 	})
 	admin := api.NewServer(a, a.Catalog, a.Log)
+	metrics := a.Metrics.Handler()
 	// A prefix test rather than a ServeMux: a mux would redirect unclean
 	// snapshot paths ("..") that the server must answer with 400.
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if strings.HasPrefix(r.URL.Path, api.Prefix) {
+	return a.Metrics.Count(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch {
+		case strings.HasPrefix(r.URL.Path, api.Prefix):
 			admin.ServeHTTP(w, r)
-			return
+		case r.URL.Path == "/metrics":
+			metrics.ServeHTTP(w, r)
+		default:
+			a.server.ServeHTTP(w, r)
 		}
-		a.server.ServeHTTP(w, r)
-	})
+	}))
+}
+
+func (a *App) archiveNames() []string {
+	names := make([]string, len(a.Config.Archives))
+	for i, arc := range a.Config.Archives {
+		names[i] = arc.Name
+	}
+	return names
 }
 
 // Schedule pulses every archive pulses_per_day times a day, at slots

@@ -99,6 +99,14 @@ func (a *App) Bump(ctx context.Context, archive, serial string, days int) (api.B
 // commits, so a pulse and a GC can run at once. Killing a GC at any point
 // loses nothing live; the next run finishes the sweep.
 func (a *App) GC(ctx context.Context, dryRun bool) (api.GCResult, error) {
+	res, err := a.gc(ctx, dryRun)
+	if !dryRun && a.Metrics != nil {
+		a.Metrics.GC(err, len(res.Expired), res.Files, res.Bytes)
+	}
+	return res, err
+}
+
+func (a *App) gc(ctx context.Context, dryRun bool) (api.GCResult, error) {
 	res := api.GCResult{DryRun: dryRun, Expired: []api.Snapshot{}}
 	gl, err := lock.TryExclusive(filepath.Join(a.lockDir(), "gc.lock"))
 	if errors.Is(err, lock.ErrBusy) {

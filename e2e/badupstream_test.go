@@ -25,6 +25,8 @@ func TestBadUpstreams(t *testing.T) {
 		// setup breaks the upstream (after generation 0 was pulsed).
 		setup func(t *testing.T, e *env)
 		want  string
+		// reason is the failure's kind in logs and metrics.
+		reason string
 	}{
 		{
 			name: "wrong signature",
@@ -35,7 +37,8 @@ func TestBadUpstreams(t *testing.T) {
 				b = bytes.Replace(b, []byte("Label: Debian"), []byte("Label: Debiam"), 1)
 				os.WriteFile(p, b, 0o644)
 			},
-			want: "bad signature",
+			want:   "bad signature",
+			reason: "signature",
 		},
 		{
 			name: "unknown key",
@@ -44,7 +47,8 @@ func TestBadUpstreams(t *testing.T) {
 				other, _ := pgp.ParseSigner(key)
 				e.up.write(1, func(r *repogen.Repo) { r.Signer = other })
 			},
-			want: "unknown key",
+			want:   "unknown key",
+			reason: "signature",
 		},
 		{
 			name: "tampered index",
@@ -58,7 +62,8 @@ func TestBadUpstreams(t *testing.T) {
 					return false
 				})
 			},
-			want: "does not match",
+			want:   "does not match",
+			reason: "checksum",
 		},
 		{
 			name: "truncated pool file",
@@ -76,7 +81,8 @@ func TestBadUpstreams(t *testing.T) {
 					return false
 				})
 			},
-			want: "does not match",
+			want:   "does not match",
+			reason: "checksum",
 		},
 		{
 			name: "Date going backwards",
@@ -85,21 +91,24 @@ func TestBadUpstreams(t *testing.T) {
 				e.mustPulse()
 				e.up.write(0) // generation 0 again: an hour older
 			},
-			want: "older than the last accepted",
+			want:   "older than the last accepted",
+			reason: "date",
 		},
 		{
 			name: "Date in the future",
 			setup: func(t *testing.T, e *env) {
 				e.up.write(1, func(r *repogen.Repo) { r.Suites[0].Date = time.Now().Add(24 * time.Hour) })
 			},
-			want: "in the future",
+			want:   "in the future",
+			reason: "date",
 		},
 		{
 			name: "upstream Valid-Until passed",
 			setup: func(t *testing.T, e *env) {
 				e.up.write(1, func(r *repogen.Repo) { r.Suites[1].ValidUntil = time.Now().Add(-time.Hour) })
 			},
-			want: "expired",
+			want:   "expired",
+			reason: "date",
 		},
 		{
 			name: "upstream unreachable mid-pulse",
@@ -117,7 +126,8 @@ func TestBadUpstreams(t *testing.T) {
 					return true
 				})
 			},
-			want: "EOF",
+			want:   "EOF",
+			reason: "unreachable",
 		},
 	}
 	for _, tt := range tests {
@@ -139,6 +149,9 @@ func TestBadUpstreams(t *testing.T) {
 			}
 			if !strings.Contains(err.Error(), tt.want) {
 				t.Errorf("error %q does not say %q", err, tt.want)
+			}
+			if got := mirror.Reason(err); got != tt.reason {
+				t.Errorf("reason %q, want %q", got, tt.reason)
 			}
 			if after := e.serials(); !slicesEqual(after, before) {
 				t.Fatalf("serials changed by a failed pulse: %v -> %v", before, after)

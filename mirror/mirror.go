@@ -8,8 +8,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
+	"net"
 	"net/http"
+	"net/url"
 	"path"
 	"path/filepath"
 	"slices"
@@ -49,6 +52,9 @@ type Options struct {
 	Log *slog.Logger
 	// Progress draws the download progress (nothing if nil).
 	Progress progress.Reporter
+	// OnPulse, if set, hears of every pulse's end: the failure reason ("" if
+	// it succeeded, see Reason), its duration and when it ended.
+	OnPulse func(archive, reason string, took time.Duration, ended time.Time)
 }
 
 // Mirror runs pulses.
@@ -64,12 +70,14 @@ type Mirror struct {
 	now      func() time.Time
 	log      *slog.Logger
 	progress progress.Reporter
+	onPulse  func(archive, reason string, took time.Duration, ended time.Time)
 }
 
 // New returns a Mirror.
 func New(o Options) *Mirror {
 	m := &Mirror{cat: o.Catalog, store: o.Store, signer: o.Signer, public: strings.TrimRight(o.PublicURL, "/"),
-		lockDir: o.LockDir, client: o.Client, parallel: o.Parallel, retries: o.Retries, now: o.Now, log: o.Log, progress: o.Progress}
+		lockDir: o.LockDir, client: o.Client, parallel: o.Parallel, retries: o.Retries, now: o.Now, log: o.Log, progress: o.Progress,
+		onPulse: o.OnPulse}
 	if m.client == nil {
 		m.client = &http.Client{Timeout: 30 * time.Minute}
 	}
@@ -91,6 +99,39 @@ func New(o Options) *Mirror {
 	return m
 }
 
+// ErrDate marks an upstream Release refused for its dates: expired, going
+// back in time, or from the future.
+var ErrDate = errors.New("upstream Release dates")
+
+// Reason names the kind of a pulse failure, for metrics: signature,
+// checksum, date, missing, unreachable, busy or other.
+func Reason(err error) string {
+	var ne net.Error
+	var ue *url.Error
+	var he *httpError
+	switch {
+	case err == nil:
+		return ""
+	case errors.Is(err, pgp.ErrBadSignature), errors.Is(err, pgp.ErrUnknownKey), errors.Is(err, pgp.ErrMalformed),
+		errors.Is(err, pgp.ErrWeakDigest), errors.Is(err, pgp.ErrKeyExpired), errors.Is(err, pgp.ErrKeyRevoked),
+		errors.Is(err, pgp.ErrSignatureExpired):
+		return "signature"
+	case errors.Is(err, blob.ErrMismatch):
+		return "checksum"
+	case errors.Is(err, ErrDate):
+		return "date"
+	case errors.Is(err, errNotFound):
+		return "missing"
+	case errors.Is(err, errBusy):
+		return "busy"
+	case errors.As(err, &ne), errors.As(err, &ue), errors.As(err, &he), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
+		return "unreachable"
+	}
+	return "other"
+}
+
+var errBusy = errors.New("busy")
+
 // Error is a failed pulse: one line naming the archive and the reason.
 type Error struct {
 	Archive string
@@ -107,10 +148,13 @@ func (m *Mirror) Pulse(ctx context.Context, a *config.Archive) (catalog.Snapshot
 	started := m.now()
 	snap, err := m.pulse(ctx, a)
 	rec := catalog.Pulse{Archive: a.Name, Started: started, Finished: m.now(), OK: err == nil, Serial: snap.Serial}
+	if m.onPulse != nil {
+		m.onPulse(a.Name, Reason(err), rec.Finished.Sub(started), rec.Finished)
+	}
 	if err != nil {
 		err = &Error{Archive: a.Name, Err: err}
 		rec.Error = oneLine(err.Error())
-		m.log.Error("pulse failed", "archive", a.Name, "err", rec.Error)
+		m.log.Error("pulse failed", "archive", a.Name, "reason", Reason(err), "err", rec.Error)
 	} else {
 		m.log.Info("pulse done", "archive", a.Name, "serial", snap.Serial, "duration", rec.Finished.Sub(started).Round(time.Millisecond))
 	}
@@ -148,7 +192,7 @@ func (m *Mirror) pulse(ctx context.Context, a *config.Archive) (catalog.Snapshot
 		// Real time, not m.now: GC compares it with file modification times.
 		l, err := lock.Pulse(m.lockDir, a.Name, time.Now())
 		if errors.Is(err, lock.ErrBusy) {
-			return catalog.Snapshot{}, fmt.Errorf("another pulse of %s is running", a.Name)
+			return catalog.Snapshot{}, fmt.Errorf("%w: another pulse of %s is running", errBusy, a.Name)
 		}
 		if err != nil {
 			return catalog.Snapshot{}, err
@@ -283,18 +327,18 @@ func (m *Mirror) fetchSuite(ctx context.Context, a *config.Archive, kr *pgp.Keyr
 	if vu, err := rel.ValidUntil(); err != nil {
 		return nil, err
 	} else if !vu.IsZero() && !now.Before(vu) {
-		return nil, fmt.Errorf("upstream Release expired at %s (Valid-Until)", release.FormatTime(vu))
+		return nil, fmt.Errorf("%w: upstream Release expired at %s (Valid-Until)", ErrDate, release.FormatTime(vu))
 	}
 	if date.After(now.Add(maxFuture)) {
-		return nil, fmt.Errorf("upstream Release Date %s is in the future: refusing it (apt would too)", release.FormatTime(date))
+		return nil, fmt.Errorf("%w: upstream Release Date %s is in the future: refusing it (apt would too)", ErrDate, release.FormatTime(date))
 	}
 	last, err := m.cat.LastUpstreamDate(ctx, a.Name, suite)
 	if err != nil {
 		return nil, err
 	}
 	if date.Before(last) {
-		return nil, fmt.Errorf("upstream Release Date %s is older than the last accepted %s: refusing to go back in time",
-			release.FormatTime(date), release.FormatTime(last))
+		return nil, fmt.Errorf("%w: upstream Release Date %s is older than the last accepted %s: refusing to go back in time",
+			ErrDate, release.FormatTime(date), release.FormatTime(last))
 	}
 	up, err := m.store.Put(ctx, bytes.NewReader(upstream), blob.Sum(upstream), int64(len(upstream)))
 	if err != nil {

@@ -1,0 +1,222 @@
+// Package metrics exposes aptsnap's Prometheus metrics: pulses by result
+// and duration, the last successful pulse per archive, snapshots per
+// archive, bytes stored, requests and bytes served by kind, and GC results.
+package metrics
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/aptsnap/aptsnap/blob"
+	"github.com/aptsnap/aptsnap/catalog"
+)
+
+// Metrics holds the collectors of one server.
+type Metrics struct {
+	reg *prometheus.Registry
+
+	pulses        *prometheus.CounterVec
+	pulseDuration *prometheus.HistogramVec
+	lastSuccess   *prometheus.GaugeVec
+	gcRuns        *prometheus.CounterVec
+	gcExpired     prometheus.Counter
+	gcFiles       prometheus.Counter
+	gcBytes       prometheus.Counter
+
+	requests map[string]prometheus.Counter // by kind
+	bytes    map[string]prometheus.Counter
+	store    *storeCollector
+}
+
+// Kinds of request counted apart.
+var kinds = []string{"pool", "index", "release", "trace", "key", "api", "other"}
+
+// New makes the metrics; snapshots per archive and bytes stored are read
+// from cat and store when scraped (the store walk at most once a minute).
+func New(cat catalog.Catalog, store blob.Store, archives []string) *Metrics {
+	m := &Metrics{reg: prometheus.NewRegistry(), requests: map[string]prometheus.Counter{}, bytes: map[string]prometheus.Counter{},
+		store: &storeCollector{store: store}}
+	f := func(c prometheus.Collector) { m.reg.MustRegister(c) }
+	m.pulses = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "aptsnap_pulses_total",
+		Help: "Pulses by archive and result: ok, or the kind of failure (signature, checksum, date, missing, unreachable, busy, other)."},
+		[]string{"archive", "result"})
+	m.pulseDuration = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "aptsnap_pulse_duration_seconds",
+		Help: "Duration of pulses.", Buckets: prometheus.ExponentialBuckets(0.05, 2.5, 12)}, []string{"archive"})
+	m.lastSuccess = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "aptsnap_last_successful_pulse_timestamp_seconds",
+		Help: "When the last successful pulse of an archive ended."}, []string{"archive"})
+	m.gcRuns = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "aptsnap_gc_runs_total", Help: "Garbage collections by result."}, []string{"result"})
+	m.gcExpired = prometheus.NewCounter(prometheus.CounterOpts{Name: "aptsnap_gc_expired_snapshots_total", Help: "Snapshots collected."})
+	m.gcFiles = prometheus.NewCounter(prometheus.CounterOpts{Name: "aptsnap_gc_deleted_files_total", Help: "Stored files deleted by GC."})
+	m.gcBytes = prometheus.NewCounter(prometheus.CounterOpts{Name: "aptsnap_gc_deleted_bytes_total", Help: "Bytes deleted by GC."})
+	reqs := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "aptsnap_http_requests_total", Help: "HTTP requests by kind."}, []string{"kind"})
+	served := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "aptsnap_http_served_bytes_total", Help: "Response body bytes by kind."}, []string{"kind"})
+	for _, k := range kinds {
+		m.requests[k] = reqs.WithLabelValues(k)
+		m.bytes[k] = served.WithLabelValues(k)
+	}
+	for _, c := range []prometheus.Collector{m.pulses, m.pulseDuration, m.lastSuccess, m.gcRuns, m.gcExpired, m.gcFiles, m.gcBytes, reqs, served,
+		&catalogCollector{cat: cat, archives: archives}, m.store} {
+		f(c)
+	}
+	return m
+}
+
+// Handler serves the metrics in Prometheus' text format.
+func (m *Metrics) Handler() http.Handler {
+	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{})
+}
+
+// Pulse records a pulse's outcome; reason is "" for success.
+func (m *Metrics) Pulse(archive, reason string, took time.Duration, ended time.Time) {
+	result := reason
+	if result == "" {
+		result = "ok"
+		m.lastSuccess.WithLabelValues(archive).Set(float64(ended.Unix()))
+		m.store.changed()
+	}
+	m.pulses.WithLabelValues(archive, result).Inc()
+	m.pulseDuration.WithLabelValues(archive).Observe(took.Seconds())
+}
+
+// GC records a garbage collection.
+func (m *Metrics) GC(err error, expired, files int, bytes int64) {
+	if err != nil {
+		m.gcRuns.WithLabelValues("error").Inc()
+		return
+	}
+	m.gcRuns.WithLabelValues("ok").Inc()
+	m.store.changed()
+	m.gcExpired.Add(float64(expired))
+	m.gcFiles.Add(float64(files))
+	m.gcBytes.Add(float64(bytes))
+}
+
+// Kind classifies a request path for the request metrics.
+func Kind(path string) string {
+	switch {
+	case strings.HasPrefix(path, "/api/"):
+		return "api"
+	case strings.HasPrefix(path, "/keys/"):
+		return "key"
+	case strings.Contains(path, "/pool/"):
+		return "pool"
+	case strings.HasSuffix(path, "/InRelease") || strings.HasSuffix(path, "/Release") || strings.HasSuffix(path, "/Release.gpg"):
+		return "release"
+	case strings.Contains(path, "/dists/"):
+		return "index"
+	case strings.Contains(path, "/project/trace/"):
+		return "trace"
+	}
+	return "other"
+}
+
+// Count wraps h to count requests and body bytes by kind. The wrapper
+// keeps the ResponseWriter's io.ReaderFrom, so sendfile still works.
+func (m *Metrics) Count(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		k := Kind(r.URL.Path)
+		m.requests[k].Inc()
+		cw := &countingWriter{ResponseWriter: w}
+		h.ServeHTTP(cw, r)
+		m.bytes[k].Add(float64(cw.n))
+	})
+}
+
+type countingWriter struct {
+	http.ResponseWriter
+	n int64
+}
+
+func (c *countingWriter) Write(p []byte) (int, error) {
+	n, err := c.ResponseWriter.Write(p)
+	c.n += int64(n)
+	return n, err
+}
+
+func (c *countingWriter) ReadFrom(r io.Reader) (int64, error) {
+	if rf, ok := c.ResponseWriter.(io.ReaderFrom); ok {
+		n, err := rf.ReadFrom(r)
+		c.n += n
+		return n, err
+	}
+	n, err := io.Copy(struct{ io.Writer }{c.ResponseWriter}, r)
+	c.n += n
+	return n, err
+}
+
+// catalogCollector reports snapshots per archive at scrape time.
+type catalogCollector struct {
+	cat      catalog.Catalog
+	archives []string
+}
+
+var snapshotsDesc = prometheus.NewDesc("aptsnap_snapshots", "Snapshots per archive (time-based; tagged counted apart).", []string{"archive", "kind"}, nil)
+
+func (c *catalogCollector) Describe(ch chan<- *prometheus.Desc) { ch <- snapshotsDesc }
+
+func (c *catalogCollector) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	tags, _ := c.cat.Tags(ctx)
+	for _, a := range c.archives {
+		snaps, err := c.cat.Snapshots(ctx, a)
+		if err != nil {
+			continue
+		}
+		n := 0
+		for _, t := range tags {
+			if t.Archive == a {
+				n++
+			}
+		}
+		ch <- prometheus.MustNewConstMetric(snapshotsDesc, prometheus.GaugeValue, float64(len(snaps)), a, "time-based")
+		ch <- prometheus.MustNewConstMetric(snapshotsDesc, prometheus.GaugeValue, float64(n), a, "tagged")
+	}
+}
+
+// storeCollector reports the bytes and files stored, walking the store at
+// most once a minute, or again after a pulse or GC changed it.
+type storeCollector struct {
+	store blob.Store
+	mu    sync.Mutex
+	at    time.Time
+	files int
+	bytes int64
+}
+
+var (
+	storedBytesDesc = prometheus.NewDesc("aptsnap_stored_bytes", "Bytes in the content-addressed store.", nil, nil)
+	storedFilesDesc = prometheus.NewDesc("aptsnap_stored_files", "Files in the content-addressed store.", nil, nil)
+)
+
+func (c *storeCollector) changed() {
+	c.mu.Lock()
+	c.at = time.Time{}
+	c.mu.Unlock()
+}
+
+func (c *storeCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- storedBytesDesc
+	ch <- storedFilesDesc
+}
+
+func (c *storeCollector) Collect(ch chan<- prometheus.Metric) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if time.Since(c.at) > time.Minute {
+		var files int
+		var bytes int64
+		if err := c.store.Walk(context.Background(), func(i blob.Info) error { files++; bytes += i.Size; return nil }); err == nil {
+			c.files, c.bytes, c.at = files, bytes, time.Now()
+		}
+	}
+	ch <- prometheus.MustNewConstMetric(storedBytesDesc, prometheus.GaugeValue, float64(c.bytes))
+	ch <- prometheus.MustNewConstMetric(storedFilesDesc, prometheus.GaugeValue, float64(c.files))
+}
