@@ -5,7 +5,6 @@ package app
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -18,6 +17,7 @@ import (
 	"github.com/aptsnap/aptsnap/api"
 	"github.com/aptsnap/aptsnap/blob"
 	"github.com/aptsnap/aptsnap/catalog"
+	"github.com/aptsnap/aptsnap/certs"
 	"github.com/aptsnap/aptsnap/config"
 	"github.com/aptsnap/aptsnap/metrics"
 	"github.com/aptsnap/aptsnap/mirror"
@@ -44,6 +44,9 @@ type App struct {
 
 	server *serve.Server
 	once   sync.Once
+
+	certsMu sync.Mutex
+	certs   *certs.Manager // while serving HTTPS
 }
 
 // Open opens the catalog, store and signing key described by cfg,
@@ -71,6 +74,12 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, erro
 	}
 	a := &App{Config: cfg, Catalog: cat, Store: store, Signer: signer, Log: log, Now: time.Now, Progress: progress.Discard{}}
 	a.Metrics = metrics.New(cat, store, a.archiveNames())
+	a.Metrics.CertSource(func() map[string]time.Time {
+		if c := a.Certs(); c != nil {
+			return c.NotAfter()
+		}
+		return nil
+	})
 	return a, nil
 }
 
@@ -177,8 +186,8 @@ func nextSlot(now time.Time, every time.Duration) time.Time {
 	return midnight.Add(n * every)
 }
 
-// Serve listens on the configured address, serves snapshots and runs the
-// pulse schedule until ctx ends.
+// Serve listens on the configured address (and, with [tls], on the HTTPS
+// one), serves snapshots and runs the pulse schedule until ctx ends.
 func (a *App) Serve(ctx context.Context, schedule bool) error {
 	ln, err := net.Listen("tcp", a.Config.Listen)
 	if err != nil {
@@ -187,47 +196,16 @@ func (a *App) Serve(ctx context.Context, schedule bool) error {
 	return a.ServeListener(ctx, ln, schedule)
 }
 
-// ServeListener is Serve on an existing listener.
+// ServeListener is Serve on an existing plain HTTP listener; with [tls]
+// it opens the HTTPS listener itself.
 func (a *App) ServeListener(ctx context.Context, ln net.Listener, schedule bool) error {
-	srv := &http.Server{Handler: a.Handler(), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute,
-		ErrorLog: slog.NewLogLogger(a.Log.Handler(), slog.LevelWarn)}
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	var wg sync.WaitGroup
-	if schedule {
-		wg.Add(1)
-		go func() { defer wg.Done(); a.Schedule(ctx) }()
-		if every := a.Config.GCInterval; every > 0 {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				t := time.NewTicker(every)
-				defer t.Stop()
-				for {
-					select {
-					case <-ctx.Done():
-						return
-					case <-t.C:
-						if _, err := a.GC(ctx, false); err != nil {
-							a.Log.Error("scheduled gc", "err", err)
-						}
-					}
-				}
-			}()
+	var tlsLn net.Listener
+	if a.Config.TLS != nil {
+		var err error
+		if tlsLn, err = net.Listen("tcp", a.Config.TLS.Listen); err != nil {
+			ln.Close()
+			return fmt.Errorf("serve https: %w", err)
 		}
 	}
-	go func() {
-		<-ctx.Done()
-		sctx, c := context.WithTimeout(context.Background(), 10*time.Second)
-		defer c()
-		srv.Shutdown(sctx)
-	}()
-	a.Log.Info("serving", "addr", ln.Addr().String(), "public_url", a.Config.PublicURL)
-	err := srv.Serve(ln)
-	cancel()
-	wg.Wait()
-	if errors.Is(err, http.ErrServerClosed) {
-		return nil
-	}
-	return err
+	return a.ServeListeners(ctx, ln, tlsLn, schedule)
 }

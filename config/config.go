@@ -8,6 +8,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"net"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -39,7 +40,46 @@ type Config struct {
 	GCInterval time.Duration `toml:"-"`
 	// Archives are the upstream repositories mirrored.
 	Archives []Archive `toml:"archive"`
+	// TLS, when set, adds an HTTPS listener; plain HTTP stays on Listen.
+	TLS *TLS `toml:"tls"`
 }
+
+// TLS is the [tls] section: an HTTPS listener with a certificate taken
+// from files (CertFile, KeyFile) or obtained and renewed through ACME.
+type TLS struct {
+	// Listen is the address of the HTTPS listener.
+	Listen string `toml:"listen"`
+	// CertFile and KeyFile are a PEM certificate chain and its key; the
+	// alternative to ACME.
+	CertFile string `toml:"cert_file"`
+	KeyFile  string `toml:"key_file"`
+	// ACME obtains certificates from an ACME CA (HTTP-01 on the plain
+	// listener, TLS-ALPN-01 on the HTTPS one).
+	ACME *ACME `toml:"acme"`
+}
+
+// ACME is the [tls.acme] section.
+type ACME struct {
+	// Email is the ACME account's contact address (required).
+	Email string `toml:"email"`
+	// CA is the directory URL; "staging" selects Let's Encrypt's staging
+	// CA. Default: Let's Encrypt's production CA.
+	CA string `toml:"ca"`
+	// Domains are the names certificates are obtained for.
+	Domains []string `toml:"domains"`
+	// CARoot is a PEM file of roots to trust when talking to the CA (a
+	// private ACME CA such as Pebble).
+	CARoot string `toml:"ca_root"`
+}
+
+// ACME directory URLs.
+const (
+	LetsEncryptProduction = "https://acme-v02.api.letsencrypt.org/directory"
+	LetsEncryptStaging    = "https://acme-staging-v02.api.letsencrypt.org/directory"
+)
+
+// DefaultTLSListen is the HTTPS listener's default address.
+const DefaultTLSListen = "127.0.0.1:8443"
 
 // Archive is one upstream APT repository mirrored into time-based snapshots.
 type Archive struct {
@@ -123,6 +163,19 @@ func (c *Config) applyDefaults() {
 	if c.GCEvery == "" {
 		c.GCEvery = DefaultGCEvery
 	}
+	if t := c.TLS; t != nil {
+		if t.Listen == "" {
+			t.Listen = DefaultTLSListen
+		}
+		if a := t.ACME; a != nil {
+			switch a.CA {
+			case "", "production":
+				a.CA = LetsEncryptProduction
+			case "staging":
+				a.CA = LetsEncryptStaging
+			}
+		}
+	}
 	for i := range c.Archives {
 		a := &c.Archives[i]
 		a.URL = strings.TrimRight(a.URL, "/")
@@ -147,6 +200,12 @@ func (c *Config) resolve(dir string) {
 	for i := range c.Archives {
 		c.Archives[i].Keyring = abs(c.Archives[i].Keyring)
 	}
+	if t := c.TLS; t != nil {
+		t.CertFile, t.KeyFile = abs(t.CertFile), abs(t.KeyFile)
+		if t.ACME != nil {
+			t.ACME.CARoot = abs(t.ACME.CARoot)
+		}
+	}
 }
 
 // Validate reports the first problem in c.
@@ -159,6 +218,9 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("gc_every: want a duration such as \"6h\" (or \"0\" for never), not %q", c.GCEvery)
 	}
 	c.GCInterval = d
+	if err := c.TLS.validate(); err != nil {
+		return err
+	}
 	seen := map[string]bool{}
 	for i, a := range c.Archives {
 		where := fmt.Sprintf("archive[%d] %q", i, a.Name)
@@ -230,4 +292,50 @@ func (c *Config) SigningKeyPath() string {
 		return c.SigningKey
 	}
 	return filepath.Join(c.DataDir, "signing-key.asc")
+}
+
+func (t *TLS) validate() error {
+	if t == nil {
+		return nil
+	}
+	if _, _, err := net.SplitHostPort(t.Listen); err != nil {
+		return fmt.Errorf("tls.listen: %w", err)
+	}
+	files := t.CertFile != "" || t.KeyFile != ""
+	switch {
+	case files && (t.CertFile == "" || t.KeyFile == ""):
+		return errors.New("tls: cert_file and key_file go together")
+	case files && t.ACME != nil:
+		return errors.New("tls: cert_file/key_file and [tls.acme] exclude each other")
+	case !files && t.ACME == nil:
+		return errors.New("tls: set cert_file and key_file, or [tls.acme]")
+	}
+	if a := t.ACME; a != nil {
+		if len(a.Domains) == 0 {
+			return errors.New("tls.acme: domains is empty")
+		}
+		if !strings.Contains(a.Email, "@") {
+			// The CA's contact for this account (certmagic would
+			// otherwise prompt for one on a terminal).
+			return errors.New("tls.acme: email is required")
+		}
+		for _, d := range a.Domains {
+			if d == "" || strings.ContainsAny(d, " \t\n/:*") || strings.HasPrefix(d, ".") || strings.HasSuffix(d, ".") {
+				return fmt.Errorf("tls.acme: invalid domain %q", d)
+			}
+		}
+		u, err := url.Parse(a.CA)
+		if err != nil || u.Scheme != "https" || u.Host == "" {
+			return fmt.Errorf("tls.acme: ca must be an https directory URL or \"staging\", not %q", a.CA)
+		}
+	}
+	return nil
+}
+
+// SANs are the names the HTTPS listener has certificates for (ACME only).
+func (t *TLS) SANs() []string {
+	if t == nil || t.ACME == nil {
+		return nil
+	}
+	return t.ACME.Domains
 }

@@ -108,3 +108,77 @@ func TestLoadResolvesRelativePaths(t *testing.T) {
 		t.Error("Load of a missing file succeeded")
 	}
 }
+
+// TestTLSConfig: the [tls] section with ACME (defaults, "staging"), with
+// files (relative paths resolved), and every way it can be wrong,
+// unknown keys included.
+func TestTLSConfig(t *testing.T) {
+	c, err := Parse([]byte(good + `
+[tls]
+[tls.acme]
+email = "ops@example.org"
+domains = ["snapshots.example.org"]
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.TLS.Listen != DefaultTLSListen || c.TLS.ACME.CA != LetsEncryptProduction {
+		t.Errorf("defaults: listen %q, ca %q", c.TLS.Listen, c.TLS.ACME.CA)
+	}
+	if got := c.TLS.SANs(); len(got) != 1 || got[0] != "snapshots.example.org" {
+		t.Errorf("SANs %v", got)
+	}
+	c, err = Parse([]byte(good + `
+[tls]
+listen = "[::1]:443"
+[tls.acme]
+email = "ops@example.org"
+ca = "staging"
+domains = ["a.example.org", "b.example.org"]
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.TLS.ACME.CA != LetsEncryptStaging || c.TLS.Listen != "[::1]:443" {
+		t.Errorf("staging: %+v", c.TLS)
+	}
+	if c, err := Parse([]byte(good)); err != nil || c.TLS != nil {
+		t.Errorf("no [tls]: %v %+v", err, c.TLS)
+	}
+
+	dir := t.TempDir()
+	path := filepath.Join(dir, "aptsnap.toml")
+	if err := os.WriteFile(path, []byte(good+`
+[tls]
+listen = "127.0.0.1:8443"
+cert_file = "tls/cert.pem"
+key_file = "/etc/aptsnap/key.pem"
+`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c, err = Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.TLS.CertFile != filepath.Join(dir, "tls/cert.pem") || c.TLS.KeyFile != "/etc/aptsnap/key.pem" || c.TLS.ACME != nil {
+		t.Errorf("files: %+v", c.TLS)
+	}
+
+	for _, tt := range []struct{ body, want string }{
+		{"[tls]\n", "set cert_file and key_file, or [tls.acme]"},
+		{"[tls]\ncert_file = \"c.pem\"\n", "go together"},
+		{"[tls]\ncert_file = \"c.pem\"\nkey_file = \"k.pem\"\n[tls.acme]\nemail = \"x@example.org\"\ndomains = [\"a.example.org\"]\n", "exclude each other"},
+		{"[tls]\n[tls.acme]\nemail = \"x@example.org\"\n", "domains is empty"},
+		{"[tls]\n[tls.acme]\nemail = \"x@example.org\"\ndomains = [\"*.example.org\"]\n", "invalid domain"},
+		{"[tls]\n[tls.acme]\ndomains = [\"a.example.org\"]\n", "email is required"},
+		{"[tls]\n[tls.acme]\nemail = \"x@example.org\"\ndomains = [\"a.example.org\"]\nca = \"http://ca.example.org/dir\"\n", "https directory URL"},
+		{"[tls]\nlisten = \"8443\"\ncert_file = \"c\"\nkey_file = \"k\"\n", "tls.listen"},
+		{"[tls]\n[tls.acme]\ndomains = [\"a.example.org\"]\nemial = \"x\"\n", "unknown key(s): tls.acme.emial"},
+		{"[tls]\ncert = \"c\"\n", "unknown key(s): tls.cert"},
+	} {
+		_, err := Parse([]byte(good + tt.body))
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%q: got %v, want %q", tt.body, err, tt.want)
+		}
+	}
+}

@@ -17,7 +17,12 @@ import (
 // scrape fetches /metrics and parses it with Prometheus' own text parser.
 func (e *env) scrape(t *testing.T) map[string]*dto.MetricFamily {
 	t.Helper()
-	resp, err := http.Get(e.srv.URL + "/metrics")
+	return scrapeURL(t, e.srv.URL)
+}
+
+func scrapeURL(t *testing.T, base string) map[string]*dto.MetricFamily {
+	t.Helper()
+	resp, err := http.Get(base + "/metrics")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -33,6 +33,7 @@ type Metrics struct {
 	requests map[string]prometheus.Counter // by kind
 	bytes    map[string]prometheus.Counter
 	store    *storeCollector
+	certs    *certCollector
 }
 
 // Kinds of request counted apart.
@@ -42,7 +43,7 @@ var kinds = []string{"pool", "index", "release", "trace", "key", "api", "other"}
 // from cat and store when scraped (the store walk at most once a minute).
 func New(cat catalog.Catalog, store blob.Store, archives []string) *Metrics {
 	m := &Metrics{reg: prometheus.NewRegistry(), requests: map[string]prometheus.Counter{}, bytes: map[string]prometheus.Counter{},
-		store: &storeCollector{store: store}}
+		store: &storeCollector{store: store}, certs: &certCollector{}}
 	f := func(c prometheus.Collector) { m.reg.MustRegister(c) }
 	m.pulses = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "aptsnap_pulses_total",
 		Help: "Pulses by archive and result: ok, or the kind of failure (signature, checksum, date, missing, unreachable, busy, other)."},
@@ -62,7 +63,7 @@ func New(cat catalog.Catalog, store blob.Store, archives []string) *Metrics {
 		m.bytes[k] = served.WithLabelValues(k)
 	}
 	for _, c := range []prometheus.Collector{m.pulses, m.pulseDuration, m.lastSuccess, m.gcRuns, m.gcExpired, m.gcFiles, m.gcBytes, reqs, served,
-		&catalogCollector{cat: cat, archives: archives}, m.store} {
+		&catalogCollector{cat: cat, archives: archives}, m.store, m.certs} {
 		f(c)
 	}
 	return m
@@ -219,4 +220,34 @@ func (c *storeCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 	ch <- prometheus.MustNewConstMetric(storedBytesDesc, prometheus.GaugeValue, float64(c.bytes))
 	ch <- prometheus.MustNewConstMetric(storedFilesDesc, prometheus.GaugeValue, float64(c.files))
+}
+
+// CertSource sets where certificate expiry comes from: the names served
+// over HTTPS and their certificates' not-after (nil when not serving HTTPS).
+func (m *Metrics) CertSource(f func() map[string]time.Time) {
+	m.certs.mu.Lock()
+	m.certs.source = f
+	m.certs.mu.Unlock()
+}
+
+var certDesc = prometheus.NewDesc("aptsnap_certificate_not_after_timestamp_seconds",
+	"When the certificate served for a name expires.", []string{"name"}, nil)
+
+type certCollector struct {
+	mu     sync.Mutex
+	source func() map[string]time.Time
+}
+
+func (c *certCollector) Describe(ch chan<- *prometheus.Desc) { ch <- certDesc }
+
+func (c *certCollector) Collect(ch chan<- prometheus.Metric) {
+	c.mu.Lock()
+	f := c.source
+	c.mu.Unlock()
+	if f == nil {
+		return
+	}
+	for name, t := range f() {
+		ch <- prometheus.MustNewConstMetric(certDesc, prometheus.GaugeValue, float64(t.Unix()), name)
+	}
 }

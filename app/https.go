@@ -1,0 +1,127 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/aptsnap/aptsnap/certs"
+)
+
+// Certs is the certificate manager of the serving HTTPS listener, or nil
+// when there is none (no [tls], or not serving yet). The metrics package
+// reads its NotAfter for the certificate-expiry gauge.
+func (a *App) Certs() *certs.Manager {
+	a.certsMu.Lock()
+	defer a.certsMu.Unlock()
+	return a.certs
+}
+
+func (a *App) setCerts(m *certs.Manager) {
+	a.certsMu.Lock()
+	a.certs = m
+	a.certsMu.Unlock()
+}
+
+// ServeListeners serves snapshots and the admin API on ln (plain HTTP,
+// which also answers ACME HTTP-01 challenges) and, if tlsLn is not nil,
+// over HTTPS on tlsLn with the certificates [tls] describes (answering
+// TLS-ALPN-01 there); runs the pulse schedule and GC if schedule is set;
+// until ctx ends.
+func (a *App) ServeListeners(ctx context.Context, ln, tlsLn net.Listener, schedule bool) error {
+	handler := a.Handler()
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var mgr *certs.Manager
+	if tlsLn != nil {
+		if a.Config.TLS == nil {
+			ln.Close()
+			tlsLn.Close()
+			return errors.New("serve: an HTTPS listener needs a [tls] section")
+		}
+		var err error
+		mgr, err = certs.New(a.Config.TLS, a.Config.DataDir, a.Log, certs.Options{HTTPAddr: ln.Addr(), TLSAddr: tlsLn.Addr()})
+		if err != nil {
+			ln.Close()
+			tlsLn.Close()
+			return err
+		}
+		a.setCerts(mgr)
+		defer func() { a.setCerts(nil); mgr.Stop() }()
+	}
+	newServer := func(h http.Handler) *http.Server {
+		return &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute,
+			ErrorLog: slog.NewLogLogger(a.Log.Handler(), slog.LevelWarn)}
+	}
+	plain := handler
+	if mgr != nil {
+		plain = mgr.HTTPHandler(handler)
+	}
+	servers := []*http.Server{newServer(plain)}
+	if mgr != nil {
+		srv := newServer(handler)
+		srv.TLSConfig = mgr.TLSConfig()
+		servers = append(servers, srv)
+	}
+	var wg sync.WaitGroup
+	if schedule {
+		wg.Add(1)
+		go func() { defer wg.Done(); a.Schedule(ctx) }()
+		if every := a.Config.GCInterval; every > 0 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				t := time.NewTicker(every)
+				defer t.Stop()
+				for {
+					select {
+					case <-ctx.Done():
+						return
+					case <-t.C:
+						if _, err := a.GC(ctx, false); err != nil {
+							a.Log.Error("scheduled gc", "err", err)
+						}
+					}
+				}
+			}()
+		}
+	}
+	go func() {
+		<-ctx.Done()
+		sctx, c := context.WithTimeout(context.Background(), 10*time.Second)
+		defer c()
+		for _, srv := range servers {
+			srv.Shutdown(sctx)
+		}
+	}()
+	errc := make(chan error, 2)
+	if mgr != nil {
+		go func() { errc <- servers[1].ServeTLS(tlsLn, "", "") }()
+		a.Log.Info("serving https", "addr", tlsLn.Addr().String(), "names", a.Config.TLS.SANs())
+	}
+	a.Log.Info("serving", "addr", ln.Addr().String(), "public_url", a.Config.PublicURL)
+	go func() { errc <- servers[0].Serve(ln) }()
+	if mgr != nil {
+		// The CA connects back to the listeners, so certificates are
+		// obtained once both serve.
+		if err := mgr.Start(ctx); err != nil {
+			a.Log.Error("certificate management", "err", err)
+		}
+	}
+	err := <-errc
+	cancel()
+	if len(servers) > 1 {
+		if e := <-errc; err == nil || errors.Is(err, http.ErrServerClosed) {
+			err = e
+		}
+	}
+	wg.Wait()
+	if errors.Is(err, http.ErrServerClosed) {
+		return nil
+	}
+	return err
+}
