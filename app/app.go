@@ -24,6 +24,7 @@ import (
 	"github.com/aptsnap/aptsnap/pgp"
 	"github.com/aptsnap/aptsnap/progress"
 	"github.com/aptsnap/aptsnap/serve"
+	"github.com/aptsnap/aptsnap/web"
 )
 
 // App is an opened aptsnap installation.
@@ -121,6 +122,7 @@ func (a *App) Handler() http.Handler {
 	})
 	admin := api.NewServer(a, a.Catalog, a.Log)
 	metrics := a.Metrics.Handler()
+	ui := web.New(web.Options{Catalog: a.Catalog, Store: a.Store, Archives: a.archiveNames(), PublicURL: a.Config.PublicURL, Now: a.Now})
 	// A prefix test rather than a ServeMux: a mux would redirect unclean
 	// snapshot paths ("..") that the server must answer with 400.
 	return a.Metrics.Count(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -129,6 +131,10 @@ func (a *App) Handler() http.Handler {
 			admin.ServeHTTP(w, r)
 		case r.URL.Path == "/metrics":
 			metrics.ServeHTTP(w, r)
+		case r.URL.Path == "/":
+			http.Redirect(w, r, "/ui/", http.StatusFound)
+		case r.URL.Path == "/ui" || strings.HasPrefix(r.URL.Path, "/ui/"):
+			ui.ServeHTTP(w, r)
 		default:
 			a.server.ServeHTTP(w, r)
 		}

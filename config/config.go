@@ -227,7 +227,7 @@ func (c *Config) Validate() error {
 		switch {
 		case !nameRE.MatchString(a.Name):
 			return fmt.Errorf("%s: name must match %s", where, nameRE)
-		case a.Name == "keys" || a.Name == "tagged" || a.Name == "api" || a.Name == "metrics":
+		case a.Name == "keys" || a.Name == "tagged" || a.Name == "api" || a.Name == "metrics" || a.Name == "ui":
 			return fmt.Errorf("%s: name is reserved", where)
 		case seen[a.Name]:
 			return fmt.Errorf("%s: duplicate archive name", where)

@@ -19,7 +19,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"path"
@@ -128,8 +127,6 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	switch {
-	case p == "/":
-		s.serveRoot(w, r)
 	case p == "/keys/aptsnap.asc":
 		w.Header().Set("Content-Type", "application/pgp-keys")
 		http.ServeContent(w, r, "aptsnap.asc", s.keyTime, bytes.NewReader(s.key))
@@ -142,21 +139,6 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	default:
 		http.NotFound(w, r)
 	}
-}
-
-func (s *Server) serveRoot(w http.ResponseWriter, r *http.Request) {
-	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-	var b strings.Builder
-	b.WriteString("aptsnap: time-based snapshots of APT archives\n\n")
-	for a := range s.archives {
-		if snap, err := s.cat.Latest(r.Context(), a); err == nil {
-			fmt.Fprintf(&b, "%s\tlatest %s\tvalid until %s\n", a, snap.Serial, snap.ValidUntil.Format(time.RFC3339))
-		} else {
-			fmt.Fprintf(&b, "%s\tno snapshot yet\n", a)
-		}
-	}
-	b.WriteString("\nkey: /keys/aptsnap.asc\n")
-	io.WriteString(w, b.String())
 }
 
 // serveSnapshot serves rest (dists/... or pool/...) of the snapshot id

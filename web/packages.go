@@ -1,0 +1,331 @@
+package web
+
+import (
+	"container/list"
+	"context"
+	"fmt"
+	"io"
+	"path"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	"github.com/aptsnap/aptsnap/blob"
+	"github.com/aptsnap/aptsnap/catalog"
+	"github.com/aptsnap/aptsnap/deb822"
+	"github.com/aptsnap/aptsnap/debver"
+	"github.com/aptsnap/aptsnap/index"
+)
+
+// pkg is one stanza of a Packages index, reduced to what the UI shows.
+type pkg struct {
+	Name, Version, Arch string
+}
+
+// cmpPkg orders packages by name, architecture, then version.
+func cmpPkg(a, b pkg) int {
+	if c := strings.Compare(a.Name, b.Name); c != 0 {
+		return c
+	}
+	if c := strings.Compare(a.Arch, b.Arch); c != 0 {
+		return c
+	}
+	return debver.Compare(a.Version, b.Version)
+}
+
+// parsePackages returns the packages of an uncompressed Packages index,
+// sorted by cmpPkg. The strings share one allocation holding only the three
+// fields, not the index text.
+func parsePackages(data []byte) ([]pkg, error) {
+	type span struct{ n, v, a [2]int }
+	var buf []byte
+	var spans []span
+	sc := deb822.NewScanner(data)
+	add := func(b []byte) [2]int {
+		s := len(buf)
+		buf = append(buf, b...)
+		return [2]int{s, len(buf)}
+	}
+	for sc.Scan() {
+		name := sc.Field("Package")
+		if len(name) == 0 {
+			continue
+		}
+		spans = append(spans, span{add(name), add(sc.Field("Version")), add(sc.Field("Architecture"))})
+	}
+	if err := sc.Err(); err != nil {
+		return nil, err
+	}
+	all := string(buf)
+	out := make([]pkg, len(spans))
+	for i, s := range spans {
+		out[i] = pkg{all[s.n[0]:s.n[1]], all[s.v[0]:s.v[1]], all[s.a[0]:s.a[1]]}
+	}
+	if !slices.IsSortedFunc(out, cmpPkg) {
+		slices.SortFunc(out, cmpPkg)
+	}
+	return out, nil
+}
+
+// lookup returns the packages named name in a list sorted by cmpPkg.
+func lookup(pkgs []pkg, name string) []pkg {
+	i, _ := slices.BinarySearchFunc(pkgs, name, func(p pkg, n string) int { return strings.Compare(p.Name, n) })
+	j := i
+	for j < len(pkgs) && pkgs[j].Name == name {
+		j++
+	}
+	return pkgs[i:j]
+}
+
+// pkgIndex is one binary Packages index of a suite: the variant we read.
+type pkgIndex struct {
+	Dir  string // e.g. "main/binary-amd64"
+	Comp string // e.g. "main"
+	File catalog.IndexFile
+}
+
+// packageIndices picks, for every <comp>/binary-<arch>/Packages of a suite,
+// the variant cheapest to read (plain, then .gz, then .xz), sorted by Dir.
+func packageIndices(files []catalog.IndexFile) []pkgIndex {
+	rank := map[string]int{"Packages": 0, "Packages.gz": 1, "Packages.xz": 2}
+	best := map[string]pkgIndex{}
+	for _, f := range files {
+		dir, base := path.Split(f.Path)
+		dir = strings.TrimSuffix(dir, "/")
+		r, ok := rank[base]
+		if !ok || strings.Contains(dir, "/by-hash") {
+			continue
+		}
+		i := strings.LastIndex(dir, "/binary-")
+		if i <= 0 {
+			continue
+		}
+		if cur, ok := best[dir]; ok && rank[path.Base(cur.File.Path)] <= r {
+			continue
+		}
+		best[dir] = pkgIndex{Dir: dir, Comp: dir[:i], File: f}
+	}
+	out := make([]pkgIndex, 0, len(best))
+	for _, p := range best {
+		out = append(out, p)
+	}
+	slices.SortFunc(out, func(a, b pkgIndex) int { return strings.Compare(a.Dir, b.Dir) })
+	return out
+}
+
+// indexCache keeps parsed Packages indices by the digest of the file read
+// (an index is immutable by digest), least recently used first out, bounded
+// by the total number of packages held. Concurrent loads of one digest
+// share one parse.
+type indexCache struct {
+	store blob.Store
+	max   int
+
+	mu       sync.Mutex
+	size     int
+	ll       *list.List // of *cached, most recent first
+	byDigest map[blob.Digest]*list.Element
+	loading  map[blob.Digest]*load
+
+	parses atomic.Int64 // indices parsed, for tests
+}
+
+type cached struct {
+	d    blob.Digest
+	pkgs []pkg
+}
+
+type load struct {
+	done chan struct{}
+	pkgs []pkg
+	err  error
+}
+
+func newIndexCache(store blob.Store, maxPackages int) *indexCache {
+	return &indexCache{store: store, max: maxPackages, ll: list.New(),
+		byDigest: map[blob.Digest]*list.Element{}, loading: map[blob.Digest]*load{}}
+}
+
+// get returns the parsed packages of a stored index file.
+func (c *indexCache) get(ctx context.Context, f catalog.IndexFile) ([]pkg, error) {
+	c.mu.Lock()
+	if e, ok := c.byDigest[f.SHA256]; ok {
+		c.ll.MoveToFront(e)
+		c.mu.Unlock()
+		return e.Value.(*cached).pkgs, nil
+	}
+	if l, ok := c.loading[f.SHA256]; ok {
+		c.mu.Unlock()
+		select {
+		case <-l.done:
+			return l.pkgs, l.err
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+	l := &load{done: make(chan struct{})}
+	c.loading[f.SHA256] = l
+	c.mu.Unlock()
+
+	// The parse is not tied to one request: others may wait for it.
+	data, err := c.read(context.WithoutCancel(ctx), f)
+	if err == nil {
+		c.parses.Add(1)
+		l.pkgs, err = parsePackages(data)
+		if err != nil {
+			err = fmt.Errorf("%s: %w", f.Path, err)
+		}
+	}
+	l.err = err
+
+	c.mu.Lock()
+	delete(c.loading, f.SHA256)
+	if err == nil {
+		c.byDigest[f.SHA256] = c.ll.PushFront(&cached{f.SHA256, l.pkgs})
+		c.size += len(l.pkgs)
+		for c.size > c.max && c.ll.Len() > 1 {
+			old := c.ll.Remove(c.ll.Back()).(*cached)
+			delete(c.byDigest, old.d)
+			c.size -= len(old.pkgs)
+		}
+	}
+	c.mu.Unlock()
+	close(l.done)
+	return l.pkgs, err
+}
+
+// read returns the uncompressed content of a stored index file, reading a
+// plain one in a single allocation of its size.
+func (c *indexCache) read(ctx context.Context, f catalog.IndexFile) ([]byte, error) {
+	if path.Base(f.Path) != "Packages" {
+		return index.Read(ctx, c.store, f.Path, f.SHA256)
+	}
+	rc, info, err := c.store.Open(ctx, f.SHA256)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", f.Path, err)
+	}
+	defer rc.Close()
+	data := make([]byte, info.Size)
+	if _, err := io.ReadFull(rc, data); err != nil {
+		return nil, fmt.Errorf("%s: %w", f.Path, err)
+	}
+	return data, nil
+}
+
+// Change kinds.
+const (
+	added      = "added"
+	removed    = "removed"
+	upgraded   = "upgraded"
+	downgraded = "downgraded"
+)
+
+// change is one package that differs between two snapshots.
+type change struct {
+	Suite, Comp string
+	Name, Arch  string
+	From, To    string // empty when absent
+	Kind        string
+}
+
+// cursor walks several package lists, each sorted by cmpPkg, as one list
+// of (name, architecture) with the highest version of each.
+type cursor struct {
+	lists [][]pkg
+	pos   []int
+}
+
+func newCursor(lists [][]pkg) *cursor { return &cursor{lists: lists, pos: make([]int, len(lists))} }
+
+// next returns the next package and architecture in order, at its highest version.
+func (c *cursor) next() (pkg, bool) {
+	var min *pkg
+	for i, l := range c.lists {
+		if c.pos[i] >= len(l) {
+			continue
+		}
+		h := &l[c.pos[i]]
+		if min == nil || h.Name < min.Name || h.Name == min.Name && h.Arch < min.Arch {
+			min = h
+		}
+	}
+	if min == nil {
+		return pkg{}, false
+	}
+	out := pkg{Name: min.Name, Arch: min.Arch}
+	for i, l := range c.lists {
+		j := c.pos[i]
+		for j < len(l) && l[j].Name == out.Name && l[j].Arch == out.Arch {
+			if out.Version == "" || l[j].Version != out.Version && debver.Compare(l[j].Version, out.Version) > 0 {
+				out.Version = l[j].Version
+			}
+			j++
+		}
+		c.pos[i] = j
+	}
+	return out, true
+}
+
+// diffLists compares two sides, each several package lists sorted by
+// cmpPkg (the indices of one component, one per architecture), and returns
+// what changed, sorted by name then architecture. A package present in
+// several versions counts as its highest. Suite and Comp are left empty.
+func diffLists(from, to [][]pkg) []change {
+	a, b := newCursor(from), newCursor(to)
+	pa, oka := a.next()
+	pb, okb := b.next()
+	var out []change
+	for oka || okb {
+		c := 0
+		switch {
+		case !oka:
+			c = 1
+		case !okb:
+			c = -1
+		case pa.Name != pb.Name:
+			c = strings.Compare(pa.Name, pb.Name)
+		default:
+			c = strings.Compare(pa.Arch, pb.Arch)
+		}
+		switch {
+		case c < 0:
+			out = append(out, change{Name: pa.Name, Arch: pa.Arch, From: pa.Version, Kind: removed})
+			pa, oka = a.next()
+		case c > 0:
+			out = append(out, change{Name: pb.Name, Arch: pb.Arch, To: pb.Version, Kind: added})
+			pb, okb = b.next()
+		default:
+			if pa.Version != pb.Version {
+				switch debver.Compare(pa.Version, pb.Version) {
+				case -1:
+					out = append(out, change{Name: pa.Name, Arch: pa.Arch, From: pa.Version, To: pb.Version, Kind: upgraded})
+				case 1:
+					out = append(out, change{Name: pa.Name, Arch: pa.Arch, From: pa.Version, To: pb.Version, Kind: downgraded})
+				}
+			}
+			pa, oka = a.next()
+			pb, okb = b.next()
+		}
+	}
+	return out
+}
+
+// diffPackages is diffLists of two unsorted lists.
+func diffPackages(from, to []pkg) []change {
+	sorted := func(l []pkg) [][]pkg {
+		l = slices.Clone(l)
+		slices.SortFunc(l, cmpPkg)
+		return [][]pkg{l}
+	}
+	return diffLists(sorted(from), sorted(to))
+}
+
+func cmpChange(x, y change) int {
+	for _, c := range [][2]string{{x.Suite, y.Suite}, {x.Comp, y.Comp}, {x.Name, y.Name}, {x.Arch, y.Arch}} {
+		if n := strings.Compare(c[0], c[1]); n != 0 {
+			return n
+		}
+	}
+	return 0
+}

@@ -1,0 +1,195 @@
+package web
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"reflect"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/aptsnap/aptsnap/blob"
+	"github.com/aptsnap/aptsnap/catalog"
+)
+
+func TestDiffPackages(t *testing.T) {
+	p := func(name, ver, arch string) pkg { return pkg{name, ver, arch} }
+	tests := []struct {
+		name     string
+		from, to []pkg
+		want     []change
+	}{
+		{"nothing", nil, nil, nil},
+		{"same", []pkg{p("a", "1.0", "amd64")}, []pkg{p("a", "1.0", "amd64")}, nil},
+		{"equal versions spelled differently", []pkg{p("a", "0:1.0", "amd64")}, []pkg{p("a", "1.0", "amd64")}, nil},
+		{"added", nil, []pkg{p("a", "1.0", "all")},
+			[]change{{Name: "a", Arch: "all", To: "1.0", Kind: added}}},
+		{"removed", []pkg{p("a", "1.0", "all")}, nil,
+			[]change{{Name: "a", Arch: "all", From: "1.0", Kind: removed}}},
+		{"upgraded revision", []pkg{p("hello", "2.10-1", "amd64")}, []pkg{p("hello", "2.10-2", "amd64")},
+			[]change{{Name: "hello", Arch: "amd64", From: "2.10-1", To: "2.10-2", Kind: upgraded}}},
+		{"upgraded by epoch despite smaller upstream", []pkg{p("a", "9.0-1", "amd64")}, []pkg{p("a", "1:1.0-1", "amd64")},
+			[]change{{Name: "a", Arch: "amd64", From: "9.0-1", To: "1:1.0-1", Kind: upgraded}}},
+		{"downgraded by epoch", []pkg{p("a", "2:1.0", "amd64")}, []pkg{p("a", "1:5.0", "amd64")},
+			[]change{{Name: "a", Arch: "amd64", From: "2:1.0", To: "1:5.0", Kind: downgraded}}},
+		{"tilde sorts before release: upgrade", []pkg{p("a", "1.0~rc1-1", "amd64")}, []pkg{p("a", "1.0-1", "amd64")},
+			[]change{{Name: "a", Arch: "amd64", From: "1.0~rc1-1", To: "1.0-1", Kind: upgraded}}},
+		{"tilde: downgrade", []pkg{p("a", "1.0-1", "amd64")}, []pkg{p("a", "1.0~beta-1", "amd64")},
+			[]change{{Name: "a", Arch: "amd64", From: "1.0-1", To: "1.0~beta-1", Kind: downgraded}}},
+		{"stable update numbering", []pkg{p("tzdata", "2026a-0+deb12u1", "all")}, []pkg{p("tzdata", "2026a-0+deb12u2", "all")},
+			[]change{{Name: "tzdata", Arch: "all", From: "2026a-0+deb12u1", To: "2026a-0+deb12u2", Kind: upgraded}}},
+		{"numeric not lexical", []pkg{p("a", "1.9", "amd64")}, []pkg{p("a", "1.10", "amd64")},
+			[]change{{Name: "a", Arch: "amd64", From: "1.9", To: "1.10", Kind: upgraded}}},
+		{"architectures are separate packages",
+			[]pkg{p("a", "1", "amd64"), p("a", "1", "arm64")}, []pkg{p("a", "2", "amd64"), p("a", "1", "i386")},
+			[]change{
+				{Name: "a", Arch: "amd64", From: "1", To: "2", Kind: upgraded},
+				{Name: "a", Arch: "arm64", From: "1", Kind: removed},
+				{Name: "a", Arch: "i386", To: "1", Kind: added},
+			}},
+		{"several versions count as the newest",
+			[]pkg{p("a", "1", "amd64"), p("a", "3", "amd64")}, []pkg{p("a", "3", "amd64"), p("a", "2", "amd64")}, nil},
+		{"sorted by name",
+			[]pkg{p("z", "1", "all"), p("b", "1", "all")}, []pkg{p("z", "2", "all"), p("a", "1", "all")},
+			[]change{
+				{Name: "a", Arch: "all", To: "1", Kind: added},
+				{Name: "b", Arch: "all", From: "1", Kind: removed},
+				{Name: "z", Arch: "all", From: "1", To: "2", Kind: upgraded},
+			}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := diffPackages(tt.from, tt.to)
+			if !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("diffPackages:\n got %+v\nwant %+v", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestParsePackagesAndLookup(t *testing.T) {
+	data := []byte("Package: zlib1g\nVersion: 1:1.2.13.dfsg-1\nArchitecture: amd64\nDescription: x\n continued\n\n" +
+		"Package: hello\nArchitecture: amd64\nVersion: 2.10-3\n\n" +
+		"Package: hello\nVersion: 2.10-2\nArchitecture: amd64\n\n" +
+		"Package: base-files\nVersion: 12.4\nArchitecture: all\n")
+	got, err := parsePackages(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []pkg{{"base-files", "12.4", "all"}, {"hello", "2.10-2", "amd64"}, {"hello", "2.10-3", "amd64"}, {"zlib1g", "1:1.2.13.dfsg-1", "amd64"}}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("parsePackages = %+v, want %+v", got, want)
+	}
+	if l := lookup(got, "hello"); len(l) != 2 || l[0].Version != "2.10-2" {
+		t.Errorf("lookup hello = %+v", l)
+	}
+	if l := lookup(got, "hell"); len(l) != 0 {
+		t.Errorf("lookup hell = %+v", l)
+	}
+	if l := lookup(got, "zzz"); len(l) != 0 {
+		t.Errorf("lookup zzz = %+v", l)
+	}
+}
+
+func TestPackageIndices(t *testing.T) {
+	f := func(p string) catalog.IndexFile { return catalog.IndexFile{Path: p} }
+	got := packageIndices([]catalog.IndexFile{
+		f("main/binary-amd64/Packages.xz"), f("main/binary-amd64/Packages.gz"),
+		f("contrib/binary-amd64/Packages.xz"),
+		f("main/binary-arm64/Packages.gz"), f("main/binary-arm64/Packages"),
+		f("main/source/Sources.xz"), f("main/binary-amd64/Release"),
+		f("main/debian-installer/binary-amd64/Packages.xz"),
+		f("main/i18n/Translation-en.bz2"),
+	})
+	var s []string
+	for _, p := range got {
+		s = append(s, p.Comp+"="+p.File.Path)
+	}
+	want := "contrib=contrib/binary-amd64/Packages.xz main=main/binary-amd64/Packages.gz " +
+		"main=main/binary-arm64/Packages main/debian-installer=main/debian-installer/binary-amd64/Packages.xz"
+	if strings.Join(s, " ") != want {
+		t.Errorf("packageIndices:\n got %s\nwant %s", strings.Join(s, " "), want)
+	}
+}
+
+// synthetic returns a Packages index of n packages, the i-th at version
+// fmt.Sprintf(ver, i).
+func synthetic(n int, ver func(i int) string) []byte {
+	var b strings.Builder
+	for i := range n {
+		fmt.Fprintf(&b, "Package: pkg%06d\nSource: src%06d\nVersion: %s\nInstalled-Size: 123\nMaintainer: Someone <x@example.org>\n"+
+			"Architecture: amd64\nDepends: libc6 (>= 2.36), libfoo1 (>= 1.0)\nDescription: package %d\n"+
+			"Filename: pool/main/p/pkg%06d/pkg%06d_%s_amd64.deb\nSize: 12345\n"+
+			"SHA256: 0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\n\n",
+			i, i, ver(i), i, i, i, ver(i))
+	}
+	return []byte(b.String())
+}
+
+func BenchmarkParsePackages63k(b *testing.B) {
+	data := synthetic(63000, func(i int) string { return "1.0-1" })
+	b.SetBytes(int64(len(data)))
+	for b.Loop() {
+		if _, err := parsePackages(data); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkDiffPackages63k(b *testing.B) {
+	x, _ := parsePackages(synthetic(63000, func(i int) string { return "1.0-1" }))
+	y, _ := parsePackages(synthetic(63000, func(i int) string {
+		if i%50 == 0 {
+			return "1.0-2"
+		}
+		return "1.0-1"
+	}))
+	for b.Loop() {
+		if c := diffLists([][]pkg{x}, [][]pkg{y}); len(c) != 1260 {
+			b.Fatal(len(c))
+		}
+	}
+}
+
+func TestIndexCacheSharesAndEvicts(t *testing.T) {
+	ctx := context.Background()
+	store, err := blob.OpenLocal(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var files []catalog.IndexFile
+	for i := range 3 {
+		data := synthetic(10, func(int) string { return fmt.Sprintf("%d", i+1) })
+		info, err := store.Put(ctx, bytes.NewReader(data), blob.Digest{}, -1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		files = append(files, catalog.IndexFile{Path: "main/binary-amd64/Packages", SHA256: info.Digest})
+	}
+	c := newIndexCache(store, 20) // room for two indices of 10
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Go(func() {
+			if p, err := c.get(ctx, files[0]); err != nil || len(p) != 10 {
+				t.Errorf("get: %d packages, %v", len(p), err)
+			}
+		})
+	}
+	wg.Wait()
+	if n := c.parses.Load(); n != 1 {
+		t.Errorf("8 concurrent gets parsed %d times", n)
+	}
+	c.get(ctx, files[1])
+	c.get(ctx, files[0]) // most recent now; files[1] goes first
+	c.get(ctx, files[2])
+	if c.size != 20 || c.ll.Len() != 2 || c.byDigest[files[1].SHA256] != nil || c.byDigest[files[0].SHA256] == nil {
+		t.Errorf("after eviction: size %d, %d entries", c.size, c.ll.Len())
+	}
+	if p, _ := c.get(ctx, files[2]); p[0].Version != "3" {
+		t.Errorf("files[2] = %+v", p[0])
+	}
+	if _, err := c.get(ctx, catalog.IndexFile{Path: "main/binary-amd64/Packages.xz", SHA256: blob.Sum([]byte("x"))}); err == nil {
+		t.Error("missing index: no error")
+	}
+}

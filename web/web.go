@@ -1,0 +1,656 @@
+// Package web is aptsnap's browsable web UI: server-rendered HTML under
+// /ui/, readable without JavaScript and on a phone.
+//
+//	/ui/                                  archives: last pulse, latest serial, snapshot count
+//	/ui/<archive>/                        snapshots with expiry, tagged snapshots
+//	/ui/<archive>/<serial>/               suites, package counts per index, APT source line
+//	/ui/<archive>/diff?from=S1&to=S2      packages added, removed, upgraded, downgraded
+//	/ui/<archive>/package/<name>          where each version of a package appears
+//
+// Serving parses no index per request once warm: parsed Packages indices
+// are kept by digest in a bounded cache (an index is immutable by digest),
+// and a diff only reads the components whose indices changed.
+package web
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/aptsnap/aptsnap/blob"
+	"github.com/aptsnap/aptsnap/catalog"
+	"github.com/aptsnap/aptsnap/debver"
+)
+
+// Options configure the UI.
+type Options struct {
+	Catalog catalog.Catalog
+	Store   blob.Store
+	// Archives are the configured archives, listed even before their
+	// first snapshot.
+	Archives []string
+	// PublicURL is how clients reach the server, for APT source lines.
+	PublicURL string
+	// Now is the clock for expiry (time.Now if nil).
+	Now func() time.Time
+}
+
+// cachePackages bounds the parsed-index cache: about 80 MB at most, room
+// for the binary indices of a few full Debian snapshots.
+const cachePackages = 1 << 20
+
+type ui struct {
+	o     Options
+	cache *indexCache
+}
+
+// New returns the UI handler. It serves paths under /ui/ (mount it there).
+func New(o Options) http.Handler {
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	o.PublicURL = strings.TrimRight(o.PublicURL, "/")
+	return &ui{o: o, cache: newIndexCache(o.Store, cachePackages)}
+}
+
+// httpError is an error with the status to answer.
+type httpError struct {
+	code int
+	msg  string
+}
+
+func (e *httpError) Error() string { return e.msg }
+
+func errorf(code int, format string, args ...any) error {
+	return &httpError{code, fmt.Sprintf(format, args...)}
+}
+
+var (
+	archiveRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._+-]*$`)
+	serialRE  = regexp.MustCompile(`^(\d{10}|@[A-Za-z0-9][A-Za-z0-9._+~-]*)$`)
+	packageRE = regexp.MustCompile(`^[a-z0-9][a-z0-9.+-]*$`)
+)
+
+func (u *ui) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		w.Header().Set("Allow", "GET, HEAD")
+		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+		return
+	}
+	p, ok := strings.CutPrefix(r.URL.Path, "/ui")
+	if !ok {
+		u.fail(w, errorf(http.StatusNotFound, "not found"))
+		return
+	}
+	if p == "" {
+		http.Redirect(w, r, "/ui/", http.StatusMovedPermanently)
+		return
+	}
+	parts := strings.Split(strings.TrimPrefix(p, "/"), "/")
+	ctx := r.Context()
+	var page *page
+	var err error
+	switch {
+	case p == "/":
+		page, err = u.home(ctx)
+	case len(parts) == 1:
+		http.Redirect(w, r, "/ui/"+url.PathEscape(parts[0])+"/", http.StatusMovedPermanently)
+		return
+	case len(parts) == 2 && parts[1] == "":
+		page, err = u.archive(ctx, parts[0])
+	case len(parts) == 2 && parts[1] == "diff":
+		page, err = u.diff(ctx, parts[0], r.URL.Query())
+	case len(parts) == 2 && parts[1] == "package":
+		// The search form of the archive page.
+		name := strings.TrimSpace(r.URL.Query().Get("name"))
+		if !packageRE.MatchString(name) {
+			err = errorf(http.StatusBadRequest, "bad package name %q", name)
+			break
+		}
+		http.Redirect(w, r, "/ui/"+url.PathEscape(parts[0])+"/package/"+url.PathEscape(name), http.StatusSeeOther)
+		return
+	case len(parts) == 2:
+		http.Redirect(w, r, "/ui/"+url.PathEscape(parts[0])+"/"+url.PathEscape(parts[1])+"/", http.StatusMovedPermanently)
+		return
+	case len(parts) == 3 && parts[1] == "package":
+		page, err = u.pkg(ctx, parts[0], parts[2])
+	case len(parts) == 3 && parts[2] == "":
+		page, err = u.snapshot(ctx, parts[0], parts[1])
+	default:
+		err = errorf(http.StatusNotFound, "not found")
+	}
+	if err != nil {
+		u.fail(w, err)
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-cache")
+	if err := render(w, page); err != nil {
+		http.Error(w, "internal error", http.StatusInternalServerError)
+	}
+}
+
+func (u *ui) fail(w http.ResponseWriter, err error) {
+	code, msg := http.StatusInternalServerError, "internal error: "+err.Error()
+	var he *httpError
+	switch {
+	case errors.As(err, &he):
+		code, msg = he.code, he.msg
+	case errors.Is(err, catalog.ErrNotFound):
+		code, msg = http.StatusNotFound, "not found"
+	case errors.Is(err, context.Canceled):
+		code, msg = 499, "canceled"
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-cache")
+	w.WriteHeader(code)
+	render(w, &page{Title: http.StatusText(code), Error: msg, Data: nil})
+}
+
+// archives lists the configured archives, then the others the catalog knows.
+func (u *ui) archives(ctx context.Context) ([]string, error) {
+	known, err := u.o.Catalog.Archives(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := slices.Clone(u.o.Archives)
+	for _, a := range known {
+		if !slices.Contains(out, a) {
+			out = append(out, a)
+		}
+	}
+	return out, nil
+}
+
+func (u *ui) checkArchive(ctx context.Context, archive string) error {
+	if !archiveRE.MatchString(archive) {
+		return errorf(http.StatusNotFound, "no archive %q", archive)
+	}
+	all, err := u.archives(ctx)
+	if err != nil {
+		return err
+	}
+	if !slices.Contains(all, archive) {
+		return errorf(http.StatusNotFound, "no archive %q", archive)
+	}
+	return nil
+}
+
+// crumb is one link of the breadcrumb trail.
+type crumb struct{ Name, Href string }
+
+// page is what the layout renders.
+type page struct {
+	Title  string
+	Crumbs []crumb
+	Error  string
+	Tmpl   string // the content template
+	Data   any
+}
+
+// --- /ui/ ---
+
+type archiveRow struct {
+	Name      string
+	Pulse     *catalog.Pulse
+	Latest    *snapRow
+	Snapshots int
+	Tags      int
+}
+
+func (u *ui) home(ctx context.Context) (*page, error) {
+	names, err := u.archives(ctx)
+	if err != nil {
+		return nil, err
+	}
+	tags, err := u.o.Catalog.Tags(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var rows []archiveRow
+	for _, a := range names {
+		row := archiveRow{Name: a}
+		ps, err := u.o.Catalog.Pulses(ctx, a, 1)
+		if err != nil && !errors.Is(err, catalog.ErrNotFound) {
+			return nil, err
+		}
+		if len(ps) > 0 {
+			row.Pulse = &ps[0]
+		}
+		snaps, err := u.o.Catalog.Snapshots(ctx, a)
+		if err != nil && !errors.Is(err, catalog.ErrNotFound) {
+			return nil, err
+		}
+		row.Snapshots = len(snaps)
+		if len(snaps) > 0 {
+			s := u.snapRow(snaps[len(snaps)-1])
+			row.Latest = &s
+		}
+		for _, t := range tags {
+			if t.Archive == a {
+				row.Tags++
+			}
+		}
+		rows = append(rows, row)
+	}
+	return &page{Title: "Archives", Tmpl: "home", Data: rows}, nil
+}
+
+// --- /ui/<archive>/ ---
+
+type snapRow struct {
+	Archive    string
+	Serial     string
+	Tag        string // for tagged snapshots
+	Created    time.Time
+	ValidUntil time.Time
+	Expires    string // "in 9d 23h", "expired 2h ago", "never"
+	Expired    bool
+	Suites     []string
+}
+
+func (u *ui) snapRow(s catalog.Snapshot) snapRow {
+	r := snapRow{Archive: s.Archive, Serial: s.Serial, Created: s.Created, ValidUntil: s.ValidUntil, Suites: s.Suites}
+	r.Tag, _ = strings.CutPrefix(s.Serial, "@")
+	if r.Tag == s.Serial {
+		r.Tag = ""
+	}
+	switch d := s.ValidUntil.Sub(u.o.Now()); {
+	case s.ValidUntil.IsZero():
+		r.Expires = "never"
+	case d <= 0:
+		r.Expired, r.Expires = true, "expired "+human(-d)+" ago"
+	default:
+		r.Expires = "in " + human(d)
+	}
+	return r
+}
+
+// human renders a duration as its two largest units: "9d 23h", "5h 2m", "40s".
+func human(d time.Duration) string {
+	d = d.Round(time.Second)
+	days, hours, mins := int(d/(24*time.Hour)), int(d%(24*time.Hour)/time.Hour), int(d%time.Hour/time.Minute)
+	switch {
+	case days > 0:
+		return fmt.Sprintf("%dd %dh", days, hours)
+	case hours > 0:
+		return fmt.Sprintf("%dh %dm", hours, mins)
+	case mins > 0:
+		return fmt.Sprintf("%dm", mins)
+	}
+	return fmt.Sprintf("%ds", int(d/time.Second))
+}
+
+type archivePage struct {
+	Archive   string
+	Snapshots []snapRow // newest first
+	Tags      []snapRow
+	From, To  string // defaults of the diff form
+}
+
+func (u *ui) archive(ctx context.Context, archive string) (*page, error) {
+	if err := u.checkArchive(ctx, archive); err != nil {
+		return nil, err
+	}
+	snaps, err := u.o.Catalog.Snapshots(ctx, archive)
+	if err != nil && !errors.Is(err, catalog.ErrNotFound) {
+		return nil, err
+	}
+	tags, err := u.o.Catalog.Tags(ctx)
+	if err != nil {
+		return nil, err
+	}
+	ap := archivePage{Archive: archive}
+	for i := len(snaps) - 1; i >= 0; i-- {
+		ap.Snapshots = append(ap.Snapshots, u.snapRow(snaps[i]))
+	}
+	for _, t := range tags {
+		if t.Archive == archive {
+			ap.Tags = append(ap.Tags, u.snapRow(t))
+		}
+	}
+	if n := len(ap.Snapshots); n > 0 {
+		ap.To, ap.From = ap.Snapshots[0].Serial, ap.Snapshots[min(1, n-1)].Serial
+	}
+	return &page{Title: archive, Crumbs: []crumb{{archive, ""}}, Tmpl: "archive", Data: ap}, nil
+}
+
+// --- /ui/<archive>/<serial>/ ---
+
+type indexRow struct {
+	Path  string
+	Count int
+	Unit  string
+}
+
+type suiteRow struct {
+	Name       string
+	Indices    []indexRow
+	Packages   int
+	SourceLine string
+}
+
+type snapshotPage struct {
+	Snap     snapRow
+	Suites   []suiteRow
+	KeyURL   string
+	Previous string // the serial before, for a diff link
+}
+
+func (u *ui) loadSnapshot(ctx context.Context, archive, serial string) (catalog.Snapshot, error) {
+	if err := u.checkArchive(ctx, archive); err != nil {
+		return catalog.Snapshot{}, err
+	}
+	if !serialRE.MatchString(serial) {
+		return catalog.Snapshot{}, errorf(http.StatusNotFound, "no snapshot %q of %s", serial, archive)
+	}
+	s, err := u.o.Catalog.Snapshot(ctx, archive, serial)
+	if errors.Is(err, catalog.ErrNotFound) {
+		return s, errorf(http.StatusNotFound, "no snapshot %s of %s", serial, archive)
+	}
+	return s, err
+}
+
+func (u *ui) snapshot(ctx context.Context, archive, serial string) (*page, error) {
+	s, err := u.loadSnapshot(ctx, archive, serial)
+	if err != nil {
+		return nil, err
+	}
+	sp := snapshotPage{Snap: u.snapRow(s), KeyURL: u.o.PublicURL + "/keys/aptsnap.asc"}
+	if sp.Snap.Tag == "" {
+		snaps, err := u.o.Catalog.Snapshots(ctx, archive)
+		if err != nil {
+			return nil, err
+		}
+		for i, x := range snaps {
+			if x.Serial == serial && i > 0 {
+				sp.Previous = snaps[i-1].Serial
+			}
+		}
+	}
+	base := u.o.PublicURL + "/" + archive + "/" + serial + "/"
+	if sp.Snap.Tag != "" {
+		base = u.o.PublicURL + "/tagged/" + sp.Snap.Tag + "/" + archive + "/"
+	}
+	for _, name := range s.Suites {
+		su, err := u.o.Catalog.Suite(ctx, s.ID, name)
+		if err != nil {
+			return nil, err
+		}
+		row := suiteRow{Name: name}
+		var comps []string
+		for _, pi := range packageIndices(su.Files) {
+			pkgs, err := u.cache.get(ctx, pi.File)
+			if err != nil {
+				return nil, err
+			}
+			row.Indices = append(row.Indices, indexRow{Path: pi.Dir + "/Packages", Count: len(pkgs), Unit: "packages"})
+			row.Packages += len(pkgs)
+			if !strings.Contains(pi.Comp, "/") && !slices.Contains(comps, pi.Comp) {
+				comps = append(comps, pi.Comp)
+			}
+		}
+		// Sources: count the pool files the catalog records, no parse.
+		for _, f := range su.Files {
+			if !strings.HasSuffix(f.Path, "/source/Sources") || !slices.Contains(su.Indices, f.SHA256) {
+				continue
+			}
+			ids, err := u.o.Catalog.IndexMembers(ctx, f.SHA256)
+			if err != nil {
+				return nil, err
+			}
+			row.Indices = append(row.Indices, indexRow{Path: f.Path, Count: len(ids), Unit: "source files"})
+			if c := strings.TrimSuffix(f.Path, "/source/Sources"); !strings.Contains(c, "/") && !slices.Contains(comps, c) {
+				comps = append(comps, c)
+			}
+		}
+		slices.Sort(comps)
+		row.SourceLine = fmt.Sprintf("deb [signed-by=/etc/apt/keyrings/aptsnap.asc] %s %s %s", base, name, strings.Join(comps, " "))
+		sp.Suites = append(sp.Suites, row)
+	}
+	return &page{Title: archive + " " + serial, Crumbs: []crumb{{archive, "/ui/" + archive + "/"}, {serial, ""}},
+		Tmpl: "snapshot", Data: sp}, nil
+}
+
+// --- /ui/<archive>/diff ---
+
+type diffPage struct {
+	Archive  string
+	From, To snapRow
+	Groups   []diffGroup
+	Total    int
+	Took     time.Duration
+}
+
+type diffGroup struct {
+	Kind    string
+	Changes []change
+}
+
+func (u *ui) diff(ctx context.Context, archive string, q url.Values) (*page, error) {
+	if err := u.checkArchive(ctx, archive); err != nil {
+		return nil, err
+	}
+	from, to := q.Get("from"), q.Get("to")
+	for _, s := range []string{from, to} {
+		if !serialRE.MatchString(s) {
+			return nil, errorf(http.StatusBadRequest, "from and to must be serials (YYYYMMDDNN) or @tags, not %q", s)
+		}
+	}
+	start := time.Now()
+	a, err := u.loadSnapshot(ctx, archive, from)
+	if err != nil {
+		return nil, err
+	}
+	b, err := u.loadSnapshot(ctx, archive, to)
+	if err != nil {
+		return nil, err
+	}
+	changes, err := u.diffSnapshots(ctx, a, b)
+	if err != nil {
+		return nil, err
+	}
+	dp := diffPage{Archive: archive, From: u.snapRow(a), To: u.snapRow(b), Total: len(changes)}
+	for _, kind := range []string{upgraded, downgraded, added, removed} {
+		g := diffGroup{Kind: kind}
+		for _, c := range changes {
+			if c.Kind == kind {
+				g.Changes = append(g.Changes, c)
+			}
+		}
+		dp.Groups = append(dp.Groups, g)
+	}
+	dp.Took = time.Since(start).Round(time.Millisecond)
+	return &page{Title: archive + " " + from + " → " + to, Crumbs: []crumb{{archive, "/ui/" + archive + "/"}, {"diff", ""}},
+		Tmpl: "diff", Data: dp}, nil
+}
+
+// suiteIndices maps each suite of a snapshot to its binary indices by component.
+func (u *ui) suiteIndices(ctx context.Context, s catalog.Snapshot) (map[string]map[string][]pkgIndex, error) {
+	out := map[string]map[string][]pkgIndex{}
+	for _, name := range s.Suites {
+		su, err := u.o.Catalog.Suite(ctx, s.ID, name)
+		if err != nil {
+			return nil, err
+		}
+		byComp := map[string][]pkgIndex{}
+		for _, pi := range packageIndices(su.Files) {
+			byComp[pi.Comp] = append(byComp[pi.Comp], pi)
+		}
+		out[name] = byComp
+	}
+	return out, nil
+}
+
+// diffSnapshots compares two snapshots suite by suite and component by
+// component, reading only the components whose indices differ.
+func (u *ui) diffSnapshots(ctx context.Context, a, b catalog.Snapshot) ([]change, error) {
+	ia, err := u.suiteIndices(ctx, a)
+	if err != nil {
+		return nil, err
+	}
+	ib, err := u.suiteIndices(ctx, b)
+	if err != nil {
+		return nil, err
+	}
+	type sc struct{ suite, comp string }
+	var keys []sc
+	for _, m := range []map[string]map[string][]pkgIndex{ia, ib} {
+		for s, comps := range m {
+			for c := range comps {
+				if !slices.Contains(keys, sc{s, c}) {
+					keys = append(keys, sc{s, c})
+				}
+			}
+		}
+	}
+	same := func(x, y []pkgIndex) bool {
+		return slices.EqualFunc(x, y, func(p, q pkgIndex) bool { return p.Dir == q.Dir && p.File.SHA256 == q.File.SHA256 })
+	}
+	read := func(ps []pkgIndex) ([][]pkg, error) {
+		var all [][]pkg
+		for _, pi := range ps {
+			pkgs, err := u.cache.get(ctx, pi.File)
+			if err != nil {
+				return nil, err
+			}
+			all = append(all, pkgs)
+		}
+		return all, nil
+	}
+	var out []change
+	for _, k := range keys {
+		xa, xb := ia[k.suite][k.comp], ib[k.suite][k.comp]
+		if same(xa, xb) {
+			continue
+		}
+		pa, err := read(xa)
+		if err != nil {
+			return nil, err
+		}
+		pb, err := read(xb)
+		if err != nil {
+			return nil, err
+		}
+		for _, c := range diffLists(pa, pb) {
+			c.Suite, c.Comp = k.suite, k.comp
+			out = append(out, c)
+		}
+	}
+	slices.SortFunc(out, cmpChange)
+	return out, nil
+}
+
+// --- /ui/<archive>/package/<name> ---
+
+type versionRow struct {
+	Version string
+	Where   []string // "bookworm main amd64"
+	Runs    []run    // snapshots containing it, in runs of consecutive serials
+	Tags    []string
+}
+
+// run is a range of consecutive snapshots of the archive.
+type run struct {
+	First, Last string
+	N           int
+}
+
+type packagePage struct {
+	Archive  string
+	Name     string
+	Versions []versionRow // newest first
+	Scanned  int
+}
+
+func (u *ui) pkg(ctx context.Context, archive, name string) (*page, error) {
+	if err := u.checkArchive(ctx, archive); err != nil {
+		return nil, err
+	}
+	if !packageRE.MatchString(name) {
+		return nil, errorf(http.StatusBadRequest, "bad package name %q", name)
+	}
+	snaps, err := u.o.Catalog.Snapshots(ctx, archive)
+	if err != nil && !errors.Is(err, catalog.ErrNotFound) {
+		return nil, err
+	}
+	tags, err := u.o.Catalog.Tags(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for _, t := range tags {
+		if t.Archive == archive {
+			snaps = append(snaps, t)
+		}
+	}
+	type hit struct {
+		where map[string]bool
+		idx   []int // positions in snaps
+	}
+	hits := map[string]*hit{}
+	seen := map[blob.Digest][]pkg{}
+	for i, s := range snaps {
+		for _, suite := range s.Suites {
+			su, err := u.o.Catalog.Suite(ctx, s.ID, suite)
+			if err != nil {
+				return nil, err
+			}
+			for _, pi := range packageIndices(su.Files) {
+				// Snapshots share most indices: look each one up once.
+				found, ok := seen[pi.File.SHA256]
+				if !ok {
+					pkgs, err := u.cache.get(ctx, pi.File)
+					if err != nil {
+						return nil, err
+					}
+					found = slices.Clone(lookup(pkgs, name))
+					seen[pi.File.SHA256] = found
+				}
+				for _, p := range found {
+					h := hits[p.Version]
+					if h == nil {
+						h = &hit{where: map[string]bool{}}
+						hits[p.Version] = h
+					}
+					h.where[suite+" "+pi.Comp+" "+p.Arch] = true
+					if len(h.idx) == 0 || h.idx[len(h.idx)-1] != i {
+						h.idx = append(h.idx, i)
+					}
+				}
+			}
+		}
+	}
+	if len(hits) == 0 {
+		return nil, errorf(http.StatusNotFound, "no package %s in any snapshot of %s", name, archive)
+	}
+	pp := packagePage{Archive: archive, Name: name, Scanned: len(snaps)}
+	for v, h := range hits {
+		row := versionRow{Version: v}
+		for w := range h.where {
+			row.Where = append(row.Where, w)
+		}
+		slices.Sort(row.Where)
+		for _, i := range h.idx {
+			if strings.HasPrefix(snaps[i].Serial, "@") {
+				row.Tags = append(row.Tags, snaps[i].Serial)
+				continue
+			}
+			if n := len(row.Runs); n > 0 && i > 0 && snaps[i-1].Serial == row.Runs[n-1].Last {
+				row.Runs[n-1].Last = snaps[i].Serial
+				row.Runs[n-1].N++
+				continue
+			}
+			row.Runs = append(row.Runs, run{First: snaps[i].Serial, Last: snaps[i].Serial, N: 1})
+		}
+		pp.Versions = append(pp.Versions, row)
+	}
+	slices.SortFunc(pp.Versions, func(x, y versionRow) int { return debver.Compare(y.Version, x.Version) })
+	return &page{Title: name + " in " + archive, Crumbs: []crumb{{archive, "/ui/" + archive + "/"}, {name, ""}},
+		Tmpl: "package", Data: pp}, nil
+}
