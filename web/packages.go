@@ -129,6 +129,7 @@ type indexCache struct {
 	loading  map[blob.Digest]*load
 
 	parses atomic.Int64 // indices parsed, for tests
+	scans  atomic.Int64 // indices scanned for one package, for tests
 }
 
 type cached struct {
@@ -193,6 +194,37 @@ func (c *indexCache) get(ctx context.Context, f catalog.IndexFile) ([]pkg, error
 	c.mu.Unlock()
 	close(l.done)
 	return l.pkgs, err
+}
+
+// find returns the packages named name in a stored index file: from the
+// cache if the index is parsed already, else by scanning it without
+// keeping it (the package page looks at every distinct index of an
+// archive; parsing them all into the cache would only evict what the
+// diff pages use).
+func (c *indexCache) find(ctx context.Context, f catalog.IndexFile, name string) ([]pkg, error) {
+	c.mu.Lock()
+	e, ok := c.byDigest[f.SHA256]
+	c.mu.Unlock()
+	if ok {
+		return slices.Clone(lookup(e.Value.(*cached).pkgs, name)), nil
+	}
+	data, err := c.read(ctx, f)
+	if err != nil {
+		return nil, err
+	}
+	c.scans.Add(1)
+	var out []pkg
+	sc := deb822.NewScanner(data)
+	for sc.Scan() {
+		if string(sc.Field("Package")) == name {
+			out = append(out, pkg{name, string(sc.Field("Version")), string(sc.Field("Architecture"))})
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("%s: %w", f.Path, err)
+	}
+	slices.SortFunc(out, cmpPkg)
+	return out, nil
 }
 
 // read returns the uncompressed content of a stored index file, reading a

@@ -41,9 +41,9 @@ type Options struct {
 	Now func() time.Time
 }
 
-// cachePackages bounds the parsed-index cache: about 80 MB at most, room
-// for the binary indices of a few full Debian snapshots.
-const cachePackages = 1 << 20
+// cachePackages bounds the parsed-index cache: about 25 MB, room for the
+// binary indices of the two sides of a diff of full Debian snapshots.
+const cachePackages = 300_000
 
 type ui struct {
 	o     Options
@@ -605,11 +605,9 @@ func (u *ui) pkg(ctx context.Context, archive, name string) (*page, error) {
 				// Snapshots share most indices: look each one up once.
 				found, ok := seen[pi.File.SHA256]
 				if !ok {
-					pkgs, err := u.cache.get(ctx, pi.File)
-					if err != nil {
+					if found, err = u.cache.find(ctx, pi.File, name); err != nil {
 						return nil, err
 					}
-					found = slices.Clone(lookup(pkgs, name))
 					seen[pi.File.SHA256] = found
 				}
 				for _, p := range found {
