@@ -40,6 +40,8 @@ type Config struct {
 	GCInterval time.Duration `toml:"-"`
 	// Archives are the upstream repositories mirrored.
 	Archives []Archive `toml:"archive"`
+	// Customs are the archives we own and fill by importing packages.
+	Customs []Custom `toml:"custom"`
 	// TLS, when set, adds an HTTPS listener; plain HTTP stays on Listen.
 	TLS *TLS `toml:"tls"`
 }
@@ -95,6 +97,30 @@ type Archive struct {
 	PulsesPerDay int `toml:"pulses_per_day"`
 	// ValidDays is how long a new snapshot's Release stays valid.
 	ValidDays int `toml:"valid_days"`
+}
+
+// Custom is one archive of our own ([[custom]]), filled by `aptsnap repo
+// add` and freeze exceptions, served and snapshotted like a mirrored one:
+// every change makes a new snapshot, and the newest snapshot is re-signed
+// into a fresh one pulses_per_day times a day so that it never expires.
+type Custom struct {
+	Name          string   `toml:"name"`
+	Suites        []string `toml:"suites"`
+	Components    []string `toml:"components"`
+	Architectures []string `toml:"architectures"`
+	// Origin and Label go into the Release files (default: the name).
+	Origin string `toml:"origin"`
+	Label  string `toml:"label"`
+	// Keyring, when set, is the keyring .changes uploads must be signed with.
+	Keyring string `toml:"keyring"`
+	// PublicURL is how clients reach this archive when it differs from the
+	// server's public_url (another host name, so that APT can pin it by origin).
+	PublicURL string `toml:"public_url"`
+	// MultipleVersions keeps every version imported instead of one version
+	// per package and architecture in a suite.
+	MultipleVersions bool `toml:"multiple_versions"`
+	PulsesPerDay     int  `toml:"pulses_per_day"`
+	ValidDays        int  `toml:"valid_days"`
 }
 
 // Defaults applied to fields left empty.
@@ -176,6 +202,31 @@ func (c *Config) applyDefaults() {
 			}
 		}
 	}
+	for i := range c.Customs {
+		cu := &c.Customs[i]
+		if len(cu.Components) == 0 {
+			cu.Components = []string{"main"}
+		}
+		if len(cu.Architectures) == 0 {
+			cu.Architectures = []string{"amd64"}
+		}
+		if cu.Origin == "" {
+			cu.Origin = cu.Name
+		}
+		if cu.Label == "" {
+			cu.Label = cu.Origin
+		}
+		if cu.PublicURL == "" {
+			cu.PublicURL = c.PublicURL
+		}
+		cu.PublicURL = strings.TrimRight(cu.PublicURL, "/")
+		if cu.PulsesPerDay == 0 {
+			cu.PulsesPerDay = DefaultPulsesPerDay
+		}
+		if cu.ValidDays == 0 {
+			cu.ValidDays = DefaultValidDays
+		}
+	}
 	for i := range c.Archives {
 		a := &c.Archives[i]
 		a.URL = strings.TrimRight(a.URL, "/")
@@ -199,6 +250,9 @@ func (c *Config) resolve(dir string) {
 	c.SigningKey = abs(c.SigningKey)
 	for i := range c.Archives {
 		c.Archives[i].Keyring = abs(c.Archives[i].Keyring)
+	}
+	for i := range c.Customs {
+		c.Customs[i].Keyring = abs(c.Customs[i].Keyring)
 	}
 	if t := c.TLS; t != nil {
 		t.CertFile, t.KeyFile = abs(t.CertFile), abs(t.KeyFile)
@@ -227,7 +281,7 @@ func (c *Config) Validate() error {
 		switch {
 		case !nameRE.MatchString(a.Name):
 			return fmt.Errorf("%s: name must match %s", where, nameRE)
-		case a.Name == "keys" || a.Name == "tagged" || a.Name == "api" || a.Name == "metrics" || a.Name == "ui":
+		case reserved(a.Name):
 			return fmt.Errorf("%s: name is reserved", where)
 		case seen[a.Name]:
 			return fmt.Errorf("%s: duplicate archive name", where)
@@ -259,8 +313,77 @@ func (c *Config) Validate() error {
 		}
 		seen[a.Name] = true
 	}
+	for i, cu := range c.Customs {
+		where := fmt.Sprintf("custom[%d] %q", i, cu.Name)
+		switch {
+		case !nameRE.MatchString(cu.Name):
+			return fmt.Errorf("%s: name must match %s", where, nameRE)
+		case reserved(cu.Name):
+			return fmt.Errorf("%s: name is reserved", where)
+		case seen[cu.Name]:
+			return fmt.Errorf("%s: duplicate archive name", where)
+		case len(cu.Suites) == 0:
+			return fmt.Errorf("%s: suites is empty", where)
+		case cu.PulsesPerDay < 0 || cu.PulsesPerDay > 96:
+			return fmt.Errorf("%s: pulses_per_day must be between 0 and 96", where)
+		case cu.ValidDays < 1:
+			return fmt.Errorf("%s: valid_days must be at least 1", where)
+		}
+		if u, err := url.Parse(cu.PublicURL); err != nil || u.Host == "" {
+			return fmt.Errorf("%s: public_url must be an absolute URL: %q", where, cu.PublicURL)
+		}
+		for _, list := range [][]string{cu.Suites, cu.Components, cu.Architectures} {
+			for _, s := range list {
+				if s == "" || strings.ContainsAny(s, " \t\n") || strings.HasPrefix(s, "/") || strings.Contains(s, "..") {
+					return fmt.Errorf("%s: invalid name %q", where, s)
+				}
+			}
+		}
+		seen[cu.Name] = true
+	}
 	return nil
 }
+
+func reserved(name string) bool {
+	switch name {
+	case "keys", "tagged", "api", "metrics", "ui", "project":
+		return true
+	}
+	return false
+}
+
+// Custom returns the custom archive named name.
+func (c *Config) Custom(name string) (*Custom, error) {
+	for i := range c.Customs {
+		if c.Customs[i].Name == name {
+			return &c.Customs[i], nil
+		}
+	}
+	return nil, fmt.Errorf("config: no custom archive named %q", name)
+}
+
+// Names lists every archive served: mirrored ones, then custom ones.
+func (c *Config) Names() []string {
+	var out []string
+	for _, a := range c.Archives {
+		out = append(out, a.Name)
+	}
+	for _, cu := range c.Customs {
+		out = append(out, cu.Name)
+	}
+	return out
+}
+
+// PulseInterval is the time between two scheduled re-snapshots of cu.
+func (cu *Custom) PulseInterval() time.Duration {
+	if cu.PulsesPerDay <= 0 {
+		return 0
+	}
+	return 24 * time.Hour / time.Duration(cu.PulsesPerDay)
+}
+
+// ValidFor is how long a new snapshot of cu stays valid.
+func (cu *Custom) ValidFor() time.Duration { return time.Duration(cu.ValidDays) * 24 * time.Hour }
 
 // Archive returns the archive named name.
 func (c *Config) Archive(name string) (*Archive, error) {

@@ -182,3 +182,40 @@ key_file = "/etc/aptsnap/key.pem"
 		}
 	}
 }
+
+func TestCustom(t *testing.T) {
+	c, err := Parse([]byte(good + "\n[[custom]]\nname = \"ours\"\nsuites = [\"stable\"]\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cu, err := c.Custom("ours")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cu.Origin != "ours" || cu.Label != "ours" || cu.PublicURL != "http://127.0.0.1:8080" ||
+		strings.Join(cu.Components, ",") != "main" || strings.Join(cu.Architectures, ",") != "amd64" ||
+		cu.ValidFor() != 240*time.Hour || cu.PulseInterval() != 6*time.Hour || cu.MultipleVersions {
+		t.Errorf("custom defaults: %+v", cu)
+	}
+	if got := strings.Join(c.Names(), ","); got != "debian,ours" {
+		t.Errorf("Names() = %s", got)
+	}
+	if _, err := c.Custom("debian"); err == nil {
+		t.Error("Custom(debian) found a mirrored archive")
+	}
+	for _, tt := range []struct{ name, custom, want string }{
+		{"same name as a mirror", "name = \"debian\"\nsuites = [\"s\"]", "duplicate archive name"},
+		{"reserved", "name = \"tagged\"\nsuites = [\"s\"]", "reserved"},
+		{"no suites", "name = \"ours\"", "suites is empty"},
+		{"traversal", "name = \"ours\"\nsuites = [\"../x\"]", "invalid name"},
+		{"relative public_url", "name = \"ours\"\nsuites = [\"s\"]\npublic_url = \"ours.example\"", "public_url"},
+		{"unknown key", "name = \"ours\"\nsuites = [\"s\"]\nmulti = true", "unknown key(s): custom.multi"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Parse([]byte(good + "\n[[custom]]\n" + tt.custom + "\n"))
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("Parse error = %v, want %q", err, tt.want)
+			}
+		})
+	}
+}
