@@ -223,7 +223,9 @@ type Lifecycle interface {
 	// then every suite state, index and pool file record no remaining
 	// snapshot references, and reports what it deleted and every file the
 	// remaining catalog references. With dry set, it changes nothing.
-	Collect(ctx context.Context, now time.Time, dry bool) (Collection, error)
+	// The newest time-based snapshot of each archive named in keepNewest
+	// is kept even when expired (a custom archive's contents live there).
+	Collect(ctx context.Context, now time.Time, dry bool, keepNewest ...string) (Collection, error)
 	// Untrack removes a suite from every snapshot of an archive and records
 	// it as untracked, so that pulses skip it. It returns the number of
 	// snapshots changed.

@@ -70,7 +70,7 @@ func (c *SQLite) UpdateReleases(ctx context.Context, archive, serial string, val
 }
 
 // Collect implements Lifecycle.
-func (c *SQLite) Collect(ctx context.Context, now time.Time, dry bool) (Collection, error) {
+func (c *SQLite) Collect(ctx context.Context, now time.Time, dry bool, keepNewest ...string) (Collection, error) {
 	var col Collection
 	tx, err := c.w.BeginTx(ctx, nil)
 	if err != nil {
@@ -97,6 +97,16 @@ func (c *SQLite) Collect(ctx context.Context, now time.Time, dry bool) (Collecti
 	rows.Close()
 	if err := rows.Err(); err != nil {
 		return col, err
+	}
+	for _, arc := range keepNewest {
+		var newest sql.NullString
+		if err := tx.QueryRowContext(ctx, `SELECT MAX(s.serial) FROM snapshots s JOIN archives a ON a.id = s.archive_id
+			WHERE a.name = ? AND s.serial NOT LIKE '@%'`, arc).Scan(&newest); err != nil {
+			return col, fmt.Errorf("catalog: newest of %s: %w", arc, err)
+		}
+		col.Snapshots = slices.DeleteFunc(col.Snapshots, func(s Snapshot) bool {
+			return s.Archive == arc && s.Serial == newest.String
+		})
 	}
 	for _, s := range col.Snapshots {
 		if _, err := tx.ExecContext(ctx, `DELETE FROM snapshot_suites WHERE snapshot_id = ?`, s.ID); err != nil {
