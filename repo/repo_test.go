@@ -192,3 +192,30 @@ func TestIndicesAndLoad(t *testing.T) {
 		t.Errorf("Load(Indices()) = %v, want %v", got, want)
 	}
 }
+
+// FuzzLoad: any index content either fails to load or loads into a suite
+// whose written indices load back to the same entries.
+func FuzzLoad(f *testing.F) {
+	f.Add([]byte("Package: a\nVersion: 1\nArchitecture: amd64\nSHA256: x\n\nPackage: b\nVersion: 2\nArchitecture: all\n"), []byte("Package: a\nVersion: 1\nChecksums-Sha256:\n x 1 a.dsc\n"))
+	f.Add([]byte("Package: a\n"), []byte(""))
+	f.Fuzz(func(t *testing.T, packages, sources []byte) {
+		files := map[string][]byte{"main/binary-amd64/Packages": packages, "main/source/Sources": sources}
+		s, err := Load("s", []string{"main"}, []string{"amd64"}, files)
+		if err != nil {
+			return
+		}
+		back, err := Load("s", []string{"main"}, []string{"amd64"}, s.Indices())
+		if err != nil {
+			t.Fatalf("written indices do not load: %v", err)
+		}
+		var kept []Entry
+		for _, e := range s.Entries {
+			if e.Kind == Source || e.Arch == "amd64" || e.Arch == "all" {
+				kept = append(kept, e)
+			}
+		}
+		if got, want := names(back.Entries), names(kept); !slices.Equal(got, want) {
+			t.Fatalf("round trip: %v, want %v", got, want)
+		}
+	})
+}
