@@ -169,6 +169,20 @@ func wrap(op, what string, err error) error {
 // do sends a request with a JSON body (if in is not nil) and decodes a JSON
 // answer into out (if not nil).
 func (c *Client) do(ctx context.Context, method, path string, in, out any) error {
+	var body io.Reader
+	ctype := ""
+	if in != nil {
+		b, err := json.Marshal(in)
+		if err != nil {
+			return err
+		}
+		body, ctype = bytes.NewReader(b), "application/json"
+	}
+	return c.send(ctx, method, path, body, ctype, out)
+}
+
+// send makes one API call with a body of the given content type.
+func (c *Client) send(ctx context.Context, method, path string, body io.Reader, ctype string, out any) error {
 	base, err := url.Parse(strings.TrimSuffix(c.BaseURL, "/") + Prefix)
 	if err != nil || (base.Scheme != "http" && base.Scheme != "https") || base.Host == "" {
 		return fmt.Errorf("server URL %q: want http(s)://HOST[:PORT]", c.BaseURL)
@@ -177,21 +191,13 @@ func (c *Client) do(ctx context.Context, method, path string, in, out any) error
 		// Refuse before the secret leaves: the server would refuse it anyway.
 		return fmt.Errorf("server URL %q: API tokens need HTTPS or a loopback address", c.BaseURL)
 	}
-	var body io.Reader
-	if in != nil {
-		b, err := json.Marshal(in)
-		if err != nil {
-			return err
-		}
-		body = bytes.NewReader(b)
-	}
 	req, err := http.NewRequestWithContext(ctx, method, base.String()+path, body)
 	if err != nil {
 		return err
 	}
 	req.Header.Set("Accept", "application/json")
-	if in != nil {
-		req.Header.Set("Content-Type", "application/json")
+	if ctype != "" {
+		req.Header.Set("Content-Type", ctype)
 	}
 	if c.Token != "" {
 		req.Header.Set("Authorization", "Bearer "+c.Token)

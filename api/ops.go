@@ -72,4 +72,81 @@ type Ops interface {
 	Tags(ctx context.Context) ([]Snapshot, error)
 	// TagDelete deletes a tag's snapshots and reports how many.
 	TagDelete(ctx context.Context, tag string) (int, error)
+
+	Repos
+}
+
+// Archive describes one archive served: mirrored from upstream ("mirror")
+// or one of ours filled by imports ("custom").
+type Archive struct {
+	Name string `json:"name"`
+	Kind string `json:"kind"`
+	// URL is where the archive's snapshots are served, without serial
+	// ("http://host/debian"); APT source lines append "/<serial>/".
+	URL           string   `json:"url"`
+	Suites        []string `json:"suites"`
+	Components    []string `json:"components"`
+	Architectures []string `json:"architectures"`
+}
+
+// Package is one package of a custom archive's suite.
+type Package struct {
+	Package   string `json:"package"`
+	Version   string `json:"version"`
+	Arch      string `json:"arch"` // "source" for a source package
+	Kind      string `json:"kind"` // deb, udeb or source
+	Component string `json:"component"`
+}
+
+// RepoResult is the outcome of a change to a custom archive: the snapshot
+// it made and the packages that went in and out.
+type RepoResult struct {
+	Archive string    `json:"archive"`
+	Suite   string    `json:"suite"`
+	Serial  string    `json:"serial"` // empty when nothing changed
+	Added   []Package `json:"added"`
+	Removed []Package `json:"removed"`
+	// Unchanged are packages already there with the same content.
+	Unchanged []Package `json:"unchanged"`
+}
+
+// AddRequest imports package files into a custom archive's suite.
+type AddRequest struct {
+	Archive   string `json:"archive"`
+	Suite     string `json:"suite"`
+	Component string `json:"component"` // the archive's first when empty
+	// Files are paths of .deb, .udeb, .dsc and .changes files and the
+	// files a .dsc or .changes lists (on the machine doing the import).
+	Files []string `json:"-"`
+}
+
+// CopyRequest copies a package (binaries and source) into a custom
+// archive's suite from a snapshot of any archive.
+type CopyRequest struct {
+	Archive string `json:"archive"`
+	Suite   string `json:"suite"`
+	// FromArchive and FromSerial name the source snapshot (the newest
+	// when FromSerial is empty); FromSuite the suite in it (every suite
+	// when empty, the first one that has the package wins).
+	FromArchive string `json:"from_archive"`
+	FromSerial  string `json:"from_serial"`
+	FromSuite   string `json:"from_suite"`
+	Package     string `json:"package"`
+	Version     string `json:"version"` // the newest when empty
+}
+
+// Repos are the operations on custom archives and on the list of archives.
+type Repos interface {
+	// Archives lists the archives served.
+	Archives(ctx context.Context) ([]Archive, error)
+	// Latest is the newest serial of an archive (what its trace file says).
+	Latest(ctx context.Context, archive string) (string, error)
+	// RepoAdd imports package files.
+	RepoAdd(ctx context.Context, req AddRequest) (RepoResult, error)
+	// RepoRemove removes packages ("name" or "name=version").
+	RepoRemove(ctx context.Context, archive, suite string, packages []string) (RepoResult, error)
+	// RepoCopy copies a package from a snapshot.
+	RepoCopy(ctx context.Context, req CopyRequest) (RepoResult, error)
+	// RepoList lists a suite's packages in the archive's newest snapshot.
+	RepoList(ctx context.Context, archive, suite string) ([]Package, error)
 }

@@ -47,6 +47,11 @@ type server struct {
 //	POST   /api/v1/tokens                                      {"name":N,"role":R} admin
 //	GET    /api/v1/tokens                                      []Token         admin
 //	DELETE /api/v1/tokens/{name}                                               admin
+//	GET    /api/v1/archives                                    []Archive       anyone
+//	GET    /api/v1/archives/{archive}/suites/{suite}/packages  []Package       anyone
+//	POST   /api/v1/archives/{archive}/suites/{suite}/packages  multipart: component, file... release-manager
+//	POST   /api/v1/archives/{archive}/suites/{suite}/remove    {"packages":[...]} release-manager
+//	POST   /api/v1/archives/{archive}/suites/{suite}/copy      CopyRequest     release-manager
 //
 // Tokens come as "Authorization: Bearer SECRET" and are looked up by the
 // SHA-256 of the secret. They are refused over plain HTTP from anywhere
@@ -65,6 +70,11 @@ func NewServer(ops Ops, tokens catalog.Tokens, log *slog.Logger) http.Handler {
 	mux.HandleFunc("GET /api/v1/tags", s.handle("", s.tags))
 	mux.HandleFunc("POST /api/v1/tags", s.handle(catalog.RoleReleaseManager, s.createTag))
 	mux.HandleFunc("DELETE /api/v1/tags/{tag}", s.handle(catalog.RoleReleaseManager, s.deleteTag))
+	mux.HandleFunc("GET /api/v1/archives", s.handle("", s.archives))
+	mux.HandleFunc("GET /api/v1/archives/{archive}/suites/{suite}/packages", s.handle("", s.repoList))
+	mux.HandleFunc("POST /api/v1/archives/{archive}/suites/{suite}/packages", s.handle(catalog.RoleReleaseManager, s.repoAdd))
+	mux.HandleFunc("POST /api/v1/archives/{archive}/suites/{suite}/remove", s.handle(catalog.RoleReleaseManager, s.repoRemove))
+	mux.HandleFunc("POST /api/v1/archives/{archive}/suites/{suite}/copy", s.handle(catalog.RoleReleaseManager, s.repoCopy))
 	mux.HandleFunc("POST /api/v1/tokens", s.handle(catalog.RoleAdmin, s.createToken))
 	mux.HandleFunc("GET /api/v1/tokens", s.handle(catalog.RoleAdmin, s.listTokens))
 	mux.HandleFunc("DELETE /api/v1/tokens/{name}", s.handle(catalog.RoleAdmin, s.revokeToken))
@@ -85,7 +95,11 @@ type call struct {
 // then optional, but checked if given) and runs h.
 func (s *server) handle(need catalog.Role, h func(c *call) error) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		r.Body = http.MaxBytesReader(w, r.Body, maxBody)
+		limit := int64(maxBody)
+		if strings.HasPrefix(r.Header.Get("Content-Type"), "multipart/form-data") {
+			limit = MaxUpload // package uploads; JSON endpoints fail on the first byte
+		}
+		r.Body = http.MaxBytesReader(w, r.Body, limit)
 		who, err := s.authenticate(r)
 		if err == nil && who == nil && need != "" {
 			err = fmt.Errorf("%w: this call needs a token (Authorization: Bearer ...)", ErrUnauthorized)

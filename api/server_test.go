@@ -188,6 +188,7 @@ func TestAuthMatrix(t *testing.T) {
 		name         string
 		method, path string
 		body         string
+		ctype        string // Content-Type when not JSON
 		need         catalog.Role
 		// happened reports whether the action took place.
 		happened func(t *testing.T, f *fixture) bool
@@ -211,6 +212,14 @@ func TestAuthMatrix(t *testing.T) {
 			need: catalog.RoleReleaseManager, want: 201, happened: calledOps("tag 6.1 map[debian:2026112301] true")},
 		{name: "tag delete", method: "DELETE", path: "/api/v1/tags/6.1",
 			need: catalog.RoleReleaseManager, want: 200, happened: calledOps("tag delete 6.1")},
+		{name: "repo add", method: "POST", path: "/api/v1/archives/ours/suites/stable/packages",
+			body:  "--XX\r\nContent-Disposition: form-data; name=\"component\"\r\n\r\nmain\r\n--XX\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.deb\"\r\n\r\nDEB\r\n--XX--\r\n",
+			ctype: "multipart/form-data; boundary=XX",
+			need:  catalog.RoleReleaseManager, want: 200, happened: calledOps("repo add ours stable main a.deb=DEB")},
+		{name: "repo remove", method: "POST", path: "/api/v1/archives/ours/suites/stable/remove", body: `{"packages":["hello=1.0"]}`,
+			need: catalog.RoleReleaseManager, want: 200, happened: calledOps("repo remove ours stable [hello=1.0]")},
+		{name: "repo copy", method: "POST", path: "/api/v1/archives/ours/suites/stable/copy", body: `{"from_archive":"debian","from_serial":"2026112301","package":"hello","version":"1.0"}`,
+			need: catalog.RoleReleaseManager, want: 200, happened: calledOps("repo copy ours stable from debian/2026112301 hello=1.0")},
 		{name: "token revoke", method: "DELETE", path: "/api/v1/tokens/rm",
 			need: catalog.RoleAdmin, want: 204, happened: func(t *testing.T, f *fixture) bool { return !slices.Contains(f.tokenNames(t), "rm") }},
 	} {
@@ -239,6 +248,15 @@ func TestAuthMatrix(t *testing.T) {
 					req := httptest.NewRequest(ep.method, ep.path, strings.NewReader(ep.body))
 					req.RemoteAddr = "[::1]:40000"
 					req.Header.Set("Authorization", "Basic "+f.admin)
+					w = httptest.NewRecorder()
+					f.h.ServeHTTP(w, req)
+				} else if ep.ctype != "" {
+					req := httptest.NewRequest(ep.method, ep.path, strings.NewReader(ep.body))
+					req.RemoteAddr = "127.0.0.1:40000"
+					req.Header.Set("Content-Type", ep.ctype)
+					if tk := tc.token(f); tk != "" {
+						req.Header.Set("Authorization", "Bearer "+tk)
+					}
 					w = httptest.NewRecorder()
 					f.h.ServeHTTP(w, req)
 				} else {

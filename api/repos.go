@@ -1,0 +1,228 @@
+package api
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"mime/multipart"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/aptsnap/aptsnap/catalog"
+)
+
+// MaxUpload is the largest body POST .../packages accepts.
+const MaxUpload = 4 << 30
+
+// Archives implements Repos.
+func (c *Client) Archives(ctx context.Context) ([]Archive, error) {
+	var out []Archive
+	return out, c.do(ctx, http.MethodGet, "archives", nil, &out)
+}
+
+// Latest implements Repos from the archive's trace file
+// (/<archive>/project/trace/<archive>, "Archive serial: <serial>").
+func (c *Client) Latest(ctx context.Context, archive string) (string, error) {
+	u := strings.TrimSuffix(c.BaseURL, "/") + "/" + url.PathEscape(archive) + "/project/trace/" + url.PathEscape(archive)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return "", err
+	}
+	hc := c.HTTP
+	if hc == nil {
+		hc = http.DefaultClient
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode == http.StatusNotFound {
+		return "", fmt.Errorf("latest %s: %w: no trace file at %s", archive, catalog.ErrNotFound, u)
+	}
+	if resp.StatusCode != http.StatusOK {
+		return "", fmt.Errorf("latest %s: GET %s: %s", archive, u, resp.Status)
+	}
+	sc := bufio.NewScanner(io.LimitReader(resp.Body, 64<<10))
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), "Archive serial:"); ok {
+			return strings.TrimSpace(v), nil
+		}
+	}
+	return "", fmt.Errorf("latest %s: no \"Archive serial:\" line in %s", archive, u)
+}
+
+func suitePath(archive, suite string) string {
+	return "archives/" + url.PathEscape(archive) + "/suites/" + url.PathEscape(suite)
+}
+
+// RepoList implements Repos.
+func (c *Client) RepoList(ctx context.Context, archive, suite string) ([]Package, error) {
+	var out []Package
+	return out, c.do(ctx, http.MethodGet, suitePath(archive, suite)+"/packages", nil, &out)
+}
+
+// RepoRemove implements Repos.
+func (c *Client) RepoRemove(ctx context.Context, archive, suite string, packages []string) (RepoResult, error) {
+	var out RepoResult
+	return out, c.do(ctx, http.MethodPost, suitePath(archive, suite)+"/remove", map[string][]string{"packages": packages}, &out)
+}
+
+// RepoCopy implements Repos.
+func (c *Client) RepoCopy(ctx context.Context, req CopyRequest) (RepoResult, error) {
+	var out RepoResult
+	return out, c.do(ctx, http.MethodPost, suitePath(req.Archive, req.Suite)+"/copy", req, &out)
+}
+
+// RepoAdd implements Repos: the files go up as one multipart/form-data
+// body, streamed from disk.
+func (c *Client) RepoAdd(ctx context.Context, req AddRequest) (RepoResult, error) {
+	var out RepoResult
+	for _, f := range req.Files {
+		if _, err := os.Stat(f); err != nil {
+			return out, fmt.Errorf("repo add: %w", err)
+		}
+	}
+	pr, pw := io.Pipe()
+	mw := multipart.NewWriter(pw)
+	go func() {
+		err := func() error {
+			if err := mw.WriteField("component", req.Component); err != nil {
+				return err
+			}
+			for _, f := range req.Files {
+				part, err := mw.CreateFormFile("file", filepath.Base(f))
+				if err != nil {
+					return err
+				}
+				in, err := os.Open(f)
+				if err != nil {
+					return err
+				}
+				_, err = io.Copy(part, in)
+				in.Close()
+				if err != nil {
+					return err
+				}
+			}
+			return mw.Close()
+		}()
+		pw.CloseWithError(err)
+	}()
+	err := c.send(ctx, http.MethodPost, suitePath(req.Archive, req.Suite)+"/packages", pr, mw.FormDataContentType(), &out)
+	pr.Close()
+	return out, err
+}
+
+func (s *server) archives(c *call) error {
+	out, err := s.ops.Archives(c.r.Context())
+	if err != nil {
+		return err
+	}
+	return writeJSON(c.w, http.StatusOK, nonNil(out))
+}
+
+func (s *server) repoList(c *call) error {
+	out, err := s.ops.RepoList(c.r.Context(), c.r.PathValue("archive"), c.r.PathValue("suite"))
+	if err != nil {
+		return err
+	}
+	return writeJSON(c.w, http.StatusOK, nonNil(out))
+}
+
+func (s *server) repoRemove(c *call) error {
+	var req struct {
+		Packages []string `json:"packages"`
+	}
+	if err := decode(c.r, &req); err != nil {
+		return err
+	}
+	archive, suite := c.r.PathValue("archive"), c.r.PathValue("suite")
+	res, err := s.ops.RepoRemove(c.r.Context(), archive, suite, req.Packages)
+	s.audit(c, "repo remove", err, "archive", archive, "suite", suite, "packages", req.Packages, "serial", res.Serial)
+	if err != nil {
+		return err
+	}
+	return writeJSON(c.w, http.StatusOK, res)
+}
+
+func (s *server) repoCopy(c *call) error {
+	var req CopyRequest
+	if err := decode(c.r, &req); err != nil {
+		return err
+	}
+	req.Archive, req.Suite = c.r.PathValue("archive"), c.r.PathValue("suite")
+	res, err := s.ops.RepoCopy(c.r.Context(), req)
+	s.audit(c, "repo copy", err, "archive", req.Archive, "suite", req.Suite, "from_archive", req.FromArchive,
+		"from_serial", req.FromSerial, "from_suite", req.FromSuite, "package", req.Package, "version", req.Version, "serial", res.Serial)
+	if err != nil {
+		return err
+	}
+	return writeJSON(c.w, http.StatusOK, res)
+}
+
+// repoAdd saves the uploaded files in a temporary directory, then imports
+// them as if they had been named on the command line.
+func (s *server) repoAdd(c *call) error {
+	mr, err := c.r.MultipartReader()
+	if err != nil {
+		return fmt.Errorf("%w: want multipart/form-data: %v", ErrInvalid, err)
+	}
+	dir, err := os.MkdirTemp("", "aptsnap-upload-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	req := AddRequest{Archive: c.r.PathValue("archive"), Suite: c.r.PathValue("suite")}
+	for {
+		part, err := mr.NextPart()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return fmt.Errorf("%w: upload: %v", ErrInvalid, err)
+		}
+		switch part.FormName() {
+		case "component":
+			b, err := io.ReadAll(io.LimitReader(part, 256))
+			if err != nil {
+				return fmt.Errorf("%w: upload: %v", ErrInvalid, err)
+			}
+			req.Component = string(b)
+		case "file":
+			name := part.FileName()
+			if name == "" || name != filepath.Base(name) || name == "." || name == ".." || strings.HasPrefix(name, ".") {
+				return fmt.Errorf("%w: upload: bad file name %q", ErrInvalid, name)
+			}
+			p := filepath.Join(dir, name)
+			f, err := os.OpenFile(p, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
+			if err != nil {
+				return fmt.Errorf("%w: upload: %s: %v", ErrInvalid, name, err)
+			}
+			_, err = io.Copy(f, part)
+			if cerr := f.Close(); err == nil {
+				err = cerr
+			}
+			if err != nil {
+				return fmt.Errorf("%w: upload %s: %v", ErrInvalid, name, err)
+			}
+			req.Files = append(req.Files, p)
+		default:
+			return fmt.Errorf("%w: upload: unexpected field %q", ErrInvalid, part.FormName())
+		}
+	}
+	res, err := s.ops.RepoAdd(c.r.Context(), req)
+	names := make([]string, len(req.Files))
+	for i, f := range req.Files {
+		names[i] = filepath.Base(f)
+	}
+	s.audit(c, "repo add", err, "archive", req.Archive, "suite", req.Suite, "files", names, "serial", res.Serial)
+	if err != nil {
+		return err
+	}
+	return writeJSON(c.w, http.StatusOK, res)
+}
