@@ -102,6 +102,9 @@ func (a *App) Mirror() *mirror.Mirror {
 
 // Pulse runs one pulse of the named archive.
 func (a *App) Pulse(ctx context.Context, archive string) (catalog.Snapshot, error) {
+	if _, err := a.Config.Custom(archive); err == nil {
+		return a.pulseCustom(ctx, archive)
+	}
 	arc, err := a.Config.Archive(archive)
 	if err != nil {
 		return catalog.Snapshot{}, err
@@ -141,22 +144,26 @@ func (a *App) Handler() http.Handler {
 	}))
 }
 
-func (a *App) archiveNames() []string {
-	names := make([]string, len(a.Config.Archives))
-	for i, arc := range a.Config.Archives {
-		names[i] = arc.Name
-	}
-	return names
-}
+func (a *App) archiveNames() []string { return a.Config.Names() }
 
 // Schedule pulses every archive pulses_per_day times a day, at slots
 // aligned on UTC midnight, until ctx ends. An archive whose newest
 // snapshot is older than one interval is pulsed at once.
 func (a *App) Schedule(ctx context.Context) {
 	var wg sync.WaitGroup
+	type scheduled struct {
+		name  string
+		every time.Duration
+	}
+	var all []scheduled
 	for i := range a.Config.Archives {
-		arc := &a.Config.Archives[i]
-		every := arc.PulseInterval()
+		all = append(all, scheduled{a.Config.Archives[i].Name, a.Config.Archives[i].PulseInterval()})
+	}
+	for i := range a.Config.Customs {
+		all = append(all, scheduled{a.Config.Customs[i].Name, a.Config.Customs[i].PulseInterval()})
+	}
+	for _, arc := range all {
+		every := arc.every
 		if every == 0 {
 			continue
 		}
@@ -164,7 +171,7 @@ func (a *App) Schedule(ctx context.Context) {
 		go func() {
 			defer wg.Done()
 			next := a.Now()
-			if snap, err := a.Catalog.Latest(ctx, arc.Name); err == nil && a.Now().Sub(snap.Created) < every {
+			if snap, err := a.Catalog.Latest(ctx, arc.name); err == nil && a.Now().Sub(snap.Created) < every {
 				next = nextSlot(a.Now(), every)
 			}
 			for {
@@ -175,7 +182,7 @@ func (a *App) Schedule(ctx context.Context) {
 					return
 				case <-t.C:
 				}
-				a.Pulse(ctx, arc.Name) // logged and recorded by the mirror
+				a.Pulse(ctx, arc.name) // logged and recorded
 				next = nextSlot(a.Now(), every)
 			}
 		}()

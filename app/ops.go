@@ -33,10 +33,7 @@ func (a *App) invalidate() {
 func (a *App) Snapshots(ctx context.Context, archive string) ([]api.Snapshot, error) {
 	names := []string{archive}
 	if archive == "" {
-		names = nil
-		for _, arc := range a.Config.Archives {
-			names = append(names, arc.Name)
-		}
+		names = a.Config.Names()
 	}
 	out := []api.Snapshot{}
 	for _, n := range names {
@@ -138,7 +135,11 @@ func (a *App) gc(ctx context.Context, dryRun bool) (api.GCResult, error) {
 			cutoff = t
 		}
 	}
-	col, err := a.Catalog.Collect(ctx, a.Now(), dryRun)
+	var customs []string
+	for _, cu := range a.Config.Customs {
+		customs = append(customs, cu.Name)
+	}
+	col, err := a.Catalog.Collect(ctx, a.Now(), dryRun, customs...)
 	if err != nil {
 		return res, fmt.Errorf("gc: %w", err)
 	}

@@ -1,0 +1,283 @@
+package app
+
+import (
+	"context"
+	"crypto/md5"
+	"crypto/sha1"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/aptsnap/aptsnap/api"
+	"github.com/aptsnap/aptsnap/blob"
+	"github.com/aptsnap/aptsnap/config"
+	"github.com/aptsnap/aptsnap/deb822"
+	"github.com/aptsnap/aptsnap/debpkg"
+	"github.com/aptsnap/aptsnap/pgp"
+	"github.com/aptsnap/aptsnap/repo"
+)
+
+// RepoAdd implements api.Repos: it imports .deb and .udeb files (control
+// read from the package), .dsc files with the files they list, and
+// .changes files with theirs (signature checked against the archive's
+// keyring when one is configured), then makes the archive's next
+// snapshot. Any refusal (a bad checksum or signature, a file missing, a
+// same-version upload with other content) changes nothing.
+func (a *App) RepoAdd(ctx context.Context, req api.AddRequest) (api.RepoResult, error) {
+	res := api.RepoResult{Archive: req.Archive, Suite: req.Suite}
+	cu, err := a.custom(req.Archive)
+	if err != nil {
+		return res, err
+	}
+	comp := req.Component
+	if comp == "" {
+		comp = cu.Components[0]
+	}
+	if !slices.Contains(cu.Components, comp) {
+		return res, fmt.Errorf("repo add: %w: component %q is not one of %s", api.ErrInvalid, comp, strings.Join(cu.Components, ", "))
+	}
+	up, err := a.planUpload(cu, req.Files)
+	if err != nil {
+		return res, fmt.Errorf("repo add: %w", err)
+	}
+	err = a.editCustom(ctx, req.Archive, &res, func(suites map[string]*repo.Suite) error {
+		s, err := suiteOf(suites, req.Archive, req.Suite)
+		if err != nil {
+			return err
+		}
+		entries, err := a.storeUpload(ctx, up, comp)
+		if err != nil {
+			return fmt.Errorf("repo add: %w", err)
+		}
+		for _, e := range entries {
+			if err := a.addEntry(s, e, cu.MultipleVersions, &res); err != nil {
+				return fmt.Errorf("repo add: %w", err)
+			}
+		}
+		return nil
+	})
+	return res, err
+}
+
+// upload is the checked plan of an import: the binary packages and the
+// source packages (each .dsc with the files it lists), by path.
+type upload struct {
+	debs []string
+	dscs []string
+	// files are the given files by base name.
+	files map[string]string
+}
+
+// planUpload sorts the given files, expands .changes files into the
+// packages they list and checks every listed file's size and checksums.
+func (a *App) planUpload(cu *config.Custom, paths []string) (*upload, error) {
+	if len(paths) == 0 {
+		return nil, fmt.Errorf("%w: no file given", api.ErrInvalid)
+	}
+	up := &upload{files: map[string]string{}}
+	for _, p := range paths {
+		base := filepath.Base(p)
+		if _, dup := up.files[base]; dup {
+			return nil, fmt.Errorf("%w: %s given twice", api.ErrInvalid, base)
+		}
+		up.files[base] = p
+	}
+	listed := map[string]bool{}
+	addPkg := func(p string) {
+		switch filepath.Ext(p) {
+		case ".deb", ".udeb":
+			if !slices.Contains(up.debs, p) {
+				up.debs = append(up.debs, p)
+			}
+		case ".dsc":
+			if !slices.Contains(up.dscs, p) {
+				up.dscs = append(up.dscs, p)
+			}
+		}
+	}
+	var kr *pgp.Keyring
+	for _, p := range paths {
+		switch filepath.Ext(p) {
+		case ".changes":
+			if kr == nil && cu.Keyring != "" {
+				var err error
+				if kr, err = pgp.LoadKeyring(cu.Keyring); err != nil {
+					return nil, err
+				}
+			}
+			data, err := os.ReadFile(p)
+			if err != nil {
+				return nil, err
+			}
+			ch, err := debpkg.ParseChanges(data, kr)
+			if err != nil {
+				return nil, fmt.Errorf("%w: %s: %v", api.ErrInvalid, filepath.Base(p), err)
+			}
+			for _, f := range ch.Files {
+				if err := up.check(filepath.Base(p), f); err != nil {
+					return nil, err
+				}
+				listed[f.Name] = true
+				addPkg(up.files[f.Name])
+			}
+			listed[filepath.Base(p)] = true
+		case ".deb", ".udeb", ".dsc":
+			addPkg(p)
+		}
+	}
+	for _, p := range up.dscs {
+		dsc, err := readDSC(p)
+		if err != nil {
+			return nil, err
+		}
+		for _, f := range dsc.Files {
+			if err := up.check(filepath.Base(p), f); err != nil {
+				return nil, err
+			}
+			listed[f.Name] = true
+		}
+	}
+	for base, p := range up.files {
+		switch filepath.Ext(p) {
+		case ".deb", ".udeb", ".dsc", ".changes":
+		default:
+			if !listed[base] {
+				return nil, fmt.Errorf("%w: %s is not a package (.deb, .udeb, .dsc, .changes) nor listed by one", api.ErrInvalid, base)
+			}
+		}
+	}
+	return up, nil
+}
+
+// check verifies that a file a .changes or .dsc lists was given, with the
+// listed size and checksums.
+func (up *upload) check(by string, f debpkg.File) error {
+	p, ok := up.files[f.Name]
+	if !ok {
+		return fmt.Errorf("%w: %s lists %s, which was not given", api.ErrInvalid, by, f.Name)
+	}
+	in, err := os.Open(p)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	if err := f.Verify(in); err != nil {
+		return fmt.Errorf("%w: %s: %v", api.ErrInvalid, by, err)
+	}
+	return nil
+}
+
+func readDSC(p string) (*debpkg.DSC, error) {
+	data, err := os.ReadFile(p)
+	if err != nil {
+		return nil, err
+	}
+	dsc, err := debpkg.ParseDSC(data)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s: %v", api.ErrInvalid, filepath.Base(p), err)
+	}
+	return dsc, nil
+}
+
+// storeUpload stores the upload's files and returns their index entries.
+func (a *App) storeUpload(ctx context.Context, up *upload, comp string) ([]repo.Entry, error) {
+	var out []repo.Entry
+	for _, p := range up.debs {
+		e, err := a.storeDeb(ctx, p, comp)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", filepath.Base(p), err)
+		}
+		out = append(out, e)
+	}
+	for _, p := range up.dscs {
+		dsc, err := readDSC(p)
+		if err != nil {
+			return nil, err
+		}
+		for _, f := range dsc.Files {
+			if _, err := a.storeFile(ctx, up.files[f.Name]); err != nil {
+				return nil, err
+			}
+		}
+		data, err := os.ReadFile(p)
+		if err != nil {
+			return nil, err
+		}
+		if _, err := a.storeFile(ctx, p); err != nil {
+			return nil, err
+		}
+		stanza, err := debpkg.SourceStanza(dsc, filepath.Base(p), data, debpkg.PoolDir(comp, dsc.Source))
+		if err != nil {
+			return nil, fmt.Errorf("%w: %s: %v", api.ErrInvalid, filepath.Base(p), err)
+		}
+		e, err := repo.NewEntry(repo.Source, comp, stanza)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, e)
+	}
+	return out, nil
+}
+
+// storeDeb stores one binary package under its pool path and returns its
+// Packages entry.
+func (a *App) storeDeb(ctx context.Context, p, comp string) (repo.Entry, error) {
+	f, err := os.Open(p)
+	if err != nil {
+		return repo.Entry{}, err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return repo.Entry{}, err
+	}
+	control, err := debpkg.ReadControl(f, st.Size())
+	if err != nil {
+		return repo.Entry{}, fmt.Errorf("%w: %v", api.ErrInvalid, err)
+	}
+	sc := deb822.NewScanner(control)
+	if !sc.Scan() {
+		return repo.Entry{}, fmt.Errorf("%w: empty control file", api.ErrInvalid)
+	}
+	pkg, ver, arch := string(sc.Field("Package")), string(sc.Field("Version")), string(sc.Field("Architecture"))
+	src, _, _ := strings.Cut(strings.TrimSpace(string(sc.Field("Source"))), " ")
+	if src == "" {
+		src = pkg
+	}
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return repo.Entry{}, err
+	}
+	m5, s1 := md5.New(), sha1.New()
+	info, err := a.Store.Put(ctx, io.TeeReader(f, io.MultiWriter(m5, s1)), blob.Digest{}, st.Size())
+	if err != nil {
+		return repo.Entry{}, err
+	}
+	kind := repo.Deb
+	if filepath.Ext(p) == ".udeb" {
+		kind = repo.Udeb
+	}
+	_, noEpoch, ok := strings.Cut(ver, ":")
+	if !ok {
+		noEpoch = ver
+	}
+	name := fmt.Sprintf("%s/%s_%s_%s.%s", debpkg.PoolDir(comp, src), pkg, noEpoch, arch, kind)
+	stanza, err := debpkg.BinaryStanza(control, name, info.Size, hex.EncodeToString(m5.Sum(nil)),
+		hex.EncodeToString(s1.Sum(nil)), info.Digest.String())
+	if err != nil {
+		return repo.Entry{}, fmt.Errorf("%w: %v", api.ErrInvalid, err)
+	}
+	return repo.NewEntry(kind, comp, stanza)
+}
+
+func (a *App) storeFile(ctx context.Context, p string) (blob.Info, error) {
+	f, err := os.Open(p)
+	if err != nil {
+		return blob.Info{}, err
+	}
+	defer f.Close()
+	return a.Store.Put(ctx, f, blob.Digest{}, -1)
+}
