@@ -57,7 +57,7 @@ func newRoot() *cobra.Command {
 	root.PersistentFlags().StringVar(&g.logLevel, "log-level", "info", "debug, info, warn or error")
 	root.PersistentFlags().BoolVar(&g.logJSON, "log-json", false, "log JSON lines instead of text")
 	root.AddCommand(serveCmd(g), pulseCmd(g), snapshotCmd(g), bumpCmd(g), gcCmd(g), untrackCmd(g), verifyCmd(g),
-		tagCmd(g), tokenCmd(g), demoCmd(g), certCmd(g))
+		tagCmd(g), tokenCmd(g), demoCmd(g), certCmd(g), repoCmd(g), serialsCmd(g), sourcesCmd(g), exceptionCmd(g))
 	return root
 }
 

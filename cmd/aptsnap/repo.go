@@ -1,0 +1,155 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+
+	"github.com/aptsnap/aptsnap/api"
+	"github.com/aptsnap/aptsnap/debpkg"
+)
+
+// The custom archive verbs: import, remove, copy and list packages.
+
+func repoCmd(g *globals) *cobra.Command {
+	c := &cobra.Command{Use: "repo", Short: "Custom archives: import, remove, copy and list packages"}
+	var component string
+	add := &cobra.Command{
+		Use:   "add ARCHIVE SUITE FILE...",
+		Short: "Import .deb, .udeb, .dsc (with its files) and .changes (with its files) into a suite",
+		Args:  cobra.MinimumNArgs(3),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			files, err := withListedFiles(args[2:])
+			if err != nil {
+				return err
+			}
+			return g.withBackend(cmd, func(ctx context.Context, b *backend, w io.Writer) error {
+				res, err := b.RepoAdd(ctx, api.AddRequest{Archive: args[0], Suite: args[1], Component: component, Files: files})
+				if err != nil {
+					return err
+				}
+				printRepoResult(w, res)
+				return nil
+			})
+		},
+	}
+	add.Flags().StringVar(&component, "component", "", "component to import into (default: the archive's first)")
+	c.AddCommand(add, &cobra.Command{
+		Use:   "remove ARCHIVE SUITE PACKAGE[=VERSION]...",
+		Short: "Remove packages (binaries and sources of that name) from a suite",
+		Args:  cobra.MinimumNArgs(3),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return g.withBackend(cmd, func(ctx context.Context, b *backend, w io.Writer) error {
+				res, err := b.RepoRemove(ctx, args[0], args[1], args[2:])
+				if err != nil {
+					return err
+				}
+				printRepoResult(w, res)
+				return nil
+			})
+		},
+	}, &cobra.Command{
+		Use:   "copy ARCHIVE SRC_SUITE DST_SUITE PACKAGE[=VERSION]",
+		Short: "Copy a package (binaries and source) from one suite of a custom archive to another",
+		Args:  cobra.ExactArgs(4),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			name, ver, _ := strings.Cut(args[3], "=")
+			return g.withBackend(cmd, func(ctx context.Context, b *backend, w io.Writer) error {
+				res, err := b.RepoCopy(ctx, api.CopyRequest{Archive: args[0], Suite: args[2],
+					FromArchive: args[0], FromSuite: args[1], Package: name, Version: ver})
+				if err != nil {
+					return err
+				}
+				printRepoResult(w, res)
+				return nil
+			})
+		},
+	}, &cobra.Command{
+		Use:   "list ARCHIVE SUITE",
+		Short: "List the packages of a suite",
+		Args:  cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return g.withBackend(cmd, func(ctx context.Context, b *backend, w io.Writer) error {
+				pkgs, err := b.RepoList(ctx, args[0], args[1])
+				if err != nil {
+					return err
+				}
+				tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+				fmt.Fprintln(tw, "PACKAGE\tVERSION\tARCH\tCOMPONENT")
+				for _, p := range pkgs {
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", p.Package, p.Version, p.Arch, p.Component)
+				}
+				return tw.Flush()
+			})
+		},
+	})
+	return c
+}
+
+// withListedFiles adds to the named files those that the .dsc and
+// .changes among them list (a .changes may list a .dsc, which lists more),
+// taken from the listing file's directory.
+func withListedFiles(files []string) ([]string, error) {
+	out := append([]string(nil), files...)
+	seen := map[string]bool{}
+	for _, f := range files {
+		seen[filepath.Clean(f)] = true
+	}
+	for i := 0; i < len(out); i++ {
+		f := out[i]
+		var listed []debpkg.File
+		switch filepath.Ext(f) {
+		case ".dsc":
+			data, err := os.ReadFile(f)
+			if err != nil {
+				return nil, err
+			}
+			d, err := debpkg.ParseDSC(data)
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", f, err)
+			}
+			listed = d.Files
+		case ".changes":
+			data, err := os.ReadFile(f)
+			if err != nil {
+				return nil, err
+			}
+			c, err := debpkg.ParseChanges(data, nil) // the importing side checks the signature
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", f, err)
+			}
+			listed = c.Files
+		}
+		for _, l := range listed {
+			p := filepath.Clean(filepath.Join(filepath.Dir(f), l.Name))
+			if !seen[p] {
+				seen[p] = true
+				out = append(out, p)
+			}
+		}
+	}
+	return out, nil
+}
+
+func printRepoResult(w io.Writer, r api.RepoResult) {
+	for _, p := range r.Removed {
+		fmt.Fprintf(w, "removed %s %s %s\n", p.Package, p.Version, p.Arch)
+	}
+	for _, p := range r.Added {
+		fmt.Fprintf(w, "added %s %s %s\n", p.Package, p.Version, p.Arch)
+	}
+	for _, p := range r.Unchanged {
+		fmt.Fprintf(w, "unchanged %s %s %s (already there, same content)\n", p.Package, p.Version, p.Arch)
+	}
+	if r.Serial == "" {
+		fmt.Fprintf(w, "%s %s: nothing changed\n", r.Archive, r.Suite)
+		return
+	}
+	fmt.Fprintf(w, "%s %s: snapshot %s\n", r.Archive, r.Suite, r.Serial)
+}
