@@ -127,9 +127,18 @@ type env struct {
 	cfg   *config.Config
 	app   *app.App
 	srv   *httptest.Server
+	// extra is configuration appended to the generated one.
+	extra string
 }
 
 func newEnv(t *testing.T) *env {
+	t.Helper()
+	return newEnvWith(t, "")
+}
+
+// newEnvWith is newEnv with more configuration (for example [[custom]]
+// archives) appended; "{{PORT}}" in it becomes the server's port.
+func newEnvWith(t *testing.T, extra string) *env {
 	t.Helper()
 	up := newUpstream(t)
 	up.write(0)
@@ -153,7 +162,8 @@ architectures = ["amd64"]
 pulses_per_day = 4
 valid_days = 10
 `, filepath.Join(t.TempDir(), "data"), e.srv.URL, up.url(), up.keyring)
-	cfg, err := config.Parse([]byte(cfgText))
+	e.extra = strings.ReplaceAll(extra, "{{PORT}}", e.srv.URL[strings.LastIndex(e.srv.URL, ":")+1:])
+	cfg, err := config.Parse([]byte(cfgText + e.extra))
 	if err != nil {
 		t.Fatal(err)
 	}

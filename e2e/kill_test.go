@@ -50,7 +50,7 @@ func (e *env) writeConfig(t *testing.T) string {
 	text := fmt.Sprintf("data_dir = %q\npublic_url = %q\nparallel_downloads = 2\n\n[[archive]]\nname = \"debian\"\nurl = %q\nkeyring = %q\n"+
 		"suites = [\"bookworm\", \"bookworm-updates\"]\ncomponents = [\"main\"]\narchitectures = [\"amd64\"]\n",
 		e.cfg.DataDir, e.cfg.PublicURL, e.up.url(), e.up.keyring)
-	if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
+	if err := os.WriteFile(p, []byte(text+e.extra), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	return p
