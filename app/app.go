@@ -44,6 +44,7 @@ type App struct {
 	Metrics *metrics.Metrics
 
 	server *serve.Server
+	ui     *web.UI
 	once   sync.Once
 
 	certsMu sync.Mutex
@@ -112,6 +113,7 @@ func (a *App) Pulse(ctx context.Context, archive string) (catalog.Snapshot, erro
 	snap, err := a.Mirror().Pulse(ctx, arc)
 	if err == nil && a.server != nil {
 		a.server.Invalidate()
+		a.warm(ctx, snap)
 	}
 	return snap, err
 }
@@ -122,10 +124,12 @@ func (a *App) Handler() http.Handler {
 	a.once.Do(func() {
 		a.server = serve.New(serve.Options{Catalog: a.Catalog, Store: a.Store, PublicKey: a.Signer.PublicKey(),
 			Archives: a.archiveNames(), Log: a.Log})
+		a.ui = web.New(web.Options{Catalog: a.Catalog, Store: a.Store, Archives: a.archiveNames(),
+			PublicURL: a.Config.PublicURL, Now: a.Now, CacheDir: a.sidecarDir()})
 	})
 	admin := api.NewServer(a, a.Catalog, a.Log)
 	metrics := a.Metrics.Handler()
-	ui := web.New(web.Options{Catalog: a.Catalog, Store: a.Store, Archives: a.archiveNames(), PublicURL: a.Config.PublicURL, Now: a.Now})
+	ui := a.ui
 	// A prefix test rather than a ServeMux: a mux would redirect unclean
 	// snapshot paths ("..") that the server must answer with 400.
 	return a.Metrics.Count(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -142,6 +146,18 @@ func (a *App) Handler() http.Handler {
 			a.server.ServeHTTP(w, r)
 		}
 	}))
+}
+
+// warm has the web UI write the package lists of a new snapshot's new
+// indices (a few hundred milliseconds for a full Debian index), so that
+// its package page is fast from the start. The snapshot is served already.
+func (a *App) warm(ctx context.Context, snap catalog.Snapshot) {
+	if a.ui == nil {
+		return
+	}
+	if err := a.ui.Warm(ctx, snap.Archive, snap.Serial); err != nil {
+		a.Log.Warn("web: package lists", "archive", snap.Archive, "serial", snap.Serial, "err", err)
+	}
 }
 
 func (a *App) archiveNames() []string { return a.Config.Names() }

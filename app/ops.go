@@ -12,6 +12,7 @@ import (
 	"github.com/aptsnap/aptsnap/blob"
 	"github.com/aptsnap/aptsnap/catalog"
 	"github.com/aptsnap/aptsnap/lock"
+	"github.com/aptsnap/aptsnap/web"
 	"github.com/aptsnap/aptsnap/release"
 )
 
@@ -22,6 +23,9 @@ func apiSnapshot(s catalog.Snapshot) api.Snapshot {
 }
 
 func (a *App) lockDir() string { return filepath.Join(a.Config.DataDir, "locks") }
+
+// sidecarDir holds the web UI's package list per index.
+func (a *App) sidecarDir() string { return filepath.Join(a.Config.DataDir, "cache", "packages") }
 
 func (a *App) invalidate() {
 	if a.server != nil {
@@ -150,6 +154,11 @@ func (a *App) gc(ctx context.Context, dryRun bool) (api.GCResult, error) {
 		a.invalidate()
 		if err := a.Store.CleanTemp(ctx, cutoff); err != nil {
 			return res, fmt.Errorf("gc: %w", err)
+		}
+		// The web UI's package lists of collected indices (one written for
+		// an index committed meanwhile is only rebuilt on its next use).
+		if _, err := web.PruneSidecars(a.sidecarDir(), func(d blob.Digest) bool { return col.Live[d] }); err != nil {
+			a.Log.Warn("gc: web package lists", "err", err)
 		}
 	}
 	err = a.Store.Walk(ctx, func(info blob.Info) error {

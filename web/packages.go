@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"os"
 	"path"
 	"slices"
 	"strings"
@@ -121,6 +122,8 @@ func packageIndices(files []catalog.IndexFile) []pkgIndex {
 type indexCache struct {
 	store blob.Store
 	max   int
+	// dir holds the sidecars (see sidecar.go); none when empty.
+	dir string
 
 	mu       sync.Mutex
 	size     int
@@ -128,8 +131,9 @@ type indexCache struct {
 	byDigest map[blob.Digest]*list.Element
 	loading  map[blob.Digest]*load
 
-	parses atomic.Int64 // indices parsed, for tests
-	scans  atomic.Int64 // indices scanned for one package, for tests
+	parses   atomic.Int64 // indices parsed, for tests
+	scans    atomic.Int64 // indices scanned for one package, for tests
+	sidecars atomic.Int64 // sidecars written, for tests
 }
 
 type cached struct {
@@ -143,8 +147,8 @@ type load struct {
 	err  error
 }
 
-func newIndexCache(store blob.Store, maxPackages int) *indexCache {
-	return &indexCache{store: store, max: maxPackages, ll: list.New(),
+func newIndexCache(store blob.Store, maxPackages int, dir string) *indexCache {
+	return &indexCache{store: store, max: maxPackages, dir: dir, ll: list.New(),
 		byDigest: map[blob.Digest]*list.Element{}, loading: map[blob.Digest]*load{}}
 }
 
@@ -197,16 +201,27 @@ func (c *indexCache) get(ctx context.Context, f catalog.IndexFile) ([]pkg, error
 }
 
 // find returns the packages named name in a stored index file: from the
-// cache if the index is parsed already, else by scanning it without
-// keeping it (the package page looks at every distinct index of an
-// archive; parsing them all into the cache would only evict what the
-// diff pages use).
+// cache if the index is parsed already, else from its sidecar on disk
+// (written on first need), else by scanning it without keeping it (the
+// package page looks at every distinct index of an archive; parsing them
+// all into the cache would only evict what the diff pages use).
 func (c *indexCache) find(ctx context.Context, f catalog.IndexFile, name string) ([]pkg, error) {
 	c.mu.Lock()
 	e, ok := c.byDigest[f.SHA256]
 	c.mu.Unlock()
 	if ok {
 		return slices.Clone(lookup(e.Value.(*cached).pkgs, name)), nil
+	}
+	if c.dir != "" {
+		out, err := lookupSidecar(c.dir, f.SHA256, name)
+		if err == nil {
+			return out, nil
+		}
+		pkgs, err := c.sidecar(ctx, f)
+		if err != nil {
+			return nil, err
+		}
+		return slices.Clone(lookup(pkgs, name)), nil
 	}
 	data, err := c.read(ctx, f)
 	if err != nil {
@@ -225,6 +240,35 @@ func (c *indexCache) find(ctx context.Context, f catalog.IndexFile, name string)
 	}
 	slices.SortFunc(out, cmpPkg)
 	return out, nil
+}
+
+// sidecar parses an index and writes its sidecar, returning its packages.
+// A sidecar that cannot be written (a full disk) only costs speed.
+func (c *indexCache) sidecar(ctx context.Context, f catalog.IndexFile) ([]pkg, error) {
+	data, err := c.read(ctx, f)
+	if err != nil {
+		return nil, err
+	}
+	pkgs, err := parsePackages(data)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", f.Path, err)
+	}
+	if writeSidecar(c.dir, f.SHA256, pkgs) == nil {
+		c.sidecars.Add(1)
+	}
+	return pkgs, nil
+}
+
+// warm writes the sidecars an index file lacks.
+func (c *indexCache) warm(ctx context.Context, f catalog.IndexFile) error {
+	if c.dir == "" {
+		return nil
+	}
+	if _, err := os.Stat(sidecarPath(c.dir, f.SHA256)); err == nil {
+		return nil
+	}
+	_, err := c.sidecar(ctx, f)
+	return err
 }
 
 // read returns the uncompressed content of a stored index file, reading a

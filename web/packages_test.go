@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"sync"
@@ -167,7 +169,7 @@ func TestIndexCacheSharesAndEvicts(t *testing.T) {
 		}
 		files = append(files, catalog.IndexFile{Path: "main/binary-amd64/Packages", SHA256: info.Digest})
 	}
-	c := newIndexCache(store, 20) // room for two indices of 10
+	c := newIndexCache(store, 20, "") // room for two indices of 10
 	var wg sync.WaitGroup
 	for range 8 {
 		wg.Go(func() {
@@ -191,5 +193,68 @@ func TestIndexCacheSharesAndEvicts(t *testing.T) {
 	}
 	if _, err := c.get(ctx, catalog.IndexFile{Path: "main/binary-amd64/Packages.xz", SHA256: blob.Sum([]byte("x"))}); err == nil {
 		t.Error("missing index: no error")
+	}
+}
+
+// TestSidecars: the package page's lookups go through the on-disk package
+// lists, written once per index (by Warm or on first need), and give what
+// a scan of the index gives; PruneSidecars removes those of dead indices.
+func TestSidecars(t *testing.T) {
+	ctx := context.Background()
+	store, err := blob.OpenLocal(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(t.TempDir(), "sidecars")
+	var files []catalog.IndexFile
+	for i := range 2 {
+		data := synthetic(5000, func(j int) string { return fmt.Sprintf("1.%d-%d", i, j%3) })
+		data = append(data, fmt.Sprintf("Package: pkg000007\nVersion: 9:%d\nArchitecture: all\n\n", i)...)
+		info, err := store.Put(ctx, bytes.NewReader(data), blob.Digest{}, -1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		files = append(files, catalog.IndexFile{Path: "main/binary-amd64/Packages", SHA256: info.Digest})
+	}
+	scanner := newIndexCache(store, 0, "")
+	c := newIndexCache(store, 0, dir)
+	if err := c.warm(ctx, files[0]); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"pkg000000", "pkg000007", "pkg004999", "pkg005000", "aaa", "zzz", "pkg00000"} {
+		for _, f := range files {
+			want, err := scanner.find(ctx, f, name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := c.find(ctx, f, name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if fmt.Sprint(got) != fmt.Sprint(want) {
+				t.Errorf("find %s: %v, want %v", name, got, want)
+			}
+		}
+	}
+	if n := c.sidecars.Load(); n != 2 {
+		t.Errorf("%d sidecars written, want 2 (one by warm, one on first need)", n)
+	}
+	if c.scans.Load() != 0 || c.parses.Load() != 0 {
+		t.Errorf("lookups scanned %d / parsed %d indices", c.scans.Load(), c.parses.Load())
+	}
+	n, err := PruneSidecars(dir, func(d blob.Digest) bool { return d == files[1].SHA256 })
+	if err != nil || n != 1 {
+		t.Fatalf("PruneSidecars: %d, %v", n, err)
+	}
+	if _, err := os.Stat(sidecarPath(dir, files[0].SHA256)); !os.IsNotExist(err) {
+		t.Errorf("dead sidecar kept: %v", err)
+	}
+	if _, err := lookupSidecar(dir, files[1].SHA256, "pkg000001"); err != nil {
+		t.Errorf("live sidecar: %v", err)
+	}
+	// A corrupt sidecar is an error, not a wrong answer.
+	os.WriteFile(sidecarPath(dir, files[1].SHA256), []byte("garbage"), 0o644)
+	if _, err := lookupSidecar(dir, files[1].SHA256, "pkg000001"); err == nil {
+		t.Error("corrupt sidecar: no error")
 	}
 }

@@ -39,6 +39,9 @@ type Options struct {
 	PublicURL string
 	// Now is the clock for expiry (time.Now if nil).
 	Now func() time.Time
+	// CacheDir keeps a package list per index on disk, for the package
+	// page (none if empty: every distinct index is scanned per request).
+	CacheDir string
 }
 
 // cachePackages bounds the parsed-index cache: about 25 MB, room for the
@@ -50,13 +53,41 @@ type ui struct {
 	cache *indexCache
 }
 
+// UI is the web UI handler.
+type UI struct{ u *ui }
+
 // New returns the UI handler. It serves paths under /ui/ (mount it there).
-func New(o Options) http.Handler {
+func New(o Options) *UI {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
 	o.PublicURL = strings.TrimRight(o.PublicURL, "/")
-	return &ui{o: o, cache: newIndexCache(o.Store, cachePackages)}
+	return &UI{&ui{o: o, cache: newIndexCache(o.Store, cachePackages, o.CacheDir)}}
+}
+
+// ServeHTTP serves the pages.
+func (h *UI) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.u.ServeHTTP(w, r) }
+
+// Warm writes the on-disk package lists (see Options.CacheDir) of a
+// snapshot's Packages indices that lack one, so that the package page is
+// fast from the first request; the server calls it after each pulse.
+func (h *UI) Warm(ctx context.Context, archive, serial string) error {
+	s, err := h.u.o.Catalog.Snapshot(ctx, archive, serial)
+	if err != nil {
+		return err
+	}
+	for _, suite := range s.Suites {
+		su, err := h.u.o.Catalog.Suite(ctx, s.ID, suite)
+		if err != nil {
+			return err
+		}
+		for _, pi := range packageIndices(su.Files) {
+			if err := h.u.cache.warm(ctx, pi.File); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // httpError is an error with the status to answer.

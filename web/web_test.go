@@ -90,7 +90,7 @@ func TestDiffAtScale(t *testing.T) {
 	}
 	// arm64 also lists tzdata, unchanged: the cursor must count it once, at
 	// its highest version across the component's indices.
-	h := New(Options{Catalog: cat, Store: store, Archives: []string{"debian"}, Now: func() time.Time { return now }}).(*ui)
+	h := New(Options{Catalog: cat, Store: store, Archives: []string{"debian"}, Now: func() time.Time { return now }}).u
 	for round := range 2 {
 		start := time.Now()
 		rec := httptest.NewRecorder()
