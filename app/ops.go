@@ -12,8 +12,8 @@ import (
 	"github.com/aptsnap/aptsnap/blob"
 	"github.com/aptsnap/aptsnap/catalog"
 	"github.com/aptsnap/aptsnap/lock"
-	"github.com/aptsnap/aptsnap/web"
 	"github.com/aptsnap/aptsnap/release"
+	"github.com/aptsnap/aptsnap/web"
 )
 
 var _ api.Ops = (*App)(nil)
