@@ -161,7 +161,9 @@ func Load(name string, components, architectures []string, files map[string][]by
 
 // Add puts e in the suite. A package already there with the same name,
 // version and architecture is left as it is when its content is the same
-// (added is false) and is an ErrConflict otherwise. Unless multi is set,
+// (added is false) and is an ErrConflict otherwise; so is one of the same
+// name and version for architecture "all" when e is for one architecture,
+// and the other way round. Unless multi is set,
 // other versions of the same package and architecture are replaced and
 // returned.
 func (s *Suite) Add(e Entry, multi bool) (replaced []Entry, added bool, err error) {
@@ -177,6 +179,15 @@ func (s *Suite) Add(e Entry, multi bool) (replaced []Entry, added bool, err erro
 				return nil, false, nil
 			}
 			return nil, false, fmt.Errorf("%w: %s %s is already in %s", ErrConflict, e.Kind, e, s.Name)
+		}
+	}
+	// An "all" package is in every architecture's Packages: the same
+	// version built for one architecture would be a second, different
+	// package of that version there.
+	for _, o := range s.Entries {
+		if o.Kind == e.Kind && e.Kind != Source && o.Package == e.Package && o.Version == e.Version &&
+			o.Arch != e.Arch && (o.Arch == "all" || e.Arch == "all") {
+			return nil, false, fmt.Errorf("%w: %s %s is already in %s", ErrConflict, o.Kind, o, s.Name)
 		}
 	}
 	if !multi {
