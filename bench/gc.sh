@@ -18,7 +18,8 @@ A_SRC=$BENCH_DATA/aptly-$LABEL
 S_SRC=$BENCH_DATA/aptsnap-$LABEL
 WORK=$BENCH_DATA/gc-$LABEL
 TSV=$RESULTS/gc-$LABEL.tsv
-APTSNAP=${APTSNAP:-$BENCH_DATA/aptsnap-$LABEL-bin}
+APTSNAP=${APTSNAP:-$BENCH_DATA/aptsnap-gc-bin}
+[ -x "$APTSNAP" ] || (cd "$REPO_DIR" && go build -o "$APTSNAP" ./cmd/aptsnap) || die "go build failed"
 
 rm -rf "$WORK"; mkdir -p "$WORK"
 log "copying state (aptly db + catalog; pools are not needed by aptly db cleanup, blobs are by aptsnap gc)"
