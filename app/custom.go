@@ -301,11 +301,29 @@ func (a *App) editCustom(ctx context.Context, archive string, res *api.RepoResul
 		return err
 	}
 	if edit != nil {
+		clashed, err := poolClashes(suites)
+		if err != nil {
+			return fmt.Errorf("%s: %w", archive, err)
+		}
 		if err := edit(suites); err != nil {
 			return err
 		}
 		if exists && len(res.Added) == 0 && len(res.Removed) == 0 {
 			return nil
+		}
+		clashes, err := poolClashes(suites)
+		if err != nil {
+			return fmt.Errorf("%s: %w", archive, err)
+		}
+		var added []string
+		for p, what := range clashes {
+			if _, old := clashed[p]; !old {
+				added = append(added, what)
+			}
+		}
+		if len(added) > 0 {
+			slices.Sort(added)
+			return fmt.Errorf("%w: %s: %s", api.ErrExists, archive, strings.Join(added, "; "))
 		}
 	}
 	snap, err := a.commitCustom(ctx, cu, suites)
@@ -317,6 +335,42 @@ func (a *App) editCustom(ctx context.Context, archive string, res *api.RepoResul
 	a.Log.Info("custom archive snapshot", "archive", archive, "serial", snap.Serial,
 		"added", len(res.Added), "removed", len(res.Removed))
 	return nil
+}
+
+// poolClashes returns the pool paths that the entries of the suites (which
+// share one pool) list with two different contents, each with what lists
+// them. Such a path would be two files in one snapshot, and clients of one
+// suite would be served the other's.
+func poolClashes(suites map[string]*repo.Suite) (map[string]string, error) {
+	type lister struct {
+		sha blob.Digest
+		who string
+	}
+	names := make([]string, 0, len(suites))
+	for name := range suites {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	seen := map[string]lister{}
+	clashes := map[string]string{}
+	for _, name := range names {
+		for _, e := range suites[name].Entries {
+			files, err := index.PoolFiles(indexKind(e.Kind), e.Raw)
+			if err != nil {
+				return nil, fmt.Errorf("%s %s in %s: %w", e.Kind, e, name, err)
+			}
+			for _, f := range files {
+				who := fmt.Sprintf("%s %s in %s", e.Kind, e, name)
+				o, ok := seen[f.Path]
+				if !ok {
+					seen[f.Path] = lister{f.SHA256, who}
+				} else if o.sha != f.SHA256 && clashes[f.Path] == "" {
+					clashes[f.Path] = fmt.Sprintf("%s of %s and of %s differ (same name and version, different content)", f.Path, o.who, who)
+				}
+			}
+		}
+	}
+	return clashes, nil
 }
 
 // customSuites loads every configured suite of a custom archive from its
