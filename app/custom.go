@@ -108,24 +108,24 @@ func (a *App) RepoCopy(ctx context.Context, req api.CopyRequest) (api.RepoResult
 	if err != nil {
 		return res, err
 	}
-	var from []repo.Entry
-	var fromWhere string
-	if req.FromArchive == req.Archive && req.FromSerial == "" {
-		// Within the archive: read the suites inside the edit, below.
-	} else if from, fromWhere, err = a.findInSnapshot(ctx, req); err != nil {
-		return res, err
-	}
+	var copiedFrom string
 	err = a.editCustom(ctx, req.Archive, &res, func(suites map[string]*repo.Suite) error {
 		dst, err := suiteOf(suites, req.Archive, req.Suite)
 		if err != nil {
 			return err
 		}
-		if from == nil {
+		var from []repo.Entry
+		var fromWhere string
+		if req.FromArchive == req.Archive && req.FromSerial == "" {
 			src, err := suiteOf(suites, req.Archive, req.FromSuite)
 			if err != nil {
 				return err
 			}
 			from, fromWhere = src.Find(req.Package, req.Version), req.Archive+"/"+req.FromSuite
+		} else if from, fromWhere, err = a.findInSnapshot(ctx, req); err != nil {
+			// Under editCustom's shared sweep lock: the files found stored
+			// stay until the commit references them.
+			return err
 		}
 		if len(from) == 0 {
 			return fmt.Errorf("repo copy: %w: %s in %s", catalog.ErrNotFound, pkgSpec(req.Package, req.Version), fromWhere)
@@ -138,10 +138,11 @@ func (a *App) RepoCopy(ctx context.Context, req api.CopyRequest) (api.RepoResult
 				return err
 			}
 		}
+		copiedFrom = fromWhere
 		return nil
 	})
 	if err == nil {
-		a.Log.Info("copied", "package", pkgSpec(req.Package, req.Version), "from", fromWhere, "to", req.Archive+"/"+req.Suite, "serial", res.Serial)
+		a.Log.Info("copied", "package", pkgSpec(req.Package, req.Version), "from", copiedFrom, "to", req.Archive+"/"+req.Suite, "serial", res.Serial)
 	}
 	return res, err
 }

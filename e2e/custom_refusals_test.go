@@ -3,10 +3,15 @@ package e2e
 import (
 	"context"
 	"errors"
+	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aptsnap/aptsnap/api"
+	"github.com/aptsnap/aptsnap/blob"
+	"github.com/aptsnap/aptsnap/lock"
 )
 
 // TestCustomSamePoolPathOtherContent: every suite of a custom archive
@@ -55,5 +60,56 @@ func TestCustomSamePoolPathOtherContent(t *testing.T) {
 	}
 	if got := e.latest("ours"); got != before {
 		t.Errorf("the refused copy made snapshot %s", got)
+	}
+}
+
+// TestCustomCopyRacingGC: a copy from another archive's snapshot checks
+// that the files it brings are stored, then commits. A GC sweep between
+// the two (the source snapshot expired, its files unreferenced) must not
+// leave the new snapshot referencing files that are gone.
+func TestCustomCopyRacingGC(t *testing.T) {
+	e := newEnvWith(t, customConfig(""))
+	ctx := context.Background()
+	serial := e.mustPulse().Serial
+	_, body := e.get("/debian/" + serial + "/dists/bookworm/main/binary-amd64/Packages")
+	m := regexp.MustCompile(`(?m)^Package: hello\n(?:.+\n)*?SHA256: ([0-9a-f]{64})$`).FindStringSubmatch(body)
+	if m == nil {
+		t.Fatalf("no hello in Packages:\n%s", body)
+	}
+	d, err := blob.ParseDigest(m[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	locks := filepath.Join(e.app.Config.DataDir, "locks")
+	// GC is sweeping: it holds the sweep lock.
+	sweep, err := lock.Exclusive(filepath.Join(locks, "sweep.lock"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() {
+		_, err := e.app.RepoCopy(ctx, api.CopyRequest{Archive: "ours", Suite: "stable", FromArchive: "debian", Package: "hello"})
+		done <- err
+	}()
+	// The copy has taken its archive's pulse lock: it waits for the sweep.
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		if running, _ := lock.RunningPulses(locks); len(running) > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the copy never took its lock")
+		}
+	}
+	time.Sleep(100 * time.Millisecond)
+	// The sweep deletes hello's .deb (its snapshot expired and was collected).
+	if err := e.app.Store.Delete(ctx, d); err != nil {
+		t.Fatal(err)
+	}
+	sweep.Release()
+	err = <-done
+	if err == nil {
+		if _, serr := e.app.Store.Stat(ctx, d); serr != nil {
+			t.Errorf("the copy committed a snapshot referencing a file GC swept: %v", serr)
+		}
 	}
 }
