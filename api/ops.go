@@ -121,7 +121,8 @@ type AddRequest struct {
 }
 
 // CopyRequest copies a package (binaries and source) into a custom
-// archive's suite from a snapshot of any archive.
+// archive's suite from a snapshot of any archive. Binaries of
+// architectures the custom archive does not serve are left behind.
 type CopyRequest struct {
 	Archive string `json:"archive"`
 	Suite   string `json:"suite"`

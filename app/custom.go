@@ -127,10 +127,18 @@ func (a *App) RepoCopy(ctx context.Context, req api.CopyRequest) (api.RepoResult
 			// stay until the commit references them.
 			return err
 		}
-		if len(from) == 0 {
-			return fmt.Errorf("repo copy: %w: %s in %s", catalog.ErrNotFound, pkgSpec(req.Package, req.Version), fromWhere)
+		// Binaries of architectures the archive does not serve stay behind.
+		served := slices.DeleteFunc(slices.Clone(from), func(e repo.Entry) bool {
+			return e.Kind != repo.Source && e.Arch != "all" && !slices.Contains(dst.Architectures, e.Arch)
+		})
+		if len(from) == 0 || (len(served) < len(from) && !slices.ContainsFunc(served, func(e repo.Entry) bool { return e.Kind != repo.Source })) {
+			what := ""
+			if len(from) > 0 {
+				what = " for " + strings.Join(dst.Architectures, ", ")
+			}
+			return fmt.Errorf("repo copy: %w: %s%s in %s", catalog.ErrNotFound, pkgSpec(req.Package, req.Version), what, fromWhere)
 		}
-		for _, e := range from {
+		for _, e := range served {
 			if !slices.Contains(dst.Components, e.Component) {
 				e.Component = dst.Components[0]
 			}

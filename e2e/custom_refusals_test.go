@@ -11,6 +11,7 @@ import (
 
 	"github.com/aptsnap/aptsnap/api"
 	"github.com/aptsnap/aptsnap/blob"
+	"github.com/aptsnap/aptsnap/catalog"
 	"github.com/aptsnap/aptsnap/lock"
 )
 
@@ -111,5 +112,46 @@ func TestCustomCopyRacingGC(t *testing.T) {
 		if _, serr := e.app.Store.Stat(ctx, d); serr != nil {
 			t.Errorf("the copy committed a snapshot referencing a file GC swept: %v", serr)
 		}
+	}
+}
+
+// TestCustomCopyFromWiderArchive: copying from an archive with more
+// architectures than the custom archive brings the binaries of the
+// architectures it serves (and arch: all ones), not a refusal.
+func TestCustomCopyFromWiderArchive(t *testing.T) {
+	e := newEnvWith(t, customConfig("")+`
+[[custom]]
+name = "wide"
+suites = ["stable"]
+architectures = ["amd64", "i386"]
+`)
+	ctx := context.Background()
+	dir := t.TempDir()
+	_, err := e.app.RepoAdd(ctx, api.AddRequest{Archive: "wide", Suite: "stable", Files: []string{
+		buildDeb(t, dir, "tool", "1.0", "amd64", "gzip", "amd64\n"),
+		buildDeb(t, dir, "tool", "1.0", "i386", "gzip", "i386\n"),
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := e.app.RepoCopy(ctx, api.CopyRequest{Archive: "ours", Suite: "stable", FromArchive: "wide", Package: "tool"})
+	if err != nil {
+		t.Fatalf("copy from wide: %v", err)
+	}
+	if len(res.Added) != 1 || res.Added[0].Arch != "amd64" {
+		t.Errorf("copy added %+v, want tool 1.0 amd64 only", res.Added)
+	}
+	// Nothing for the archive's architectures: refused, nothing changes.
+	if _, err := e.app.RepoAdd(ctx, api.AddRequest{Archive: "wide", Suite: "stable", Files: []string{
+		buildDeb(t, dir, "only32", "1.0", "i386", "gzip", "i386\n"),
+	}}); err != nil {
+		t.Fatal(err)
+	}
+	before := e.latest("ours")
+	if _, err := e.app.RepoCopy(ctx, api.CopyRequest{Archive: "ours", Suite: "stable", FromArchive: "wide", Package: "only32"}); !errors.Is(err, catalog.ErrNotFound) {
+		t.Errorf("copy of an i386-only package: err %v, want not found", err)
+	}
+	if got := e.latest("ours"); got != before {
+		t.Errorf("the refused copy made snapshot %s", got)
 	}
 }
