@@ -386,6 +386,15 @@ func exceptionCmd(g *globals) *cobra.Command {
 			if err := aptprefs.ValidateException(name, host); err != nil {
 				return err
 			}
+			// Decide the pin first: a grant whose pin APT would not use,
+			// or a preferences file that cannot be read, copies nothing.
+			prefs, err := readPreferences(root)
+			if err != nil {
+				return err
+			}
+			if _, _, err := grantPin(prefs, name, host); err != nil {
+				return err
+			}
 			fromArc, fromSerial, _ := strings.Cut(from, "/")
 			res, err := b.RepoCopy(ctx, api.CopyRequest{Archive: dest.Name, Suite: suite,
 				FromArchive: fromArc, FromSerial: fromSerial, Package: name, Version: ver})
@@ -393,23 +402,13 @@ func exceptionCmd(g *globals) *cobra.Command {
 				return err
 			}
 			printRepoResult(w, res)
-			return editPreferences(root, w, func(f *aptprefs.File) bool {
-				prio := f.OriginPriority(name, host)
-				if prio == 0 {
-					prio = 500 // no pin: APT's default
+			return editPreferences(root, w, func(f *aptprefs.File) (bool, error) {
+				msg, changed, err := grantPin(f, name, host)
+				if err != nil {
+					return false, err
 				}
-				if prio >= 990 && !slices.ContainsFunc(f.Exceptions(), func(e aptprefs.Entry) bool {
-					return aptprefs.NamesPackage(e.Package, name)
-				}) {
-					fmt.Fprintf(w, "%s from %s is already pinned at %d: preferences unchanged\n", name, host, prio)
-					return false
-				}
-				if f.GrantException(name, host) {
-					fmt.Fprintf(w, "pinned %s from origin %s at 999 (freeze exception)\n", name, host)
-					return true
-				}
-				fmt.Fprintf(w, "%s from origin %s: pin already in place\n", name, host)
-				return false
+				fmt.Fprintln(w, msg)
+				return changed, nil
 			})
 		},
 	}
@@ -437,10 +436,10 @@ func exceptionCmd(g *globals) *cobra.Command {
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			w := cmd.OutOrStdout()
-			return editPreferences(root, w, func(f *aptprefs.File) bool {
+			return editPreferences(root, w, func(f *aptprefs.File) (bool, error) {
 				n := f.ThawExceptions()
 				fmt.Fprintf(w, "%d freeze exception pin(s) set to -1\n", n)
-				return n > 0
+				return n > 0, nil
 			})
 		},
 	})
@@ -489,15 +488,40 @@ func readPreferences(root string) (*aptprefs.File, error) {
 	return f, nil
 }
 
+// grantPin pins pkg from origin host at 999 as a freeze exception in f
+// (unless an entry already gives it 990 or more) and says what it did. It
+// fails when APT would not use the pin: an earlier entry naming pkg from
+// host (exactly or by a pattern) wins over an appended one.
+func grantPin(f *aptprefs.File, pkg, host string) (msg string, changed bool, err error) {
+	prio := f.OriginPriority(pkg, host)
+	if prio == 0 {
+		prio = 500 // no pin: APT's default
+	}
+	if prio >= 990 && !slices.ContainsFunc(f.Exceptions(), func(e aptprefs.Entry) bool {
+		return aptprefs.NamesPackage(e.Package, pkg)
+	}) {
+		return fmt.Sprintf("%s from %s is already pinned at %d: preferences unchanged", pkg, host, prio), false, nil
+	}
+	changed = f.GrantException(pkg, host)
+	if got := f.OriginPriority(pkg, host); got != 999 {
+		return "", false, fmt.Errorf("exception grant: an earlier entry of %s pins %s from origin %s at %d and APT would use it, not a freeze exception at 999: change that entry, then grant again",
+			PreferencesPath, pkg, host, got)
+	}
+	if changed {
+		return fmt.Sprintf("pinned %s from origin %s at 999 (freeze exception)", pkg, host), true, nil
+	}
+	return fmt.Sprintf("%s from origin %s: pin already in place", pkg, host), false, nil
+}
+
 // editPreferences applies edit to the branch's preferences and, when it
 // reports a change, writes the file back atomically.
-func editPreferences(root string, w io.Writer, edit func(*aptprefs.File) bool) error {
+func editPreferences(root string, w io.Writer, edit func(*aptprefs.File) (bool, error)) error {
 	f, err := readPreferences(root)
 	if err != nil {
 		return err
 	}
-	if !edit(f) {
-		return nil
+	if changed, err := edit(f); err != nil || !changed {
+		return err
 	}
 	p := filepath.Join(root, filepath.FromSlash(PreferencesPath))
 	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
