@@ -14,6 +14,7 @@ import (
 	"github.com/aptsnap/aptsnap/blob"
 	"github.com/aptsnap/aptsnap/catalog"
 	"github.com/aptsnap/aptsnap/config"
+	"github.com/aptsnap/aptsnap/debver"
 	"github.com/aptsnap/aptsnap/index"
 	"github.com/aptsnap/aptsnap/lock"
 	"github.com/aptsnap/aptsnap/release"
@@ -169,6 +170,10 @@ func (a *App) findInSnapshot(ctx context.Context, req api.CopyRequest) ([]repo.E
 		return nil, "", fmt.Errorf("repo copy: %w", err)
 	}
 	where := req.FromArchive + "/" + snap.Serial
+	// Without a suite, the newest version across the snapshot's suites
+	// (bookworm-updates over bookworm).
+	var best []repo.Entry
+	var bestWhere string
 	for _, name := range snap.Suites {
 		if req.FromSuite != "" && name != req.FromSuite {
 			continue
@@ -193,10 +198,26 @@ func (a *App) findInSnapshot(ctx context.Context, req api.CopyRequest) ([]repo.E
 					}
 				}
 			}
-			return found, where + "/" + name, nil
+			if best == nil || debver.Compare(entriesVersion(found), entriesVersion(best)) > 0 {
+				best, bestWhere = found, where+"/"+name
+			}
 		}
 	}
+	if best != nil {
+		return best, bestWhere, nil
+	}
 	return nil, where, fmt.Errorf("repo copy: %w: %s in %s", catalog.ErrNotFound, pkgSpec(req.Package, req.Version), where)
+}
+
+// entriesVersion is the version a Find result copies: its binaries', else
+// its source's.
+func entriesVersion(es []repo.Entry) string {
+	for _, e := range es {
+		if e.Kind != repo.Source {
+			return e.Version
+		}
+	}
+	return es[0].Version
 }
 
 // Resnapshot makes a fresh snapshot of a custom archive's newest contents

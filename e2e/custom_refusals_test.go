@@ -155,3 +155,34 @@ architectures = ["amd64", "i386"]
 		t.Errorf("the refused copy made snapshot %s", got)
 	}
 }
+
+// TestCustomCopyNewestAcrossSuites: a copy from a snapshot without a suite
+// takes the newest version among its suites (as a grant from debian takes
+// bookworm-updates' over bookworm's), not the first suite's.
+func TestCustomCopyNewestAcrossSuites(t *testing.T) {
+	e := newEnvWith(t, customConfig("")+`
+[[custom]]
+name = "src"
+suites = ["a-old", "b-new", "c-older"]
+`)
+	ctx := context.Background()
+	dir := t.TempDir()
+	for suite, ver := range map[string]string{"a-old": "1.0", "b-new": "2.0", "c-older": "0.9"} {
+		if _, err := e.app.RepoAdd(ctx, api.AddRequest{Archive: "src", Suite: suite, Files: []string{
+			buildDeb(t, dir, "tool", ver, "amd64", "gzip", ver+"\n"),
+		}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	res, err := e.app.RepoCopy(ctx, api.CopyRequest{Archive: "ours", Suite: "stable", FromArchive: "src", FromSerial: e.latest("src"), Package: "tool"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Added) != 1 || res.Added[0].Version != "2.0" {
+		t.Errorf("copy added %+v, want tool 2.0 from b-new", res.Added)
+	}
+	res, err = e.app.RepoCopy(ctx, api.CopyRequest{Archive: "ours", Suite: "testing", FromArchive: "src", FromSuite: "c-older", Package: "tool"})
+	if err != nil || len(res.Added) != 1 || res.Added[0].Version != "0.9" {
+		t.Errorf("copy from c-older: %+v %v, want tool 0.9", res.Added, err)
+	}
+}
