@@ -402,13 +402,29 @@ func exceptionCmd(g *globals) *cobra.Command {
 				return err
 			}
 			printRepoResult(w, res)
-			return editPreferences(root, w, func(f *aptprefs.File) (bool, error) {
-				msg, changed, err := grantPin(f, name, host)
-				if err != nil {
-					return false, err
+			// APT pins binary packages: granting a source package pins
+			// each binary copied with it.
+			var pins []string
+			for _, p := range append(res.Added, res.Unchanged...) {
+				if p.Kind != "source" && !slices.Contains(pins, p.Package) {
+					pins = append(pins, p.Package)
 				}
-				fmt.Fprintln(w, msg)
-				return changed, nil
+			}
+			if len(pins) == 0 {
+				pins = []string{name}
+			}
+			slices.Sort(pins)
+			return editPreferences(root, w, func(f *aptprefs.File) (bool, error) {
+				changedAny := false
+				for _, pkg := range pins {
+					msg, changed, err := grantPin(f, pkg, host)
+					if err != nil {
+						return false, err
+					}
+					fmt.Fprintln(w, msg)
+					changedAny = changedAny || changed
+				}
+				return changedAny, nil
 			})
 		},
 	}
