@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/aptsnap/aptsnap/api"
 )
 
 // TestBranchGrantRefusedChangesNothing: exception grant must not copy the
@@ -43,5 +45,34 @@ func TestBranchGrantRefusedChangesNothing(t *testing.T) {
 				t.Error("a temporary file was left behind")
 			}
 		})
+	}
+}
+
+// TestBranchGrantSourcePackage: APT pins binary packages, so granting a
+// source package pins every binary copied with it.
+func TestBranchGrantSourcePackage(t *testing.T) {
+	bin := aptsnapBinary(t)
+	e := newEnvWith(t, customConfig("")+"\n[[custom]]\nname = \"src\"\nsuites = [\"main\"]\n")
+	c := &cli{t: t, bin: bin, config: e.writeConfig(t), server: e.srv.URL}
+	rm := createToken(t, c, "release-manager", "rm")
+	e.mustPulse()
+	dir := t.TempDir()
+	dsc, srcFiles := buildSource(t, dir, "ourlib", "3.0")
+	files := append([]string{dsc,
+		buildDeb(t, dir, "libour1", "3.0", "amd64", "gzip", "lib\n", "Source: ourlib\n"),
+		buildDeb(t, dir, "libour-dev", "3.0", "amd64", "gzip", "dev\n", "Source: ourlib\n")}, srcFiles...)
+	if _, err := e.app.RepoAdd(t.Context(), api.AddRequest{Archive: "src", Suite: "main", Files: files}); err != nil {
+		t.Fatal(err)
+	}
+	root := branchTree(t, e.srv.URL, branchPrefs)
+	out, stderr, err := c.run(rm, "exception", "grant", "ourlib", "--suite", "stable", "--from", "src", "--tree", root)
+	if err != nil {
+		t.Fatalf("grant: %v\n%s%s", err, out, stderr)
+	}
+	want := branchPrefs +
+		"\nExplanation: freeze exception\nPackage: libour-dev\nPin: origin localhost\nPin-Priority: 999\n" +
+		"\nExplanation: freeze exception\nPackage: libour1\nPin: origin localhost\nPin-Priority: 999\n"
+	if got := string(mustRead(t, filepath.Join(root, "config/chroot_apt/preferences"))); got != want {
+		t.Errorf("preferences after granting a source package:\n%s\nwant\n%s\n(output %s)", got, want, out)
 	}
 }

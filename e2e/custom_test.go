@@ -24,7 +24,8 @@ import (
 // buildDeb builds a real binary package with dpkg-deb, its data and
 // control members compressed with comp (gzip, xz, zstd or none), and
 // returns its path in dir.
-func buildDeb(t *testing.T, dir, pkg, version, arch, comp, payload string) string {
+// extra are more control lines ("Source: foo\n").
+func buildDeb(t *testing.T, dir, pkg, version, arch, comp, payload string, extra ...string) string {
 	t.Helper()
 	if _, err := exec.LookPath("dpkg-deb"); err != nil {
 		t.Skip("dpkg-deb not installed")
@@ -34,7 +35,7 @@ func buildDeb(t *testing.T, dir, pkg, version, arch, comp, payload string) strin
 	os.MkdirAll(filepath.Join(tree, "usr/share/doc", pkg), 0o755)
 	control := fmt.Sprintf("Package: %s\nVersion: %s\nArchitecture: %s\nMaintainer: Release Team <rt@example.invalid>\n"+
 		"Installed-Size: 1\nSection: misc\nPriority: optional\nDescription: %s test package\n a package built by the test\n .\n with a long description\n",
-		pkg, version, arch, pkg)
+		pkg, version, arch, pkg) + strings.Join(extra, "")
 	if err := os.WriteFile(filepath.Join(tree, "DEBIAN/control"), []byte(control), 0o644); err != nil {
 		t.Fatal(err)
 	}
