@@ -75,4 +75,13 @@ func TestBranchGrantSourcePackage(t *testing.T) {
 	if got := string(mustRead(t, filepath.Join(root, "config/chroot_apt/preferences"))); got != want {
 		t.Errorf("preferences after granting a source package:\n%s\nwant\n%s\n(output %s)", got, want, out)
 	}
+	if strings.Contains(stderr, "warning") {
+		t.Errorf("grant into an archive with its own host warned: %s", stderr)
+	}
+	// An exceptions archive on the mirrors' host: its origin pin pins them too.
+	_, stderr, err = c.run(rm, "exception", "grant", "hello", "--suite", "main", "--from", "debian", "--to", "src",
+		"--tree", branchTree(t, e.srv.URL, ""))
+	if err != nil || !strings.Contains(stderr, "warning: debian is served from 127.0.0.1 too") {
+		t.Errorf("grant into an archive sharing the mirrors' host: %v, stderr %q", err, stderr)
+	}
 }

@@ -382,6 +382,12 @@ func exceptionCmd(g *globals) *cobra.Command {
 				return fmt.Errorf("exception grant: %s's URL: %w", dest.Name, err)
 			}
 			host := u.Hostname()
+			for _, a := range archives {
+				if au, err := url.Parse(a.URL); err == nil && a.Kind != "custom" && au.Hostname() == host {
+					fmt.Fprintf(cmd.ErrOrStderr(), "warning: %s is served from %s too: \"Pin: origin %s\" also pins it "+
+						"(give %s its own public_url host)\n", a.Name, host, host, dest.Name)
+				}
+			}
 			name, ver, _ := strings.Cut(args[0], "=")
 			if err := aptprefs.ValidateException(name, host); err != nil {
 				return err
