@@ -143,7 +143,9 @@ func (a *App) gc(ctx context.Context, dryRun bool) (api.GCResult, error) {
 	for _, cu := range a.Config.Customs {
 		customs = append(customs, cu.Name)
 	}
+	started := time.Now()
 	col, err := a.Catalog.Collect(ctx, a.Now(), dryRun, customs...)
+	collected := time.Since(started)
 	if err != nil {
 		return res, fmt.Errorf("gc: %w", err)
 	}
@@ -178,7 +180,8 @@ func (a *App) gc(ctx context.Context, dryRun bool) (api.GCResult, error) {
 	if err != nil {
 		return res, fmt.Errorf("gc: sweep: %w", err)
 	}
-	a.Log.Info("gc", "dry_run", dryRun, "expired", len(res.Expired), "files", res.Files, "bytes", res.Bytes, "kept", res.Kept)
+	a.Log.Info("gc", "dry_run", dryRun, "expired", len(res.Expired), "files", res.Files, "bytes", res.Bytes, "kept", res.Kept,
+		"catalog", collected.Round(time.Millisecond), "sweep", (time.Since(started) - collected).Round(time.Millisecond))
 	return res, nil
 }
 
