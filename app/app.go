@@ -42,6 +42,9 @@ type App struct {
 	Client *http.Client
 	// Metrics are served at /metrics.
 	Metrics *metrics.Metrics
+	// CertRenewCheck is how often ACME certificates are checked for
+	// renewal and their ARI refreshed (certmagic's default when zero).
+	CertRenewCheck time.Duration
 
 	server *serve.Server
 	ui     *web.UI

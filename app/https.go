@@ -44,7 +44,8 @@ func (a *App) ServeListeners(ctx context.Context, ln, tlsLn net.Listener, schedu
 			return errors.New("serve: an HTTPS listener needs a [tls] section")
 		}
 		var err error
-		mgr, err = certs.New(a.Config.TLS, a.Config.DataDir, a.Log, certs.Options{HTTPAddr: ln.Addr(), TLSAddr: tlsLn.Addr()})
+		mgr, err = certs.New(a.Config.TLS, a.Config.DataDir, a.Log, certs.Options{HTTPAddr: ln.Addr(), TLSAddr: tlsLn.Addr(),
+			RenewCheckInterval: a.CertRenewCheck})
 		if err != nil {
 			ln.Close()
 			tlsLn.Close()

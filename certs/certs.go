@@ -66,14 +66,14 @@ type Options struct {
 	// DisableHTTP01 and DisableTLSALPN01 turn one challenge type off
 	// (tests use them to prove each works alone).
 	DisableHTTP01, DisableTLSALPN01 bool
+	// RenewCheckInterval is how often the background maintenance looks at
+	// every ACME certificate: it refreshes the certificate's ARI once the
+	// CA's Retry-After has passed and renews when the ARI window (or,
+	// without ARI, the remaining lifetime) says so. Zero means certmagic's
+	// default, 10 minutes; tests shorten it.
+	RenewCheckInterval time.Duration
 }
 
-// RenewCheckInterval is how often the background maintenance looks at
-// every ACME certificate: it refreshes the certificate's ARI once the
-// CA's Retry-After has passed and renews when the ARI window (or, without
-// ARI, the remaining lifetime) says so. New reads it; it defaults to
-// certmagic's 10 minutes, and tests shorten it.
-var RenewCheckInterval = certmagic.DefaultRenewCheckInterval
 
 // Dir is where certificates are stored under the data directory.
 func Dir(dataDir string) string { return filepath.Join(dataDir, "certs") }
@@ -99,7 +99,7 @@ func New(cfg *config.TLS, dataDir string, log *slog.Logger, opts Options) (*Mana
 	m.cache = certmagic.NewCache(certmagic.CacheOptions{
 		GetConfigForCert:   func(certmagic.Certificate) (*certmagic.Config, error) { return m.magic, nil },
 		Logger:             zl,
-		RenewCheckInterval: RenewCheckInterval,
+		RenewCheckInterval: opts.RenewCheckInterval,
 	})
 	m.magic = certmagic.New(m.cache, certmagic.Config{Storage: m.storage, Logger: zl})
 	tmpl := certmagic.ACMEIssuer{
@@ -157,7 +157,7 @@ func (m *Manager) ACME() bool { return m.magic != nil }
 // Start begins certificate management: with ACME, loads what storage holds
 // and obtains what is missing in the background (the listeners must be
 // serving, since the CA connects back to them), renewing from then on
-// (certmagic checks every RenewCheckInterval and follows ARI where the CA
+// (certmagic checks every Options.RenewCheckInterval and follows ARI where the CA
 // offers it, polling it as often as the CA's Retry-After allows); with
 // files, watches them for replacement.
 func (m *Manager) Start(ctx context.Context) error {

@@ -23,7 +23,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aptsnap/aptsnap/certs"
 )
 
 // Debian's Pebble (2.4) has no ACME Renewal Information (RFC 9773), so
@@ -136,12 +135,7 @@ func newARIHTTPSEnv(t *testing.T, checkEvery time.Duration) (*httpsEnv, *ariProx
 	// startPebble runs the first pebble on PATH (pebble-challtestsrv
 	// stays Debian's).
 	t.Setenv("PATH", pebbleDir+string(os.PathListSeparator)+os.Getenv("PATH"))
-	prev := certs.RenewCheckInterval
-	certs.RenewCheckInterval = checkEvery
-	// Registered before e.start's stop, so it runs after the server stopped.
-	t.Cleanup(func() { certs.RenewCheckInterval = prev })
-
-	e := &httpsEnv{t: t, up: newUpstream(t), dataDir: filepath.Join(t.TempDir(), "data")}
+	e := &httpsEnv{t: t, up: newUpstream(t), dataDir: filepath.Join(t.TempDir(), "data"), renewCheck: checkEvery}
 	e.up.write(0)
 	var err error
 	if e.plainLn, err = net.Listen("tcp", "127.0.0.1:0"); err != nil {

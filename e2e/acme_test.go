@@ -218,6 +218,8 @@ type httpsEnv struct {
 	cancel  context.CancelFunc
 	done    chan error
 	serial  string
+	// renewCheck is the app's CertRenewCheck (certmagic's default if zero).
+	renewCheck time.Duration
 }
 
 func newHTTPSEnv(t *testing.T) *httpsEnv {
@@ -280,6 +282,7 @@ func (e *httpsEnv) start() {
 		t.Fatal(err)
 	}
 	e.app = a
+	a.CertRenewCheck = e.renewCheck
 	if e.plainLn == nil {
 		if e.plainLn, err = net.Listen("tcp", cfg.Listen); err != nil {
 			t.Fatal(err)
