@@ -74,7 +74,6 @@ type Options struct {
 	RenewCheckInterval time.Duration
 }
 
-
 // Dir is where certificates are stored under the data directory.
 func Dir(dataDir string) string { return filepath.Join(dataDir, "certs") }
 

@@ -22,7 +22,6 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
-
 )
 
 // Debian's Pebble (2.4) has no ACME Renewal Information (RFC 9773), so
