@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/aptsnap/aptsnap/api"
@@ -23,6 +24,43 @@ func apiSnapshot(s catalog.Snapshot) api.Snapshot {
 }
 
 func (a *App) lockDir() string { return filepath.Join(a.Config.DataDir, "locks") }
+
+// deleteAll deletes stored files a few at a time: freeing a large file's
+// blocks is file system work that overlaps well with the next unlink.
+func (a *App) deleteAll(ctx context.Context, ds []blob.Digest) error {
+	const workers = 4
+	ch := make(chan blob.Digest)
+	errs := make(chan error, workers)
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Go(func() {
+			for d := range ch {
+				if err := a.Store.Delete(ctx, d); err != nil {
+					errs <- err
+					return
+				}
+			}
+		})
+	}
+	var err error
+feed:
+	for _, d := range ds {
+		select {
+		case ch <- d:
+		case err = <-errs:
+			break feed
+		}
+	}
+	close(ch)
+	wg.Wait()
+	if err == nil {
+		select {
+		case err = <-errs:
+		default:
+		}
+	}
+	return err
+}
 
 // sidecarDir holds the web UI's package list per index.
 func (a *App) sidecarDir() string { return filepath.Join(a.Config.DataDir, "cache", "packages") }
@@ -163,20 +201,20 @@ func (a *App) gc(ctx context.Context, dryRun bool) (api.GCResult, error) {
 			a.Log.Warn("gc: web package lists", "err", err)
 		}
 	}
+	var dead []blob.Digest
 	err = a.Store.Walk(ctx, func(info blob.Info) error {
 		if col.Live[info.Digest] || !info.ModTime.Before(cutoff) {
 			res.Kept++
 			return nil
 		}
-		if !dryRun {
-			if err := a.Store.Delete(ctx, info.Digest); err != nil {
-				return err
-			}
-		}
+		dead = append(dead, info.Digest)
 		res.Files++
 		res.Bytes += info.Size
 		return nil
 	})
+	if err == nil && !dryRun {
+		err = a.deleteAll(ctx, dead)
+	}
 	if err != nil {
 		return res, fmt.Errorf("gc: sweep: %w", err)
 	}
