@@ -1,6 +1,8 @@
 package web
 
 import (
+	"bufio"
+	"bytes"
 	"container/list"
 	"context"
 	"fmt"
@@ -66,6 +68,50 @@ func parsePackages(data []byte) ([]pkg, error) {
 	if !slices.IsSortedFunc(out, cmpPkg) {
 		slices.SortFunc(out, cmpPkg)
 	}
+	return out, nil
+}
+
+// scanPackages is parsePackages on a stream: it keeps only the Package,
+// Version and Architecture of each stanza (continuation lines skipped).
+func scanPackages(r io.Reader) ([]pkg, error) {
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64<<10), 16<<20)
+	var out []pkg
+	var cur pkg
+	flush := func() {
+		if cur.Name != "" {
+			out = append(out, cur)
+		}
+		cur = pkg{}
+	}
+	field := func(line []byte, name string) (string, bool) {
+		if len(line) <= len(name) || line[len(name)] != ':' || !strings.EqualFold(string(line[:len(name)]), name) {
+			return "", false
+		}
+		return strings.TrimSpace(string(line[len(name)+1:])), true
+	}
+	for sc.Scan() {
+		line := sc.Bytes()
+		if len(bytes.TrimSpace(line)) == 0 {
+			flush()
+			continue
+		}
+		if line[0] == ' ' || line[0] == '\t' || line[0] == '#' {
+			continue
+		}
+		if v, ok := field(line, "Package"); ok {
+			cur.Name = v
+		} else if v, ok := field(line, "Version"); ok {
+			cur.Version = v
+		} else if v, ok := field(line, "Architecture"); ok {
+			cur.Arch = v
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return nil, err
+	}
+	flush()
+	slices.SortFunc(out, cmpPkg)
 	return out, nil
 }
 
@@ -242,14 +288,21 @@ func (c *indexCache) find(ctx context.Context, f catalog.IndexFile, name string)
 	return out, nil
 }
 
-// sidecar parses an index and writes its sidecar, returning its packages.
-// A sidecar that cannot be written (a full disk) only costs speed.
+// sidecar reads an index and writes its sidecar, returning its packages.
+// The index is streamed, not held: a list is written for every new index
+// right after a pulse, and a full Debian Packages is 50 MB. A sidecar that
+// cannot be written (a full disk) only costs speed.
 func (c *indexCache) sidecar(ctx context.Context, f catalog.IndexFile) ([]pkg, error) {
-	data, err := c.read(ctx, f)
+	rc, _, err := c.store.Open(ctx, f.SHA256)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%s: %w", f.Path, err)
 	}
-	pkgs, err := parsePackages(data)
+	defer rc.Close()
+	r, err := index.Decompress(f.Path, rc)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", f.Path, err)
+	}
+	pkgs, err := scanPackages(r)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", f.Path, err)
 	}

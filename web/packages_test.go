@@ -258,3 +258,26 @@ func TestSidecars(t *testing.T) {
 		t.Error("corrupt sidecar: no error")
 	}
 }
+
+// TestScanPackagesMatchesParse: the streaming reader the sidecars use
+// gives what the deb822 scanner gives, on odd but valid input too.
+func TestScanPackagesMatchesParse(t *testing.T) {
+	for _, in := range []string{
+		string(synthetic(300, func(i int) string { return fmt.Sprintf("1.%d", i%7) })),
+		"Package: a\nVersion: 1\nArchitecture: all\nDescription: x\n Package: fake\n .\n\n\n\nPackage: b\nArchitecture: amd64\nVersion: 2:1.0~rc1\n",
+		"package: lower\nversion: 1\narchitecture: amd64\n",
+		"Package: nover\n\nPackage: x\nVersion:\t3\nArchitecture: amd64\n\n",
+	} {
+		want, err := parsePackages([]byte(in))
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := scanPackages(strings.NewReader(in))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Errorf("scanPackages(%q) = %v, want %v", in, got, want)
+		}
+	}
+}
