@@ -44,7 +44,15 @@ type Options struct {
 	Log *slog.Logger
 	// CacheTTL bounds how long catalog answers are reused (default 2s).
 	CacheTTL time.Duration
+	// FileCacheBytes bounds the memory holding the content of small files
+	// (up to 64 kB: Release files, small indices and packages), saving
+	// an open, read and close per request; default DefaultFileCacheBytes,
+	// negative for none.
+	FileCacheBytes int64
 }
+
+// DefaultFileCacheBytes is the default Options.FileCacheBytes.
+const DefaultFileCacheBytes = 16 << 20
 
 // Server is the snapshot HTTP handler.
 type Server struct {
@@ -58,6 +66,7 @@ type Server struct {
 	snaps   *ttlCache[snapKey, *snapView]
 	pool    *ttlCache[poolKey, []catalog.PoolFile]
 	members *ttlCache[blob.Digest, bitset]
+	files   *fileCache
 }
 
 type snapKey struct{ archive, id string }
@@ -91,6 +100,11 @@ func New(o Options) *Server {
 	s.snaps = newTTLCache[snapKey, *snapView](4096, ttl)
 	s.pool = newTTLCache[poolKey, []catalog.PoolFile](65536, ttl*5)
 	s.members = newTTLCache[blob.Digest, bitset](1024, ttl*5)
+	fc := o.FileCacheBytes
+	if fc == 0 {
+		fc = DefaultFileCacheBytes
+	}
+	s.files = newFileCache(fc)
 	return s
 }
 
@@ -99,6 +113,7 @@ func (s *Server) Invalidate() {
 	s.snaps.clear()
 	s.pool.clear()
 	s.members.clear()
+	s.files.clear()
 }
 
 var (
@@ -340,14 +355,18 @@ func (s *Server) serveBlob(w http.ResponseWriter, r *http.Request, name string, 
 	h.Set("Content-Type", ct)
 	h.Set("ETag", `"`+d.String()+`"`)
 	if size >= 0 && size <= smallFile {
-		bp := smallBufs.Get().(*[]byte)
-		defer smallBufs.Put(bp)
-		data, err := s.store.ReadFile(r.Context(), d, (*bp)[:0])
-		if err != nil {
-			s.fail(w, r, err)
-			return
+		data, ok := s.files.get(d)
+		if !ok {
+			bp := smallBufs.Get().(*[]byte)
+			defer smallBufs.Put(bp)
+			var err error
+			if data, err = s.store.ReadFile(r.Context(), d, (*bp)[:0]); err != nil {
+				s.fail(w, r, err)
+				return
+			}
+			*bp = data[:0]
+			s.files.put(d, data)
 		}
-		*bp = data[:0]
 		// Without ReadFrom, net/http buffers header and body together and
 		// sends a small file in one write instead of two.
 		http.ServeContent(plainWriter{w}, r, "", mod, bytes.NewReader(data))
