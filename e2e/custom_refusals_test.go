@@ -186,3 +186,24 @@ suites = ["a-old", "b-new", "c-older"]
 		t.Errorf("copy from c-older: %+v %v, want tool 0.9", res.Added, err)
 	}
 }
+
+// TestCustomPathBackWithOtherContent: a pool path removed and re-imported
+// with other content by another process (the local CLI) while the server
+// runs is served with the new content at once, not a cached 404.
+func TestCustomPathBackWithOtherContent(t *testing.T) {
+	bin := aptsnapBinary(t)
+	e := newEnvWith(t, customConfig(""))
+	c := &cli{t: t, bin: bin, config: e.writeConfig(t), server: e.srv.URL}
+	first := buildDeb(t, t.TempDir(), "tool", "1.0", "amd64", "gzip", "first\n")
+	c.local("repo", "add", "ours", "stable", first)
+	const pool = "/pool/main/t/tool/tool_1.0_amd64.deb"
+	if code, body := e.get("/ours/" + e.latest("ours") + pool); code != 200 || body != string(mustRead(t, first)) {
+		t.Fatalf("first build: %d", code)
+	}
+	c.local("repo", "remove", "ours", "stable", "tool")
+	second := buildDeb(t, t.TempDir(), "tool", "1.0", "amd64", "gzip", "second, other content\n")
+	c.local("repo", "add", "ours", "stable", second)
+	if code, body := e.get("/ours/" + e.latest("ours") + pool); code != 200 || body != string(mustRead(t, second)) {
+		t.Errorf("second build right after its import: %d, same as the second: %v", code, body == string(mustRead(t, second)))
+	}
+}

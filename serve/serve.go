@@ -316,17 +316,40 @@ func (s *Server) servePool(w http.ResponseWriter, r *http.Request, v *snapView, 
 			s.pool.put(k, cands)
 		}
 	}
+	c, found := v.member(cands)
+	if !found && ok {
+		// The cached candidates may predate this snapshot: a custom
+		// archive can bring a path back with other content, committed by
+		// another process. Ask the catalog again before a 404.
+		fresh, err := s.cat.LookupPool(r.Context(), v.snap.Archive, rel)
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		if len(fresh) > 0 {
+			s.pool.put(k, fresh)
+		}
+		c, found = v.member(fresh)
+	}
+	if !found {
+		http.NotFound(w, r)
+		return
+	}
+	s.serveBlob(w, r, rel, c.SHA256, c.Size, v.snap.Created)
+}
+
+// member returns the candidate pool file one of the snapshot's indices lists.
+func (v *snapView) member(cands []catalog.PoolFile) (catalog.PoolFile, bool) {
 	for _, c := range cands {
 		for _, sv := range v.suites {
 			for _, m := range sv.members {
 				if m.has(c.ID) {
-					s.serveBlob(w, r, rel, c.SHA256, c.Size, v.snap.Created)
-					return
+					return c, true
 				}
 			}
 		}
 	}
-	http.NotFound(w, r)
+	return catalog.PoolFile{}, false
 }
 
 var contentTypes = map[string]string{
