@@ -243,6 +243,13 @@ func (a *App) pulseCustom(ctx context.Context, archive string) (catalog.Snapshot
 	if rerr := a.Catalog.RecordPulse(ctx, p); rerr != nil && err == nil {
 		err = rerr
 	}
+	if a.Metrics != nil {
+		reason := ""
+		if err != nil {
+			reason = "other"
+		}
+		a.Metrics.Pulse(archive, reason, p.Finished.Sub(started), p.Finished)
+	}
 	return snap, err
 }
 

@@ -116,3 +116,19 @@ func TestMetrics(t *testing.T) {
 		t.Errorf("Content-Type %q", ct)
 	}
 }
+
+// TestMetricsCustomArchive: a custom archive's scheduled re-snapshot counts
+// as its pulse in the metrics, and it has snapshots like any archive.
+func TestMetricsCustomArchive(t *testing.T) {
+	e := newEnvWith(t, customConfig(""))
+	if _, err := e.app.Pulse(t.Context(), "ours"); err != nil {
+		t.Fatal(err)
+	}
+	m := e.scrape(t)
+	if v := value(m, "aptsnap_pulses_total", map[string]string{"archive": "ours", "result": "ok"}); v != 1 {
+		t.Errorf("pulses of ours: %v, want 1", v)
+	}
+	if v := value(m, "aptsnap_last_successful_pulse_timestamp_seconds", map[string]string{"archive": "ours"}); v == 0 {
+		t.Error("no last success time for ours")
+	}
+}
