@@ -5,9 +5,9 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -28,6 +28,9 @@ import (
 const sidecarMagic = "aptsnap-pkgs 1\n"
 
 const sidecarExt = ".pkgs"
+
+// maxSidecarLine bounds the length of a line read from a sidecar.
+const maxSidecarLine = 64 << 10
 
 func sidecarPath(dir string, d blob.Digest) string {
 	return filepath.Join(dir, d.String()+sidecarExt)
@@ -93,20 +96,34 @@ func lookupSidecar(dir string, d blob.Digest, name string) ([]pkg, error) {
 	if textAt > st.Size() {
 		return nil, fmt.Errorf("sidecar %s: truncated", d)
 	}
-	buf := make([]byte, 512)
+	textLen := st.Size() - textAt
+	// Line i runs from its offset to the next line's (the last one to the
+	// end of the file) and is one whole "name version arch\n": a sidecar
+	// whose blocks did not all reach the disk before a crash (zeroed
+	// offsets or text, a short file) is an error, not a wrong answer.
+	var buf []byte
 	line := func(i int64) (pkg, error) {
-		var ob [4]byte
-		if _, err := f.ReadAt(ob[:], int64(len(sidecarMagic))+4+4*i); err != nil {
-			return pkg{}, err
+		var ob [8]byte
+		offs := ob[:]
+		if i == n-1 {
+			offs = ob[:4]
 		}
-		at := textAt + int64(binary.BigEndian.Uint32(ob[:]))
-		m, err := f.ReadAt(buf, at)
-		if err != nil && !errors.Is(err, io.EOF) {
-			return pkg{}, err
+		if _, err := f.ReadAt(offs, int64(len(sidecarMagic))+4+4*i); err != nil {
+			return pkg{}, fmt.Errorf("sidecar %s: line %d: %w", d, i, err)
 		}
-		l, _, ok := bytes.Cut(buf[:m], []byte("\n"))
-		fs := strings.Fields(string(l))
-		if !ok || len(fs) != 3 {
+		start, end := int64(binary.BigEndian.Uint32(ob[:4])), textLen
+		if i < n-1 {
+			end = int64(binary.BigEndian.Uint32(ob[4:]))
+		}
+		if start >= end || end > textLen || end-start > maxSidecarLine {
+			return pkg{}, fmt.Errorf("sidecar %s: bad line %d", d, i)
+		}
+		buf = slices.Grow(buf[:0], int(end-start))[:end-start]
+		if _, err := f.ReadAt(buf, textAt+start); err != nil {
+			return pkg{}, fmt.Errorf("sidecar %s: line %d: %w", d, i, err)
+		}
+		fs := strings.Fields(string(buf))
+		if buf[len(buf)-1] != '\n' || bytes.IndexByte(buf[:len(buf)-1], '\n') >= 0 || len(fs) != 3 {
 			return pkg{}, fmt.Errorf("sidecar %s: bad line %d", d, i)
 		}
 		return pkg{fs[0], fs[1], fs[2]}, nil
