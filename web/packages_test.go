@@ -347,3 +347,38 @@ func TestSidecarDamage(t *testing.T) {
 		})
 	}
 }
+
+// TestSidecarEmptyFields: a stanza without Version or Architecture (valid,
+// see TestScanPackagesMatchesParse) is read back from the sidecar, not
+// taken for damage that has the index scanned and the sidecar rewritten
+// on every lookup.
+func TestSidecarEmptyFields(t *testing.T) {
+	ctx := context.Background()
+	store, err := blob.OpenLocal(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := "Package: a\nVersion: 1\nArchitecture: all\n\nPackage: nover\n\nPackage: noarch\nVersion: 2\n\nPackage: z\nVersion: 3\nArchitecture: amd64\n\n"
+	info, err := store.Put(ctx, strings.NewReader(data), blob.Digest{}, -1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := catalog.IndexFile{Path: "main/binary-amd64/Packages", SHA256: info.Digest}
+	c := newIndexCache(store, 0, t.TempDir())
+	if err := c.warm(ctx, f); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ name, want string }{
+		{"a", "[{a 1 all}]"}, {"nover", "[{nover  }]"}, {"noarch", "[{noarch 2 }]"}, {"z", "[{z 3 amd64}]"}, {"b", "[]"},
+	} {
+		for range 2 {
+			got, err := c.find(ctx, f, tc.name)
+			if err != nil || fmt.Sprint(got) != tc.want {
+				t.Errorf("find %s = %v, %v; want %s", tc.name, got, err, tc.want)
+			}
+		}
+	}
+	if n := c.sidecars.Load(); n != 1 {
+		t.Errorf("%d sidecars written, want 1 (by warm)", n)
+	}
+}

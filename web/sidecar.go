@@ -122,11 +122,11 @@ func lookupSidecar(dir string, d blob.Digest, name string) ([]pkg, error) {
 		if _, err := f.ReadAt(buf, textAt+start); err != nil {
 			return pkg{}, fmt.Errorf("sidecar %s: line %d: %w", d, i, err)
 		}
-		fs := strings.Fields(string(buf))
-		if buf[len(buf)-1] != '\n' || bytes.IndexByte(buf[:len(buf)-1], '\n') >= 0 || len(fs) != 3 {
+		fs := strings.Split(string(buf), " ")
+		if buf[len(buf)-1] != '\n' || bytes.IndexByte(buf[:len(buf)-1], '\n') >= 0 || len(fs) != 3 || fs[0] == "" {
 			return pkg{}, fmt.Errorf("sidecar %s: bad line %d", d, i)
 		}
-		return pkg{fs[0], fs[1], fs[2]}, nil
+		return pkg{fs[0], fs[1], strings.TrimSuffix(fs[2], "\n")}, nil
 	}
 	// First line whose name is >= name.
 	lo, hi := int64(0), n
