@@ -26,7 +26,8 @@ func apiSnapshot(s catalog.Snapshot) api.Snapshot {
 func (a *App) lockDir() string { return filepath.Join(a.Config.DataDir, "locks") }
 
 // deleteAll deletes stored files a few at a time: freeing a large file's
-// blocks is file system work that overlaps well with the next unlink.
+// blocks is file system work that overlaps well with the next unlink. It
+// stops at the first error or when ctx ends.
 func (a *App) deleteAll(ctx context.Context, ds []blob.Digest) error {
 	const workers = 4
 	ch := make(chan blob.Digest)
@@ -48,6 +49,9 @@ feed:
 		select {
 		case ch <- d:
 		case err = <-errs:
+			break feed
+		case <-ctx.Done():
+			err = ctx.Err()
 			break feed
 		}
 	}

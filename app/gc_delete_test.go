@@ -1,0 +1,106 @@
+package app_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aptsnap/aptsnap/app"
+	"github.com/aptsnap/aptsnap/blob"
+	"github.com/aptsnap/aptsnap/catalog"
+	"github.com/aptsnap/aptsnap/config"
+)
+
+// sweepStore is a local store whose Delete can fail on one file, or
+// cancel the GC's context after some deletions.
+type sweepStore struct {
+	*blob.Local
+	fail   blob.Digest
+	cancel func()
+	after  int
+
+	mu      sync.Mutex
+	deleted int
+}
+
+func (s *sweepStore) Delete(ctx context.Context, d blob.Digest) error {
+	if d == s.fail {
+		return errors.New("disk on fire")
+	}
+	if err := s.Local.Delete(ctx, d); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.deleted++
+	if s.cancel != nil && s.deleted == s.after {
+		s.cancel()
+	}
+	return nil
+}
+
+// TestGCSweepStops: a sweep stops when its context ends (a server shutting
+// down, an admin's request gone).
+func TestGCSweepStops(t *testing.T) {
+	const files = 200
+	for _, tc := range []struct {
+		name    string
+		fail    bool
+		cancel  bool
+		wantErr error
+	}{
+		{"canceled", false, true, context.Canceled},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			dir := t.TempDir()
+			cat, err := catalog.OpenSQLite(ctx, filepath.Join(dir, "catalog.db"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			local, err := blob.OpenLocal(filepath.Join(dir, "blobs"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			st := &sweepStore{Local: local}
+			old := time.Now().Add(-time.Hour)
+			var sizes int64
+			for i := range files {
+				data := fmt.Appendf(nil, "unreferenced file %d", i)
+				info, err := local.Put(ctx, bytes.NewReader(data), blob.Digest{}, -1)
+				if err != nil {
+					t.Fatal(err)
+				}
+				os.Chtimes(local.Path(info.Digest), old, old)
+				sizes += info.Size
+				if tc.fail && i == files/2 {
+					st.fail = info.Digest
+				}
+			}
+			if tc.cancel {
+				st.cancel, st.after = cancel, 10
+			}
+			a := &app.App{Config: &config.Config{DataDir: dir}, Catalog: cat, Store: st, Log: slog.Default(), Now: time.Now}
+			res, err := a.GC(ctx, false)
+			if err == nil {
+				t.Fatalf("GC: no error; %d files, %d bytes", res.Files, res.Bytes)
+			}
+			if tc.wantErr != nil && !errors.Is(err, tc.wantErr) {
+				t.Errorf("GC: %v, want %v", err, tc.wantErr)
+			}
+			left := 0
+			local.Walk(context.Background(), func(blob.Info) error { left++; return nil })
+			if tc.cancel && left < files/2 {
+				t.Errorf("the sweep went on after its context ended: %d of %d files left", left, files)
+			}
+		})
+	}
+}
