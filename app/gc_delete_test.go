@@ -47,7 +47,8 @@ func (s *sweepStore) Delete(ctx context.Context, d blob.Digest) error {
 }
 
 // TestGCSweepStops: a sweep stops when its context ends (a server shutting
-// down, an admin's request gone).
+// down, an admin's request gone) or a deletion fails, and what GC reports
+// deleted is what was.
 func TestGCSweepStops(t *testing.T) {
 	const files = 200
 	for _, tc := range []struct {
@@ -57,6 +58,7 @@ func TestGCSweepStops(t *testing.T) {
 		wantErr error
 	}{
 		{"canceled", false, true, context.Canceled},
+		{"a delete fails", true, false, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx, cancel := context.WithCancel(context.Background())
@@ -100,6 +102,12 @@ func TestGCSweepStops(t *testing.T) {
 			local.Walk(context.Background(), func(blob.Info) error { left++; return nil })
 			if tc.cancel && left < files/2 {
 				t.Errorf("the sweep went on after its context ended: %d of %d files left", left, files)
+			}
+			if res.Files != st.deleted || res.Files != files-left {
+				t.Errorf("GC reports %d files deleted; %d were, %d of %d left", res.Files, st.deleted, left, files)
+			}
+			if res.Files == files && res.Bytes != sizes {
+				t.Errorf("GC reports %d bytes, %d deleted", res.Bytes, sizes)
 			}
 		})
 	}

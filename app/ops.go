@@ -27,27 +27,31 @@ func (a *App) lockDir() string { return filepath.Join(a.Config.DataDir, "locks")
 
 // deleteAll deletes stored files a few at a time: freeing a large file's
 // blocks is file system work that overlaps well with the next unlink. It
-// stops at the first error or when ctx ends.
-func (a *App) deleteAll(ctx context.Context, ds []blob.Digest) error {
+// stops at the first error or when ctx ends, and returns what it deleted.
+func (a *App) deleteAll(ctx context.Context, infos []blob.Info) (files int, bytes int64, err error) {
 	const workers = 4
-	ch := make(chan blob.Digest)
+	ch := make(chan blob.Info)
 	errs := make(chan error, workers)
+	var mu sync.Mutex
 	var wg sync.WaitGroup
 	for range workers {
 		wg.Go(func() {
-			for d := range ch {
-				if err := a.Store.Delete(ctx, d); err != nil {
+			for info := range ch {
+				if err := a.Store.Delete(ctx, info.Digest); err != nil {
 					errs <- err
 					return
 				}
+				mu.Lock()
+				files++
+				bytes += info.Size
+				mu.Unlock()
 			}
 		})
 	}
-	var err error
 feed:
-	for _, d := range ds {
+	for _, info := range infos {
 		select {
-		case ch <- d:
+		case ch <- info:
 		case err = <-errs:
 			break feed
 		case <-ctx.Done():
@@ -63,7 +67,7 @@ feed:
 		default:
 		}
 	}
-	return err
+	return files, bytes, err
 }
 
 // sidecarDir holds the web UI's package list per index.
@@ -205,19 +209,23 @@ func (a *App) gc(ctx context.Context, dryRun bool) (api.GCResult, error) {
 			a.Log.Warn("gc: web package lists", "err", err)
 		}
 	}
-	var dead []blob.Digest
+	var dead []blob.Info
 	err = a.Store.Walk(ctx, func(info blob.Info) error {
 		if col.Live[info.Digest] || !info.ModTime.Before(cutoff) {
 			res.Kept++
 			return nil
 		}
-		dead = append(dead, info.Digest)
+		dead = append(dead, info)
 		res.Files++
 		res.Bytes += info.Size
 		return nil
 	})
-	if err == nil && !dryRun {
-		err = a.deleteAll(ctx, dead)
+	if !dryRun {
+		// What was deleted, also when the sweep stops short.
+		res.Files, res.Bytes = 0, 0
+		if err == nil {
+			res.Files, res.Bytes, err = a.deleteAll(ctx, dead)
+		}
 	}
 	if err != nil {
 		return res, fmt.Errorf("gc: sweep: %w", err)
