@@ -20,6 +20,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -32,6 +33,9 @@ const (
 	pebbleARIModule  = "github.com/letsencrypt/pebble/v2"
 	pebbleARIVersion = "v2.10.3"
 )
+
+// pebbleBuildTimeout bounds building Pebble (tests shorten it).
+var pebbleBuildTimeout = 4 * time.Minute
 
 // buildPebbleARI returns a directory holding that Pebble's binary, built
 // with `go install` once and kept under $TMPDIR for later runs. The test
@@ -48,13 +52,31 @@ func buildPebbleARI(t *testing.T) string {
 	}
 	tmp := t.TempDir()
 	mod := pebbleARIModule + "@" + pebbleARIVersion
-	cmd := exec.Command(goBin, "install", pebbleARIModule+"/cmd/pebble@"+pebbleARIVersion)
-	cmd.Dir = tmp // outside this module: pkg@version ignores go.mod anyway
-	cmd.Env = append(os.Environ(), "GOBIN="+tmp, "GOFLAGS=")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		dl := exec.Command(goBin, "mod", "download", mod)
-		dl.Dir = tmp
-		if dlOut, dlErr := dl.CombinedOutput(); dlErr != nil {
+	// The go command has no timeout of its own: a module proxy that
+	// accepts connections and never answers would hold the test until go
+	// test's -timeout kills the whole package.
+	timeout := pebbleBuildTimeout
+	if dl, ok := t.Deadline(); ok && time.Until(dl)/2 < timeout {
+		timeout = time.Until(dl) / 2
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	goCmd := func(args ...string) *exec.Cmd {
+		cmd := exec.CommandContext(ctx, goBin, args...)
+		cmd.Dir = tmp // outside this module: pkg@version ignores go.mod anyway
+		cmd.Env = append(os.Environ(), "GOBIN="+tmp, "GOFLAGS=")
+		// Kill the go command's children (compilers, fetches) with it.
+		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+		cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+		cmd.WaitDelay = 5 * time.Second
+		return cmd
+	}
+	if out, err := goCmd("install", pebbleARIModule+"/cmd/pebble@"+pebbleARIVersion).CombinedOutput(); err != nil {
+		if ctx.Err() != nil {
+			t.Skipf("Pebble with ARI: go install %s/cmd/pebble@%s did not finish in %s (module proxy unreachable or slow): %s",
+				pebbleARIModule, pebbleARIVersion, timeout, bytes.TrimSpace(out))
+		}
+		if dlOut, dlErr := goCmd("mod", "download", mod).CombinedOutput(); dlErr != nil {
 			t.Skipf("Pebble with ARI: module %s is not available (go mod download: %v: %s); go install: %s",
 				mod, dlErr, bytes.TrimSpace(dlOut), bytes.TrimSpace(out))
 		}
@@ -352,4 +374,76 @@ func TestACMEARI(t *testing.T) {
 	}
 	t.Logf("renewed %s after the ARI window moved; %d requests during it, none failed; certificate %s -> %s",
 		renewed.Round(time.Millisecond), ok.Load(), leaf.SerialNumber, newLeaf.SerialNumber)
+}
+
+// TestBuildPebbleARIUnreachable: a module proxy that accepts connections
+// and never answers (the go command has no timeout of its own) skips the
+// ARI test after pebbleBuildTimeout instead of holding the e2e run until
+// go test's -timeout kills it.
+func TestBuildPebbleARIUnreachable(t *testing.T) {
+	if _, err := exec.LookPath("go"); err != nil {
+		t.Skip("no go command")
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	var conns []net.Conn
+	var mu sync.Mutex
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			conns = append(conns, c) // held open, never answered
+			mu.Unlock()
+		}
+	}()
+	defer func() {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, c := range conns {
+			c.Close()
+		}
+	}()
+	t.Setenv("TMPDIR", t.TempDir()) // no cached binary
+	t.Setenv("GOMODCACHE", t.TempDir())
+	t.Setenv("GOPROXY", "http://"+ln.Addr().String())
+	t.Setenv("GOTOOLCHAIN", "local")
+	defer func(d time.Duration) { pebbleBuildTimeout = d }(pebbleBuildTimeout)
+	pebbleBuildTimeout = 3 * time.Second
+
+	start := time.Now()
+	done := make(chan bool)
+	var returned bool
+	go func() {
+		// Run with a deadline of our own: with no timeout in the build,
+		// this subtest would hang for good.
+		ok := t.Run("build", func(t *testing.T) {
+			buildPebbleARI(t)
+			returned = true
+		})
+		done <- ok
+	}()
+	select {
+	case ok := <-done:
+		if !ok || returned {
+			t.Errorf("buildPebbleARI: passed %v, returned %v; want a skip", ok, returned)
+		}
+		if d := time.Since(start); d > 30*time.Second {
+			t.Errorf("skipped after %s", d)
+		}
+	case <-time.After(60 * time.Second):
+		t.Error("buildPebbleARI still waiting on the module proxy after 60s")
+		ln.Close()
+		mu.Lock()
+		for _, c := range conns {
+			c.Close() // the go command fails now
+		}
+		mu.Unlock()
+		<-done
+	}
 }
