@@ -8,7 +8,7 @@ import (
 )
 
 // fileCache keeps the content of small stored files in memory, least
-// recently used out first, bounded in bytes. Files are immutable by digest,
+// recently used out first, bounded in bytes (bookkeeping included). Files are immutable by digest,
 // so an entry is never stale; it can only be of a file GC has since
 // deleted, which no snapshot references and so no request reaches.
 type fileCache struct {
@@ -24,6 +24,13 @@ type fileEntry struct {
 	d    blob.Digest
 	data []byte
 }
+
+// entryOverhead is what an entry costs besides its content: its list
+// element, its map slot and its fileEntry. Counted, it keeps a cache of
+// many tiny files within its bound.
+const entryOverhead = 256
+
+func (e *fileEntry) cost() int64 { return int64(cap(e.data)) + entryOverhead }
 
 func newFileCache(maxBytes int64) *fileCache {
 	return &fileCache{max: maxBytes, ll: list.New(), m: map[blob.Digest]*list.Element{}}
@@ -55,12 +62,13 @@ func (c *fileCache) put(d blob.Digest, data []byte) {
 	if _, ok := c.m[d]; ok {
 		return
 	}
-	c.m[d] = c.ll.PushFront(&fileEntry{d, cp})
-	c.size += int64(len(cp))
+	e := &fileEntry{d, cp}
+	c.m[d] = c.ll.PushFront(e)
+	c.size += e.cost()
 	for c.size > c.max {
 		old := c.ll.Remove(c.ll.Back()).(*fileEntry)
 		delete(c.m, old.d)
-		c.size -= int64(len(old.data))
+		c.size -= old.cost()
 	}
 }
 

@@ -2,19 +2,24 @@ package serve
 
 import (
 	"bytes"
+	"encoding/binary"
+	"fmt"
+	"runtime"
 	"testing"
 
 	"github.com/aptsnap/aptsnap/blob"
 )
 
 func TestFileCache(t *testing.T) {
-	c := newFileCache(160) // entries up to 10 bytes (max/16)
+	// Room for 16 entries of 10 bytes; none over one byte (max/16).
+	one := int64(cap(append([]byte(nil), make([]byte, 10)...))) + entryOverhead
+	c := newFileCache(16 * one)
 	d := func(i byte) blob.Digest { return blob.Sum([]byte{i}) }
 	for i := range byte(20) {
 		c.put(d(i), bytes.Repeat([]byte{i}, 10))
 	}
-	if c.size != 160 || c.ll.Len() != 16 {
-		t.Fatalf("size %d, %d entries; want 160, 16", c.size, c.ll.Len())
+	if c.size != 16*one || c.ll.Len() != 16 {
+		t.Fatalf("size %d, %d entries; want %d, 16", c.size, c.ll.Len(), 16*one)
 	}
 	for i := range byte(4) {
 		if _, ok := c.get(d(i)); ok {
@@ -39,7 +44,7 @@ func TestFileCache(t *testing.T) {
 	if got, _ := c.get(d(40)); got[0] != '0' {
 		t.Error("cache shares the caller's buffer")
 	}
-	c.put(d(50), make([]byte, 11)) // over max/16: not cached
+	c.put(d(50), make([]byte, one+1)) // over max/16: not cached
 	if _, ok := c.get(d(50)); ok {
 		t.Error("an entry over max/16 was cached")
 	}
@@ -51,5 +56,31 @@ func TestFileCache(t *testing.T) {
 	off.put(d(1), []byte("x"))
 	if _, ok := off.get(d(1)); ok {
 		t.Error("a disabled cache cached")
+	}
+}
+
+// TestFileCacheMemoryBound: what the cache holds, bookkeeping included,
+// stays within its bound when the files are tiny.
+func TestFileCacheMemoryBound(t *testing.T) {
+	const max = 1 << 20
+	for _, size := range []int{4, 100, 1000} {
+		t.Run(fmt.Sprint(size), func(t *testing.T) {
+			var before, after runtime.MemStats
+			runtime.GC()
+			runtime.ReadMemStats(&before)
+			c := newFileCache(max)
+			data := make([]byte, size)
+			for i := range 100_000 {
+				binary.BigEndian.PutUint32(data, uint32(i))
+				c.put(blob.Sum(data), data)
+			}
+			runtime.GC()
+			runtime.ReadMemStats(&after)
+			held := int64(after.HeapAlloc) - int64(before.HeapAlloc)
+			if held > 2*max {
+				t.Errorf("%d entries of %d bytes hold %d kB; bound %d kB", c.ll.Len(), size, held>>10, max>>10)
+			}
+			runtime.KeepAlive(c)
+		})
 	}
 }
