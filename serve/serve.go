@@ -23,6 +23,7 @@ import (
 	"net/http"
 	"path"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -390,9 +391,7 @@ func (s *Server) serveBlob(w http.ResponseWriter, r *http.Request, name string, 
 			*bp = data[:0]
 			s.files.put(d, data)
 		}
-		// Without ReadFrom, net/http buffers header and body together and
-		// sends a small file in one write instead of two.
-		http.ServeContent(plainWriter{w}, r, "", mod, bytes.NewReader(data))
+		serveSmall(w, r, data, mod)
 		return
 	}
 	f, _, err := s.store.Open(r.Context(), d)
@@ -402,6 +401,39 @@ func (s *Server) serveBlob(w http.ResponseWriter, r *http.Request, name string, 
 	}
 	defer f.Close()
 	http.ServeContent(w, r, "", mod, f)
+}
+
+// serveSmall answers with a file held in memory (Content-Type and ETag
+// set): what http.ServeContent answers, without its precondition and
+// range parsing when the request has none of those headers.
+func serveSmall(w http.ResponseWriter, r *http.Request, data []byte, mod time.Time) {
+	if !unconditional(r) {
+		// Without ReadFrom, net/http buffers header and body together and
+		// sends a small file in one write instead of two.
+		http.ServeContent(plainWriter{w}, r, "", mod, bytes.NewReader(data))
+		return
+	}
+	h := w.Header()
+	h["Accept-Ranges"] = []string{"bytes"}
+	if !mod.IsZero() {
+		h["Last-Modified"] = []string{mod.UTC().Format(http.TimeFormat)}
+	}
+	h["Content-Length"] = []string{strconv.Itoa(len(data))}
+	w.WriteHeader(http.StatusOK)
+	if r.Method != http.MethodHead {
+		plainWriter{w}.Write(data)
+	}
+}
+
+// unconditional reports whether a request has none of the headers that
+// make http.ServeContent answer anything but the whole file.
+func unconditional(r *http.Request) bool {
+	for _, k := range []string{"Range", "If-Match", "If-None-Match", "If-Modified-Since", "If-Unmodified-Since", "If-Range"} {
+		if _, ok := r.Header[k]; ok {
+			return false
+		}
+	}
+	return true
 }
 
 // plainWriter hides the ResponseWriter's io.ReaderFrom.
