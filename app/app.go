@@ -158,8 +158,28 @@ func (a *App) warm(ctx context.Context, snap catalog.Snapshot) {
 	if a.ui == nil {
 		return
 	}
-	if err := a.ui.Warm(ctx, snap.Archive, snap.Serial); err != nil {
+	if err := a.ui.Warm(ctx, snap.Archive, snap.Serial); err != nil && ctx.Err() == nil {
 		a.Log.Warn("web: package lists", "archive", snap.Archive, "serial", snap.Serial, "err", err)
+	}
+}
+
+// warmAll has the web UI write the package lists every snapshot's
+// indices lack, newest snapshots first, until done or ctx ends.
+func (a *App) warmAll(ctx context.Context) {
+	if a.ui == nil {
+		return
+	}
+	for _, name := range a.archiveNames() {
+		snaps, err := a.Catalog.Snapshots(ctx, name)
+		if err != nil {
+			continue
+		}
+		for i := len(snaps) - 1; i >= 0; i-- {
+			if ctx.Err() != nil {
+				return
+			}
+			a.warm(ctx, snaps[i])
+		}
 	}
 }
 
