@@ -53,6 +53,8 @@ func (e *Error) Unwrap() error {
 		return catalog.ErrNotFound
 	case http.StatusConflict:
 		return ErrExists
+	case http.StatusRequestEntityTooLarge:
+		return ErrTooLarge
 	}
 	return nil
 }

@@ -3,6 +3,7 @@ package api
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"mime/multipart"
@@ -165,6 +166,15 @@ func (s *server) repoCopy(c *call) error {
 	return writeJSON(c.w, http.StatusOK, res)
 }
 
+// uploadErr is an upload's read error: ErrTooLarge past the size limit,
+// else ErrInvalid.
+func (s *server) uploadErr(what string, err error) error {
+	if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
+		return fmt.Errorf("%w: upload over %d bytes", ErrTooLarge, s.maxUpload)
+	}
+	return fmt.Errorf("%w: %s: %v", ErrInvalid, what, err)
+}
+
 // repoAdd saves the uploaded files in a temporary directory, then imports
 // them as if they had been named on the command line.
 func (s *server) repoAdd(c *call) error {
@@ -184,7 +194,7 @@ func (s *server) repoAdd(c *call) error {
 			break
 		}
 		if err != nil {
-			return fmt.Errorf("%w: upload: %v", ErrInvalid, err)
+			return s.uploadErr("upload", err)
 		}
 		switch part.FormName() {
 		case "component":
@@ -208,7 +218,7 @@ func (s *server) repoAdd(c *call) error {
 				err = cerr
 			}
 			if err != nil {
-				return fmt.Errorf("%w: upload %s: %v", ErrInvalid, name, err)
+				return s.uploadErr("upload "+name, err)
 			}
 			req.Files = append(req.Files, p)
 		default:

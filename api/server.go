@@ -35,6 +35,8 @@ type server struct {
 	tokens TokenOps
 	auth   catalog.Tokens
 	log    *slog.Logger
+	// maxUpload bounds a package upload's body (MaxUpload).
+	maxUpload int64
 }
 
 // NewServer returns the admin API handler, serving under Prefix:
@@ -60,7 +62,11 @@ func NewServer(ops Ops, tokens catalog.Tokens, log *slog.Logger) http.Handler {
 	if log == nil {
 		log = slog.Default()
 	}
-	s := &server{ops: ops, tokens: LocalTokens{tokens}, auth: tokens, log: log}
+	s := &server{ops: ops, tokens: LocalTokens{tokens}, auth: tokens, log: log, maxUpload: MaxUpload}
+	return s.routes()
+}
+
+func (s *server) routes() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /api/v1/snapshots", s.handle("", s.snapshots))
 	mux.HandleFunc("POST /api/v1/archives/{archive}/snapshots/{serial}/bump", s.handle(catalog.RoleReleaseManager, s.bump))
@@ -97,7 +103,7 @@ func (s *server) handle(need catalog.Role, h func(c *call) error) http.HandlerFu
 	return func(w http.ResponseWriter, r *http.Request) {
 		limit := int64(maxBody)
 		if strings.HasPrefix(r.Header.Get("Content-Type"), "multipart/form-data") {
-			limit = MaxUpload // package uploads; JSON endpoints fail on the first byte
+			limit = s.maxUpload // package uploads; JSON endpoints fail on the first byte
 		}
 		r.Body = http.MaxBytesReader(w, r.Body, limit)
 		who, err := s.authenticate(r)
@@ -350,6 +356,8 @@ func status(err error) int {
 		return http.StatusNotFound
 	case errors.Is(err, ErrExists):
 		return http.StatusConflict
+	case errors.Is(err, ErrTooLarge):
+		return http.StatusRequestEntityTooLarge
 	}
 	return http.StatusInternalServerError
 }

@@ -60,6 +60,9 @@ var ErrInvalid = errors.New("invalid argument")
 // ErrExists marks a token name already taken (the server answers 409).
 var ErrExists = errors.New("already exists")
 
+// ErrTooLarge is returned (wrapped) for a request body over its limit (413).
+var ErrTooLarge = errors.New("request too large")
+
 // ParseRole checks that s names a role.
 func ParseRole(s string) (catalog.Role, error) {
 	switch r := catalog.Role(s); r {
