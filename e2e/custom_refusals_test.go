@@ -3,6 +3,8 @@ package e2e
 import (
 	"context"
 	"errors"
+	"fmt"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -205,5 +207,54 @@ func TestCustomPathBackWithOtherContent(t *testing.T) {
 	c.local("repo", "add", "ours", "stable", second)
 	if code, body := e.get("/ours/" + e.latest("ours") + pool); code != 200 || body != string(mustRead(t, second)) {
 		t.Errorf("second build right after its import: %d, same as the second: %v", code, body == string(mustRead(t, second)))
+	}
+}
+
+// TestCustomImportKilled: an import killed with SIGKILL while it holds its
+// archive's locks (waiting for a GC sweep) leaves no snapshot and no stuck
+// lock: the next import succeeds.
+func TestCustomImportKilled(t *testing.T) {
+	bin := aptsnapBinary(t)
+	e := newEnvWith(t, customConfig(""))
+	c := &cli{t: t, bin: bin, config: e.writeConfig(t), server: e.srv.URL}
+	deb := buildDeb(t, t.TempDir(), "tool", "1.0", "amd64", "gzip", "tool\n")
+	locks := filepath.Join(e.app.Config.DataDir, "locks")
+	sweep, err := lock.Exclusive(filepath.Join(locks, "sweep.lock"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, "--config", c.config, "repo", "add", "ours", "stable", deb)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		if running, _ := lock.RunningPulses(locks); len(running) > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the import never took its lock")
+		}
+	}
+	cmd.Process.Kill()
+	cmd.Wait()
+	sweep.Release()
+	if s := e.serialsOf("ours"); len(s) != 0 {
+		t.Fatalf("the killed import left snapshot(s) %v", s)
+	}
+	done := make(chan string, 1)
+	go func() {
+		out, stderr, err := c.run("", "--config", c.config, "repo", "add", "ours", "stable", deb)
+		done <- fmt.Sprint(out, stderr, err)
+	}()
+	select {
+	case out := <-done:
+		if !strings.Contains(out, "added tool 1.0 amd64") || !strings.HasSuffix(out, "<nil>") {
+			t.Errorf("import after the kill:\n%s", out)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("the import after the kill is stuck on a lock")
+	}
+	if probs, err := e.app.Verify(context.Background(), "", ""); err != nil || len(probs) != 0 {
+		t.Errorf("verify: %v %v", probs, err)
 	}
 }
