@@ -156,46 +156,11 @@ func newARIHTTPSEnv(t *testing.T, checkEvery time.Duration) (*httpsEnv, *ariProx
 	// startPebble runs the first pebble on PATH (pebble-challtestsrv
 	// stays Debian's).
 	t.Setenv("PATH", pebbleDir+string(os.PathListSeparator)+os.Getenv("PATH"))
-	e := &httpsEnv{t: t, up: newUpstream(t), dataDir: filepath.Join(t.TempDir(), "data"), renewCheck: checkEvery}
-	e.up.write(0)
-	var err error
-	if e.plainLn, err = net.Listen("tcp", "127.0.0.1:0"); err != nil {
-		t.Fatal(err)
-	}
-	if e.tlsLn, err = net.Listen("tcp", "127.0.0.1:0"); err != nil {
-		t.Fatal(err)
-	}
-	e.peb = startPebble(t, e.port(e.plainLn), e.port(e.tlsLn))
-	proxy := newARIProxy(t, e.peb)
-	e.cfgText = fmt.Sprintf(`
-data_dir = %q
-listen = %q
-public_url = "https://%s:%d"
-
-[[archive]]
-name = "debian"
-url = %q
-keyring = %q
-suites = ["bookworm", "bookworm-updates"]
-components = ["main"]
-architectures = ["amd64"]
-
-[tls]
-listen = %q
-
-[tls.acme]
-email = "ops@example.org"
-ca = %q
-domains = [%q]
-ca_root = %q
-`, e.dataDir, e.plainLn.Addr(), acmeDomain, e.port(e.tlsLn), e.up.url(), e.up.keyring, e.tlsLn.Addr(),
-		proxy.directory, acmeDomain, e.peb.serverCA)
-	e.start()
-	snap, err := e.app.Pulse(context.Background(), "debian")
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.serial = snap.Serial
+	var proxy *ariProxy
+	e := newHTTPSEnvWith(t, checkEvery, func(p *pebble) string {
+		proxy = newARIProxy(t, p)
+		return proxy.directory
+	})
 	return e, proxy
 }
 
@@ -292,67 +257,22 @@ func TestACMEARI(t *testing.T) {
 	t.Logf("Pebble's window: renewal at %s; %d renewalInfo polls; Pebble's Retry-After %v",
 		st[0].NextRenewal.Format(time.RFC3339), proxy.polls.Load(), proxy.pebbleRetryAfter()[0])
 
-	var (
-		ok, failed atomic.Int64
-		mu         sync.Mutex
-		serials    = map[string]bool{}
-		errs       []error
-		stop       = make(chan struct{})
-		wg         sync.WaitGroup
-	)
-	for range 4 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			c := e.client()
-			for {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				_, l, err := e.fetch(c, "/debian/"+e.serial+"/dists/bookworm/InRelease")
-				mu.Lock()
-				if err != nil {
-					failed.Add(1)
-					errs = append(errs, err)
-				} else {
-					ok.Add(1)
-					serials[l.SerialNumber.String()] = true
-				}
-				mu.Unlock()
-			}
-		}()
-	}
-	time.Sleep(200 * time.Millisecond)
+	loop := e.startClientLoop()
 
 	// The CA says: renew now (a window that opened a minute ago and
 	// closes in a second).
 	moved := time.Now()
 	e.peb.setRenewalInfo(t, leaf, moved.Add(-time.Minute), moved.Add(time.Second))
-	var newLeaf *x509.Certificate
-	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
-		if _, l, err := e.fetch(e.client(), "/keys/aptsnap.asc"); err == nil && l.SerialNumber.Cmp(leaf.SerialNumber) != 0 {
-			newLeaf = l
-			break
-		}
-	}
+	newLeaf := e.waitNewLeaf(leaf, 30*time.Second, 50*time.Millisecond)
 	renewed := time.Since(moved)
-	time.Sleep(200 * time.Millisecond)
-	close(stop)
-	wg.Wait()
+	loop.stop()
 	if newLeaf == nil {
 		t.Fatalf("the server still presents the old certificate %s 30s after its ARI window moved to now", leaf.SerialNumber)
 	}
 	if newLeaf.SerialNumber.Cmp(leaf.SerialNumber) == 0 || bytes.Equal(newLeaf.Raw, leaf.Raw) {
 		t.Fatalf("serial unchanged: %s", newLeaf.SerialNumber)
 	}
-	if failed.Load() != 0 {
-		t.Errorf("%d of %d requests failed during renewal, first: %v", failed.Load(), failed.Load()+ok.Load(), errs[0])
-	}
-	if !serials[newLeaf.SerialNumber.String()] || !serials[leaf.SerialNumber.String()] {
-		t.Errorf("client loop saw serials %v; old %s new %s", serials, leaf.SerialNumber, newLeaf.SerialNumber)
-	}
+	loop.check(t, leaf, newLeaf)
 	// Only ARI explains it: the old certificate had most of its life left.
 	if left := leaf.NotAfter.Sub(moved); left < 80*24*time.Hour {
 		t.Errorf("old certificate had only %s left when renewed", left)
@@ -373,7 +293,7 @@ func TestACMEARI(t *testing.T) {
 		t.Errorf("status after: %+v %v", st, err)
 	}
 	t.Logf("renewed %s after the ARI window moved; %d requests during it, none failed; certificate %s -> %s",
-		renewed.Round(time.Millisecond), ok.Load(), leaf.SerialNumber, newLeaf.SerialNumber)
+		renewed.Round(time.Millisecond), loop.ok.Load(), leaf.SerialNumber, newLeaf.SerialNumber)
 }
 
 // TestBuildPebbleARIUnreachable: a module proxy that accepts connections

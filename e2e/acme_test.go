@@ -224,7 +224,15 @@ type httpsEnv struct {
 
 func newHTTPSEnv(t *testing.T) *httpsEnv {
 	t.Helper()
-	e := &httpsEnv{t: t, up: newUpstream(t), dataDir: filepath.Join(t.TempDir(), "data")}
+	return newHTTPSEnvWith(t, 0, nil)
+}
+
+// newHTTPSEnvWith is newHTTPSEnv with the app's CertRenewCheck set to
+// renewCheck and, when directory is not nil, the ACME directory URL it
+// returns for the started Pebble instead of Pebble's own.
+func newHTTPSEnvWith(t *testing.T, renewCheck time.Duration, directory func(*pebble) string) *httpsEnv {
+	t.Helper()
+	e := &httpsEnv{t: t, up: newUpstream(t), dataDir: filepath.Join(t.TempDir(), "data"), renewCheck: renewCheck}
 	e.up.write(0)
 	var err error
 	if e.plainLn, err = net.Listen("tcp", "127.0.0.1:0"); err != nil {
@@ -234,6 +242,10 @@ func newHTTPSEnv(t *testing.T) *httpsEnv {
 		t.Fatal(err)
 	}
 	e.peb = startPebble(t, e.port(e.plainLn), e.port(e.tlsLn))
+	ca := e.peb.directory
+	if directory != nil {
+		ca = directory(e.peb)
+	}
 	e.cfgText = fmt.Sprintf(`
 data_dir = %q
 listen = %q
@@ -256,7 +268,7 @@ ca = %q
 domains = [%q]
 ca_root = %q
 `, e.dataDir, e.plainLn.Addr(), acmeDomain, e.port(e.tlsLn), e.up.url(), e.up.keyring, e.tlsLn.Addr(),
-		e.peb.directory, acmeDomain, e.peb.serverCA)
+		ca, acmeDomain, e.peb.serverCA)
 	e.start()
 	snap, err := e.app.Pulse(context.Background(), "debian")
 	if err != nil {
@@ -267,6 +279,76 @@ ca_root = %q
 }
 
 func (e *httpsEnv) port(ln net.Listener) int { return ln.Addr().(*net.TCPAddr).Port }
+
+// clientLoop fetches InRelease over HTTPS from 4 clients until stopped,
+// recording failures and the certificate serials the server presented.
+type clientLoop struct {
+	ok, failed atomic.Int64
+	mu         sync.Mutex
+	serials    map[string]bool
+	errs       []error
+	done       chan struct{}
+	wg         sync.WaitGroup
+}
+
+// startClientLoop starts the clients and lets them run for 200 ms.
+func (e *httpsEnv) startClientLoop() *clientLoop {
+	l := &clientLoop{serials: map[string]bool{}, done: make(chan struct{})}
+	for range 4 {
+		l.wg.Go(func() {
+			c := e.client()
+			for {
+				select {
+				case <-l.done:
+					return
+				default:
+				}
+				_, leaf, err := e.fetch(c, "/debian/"+e.serial+"/dists/bookworm/InRelease")
+				l.mu.Lock()
+				if err != nil {
+					l.failed.Add(1)
+					l.errs = append(l.errs, err)
+				} else {
+					l.ok.Add(1)
+					l.serials[leaf.SerialNumber.String()] = true
+				}
+				l.mu.Unlock()
+			}
+		})
+	}
+	time.Sleep(200 * time.Millisecond)
+	return l
+}
+
+// stop lets the clients run 200 ms more, then stops them.
+func (l *clientLoop) stop() {
+	time.Sleep(200 * time.Millisecond)
+	close(l.done)
+	l.wg.Wait()
+}
+
+// check fails the test if a request failed or the clients did not see
+// both the old and the new certificate.
+func (l *clientLoop) check(t *testing.T, old, new *x509.Certificate) {
+	t.Helper()
+	if l.failed.Load() != 0 {
+		t.Errorf("%d of %d requests failed during renewal, first: %v", l.failed.Load(), l.failed.Load()+l.ok.Load(), l.errs[0])
+	}
+	if !l.serials[new.SerialNumber.String()] || !l.serials[old.SerialNumber.String()] {
+		t.Errorf("client loop saw serials %v; old %s new %s", l.serials, old.SerialNumber, new.SerialNumber)
+	}
+}
+
+// waitNewLeaf polls the server every step until it presents a certificate
+// other than old, for at most d; nil if it never does.
+func (e *httpsEnv) waitNewLeaf(old *x509.Certificate, d, step time.Duration) *x509.Certificate {
+	for deadline := time.Now().Add(d); time.Now().Before(deadline); time.Sleep(step) {
+		if _, l, err := e.fetch(e.client(), "/keys/aptsnap.asc"); err == nil && l.SerialNumber.Cmp(old.SerialNumber) != 0 {
+			return l
+		}
+	}
+	return nil
+}
 
 // start opens the app on the data directory and serves on the two
 // listeners (reopened on the same ports after a stop).
@@ -508,64 +590,19 @@ func TestACME(t *testing.T) {
 	})
 
 	t.Run("forced renewal without failed requests", func(t *testing.T) {
-		var (
-			ok, failed atomic.Int64
-			mu         sync.Mutex
-			serials    = map[string]bool{}
-			errs       []error
-			stop       = make(chan struct{})
-			wg         sync.WaitGroup
-		)
-		for range 4 {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				c := e.client()
-				for {
-					select {
-					case <-stop:
-						return
-					default:
-					}
-					_, leaf, err := e.fetch(c, "/debian/"+e.serial+"/dists/bookworm/InRelease")
-					mu.Lock()
-					if err != nil {
-						failed.Add(1)
-						errs = append(errs, err)
-					} else {
-						ok.Add(1)
-						serials[leaf.SerialNumber.String()] = true
-					}
-					mu.Unlock()
-				}
-			}()
-		}
-		time.Sleep(200 * time.Millisecond)
+		loop := e.startClientLoop()
 		begin := time.Now()
 		if err := e.app.Certs().Renew(context.Background(), true); err != nil {
 			t.Fatal(err)
 		}
 		renewed := time.Since(begin)
 		// Keep the loop running until it has seen the new certificate.
-		var newLeaf *x509.Certificate
-		for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
-			if _, l, err := e.fetch(e.client(), "/keys/aptsnap.asc"); err == nil && l.SerialNumber.Cmp(leaf.SerialNumber) != 0 {
-				newLeaf = l
-				break
-			}
-		}
-		time.Sleep(200 * time.Millisecond)
-		close(stop)
-		wg.Wait()
+		newLeaf := e.waitNewLeaf(leaf, 10*time.Second, 20*time.Millisecond)
+		loop.stop()
 		if newLeaf == nil {
 			t.Fatal("the server still presents the old certificate")
 		}
-		if failed.Load() != 0 {
-			t.Errorf("%d of %d requests failed during renewal, first: %v", failed.Load(), failed.Load()+ok.Load(), errs[0])
-		}
-		if !serials[newLeaf.SerialNumber.String()] || !serials[leaf.SerialNumber.String()] {
-			t.Errorf("client loop saw serials %v; old %s new %s", serials, leaf.SerialNumber, newLeaf.SerialNumber)
-		}
+		loop.check(t, leaf, newLeaf)
 		if na := e.app.Certs().NotAfter()[acmeDomain]; !na.Equal(newLeaf.NotAfter) {
 			t.Errorf("NotAfter %s, presented %s", na, newLeaf.NotAfter)
 		}
@@ -573,7 +610,7 @@ func TestACME(t *testing.T) {
 			t.Errorf("certificate expiry metric %v, presented certificate expires %d", v, newLeaf.NotAfter.Unix())
 		}
 		t.Logf("renewal took %s; %d requests during it, none failed; certificate %s -> %s",
-			renewed.Round(time.Millisecond), ok.Load(), leaf.SerialNumber, newLeaf.SerialNumber)
+			renewed.Round(time.Millisecond), loop.ok.Load(), leaf.SerialNumber, newLeaf.SerialNumber)
 		leaf = newLeaf
 	})
 
