@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"path"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -444,42 +443,24 @@ func (a *App) customSuites(ctx context.Context, cu *config.Custom) (map[string]*
 
 // loadSuite reads a served suite's Packages and Sources indices.
 func (a *App) loadSuite(ctx context.Context, name string, comps, archs []string, su catalog.Suite) (*repo.Suite, error) {
-	byBase := map[string]catalog.IndexFile{}
+	byPath := map[string]catalog.IndexFile{}
+	bases := map[string]bool{}
 	for _, f := range su.Files {
-		if strings.Contains(f.Path, "/by-hash/") {
-			continue
-		}
-		base, ext := f.Path, path.Ext(f.Path)
-		if ext == ".gz" || ext == ".xz" {
-			base = strings.TrimSuffix(f.Path, ext)
-		}
-		if repo.IndexKind(base) == "" {
-			continue
-		}
-		// Prefer the plain file, then .gz, then .xz.
-		if old, ok := byBase[base]; !ok || rank(f.Path) < rank(old.Path) {
-			byBase[base] = f
+		byPath[f.Path] = f
+		base := strings.TrimSuffix(strings.TrimSuffix(f.Path, ".gz"), ".xz")
+		if !strings.Contains(f.Path, "/by-hash/") && repo.IndexKind(base) != "" {
+			bases[base] = true
 		}
 	}
 	files := map[string][]byte{}
-	for base, f := range byBase {
-		data, err := index.Read(ctx, a.Store, f.Path, f.SHA256)
+	for base := range bases {
+		data, err := a.readIndex(ctx, byPath, base)
 		if err != nil {
 			return nil, err
 		}
 		files[base] = data
 	}
 	return repo.Load(name, comps, archs, files)
-}
-
-func rank(p string) int {
-	switch path.Ext(p) {
-	case ".gz":
-		return 1
-	case ".xz":
-		return 2
-	}
-	return 0
 }
 
 // commitCustom writes every suite's indices (plain, .gz, .xz) to the

@@ -188,7 +188,7 @@ func (t *tagging) filter(ctx context.Context, su catalog.Suite, ns *catalog.NewS
 		}
 	}
 	for _, d := range dirs {
-		data, err := t.read(ctx, byPath, d.dir+"/"+d.kind)
+		data, err := t.a.readIndex(ctx, byPath, d.dir+"/"+d.kind)
 		if err != nil {
 			return err
 		}
@@ -239,15 +239,16 @@ func (t *tagging) keep(kind, pkg, ver, arch string) bool {
 	return false
 }
 
-// read returns the uncompressed content of the index at base (dir/Packages),
-// from the plain file or a compressed variant.
-func (t *tagging) read(ctx context.Context, byPath map[string]catalog.IndexFile, base string) ([]byte, error) {
+// readIndex returns the uncompressed content of the index at base
+// (dir/Packages) of a suite's files, from the plain file or a compressed
+// variant.
+func (a *App) readIndex(ctx context.Context, byPath map[string]catalog.IndexFile, base string) ([]byte, error) {
 	for _, ext := range []string{"", ".gz", ".xz"} {
 		f, ok := byPath[base+ext]
 		if !ok {
 			continue
 		}
-		return index.Read(ctx, t.a.Store, f.Path, f.SHA256)
+		return index.Read(ctx, a.Store, f.Path, f.SHA256)
 	}
 	return nil, fmt.Errorf("no readable variant of %s", base)
 }
