@@ -1,6 +1,7 @@
 package app
 
 import (
+	"bytes"
 	"context"
 	"crypto/md5"
 	"crypto/sha1"
@@ -68,8 +69,17 @@ func (a *App) RepoAdd(ctx context.Context, req api.AddRequest) (api.RepoResult, 
 type upload struct {
 	debs []string
 	dscs []string
+	// srcs are the .dsc files read and checked, in the order of dscs.
+	srcs []source
 	// files are the given files by base name.
 	files map[string]string
+}
+
+// source is one .dsc of an upload.
+type source struct {
+	name string // base name
+	data []byte
+	dsc  *debpkg.DSC
 }
 
 // planUpload sorts the given files, expands .changes files into the
@@ -130,16 +140,17 @@ func (a *App) planUpload(cu *config.Custom, paths []string) (*upload, error) {
 		}
 	}
 	for _, p := range up.dscs {
-		dsc, err := readDSC(p)
+		src, err := readDSC(p)
 		if err != nil {
 			return nil, err
 		}
-		for _, f := range dsc.Files {
-			if err := up.check(filepath.Base(p), f); err != nil {
+		for _, f := range src.dsc.Files {
+			if err := up.check(src.name, f); err != nil {
 				return nil, err
 			}
 			listed[f.Name] = true
 		}
+		up.srcs = append(up.srcs, src)
 	}
 	for base, p := range up.files {
 		switch filepath.Ext(p) {
@@ -171,16 +182,16 @@ func (up *upload) check(by string, f debpkg.File) error {
 	return nil
 }
 
-func readDSC(p string) (*debpkg.DSC, error) {
+func readDSC(p string) (source, error) {
 	data, err := os.ReadFile(p)
 	if err != nil {
-		return nil, err
+		return source{}, err
 	}
 	dsc, err := debpkg.ParseDSC(data)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %s: %v", api.ErrInvalid, filepath.Base(p), err)
+		return source{}, fmt.Errorf("%w: %s: %v", api.ErrInvalid, filepath.Base(p), err)
 	}
-	return dsc, nil
+	return source{name: filepath.Base(p), data: data, dsc: dsc}, nil
 }
 
 // storeUpload stores the upload's files and returns their index entries.
@@ -193,26 +204,18 @@ func (a *App) storeUpload(ctx context.Context, up *upload, comp string) ([]repo.
 		}
 		out = append(out, e)
 	}
-	for _, p := range up.dscs {
-		dsc, err := readDSC(p)
-		if err != nil {
-			return nil, err
-		}
-		for _, f := range dsc.Files {
+	for _, src := range up.srcs {
+		for _, f := range src.dsc.Files {
 			if _, err := a.storeFile(ctx, up.files[f.Name]); err != nil {
 				return nil, err
 			}
 		}
-		data, err := os.ReadFile(p)
-		if err != nil {
+		if _, err := a.Store.Put(ctx, bytes.NewReader(src.data), blob.Digest{}, int64(len(src.data))); err != nil {
 			return nil, err
 		}
-		if _, err := a.storeFile(ctx, p); err != nil {
-			return nil, err
-		}
-		stanza, err := debpkg.SourceStanza(dsc, filepath.Base(p), data, debpkg.PoolDir(comp, dsc.Source))
+		stanza, err := debpkg.SourceStanza(src.dsc, src.name, src.data, debpkg.PoolDir(comp, src.dsc.Source))
 		if err != nil {
-			return nil, fmt.Errorf("%w: %s: %v", api.ErrInvalid, filepath.Base(p), err)
+			return nil, fmt.Errorf("%w: %s: %v", api.ErrInvalid, src.name, err)
 		}
 		e, err := repo.NewEntry(repo.Source, comp, stanza)
 		if err != nil {
