@@ -375,15 +375,10 @@ func (c *Config) Names() []string {
 }
 
 // PulseInterval is the time between two scheduled re-snapshots of cu.
-func (cu *Custom) PulseInterval() time.Duration {
-	if cu.PulsesPerDay <= 0 {
-		return 0
-	}
-	return 24 * time.Hour / time.Duration(cu.PulsesPerDay)
-}
+func (cu *Custom) PulseInterval() time.Duration { return interval(cu.PulsesPerDay) }
 
 // ValidFor is how long a new snapshot of cu stays valid.
-func (cu *Custom) ValidFor() time.Duration { return time.Duration(cu.ValidDays) * 24 * time.Hour }
+func (cu *Custom) ValidFor() time.Duration { return days(cu.ValidDays) }
 
 // Archive returns the archive named name.
 func (c *Config) Archive(name string) (*Archive, error) {
@@ -399,15 +394,20 @@ func (c *Config) Archive(name string) (*Archive, error) {
 var ErrNoArchives = errors.New("config: no [[archive]] configured")
 
 // PulseInterval is the time between two scheduled pulses of a.
-func (a *Archive) PulseInterval() time.Duration {
-	if a.PulsesPerDay <= 0 {
-		return 0
-	}
-	return 24 * time.Hour / time.Duration(a.PulsesPerDay)
-}
+func (a *Archive) PulseInterval() time.Duration { return interval(a.PulsesPerDay) }
 
 // ValidFor is how long a new snapshot of a stays valid.
-func (a *Archive) ValidFor() time.Duration { return time.Duration(a.ValidDays) * 24 * time.Hour }
+func (a *Archive) ValidFor() time.Duration { return days(a.ValidDays) }
+
+// interval is the time between n evenly spread events a day (0 if none).
+func interval(perDay int) time.Duration {
+	if perDay <= 0 {
+		return 0
+	}
+	return 24 * time.Hour / time.Duration(perDay)
+}
+
+func days(n int) time.Duration { return time.Duration(n) * 24 * time.Hour }
 
 // SigningKeyPath is where the signing key is read from (or generated into).
 func (c *Config) SigningKeyPath() string {
