@@ -304,12 +304,8 @@ func (c *Config) Validate() error {
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https" && u.Scheme != "file") {
 			return fmt.Errorf("%s: url must be http, https or file: %q", where, a.URL)
 		}
-		for _, list := range [][]string{a.Suites, a.Components, a.Architectures} {
-			for _, s := range list {
-				if s == "" || strings.ContainsAny(s, " \t\n") || s == "." || s == ".." || strings.HasPrefix(s, "/") || strings.Contains(s, "..") {
-					return fmt.Errorf("%s: invalid name %q", where, s)
-				}
-			}
+		if err := checkNames(where, a.Suites, a.Components, a.Architectures); err != nil {
+			return err
 		}
 		seen[a.Name] = true
 	}
@@ -332,14 +328,23 @@ func (c *Config) Validate() error {
 		if u, err := url.Parse(cu.PublicURL); err != nil || u.Host == "" {
 			return fmt.Errorf("%s: public_url must be an absolute URL: %q", where, cu.PublicURL)
 		}
-		for _, list := range [][]string{cu.Suites, cu.Components, cu.Architectures} {
-			for _, s := range list {
-				if s == "" || strings.ContainsAny(s, " \t\n") || strings.HasPrefix(s, "/") || strings.Contains(s, "..") {
-					return fmt.Errorf("%s: invalid name %q", where, s)
-				}
-			}
+		if err := checkNames(where, cu.Suites, cu.Components, cu.Architectures); err != nil {
+			return err
 		}
 		seen[cu.Name] = true
+	}
+	return nil
+}
+
+// checkNames refuses suite, component and architecture names that are
+// empty, hold white space or could leave the archive's directory.
+func checkNames(where string, lists ...[]string) error {
+	for _, list := range lists {
+		for _, s := range list {
+			if s == "" || strings.ContainsAny(s, " \t\n") || s == "." || strings.HasPrefix(s, "/") || strings.Contains(s, "..") {
+				return fmt.Errorf("%s: invalid name %q", where, s)
+			}
+		}
 	}
 	return nil
 }
