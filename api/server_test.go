@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"github.com/aptsnap/aptsnap/manifest"
 	"io"
 	"log/slog"
 	"net/http"
@@ -17,7 +16,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aptsnap/aptsnap/manifest"
+
 	"github.com/aptsnap/aptsnap/catalog"
+	"github.com/aptsnap/aptsnap/catalog/sqlite"
 )
 
 // fakeOps records the calls it gets and answers canned results.
@@ -108,7 +110,7 @@ var t0 = time.Date(2026, 11, 23, 6, 0, 0, 0, time.UTC)
 // with one token of each role.
 type fixture struct {
 	ops     *fakeOps
-	cat     *catalog.SQLite
+	cat     *sqlite.Catalog
 	h       http.Handler
 	admin   string
 	manager string
@@ -118,7 +120,7 @@ type fixture struct {
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
 	ctx := context.Background()
-	cat, err := catalog.OpenSQLite(ctx, filepath.Join(t.TempDir(), "catalog.db"))
+	cat, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "catalog.db"))
 	if err != nil {
 		t.Fatal(err)
 	}

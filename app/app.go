@@ -17,6 +17,7 @@ import (
 	"github.com/aptsnap/aptsnap/api"
 	"github.com/aptsnap/aptsnap/blob"
 	"github.com/aptsnap/aptsnap/catalog"
+	"github.com/aptsnap/aptsnap/catalog/sqlite"
 	"github.com/aptsnap/aptsnap/certs"
 	"github.com/aptsnap/aptsnap/config"
 	"github.com/aptsnap/aptsnap/metrics"
@@ -60,7 +61,7 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, erro
 	if log == nil {
 		log = slog.Default()
 	}
-	cat, err := catalog.OpenSQLite(ctx, filepath.Join(cfg.DataDir, "catalog.db"))
+	cat, err := sqlite.Open(ctx, filepath.Join(cfg.DataDir, "catalog.db"))
 	if err != nil {
 		return nil, err
 	}

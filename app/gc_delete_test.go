@@ -14,7 +14,7 @@ import (
 
 	"github.com/aptsnap/aptsnap/app"
 	"github.com/aptsnap/aptsnap/blob"
-	"github.com/aptsnap/aptsnap/catalog"
+	"github.com/aptsnap/aptsnap/catalog/sqlite"
 	"github.com/aptsnap/aptsnap/config"
 )
 
@@ -64,7 +64,7 @@ func TestGCSweepStops(t *testing.T) {
 			ctx, cancel := context.WithCancel(context.Background())
 			defer cancel()
 			dir := t.TempDir()
-			cat, err := catalog.OpenSQLite(ctx, filepath.Join(dir, "catalog.db"))
+			cat, err := sqlite.Open(ctx, filepath.Join(dir, "catalog.db"))
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -12,6 +12,7 @@ import (
 	"github.com/aptsnap/aptsnap/app"
 	"github.com/aptsnap/aptsnap/blob"
 	"github.com/aptsnap/aptsnap/catalog"
+	"github.com/aptsnap/aptsnap/catalog/sqlite"
 	"github.com/aptsnap/aptsnap/config"
 	"github.com/aptsnap/aptsnap/lock"
 )
@@ -20,7 +21,7 @@ import (
 func TestGCSweepsCommittedPulse(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
-	cat, err := catalog.OpenSQLite(ctx, filepath.Join(dir, "catalog.db"))
+	cat, err := sqlite.Open(ctx, filepath.Join(dir, "catalog.db"))
 	if err != nil {
 		t.Fatal(err)
 	}

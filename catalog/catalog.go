@@ -8,8 +8,11 @@
 // files we signed for it. Metadata therefore grows with the number of
 // distinct index files, not with snapshots times packages.
 //
-// SQLite is the embedded implementation; PostgreSQL is planned behind the
-// same interface.
+// This package is the contract only: the interface, its types and its
+// errors, with no database driver, so that clients of the API link none.
+// catalog/sqlite is the embedded implementation; a PostgreSQL one is
+// planned. catalog/catalogtest is the conformance suite every
+// implementation passes.
 package catalog
 
 import (
@@ -34,8 +37,9 @@ type PoolEntry struct {
 	Size   int64
 }
 
-// PoolFile is a PoolEntry known to the catalog. The catalog keeps paths
-// only as keys (see PathKey): Path is set when the caller gave it.
+// PoolFile is a PoolEntry known to the catalog, with its ID (never reused,
+// so that a cached set of IDs never means other files). An implementation
+// may keep paths only as lookup keys: Path is set when the caller gave it.
 type PoolFile struct {
 	ID int64
 	PoolEntry
@@ -240,3 +244,10 @@ type Lifecycle interface {
 	// what only they referenced. It returns how many were deleted.
 	DeleteTag(ctx context.Context, tag string) (int, error)
 }
+
+// TagSerial is how a tagged snapshot is named among an archive's
+// snapshots: "@" and the tag, which no serial can be.
+func TagSerial(tag string) string { return "@" + tag }
+
+// MaxSerialsPerDay is the most snapshots an archive can have in one UTC day.
+const MaxSerialsPerDay = 99

@@ -15,7 +15,7 @@ import (
 	"time"
 
 	"github.com/aptsnap/aptsnap/app"
-	"github.com/aptsnap/aptsnap/catalog"
+	"github.com/aptsnap/aptsnap/catalog/sqlite"
 	"github.com/aptsnap/aptsnap/config"
 	"github.com/aptsnap/aptsnap/pgp"
 	"github.com/aptsnap/aptsnap/repogen"
@@ -58,7 +58,7 @@ func Run(ctx context.Context, dir, listen string, log *slog.Logger) error {
 	upDir := filepath.Join(dir, "upstream")
 	dataDir := filepath.Join(dir, "data")
 	gen := 0
-	if c, err := catalog.OpenSQLite(ctx, filepath.Join(dataDir, "catalog.db")); err == nil {
+	if c, err := sqlite.Open(ctx, filepath.Join(dataDir, "catalog.db")); err == nil {
 		snaps, _ := c.Snapshots(ctx, Archive)
 		gen = len(snaps)
 		c.Close()

@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/aptsnap/aptsnap/api"
-	"github.com/aptsnap/aptsnap/catalog"
+	"github.com/aptsnap/aptsnap/catalog/sqlite"
 )
 
 // listOnly answers Snapshots; the other Ops are not called here.
@@ -24,7 +24,7 @@ func (listOnly) Snapshots(context.Context, string) ([]api.Snapshot, error) {
 // TestBackendChoice: --server (or APTSNAP_SERVER) sends verbs to the API,
 // an explicit --config keeps them local, and both at once is an error.
 func TestBackendChoice(t *testing.T) {
-	cat, err := catalog.OpenSQLite(context.Background(), filepath.Join(t.TempDir(), "c.db"))
+	cat, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "c.db"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package catalog
+package sqlite
 
 import (
 	"context"
@@ -10,30 +10,31 @@ import (
 	"time"
 
 	"github.com/aptsnap/aptsnap/blob"
+	"github.com/aptsnap/aptsnap/catalog"
 )
 
-var _ Lifecycle = (*SQLite)(nil)
+var _ catalog.Lifecycle = (*Catalog)(nil)
 
 // UpdateReleases implements Lifecycle.
-func (c *SQLite) UpdateReleases(ctx context.Context, archive, serial string, validUntil time.Time,
-	sign func(suite string, release []byte) (SignedRelease, error)) (Snapshot, error) {
+func (c *Catalog) UpdateReleases(ctx context.Context, archive, serial string, validUntil time.Time,
+	sign func(suite string, release []byte) (catalog.SignedRelease, error)) (catalog.Snapshot, error) {
 	tx, err := c.w.BeginTx(ctx, nil)
 	if err != nil {
-		return Snapshot{}, fmt.Errorf("catalog: begin: %w", err)
+		return catalog.Snapshot{}, fmt.Errorf("catalog: begin: %w", err)
 	}
 	defer tx.Rollback()
 	var sid int64
 	err = tx.QueryRowContext(ctx, `SELECT s.id FROM snapshots s JOIN archives a ON a.id = s.archive_id
 		WHERE a.name = ? AND s.serial = ?`, archive, serial).Scan(&sid)
 	if errors.Is(err, sql.ErrNoRows) {
-		return Snapshot{}, fmt.Errorf("%w: snapshot %s of %s (collected, or never made)", ErrNotFound, serial, archive)
+		return catalog.Snapshot{}, fmt.Errorf("%w: snapshot %s of %s (collected, or never made)", catalog.ErrNotFound, serial, archive)
 	}
 	if err != nil {
-		return Snapshot{}, fmt.Errorf("catalog: %w", err)
+		return catalog.Snapshot{}, fmt.Errorf("catalog: %w", err)
 	}
 	rows, err := tx.QueryContext(ctx, `SELECT suite, release FROM snapshot_suites WHERE snapshot_id = ?`, sid)
 	if err != nil {
-		return Snapshot{}, fmt.Errorf("catalog: %w", err)
+		return catalog.Snapshot{}, fmt.Errorf("catalog: %w", err)
 	}
 	type suiteRel struct {
 		name string
@@ -44,7 +45,7 @@ func (c *SQLite) UpdateReleases(ctx context.Context, archive, serial string, val
 		var s suiteRel
 		if err := rows.Scan(&s.name, &s.rel); err != nil {
 			rows.Close()
-			return Snapshot{}, err
+			return catalog.Snapshot{}, err
 		}
 		suites = append(suites, s)
 	}
@@ -53,25 +54,25 @@ func (c *SQLite) UpdateReleases(ctx context.Context, archive, serial string, val
 	for _, s := range suites {
 		sr, err := sign(s.name, s.rel)
 		if err != nil {
-			return Snapshot{}, fmt.Errorf("catalog: %s: %w", s.name, err)
+			return catalog.Snapshot{}, fmt.Errorf("catalog: %s: %w", s.name, err)
 		}
 		if _, err := tx.ExecContext(ctx, `UPDATE snapshot_suites SET release = ?, inrelease = ?, release_gpg = ?, signed = ?
 			WHERE snapshot_id = ? AND suite = ?`, sr.Release, sr.InRelease, sr.ReleaseGPG, now, sid, s.name); err != nil {
-			return Snapshot{}, fmt.Errorf("catalog: %s: %w", s.name, err)
+			return catalog.Snapshot{}, fmt.Errorf("catalog: %s: %w", s.name, err)
 		}
 	}
 	if _, err := tx.ExecContext(ctx, `UPDATE snapshots SET valid_until = ? WHERE id = ?`, validUntil.Unix(), sid); err != nil {
-		return Snapshot{}, fmt.Errorf("catalog: %w", err)
+		return catalog.Snapshot{}, fmt.Errorf("catalog: %w", err)
 	}
 	if err := tx.Commit(); err != nil {
-		return Snapshot{}, fmt.Errorf("catalog: commit: %w", err)
+		return catalog.Snapshot{}, fmt.Errorf("catalog: commit: %w", err)
 	}
 	return c.Snapshot(ctx, archive, serial)
 }
 
 // Collect implements Lifecycle.
-func (c *SQLite) Collect(ctx context.Context, now time.Time, dry bool, keepNewest ...string) (Collection, error) {
-	var col Collection
+func (c *Catalog) Collect(ctx context.Context, now time.Time, dry bool, keepNewest ...string) (catalog.Collection, error) {
+	var col catalog.Collection
 	tx, err := c.w.BeginTx(ctx, nil)
 	if err != nil {
 		return col, fmt.Errorf("catalog: begin: %w", err)
@@ -84,7 +85,7 @@ func (c *SQLite) Collect(ctx context.Context, now time.Time, dry bool, keepNewes
 		return col, fmt.Errorf("catalog: expired: %w", err)
 	}
 	for rows.Next() {
-		var s Snapshot
+		var s catalog.Snapshot
 		var created, valid int64
 		var suites sql.NullString
 		if err := rows.Scan(&s.ID, &s.Serial, &created, &valid, &suites, &s.Archive); err != nil {
@@ -104,7 +105,7 @@ func (c *SQLite) Collect(ctx context.Context, now time.Time, dry bool, keepNewes
 			WHERE a.name = ? AND s.serial NOT LIKE '@%'`, arc).Scan(&newest); err != nil {
 			return col, fmt.Errorf("catalog: newest of %s: %w", arc, err)
 		}
-		col.Snapshots = slices.DeleteFunc(col.Snapshots, func(s Snapshot) bool {
+		col.Snapshots = slices.DeleteFunc(col.Snapshots, func(s catalog.Snapshot) bool {
 			return s.Archive == arc && s.Serial == newest.String
 		})
 	}
@@ -238,7 +239,7 @@ func collectUnreferenced(ctx context.Context, tx *sql.Tx) (map[blob.Digest]bool,
 }
 
 // Untrack implements Lifecycle.
-func (c *SQLite) Untrack(ctx context.Context, archive, suite string) (int, error) {
+func (c *Catalog) Untrack(ctx context.Context, archive, suite string) (int, error) {
 	tx, err := c.w.BeginTx(ctx, nil)
 	if err != nil {
 		return 0, fmt.Errorf("catalog: begin: %w", err)
@@ -265,7 +266,7 @@ func (c *SQLite) Untrack(ctx context.Context, archive, suite string) (int, error
 }
 
 // Untracked implements Lifecycle.
-func (c *SQLite) Untracked(ctx context.Context, archive string) ([]string, error) {
+func (c *Catalog) Untracked(ctx context.Context, archive string) ([]string, error) {
 	rows, err := c.r.QueryContext(ctx, `SELECT u.suite FROM untracked u JOIN archives a ON a.id = u.archive_id WHERE a.name = ? ORDER BY u.suite`, archive)
 	if err != nil {
 		return nil, fmt.Errorf("catalog: untracked: %w", err)
@@ -283,7 +284,7 @@ func (c *SQLite) Untracked(ctx context.Context, archive string) ([]string, error
 }
 
 // Track implements Lifecycle.
-func (c *SQLite) Track(ctx context.Context, archive, suite string) error {
+func (c *Catalog) Track(ctx context.Context, archive, suite string) error {
 	_, err := c.w.ExecContext(ctx, `DELETE FROM untracked WHERE suite = ? AND archive_id = (SELECT id FROM archives WHERE name = ?)`, suite, archive)
 	if err != nil {
 		return fmt.Errorf("catalog: track: %w", err)
@@ -291,21 +292,17 @@ func (c *SQLite) Track(ctx context.Context, archive, suite string) error {
 	return nil
 }
 
-// TagSerial is how a tagged snapshot is named among an archive's
-// snapshots: "@" and the tag, which no serial can be.
-func TagSerial(tag string) string { return "@" + tag }
-
 // Tags implements Lifecycle.
-func (c *SQLite) Tags(ctx context.Context) ([]Snapshot, error) {
+func (c *Catalog) Tags(ctx context.Context) ([]catalog.Snapshot, error) {
 	rows, err := c.r.QueryContext(ctx, `SELECT `+snapshotCols+`, a.name FROM snapshots s JOIN archives a ON a.id = s.archive_id
 		WHERE s.serial LIKE '@%' ORDER BY s.serial, a.name`)
 	if err != nil {
 		return nil, fmt.Errorf("catalog: tags: %w", err)
 	}
 	defer rows.Close()
-	var out []Snapshot
+	var out []catalog.Snapshot
 	for rows.Next() {
-		var s Snapshot
+		var s catalog.Snapshot
 		var created, valid int64
 		var suites sql.NullString
 		if err := rows.Scan(&s.ID, &s.Serial, &created, &valid, &suites, &s.Archive); err != nil {
@@ -322,13 +319,13 @@ func (c *SQLite) Tags(ctx context.Context) ([]Snapshot, error) {
 }
 
 // DeleteTag implements Lifecycle.
-func (c *SQLite) DeleteTag(ctx context.Context, tag string) (int, error) {
+func (c *Catalog) DeleteTag(ctx context.Context, tag string) (int, error) {
 	tx, err := c.w.BeginTx(ctx, nil)
 	if err != nil {
 		return 0, fmt.Errorf("catalog: begin: %w", err)
 	}
 	defer tx.Rollback()
-	serial := TagSerial(tag)
+	serial := catalog.TagSerial(tag)
 	if _, err := tx.ExecContext(ctx, `DELETE FROM snapshot_suites WHERE snapshot_id IN (SELECT id FROM snapshots WHERE serial = ?)`, serial); err != nil {
 		return 0, fmt.Errorf("catalog: delete tag %s: %w", tag, err)
 	}
@@ -338,7 +335,7 @@ func (c *SQLite) DeleteTag(ctx context.Context, tag string) (int, error) {
 	}
 	n, _ := res.RowsAffected()
 	if n == 0 {
-		return 0, fmt.Errorf("%w: tag %s", ErrNotFound, tag)
+		return 0, fmt.Errorf("%w: tag %s", catalog.ErrNotFound, tag)
 	}
 	return int(n), tx.Commit()
 }

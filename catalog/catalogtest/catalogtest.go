@@ -1,51 +1,77 @@
-package catalog
+// Package catalogtest is the conformance suite of catalog.Catalog: every
+// implementation (SQLite today, PostgreSQL next) runs Run against a fresh,
+// empty catalog per test and must pass all of it. It checks behaviour
+// through the interface only: serial allocation, lookups, the sharing of
+// index and pool file records, transactions (all or nothing), concurrent
+// writers, the lifecycle (bump, untrack, tags, collection sets) and tokens.
+package catalogtest
 
 import (
 	"context"
 	"errors"
 	"fmt"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/aptsnap/aptsnap/blob"
+	"github.com/aptsnap/aptsnap/catalog"
 )
 
-func open(t *testing.T) *SQLite {
-	t.Helper()
-	c, err := OpenSQLite(context.Background(), filepath.Join(t.TempDir(), "catalog.db"))
-	if err != nil {
-		t.Fatal(err)
+// Opener returns a new, empty catalog; the test's cleanup closes it.
+type Opener func(t *testing.T) catalog.Catalog
+
+// Run runs the whole suite against catalogs made by open.
+func Run(t *testing.T, open Opener) {
+	for _, tc := range []struct {
+		name string
+		f    func(*testing.T, Opener)
+	}{
+		{"Serials", testSerials},
+		{"Lookups", testLookups},
+		{"LeavesOutUntracked", testLeavesOutUntracked},
+		{"SuiteRoundTrip", testSuiteRoundTrip},
+		{"AllOrNothing", testAllOrNothing},
+		{"UnknownIndex", testUnknownIndex},
+		{"ConcurrentWriters", testConcurrentWriters},
+		{"UpstreamDateMark", testUpstreamDateMark},
+		{"PoolPerArchive", testPoolPerArchive},
+		{"Tags", testTags},
+		{"UpdateReleases", testUpdateReleases},
+		{"Collect", testCollect},
+		{"CollectKeepNewest", testCollectKeepNewest},
+		{"Untrack", testUntrack},
+		{"Pulses", testPulses},
+		{"Tokens", testTokens},
+	} {
+		t.Run(tc.name, func(t *testing.T) { tc.f(t, open) })
 	}
-	t.Cleanup(func() { c.Close() })
-	return c
 }
 
-func entries(n int, tag string) []PoolEntry {
-	out := make([]PoolEntry, n)
+func entries(n int, tag string) []catalog.PoolEntry {
+	out := make([]catalog.PoolEntry, n)
 	for i := range out {
 		p := fmt.Sprintf("pool/main/p/pkg%d/pkg%d_1.0%s_amd64.deb", i, i, tag)
-		out[i] = PoolEntry{Path: p, SHA256: blob.Sum([]byte(p)), Size: int64(100 + i)}
+		out[i] = catalog.PoolEntry{Path: p, SHA256: blob.Sum([]byte(p)), Size: int64(100 + i)}
 	}
 	return out
 }
 
-func newSnap(archive string, at time.Time, idx blob.Digest, ents []PoolEntry) NewSnapshot {
-	su := NewSuite{
+func newSnap(archive string, at time.Time, idx blob.Digest, ents []catalog.PoolEntry) catalog.NewSnapshot {
+	su := catalog.NewSuite{
 		Name: "bookworm", UpstreamDate: at, Upstream: blob.Sum([]byte("upstream " + idx.String())),
-		Files:   []IndexFile{{Path: "main/binary-amd64/Packages", SHA256: idx, Size: 42}},
+		Files:   []catalog.IndexFile{{Path: "main/binary-amd64/Packages", SHA256: idx, Size: 42}},
 		Indices: []blob.Digest{idx},
 		Release: []byte("Release"), InRelease: []byte("InRelease"), ReleaseGPG: []byte("sig"),
 	}
 	if ents != nil {
-		su.NewIndices = map[blob.Digest][]PoolEntry{idx: ents}
+		su.NewIndices = map[blob.Digest][]catalog.PoolEntry{idx: ents}
 	}
-	return NewSnapshot{Archive: archive, Created: at, ValidUntil: at.Add(240 * time.Hour), Suites: []NewSuite{su}}
+	return catalog.NewSnapshot{Archive: archive, Created: at, ValidUntil: at.Add(240 * time.Hour), Suites: []catalog.NewSuite{su}}
 }
 
-func TestSerials(t *testing.T) {
+func testSerials(t *testing.T, open Opener) {
 	ctx := context.Background()
 	c := open(t)
 	day := time.Date(2026, 11, 22, 8, 0, 0, 0, time.UTC)
@@ -72,7 +98,7 @@ func TestSerials(t *testing.T) {
 	}
 	// The counter stops at 99 with a clear error, and nothing is created.
 	busy := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
-	for i := 1; i <= MaxSerialsPerDay; i++ {
+	for i := 1; i <= catalog.MaxSerialsPerDay; i++ {
 		if _, err := c.CreateSnapshot(ctx, newSnap("busy", busy.Add(time.Duration(i)*time.Minute), idx, nil)); err != nil {
 			t.Fatalf("snapshot %d: %v", i, err)
 		}
@@ -82,12 +108,12 @@ func TestSerials(t *testing.T) {
 		t.Fatalf("100th snapshot of a day: err = %v", err)
 	}
 	snaps, _ := c.Snapshots(ctx, "busy")
-	if len(snaps) != MaxSerialsPerDay || snaps[len(snaps)-1].Serial != "2026120199" {
+	if len(snaps) != catalog.MaxSerialsPerDay || snaps[len(snaps)-1].Serial != "2026120199" {
 		t.Fatalf("busy has %d snapshots, last %s", len(snaps), snaps[len(snaps)-1].Serial)
 	}
 }
 
-func TestLookups(t *testing.T) {
+func testLookups(t *testing.T, open Opener) {
 	ctx := context.Background()
 	c := open(t)
 	t0 := time.Date(2026, 11, 22, 8, 0, 0, 0, time.UTC)
@@ -136,7 +162,7 @@ func TestLookups(t *testing.T) {
 			t.Errorf("SnapshotAt(%s) = %s, %v; want %s", tt.at, got.Serial, err, tt.want)
 		}
 	}
-	if _, err := c.SnapshotAt(ctx, "debian", t0.Add(-time.Second)); !errors.Is(err, ErrNotFound) {
+	if _, err := c.SnapshotAt(ctx, "debian", t0.Add(-time.Second)); !errors.Is(err, catalog.ErrNotFound) {
 		t.Errorf("SnapshotAt before the first = %v, want ErrNotFound", err)
 	}
 	// Membership: pkg4 in idx1 only; pkg0+g1 in idx2 only; 4 shared files get one ID each.
@@ -165,33 +191,15 @@ func TestLookups(t *testing.T) {
 	if d, _ := c.LastUpstreamDate(ctx, "debian", "bookworm"); !d.Equal(t0.Add(12 * time.Hour)) {
 		t.Errorf("LastUpstreamDate = %s", d)
 	}
-	if _, err := c.Snapshot(ctx, "debian", "2099010101"); !errors.Is(err, ErrNotFound) {
+	if _, err := c.Snapshot(ctx, "debian", "2099010101"); !errors.Is(err, catalog.ErrNotFound) {
 		t.Errorf("unknown serial: %v", err)
 	}
-	if _, err := c.Suite(ctx, s1.ID, "sid"); !errors.Is(err, ErrNotFound) {
+	if _, err := c.Suite(ctx, s1.ID, "sid"); !errors.Is(err, catalog.ErrNotFound) {
 		t.Errorf("unknown suite: %v", err)
 	}
 }
 
-func TestIDCodec(t *testing.T) {
-	for _, ids := range [][]int64{nil, {1}, {1, 2, 3, 1000000}, func() []int64 {
-		var v []int64
-		for i := int64(5); i < 70000; i += 1 + i%3 {
-			v = append(v, i)
-		}
-		return v
-	}()} {
-		got, err := decodeIDs(encodeIDs(ids))
-		if err != nil || len(got) != len(ids) || (len(ids) > 0 && !slices.Equal(got, ids)) {
-			t.Errorf("round trip of %d ids: %d ids, %v", len(ids), len(got), err)
-		}
-	}
-	if _, err := decodeIDs([]byte("garbage")); err == nil {
-		t.Error("decoding garbage succeeded")
-	}
-}
-
-func TestCreateSnapshotLeavesOutUntracked(t *testing.T) {
+func testLeavesOutUntracked(t *testing.T, open Opener) {
 	ctx := context.Background()
 	c := open(t)
 	at := time.Date(2026, 11, 22, 8, 0, 0, 0, time.UTC)

@@ -1,4 +1,4 @@
-package catalog
+package sqlite
 
 import (
 	"context"
@@ -14,20 +14,21 @@ import (
 	"time"
 
 	"github.com/aptsnap/aptsnap/blob"
+	"github.com/aptsnap/aptsnap/catalog"
 	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
 )
 
-// SQLite is the embedded Catalog, one database file in WAL mode. Several
+// Catalog is the embedded catalog.Catalog, one database file in WAL mode. Several
 // processes (a server and a CLI pulse) may use the same file.
-type SQLite struct {
+type Catalog struct {
 	r *sql.DB // readers
 	w *sql.DB // the single writer; transactions begin IMMEDIATE
 }
 
-var _ Catalog = (*SQLite)(nil)
+var _ catalog.Catalog = (*Catalog)(nil)
 
-// OpenSQLite opens (creating and migrating if needed) the catalog at path.
-func OpenSQLite(ctx context.Context, path string) (*SQLite, error) {
+// Open opens (creating and migrating if needed) the catalog at path.
+func Open(ctx context.Context, path string) (*Catalog, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return nil, fmt.Errorf("catalog: %w", err)
 	}
@@ -53,7 +54,7 @@ func OpenSQLite(ctx context.Context, path string) (*SQLite, error) {
 	}
 	r.SetMaxOpenConns(8)
 	r.SetMaxIdleConns(8)
-	c := &SQLite{r: r, w: w}
+	c := &Catalog{r: r, w: w}
 	if err := c.migrate(ctx); err != nil {
 		c.Close()
 		return nil, err
@@ -62,7 +63,7 @@ func OpenSQLite(ctx context.Context, path string) (*SQLite, error) {
 }
 
 // Close implements Catalog.
-func (c *SQLite) Close() error {
+func (c *Catalog) Close() error {
 	return errors.Join(c.r.Close(), c.w.Close())
 }
 
@@ -159,7 +160,7 @@ var migrations = []string{
 	CREATE INDEX pool_files_path ON pool_files(archive_id, path_key);`,
 }
 
-func (c *SQLite) migrate(ctx context.Context) error {
+func (c *Catalog) migrate(ctx context.Context) error {
 	for {
 		tx, err := c.w.BeginTx(ctx, nil)
 		if err != nil {
@@ -201,7 +202,7 @@ func archiveID(ctx context.Context, q queryer, name string, create bool) (int64,
 	err := q.QueryRowContext(ctx, `SELECT id FROM archives WHERE name = ?`, name).Scan(&id)
 	if errors.Is(err, sql.ErrNoRows) {
 		if !create {
-			return 0, fmt.Errorf("%w: archive %q", ErrNotFound, name)
+			return 0, fmt.Errorf("%w: archive %q", catalog.ErrNotFound, name)
 		}
 		res, err := q.ExecContext(ctx, `INSERT INTO archives(name) VALUES (?)`, name)
 		if err != nil {
@@ -216,7 +217,7 @@ func archiveID(ctx context.Context, q queryer, name string, create bool) (int64,
 }
 
 // KnownIndices implements Catalog.
-func (c *SQLite) KnownIndices(ctx context.Context, ds []blob.Digest) (map[blob.Digest]bool, error) {
+func (c *Catalog) KnownIndices(ctx context.Context, ds []blob.Digest) (map[blob.Digest]bool, error) {
 	known := make(map[blob.Digest]bool, len(ds))
 	for _, d := range ds {
 		var n int
@@ -233,7 +234,7 @@ func (c *SQLite) KnownIndices(ctx context.Context, ds []blob.Digest) (map[blob.D
 }
 
 // LastUpstreamDate implements Catalog.
-func (c *SQLite) LastUpstreamDate(ctx context.Context, archive, suite string) (time.Time, error) {
+func (c *Catalog) LastUpstreamDate(ctx context.Context, archive, suite string) (time.Time, error) {
 	var d int64
 	err := c.r.QueryRowContext(ctx, `SELECT m.last_date FROM suite_marks m JOIN archives a ON a.id = m.archive_id
 		WHERE a.name = ? AND m.suite = ?`, archive, suite).Scan(&d)
@@ -246,26 +247,23 @@ func (c *SQLite) LastUpstreamDate(ctx context.Context, archive, suite string) (t
 	return time.Unix(d, 0).UTC(), nil
 }
 
-// MaxSerialsPerDay is the most snapshots an archive can have in one UTC day.
-const MaxSerialsPerDay = 99
-
 // CreateSnapshot implements Catalog.
-func (c *SQLite) CreateSnapshot(ctx context.Context, s NewSnapshot) (Snapshot, error) {
-	out, err := c.CreateSnapshots(ctx, []NewSnapshot{s})
+func (c *Catalog) CreateSnapshot(ctx context.Context, s catalog.NewSnapshot) (catalog.Snapshot, error) {
+	out, err := c.CreateSnapshots(ctx, []catalog.NewSnapshot{s})
 	if err != nil {
-		return Snapshot{}, err
+		return catalog.Snapshot{}, err
 	}
 	return out[0], nil
 }
 
 // CreateSnapshots implements Catalog: all of them in one transaction, or none.
-func (c *SQLite) CreateSnapshots(ctx context.Context, ss []NewSnapshot) ([]Snapshot, error) {
+func (c *Catalog) CreateSnapshots(ctx context.Context, ss []catalog.NewSnapshot) ([]catalog.Snapshot, error) {
 	tx, err := c.w.BeginTx(ctx, nil)
 	if err != nil {
 		return nil, fmt.Errorf("catalog: begin: %w", err)
 	}
 	defer tx.Rollback()
-	var out []Snapshot
+	var out []catalog.Snapshot
 	for _, s := range ss {
 		snap, err := createSnapshot(ctx, tx, s)
 		if err != nil {
@@ -279,27 +277,27 @@ func (c *SQLite) CreateSnapshots(ctx context.Context, ss []NewSnapshot) ([]Snaps
 	return out, nil
 }
 
-func createSnapshot(ctx context.Context, tx *sql.Tx, s NewSnapshot) (Snapshot, error) {
+func createSnapshot(ctx context.Context, tx *sql.Tx, s catalog.NewSnapshot) (catalog.Snapshot, error) {
 	aid, err := archiveID(ctx, tx, s.Archive, true)
 	if err != nil {
-		return Snapshot{}, err
+		return catalog.Snapshot{}, err
 	}
 	created := s.Created.UTC()
 	var serial string
 	var validUntil int64
 	if s.Tag != "" {
-		serial = TagSerial(s.Tag)
+		serial = catalog.TagSerial(s.Tag)
 		var n int
 		tx.QueryRowContext(ctx, `SELECT count(*) FROM snapshots WHERE archive_id = ? AND serial = ?`, aid, serial).Scan(&n)
 		if n > 0 {
-			return Snapshot{}, fmt.Errorf("%w: tag %s has a snapshot of %s", ErrExists, s.Tag, s.Archive)
+			return catalog.Snapshot{}, fmt.Errorf("%w: tag %s has a snapshot of %s", catalog.ErrExists, s.Tag, s.Archive)
 		}
 	} else {
 		// Untracked while the pulse ran: not part of the snapshot.
 		untracked := map[string]bool{}
 		rows, err := tx.QueryContext(ctx, `SELECT suite FROM untracked WHERE archive_id = ?`, aid)
 		if err != nil {
-			return Snapshot{}, fmt.Errorf("catalog: untracked: %w", err)
+			return catalog.Snapshot{}, fmt.Errorf("catalog: untracked: %w", err)
 		}
 		for rows.Next() {
 			var su string
@@ -307,14 +305,14 @@ func createSnapshot(ctx context.Context, tx *sql.Tx, s NewSnapshot) (Snapshot, e
 			untracked[su] = true
 		}
 		rows.Close()
-		s.Suites = slices.DeleteFunc(slices.Clone(s.Suites), func(su NewSuite) bool { return untracked[su.Name] })
+		s.Suites = slices.DeleteFunc(slices.Clone(s.Suites), func(su catalog.NewSuite) bool { return untracked[su.Name] })
 		if len(s.Suites) == 0 {
-			return Snapshot{}, fmt.Errorf("catalog: every suite of the snapshot of %s was untracked meanwhile", s.Archive)
+			return catalog.Snapshot{}, fmt.Errorf("catalog: every suite of the snapshot of %s was untracked meanwhile", s.Archive)
 		}
 		// A clock stepped back never makes a serial older than the newest.
 		var newest sql.NullInt64
 		if err := tx.QueryRowContext(ctx, `SELECT max(created) FROM snapshots WHERE archive_id = ? AND serial NOT LIKE '@%'`, aid).Scan(&newest); err != nil {
-			return Snapshot{}, fmt.Errorf("catalog: serial: %w", err)
+			return catalog.Snapshot{}, fmt.Errorf("catalog: serial: %w", err)
 		}
 		if newest.Valid && created.Unix() < newest.Int64 {
 			created = time.Unix(newest.Int64, 0).UTC()
@@ -323,15 +321,15 @@ func createSnapshot(ctx context.Context, tx *sql.Tx, s NewSnapshot) (Snapshot, e
 		var last sql.NullString
 		if err := tx.QueryRowContext(ctx, `SELECT max(serial) FROM snapshots WHERE archive_id = ? AND serial LIKE ?`,
 			aid, day+"__").Scan(&last); err != nil {
-			return Snapshot{}, fmt.Errorf("catalog: serial: %w", err)
+			return catalog.Snapshot{}, fmt.Errorf("catalog: serial: %w", err)
 		}
 		n := 1
 		if last.Valid {
 			fmt.Sscanf(last.String[8:], "%d", &n)
 			n++
 		}
-		if n > MaxSerialsPerDay {
-			return Snapshot{}, fmt.Errorf("catalog: archive %s already has %d snapshots on %s: no serial left for the day", s.Archive, MaxSerialsPerDay, day)
+		if n > catalog.MaxSerialsPerDay {
+			return catalog.Snapshot{}, fmt.Errorf("catalog: archive %s already has %d snapshots on %s: no serial left for the day", s.Archive, catalog.MaxSerialsPerDay, day)
 		}
 		serial = fmt.Sprintf("%s%02d", day, n)
 		validUntil = s.ValidUntil.Unix()
@@ -341,33 +339,33 @@ func createSnapshot(ctx context.Context, tx *sql.Tx, s NewSnapshot) (Snapshot, e
 	res, err := tx.ExecContext(ctx, `INSERT INTO snapshots(archive_id, serial, created, valid_until) VALUES (?, ?, ?, ?)`,
 		aid, serial, created.Unix(), validUntil)
 	if err != nil {
-		return Snapshot{}, fmt.Errorf("catalog: snapshot: %w", err)
+		return catalog.Snapshot{}, fmt.Errorf("catalog: snapshot: %w", err)
 	}
 	sid, _ := res.LastInsertId()
 	var names []string
 	for _, su := range s.Suites {
 		for d, entries := range su.NewIndices {
 			if err := pool.addIndex(ctx, d, entries); err != nil {
-				return Snapshot{}, fmt.Errorf("catalog: suite %s: %w", su.Name, err)
+				return catalog.Snapshot{}, fmt.Errorf("catalog: suite %s: %w", su.Name, err)
 			}
 		}
 		for _, d := range su.Indices {
 			var n int
 			err := tx.QueryRowContext(ctx, `SELECT count FROM indices WHERE sha256 = ?`, d[:]).Scan(&n)
 			if errors.Is(err, sql.ErrNoRows) {
-				return Snapshot{}, fmt.Errorf("catalog: suite %s: index %s was collected during the pulse: pulse again", su.Name, d)
+				return catalog.Snapshot{}, fmt.Errorf("catalog: suite %s: index %s was collected during the pulse: pulse again", su.Name, d)
 			}
 			if err != nil {
-				return Snapshot{}, fmt.Errorf("catalog: suite %s: %w", su.Name, err)
+				return catalog.Snapshot{}, fmt.Errorf("catalog: suite %s: %w", su.Name, err)
 			}
 		}
 		stateID, err := suiteState(ctx, tx, aid, su)
 		if err != nil {
-			return Snapshot{}, fmt.Errorf("catalog: suite %s: %w", su.Name, err)
+			return catalog.Snapshot{}, fmt.Errorf("catalog: suite %s: %w", su.Name, err)
 		}
 		if _, err := tx.ExecContext(ctx, `INSERT INTO snapshot_suites(snapshot_id, suite, state_id, release, inrelease, release_gpg, signed)
 			VALUES (?, ?, ?, ?, ?, ?, ?)`, sid, su.Name, stateID, su.Release, su.InRelease, su.ReleaseGPG, created.Unix()); err != nil {
-			return Snapshot{}, fmt.Errorf("catalog: suite %s: %w", su.Name, err)
+			return catalog.Snapshot{}, fmt.Errorf("catalog: suite %s: %w", su.Name, err)
 		}
 		if s.Tag != "" {
 			names = append(names, su.Name)
@@ -376,11 +374,11 @@ func createSnapshot(ctx context.Context, tx *sql.Tx, s NewSnapshot) (Snapshot, e
 		if _, err := tx.ExecContext(ctx, `INSERT INTO suite_marks(archive_id, suite, last_date) VALUES (?, ?, ?)
 			ON CONFLICT (archive_id, suite) DO UPDATE SET last_date = max(last_date, excluded.last_date)`,
 			aid, su.Name, su.UpstreamDate.Unix()); err != nil {
-			return Snapshot{}, fmt.Errorf("catalog: suite %s: %w", su.Name, err)
+			return catalog.Snapshot{}, fmt.Errorf("catalog: suite %s: %w", su.Name, err)
 		}
 		names = append(names, su.Name)
 	}
-	out := Snapshot{ID: sid, Archive: s.Archive, Serial: serial, Created: time.Unix(created.Unix(), 0).UTC(), Suites: names}
+	out := catalog.Snapshot{ID: sid, Archive: s.Archive, Serial: serial, Created: time.Unix(created.Unix(), 0).UTC(), Suites: names}
 	if validUntil != 0 {
 		out.ValidUntil = time.Unix(validUntil, 0).UTC()
 	}
@@ -388,7 +386,7 @@ func createSnapshot(ctx context.Context, tx *sql.Tx, s NewSnapshot) (Snapshot, e
 }
 
 // suiteState finds or inserts the suite state for su's set of files.
-func suiteState(ctx context.Context, tx *sql.Tx, aid int64, su NewSuite) (int64, error) {
+func suiteState(ctx context.Context, tx *sql.Tx, aid int64, su catalog.NewSuite) (int64, error) {
 	files := encodeFiles(su.Files)
 	idx := make([]byte, 0, len(su.Indices)*32)
 	for _, d := range su.Indices {
@@ -413,7 +411,7 @@ func suiteState(ctx context.Context, tx *sql.Tx, aid int64, su NewSuite) (int64,
 }
 
 // encodeFiles writes index files one per line: "sha256 size path".
-func encodeFiles(fs []IndexFile) string {
+func encodeFiles(fs []catalog.IndexFile) string {
 	var b strings.Builder
 	for _, f := range fs {
 		fmt.Fprintf(&b, "%s %d %s\n", f.SHA256, f.Size, f.Path)
@@ -421,8 +419,8 @@ func encodeFiles(fs []IndexFile) string {
 	return b.String()
 }
 
-func decodeFiles(s string) ([]IndexFile, error) {
-	var out []IndexFile
+func decodeFiles(s string) ([]catalog.IndexFile, error) {
+	var out []catalog.IndexFile
 	for line := range strings.Lines(s) {
 		line = strings.TrimSuffix(line, "\n")
 		parts := strings.SplitN(line, " ", 3)
@@ -437,7 +435,7 @@ func decodeFiles(s string) ([]IndexFile, error) {
 		if _, err := fmt.Sscanf(parts[1], "%d", &size); err != nil {
 			return nil, fmt.Errorf("catalog: corrupt file list line %q", line)
 		}
-		out = append(out, IndexFile{Path: parts[2], SHA256: d, Size: size})
+		out = append(out, catalog.IndexFile{Path: parts[2], SHA256: d, Size: size})
 	}
 	return out, nil
 }
@@ -457,7 +455,7 @@ func PathKey(path string) int64 {
 type poolResolver struct {
 	tx        *sql.Tx
 	archiveID int64
-	byKey     map[int64][]PoolFile
+	byKey     map[int64][]catalog.PoolFile
 	ins       *sql.Stmt
 }
 
@@ -465,14 +463,14 @@ func (p *poolResolver) load(ctx context.Context) error {
 	if p.byKey != nil {
 		return nil
 	}
-	p.byKey = make(map[int64][]PoolFile)
+	p.byKey = make(map[int64][]catalog.PoolFile)
 	rows, err := p.tx.QueryContext(ctx, `SELECT id, path_key, sha256, size FROM pool_files WHERE archive_id = ?`, p.archiveID)
 	if err != nil {
 		return err
 	}
 	defer rows.Close()
 	for rows.Next() {
-		var f PoolFile
+		var f catalog.PoolFile
 		var sha []byte
 		var key int64
 		if err := rows.Scan(&f.ID, &key, &sha, &f.Size); err != nil {
@@ -488,7 +486,7 @@ func (p *poolResolver) load(ctx context.Context) error {
 	return err
 }
 
-func (p *poolResolver) addIndex(ctx context.Context, d blob.Digest, entries []PoolEntry) error {
+func (p *poolResolver) addIndex(ctx context.Context, d blob.Digest, entries []catalog.PoolEntry) error {
 	var n int
 	err := p.tx.QueryRowContext(ctx, `SELECT count FROM indices WHERE sha256 = ?`, d[:]).Scan(&n)
 	if err == nil {
@@ -515,7 +513,7 @@ EntryLoop:
 			return fmt.Errorf("pool file %s: %w", e.Path, err)
 		}
 		id, _ := res.LastInsertId()
-		p.byKey[key] = append(p.byKey[key], PoolFile{ID: id, PoolEntry: e})
+		p.byKey[key] = append(p.byKey[key], catalog.PoolFile{ID: id, PoolEntry: e})
 		ids = append(ids, id)
 	}
 	slices.Sort(ids)
@@ -524,8 +522,8 @@ EntryLoop:
 	return err
 }
 
-func scanSnapshot(sc interface{ Scan(...any) error }, archive string) (Snapshot, error) {
-	var s Snapshot
+func scanSnapshot(sc interface{ Scan(...any) error }, archive string) (catalog.Snapshot, error) {
+	var s catalog.Snapshot
 	var created, valid int64
 	var suites sql.NullString
 	if err := sc.Scan(&s.ID, &s.Serial, &created, &valid, &suites); err != nil {
@@ -547,7 +545,7 @@ const snapshotCols = `s.id, s.serial, s.created, s.valid_until,
 	(SELECT group_concat(suite) FROM snapshot_suites x WHERE x.snapshot_id = s.id)`
 
 // Archives implements Catalog.
-func (c *SQLite) Archives(ctx context.Context) ([]string, error) {
+func (c *Catalog) Archives(ctx context.Context) ([]string, error) {
 	rows, err := c.r.QueryContext(ctx, `SELECT name FROM archives ORDER BY name`)
 	if err != nil {
 		return nil, fmt.Errorf("catalog: archives: %w", err)
@@ -565,14 +563,14 @@ func (c *SQLite) Archives(ctx context.Context) ([]string, error) {
 }
 
 // Snapshots implements Catalog.
-func (c *SQLite) Snapshots(ctx context.Context, archive string) ([]Snapshot, error) {
+func (c *Catalog) Snapshots(ctx context.Context, archive string) ([]catalog.Snapshot, error) {
 	rows, err := c.r.QueryContext(ctx, `SELECT `+snapshotCols+` FROM snapshots s JOIN archives a ON a.id = s.archive_id
 		WHERE a.name = ? AND s.serial NOT LIKE '@%' ORDER BY s.serial`, archive)
 	if err != nil {
 		return nil, fmt.Errorf("catalog: snapshots of %s: %w", archive, err)
 	}
 	defer rows.Close()
-	var out []Snapshot
+	var out []catalog.Snapshot
 	for rows.Next() {
 		s, err := scanSnapshot(rows, archive)
 		if err != nil {
@@ -583,12 +581,12 @@ func (c *SQLite) Snapshots(ctx context.Context, archive string) ([]Snapshot, err
 	return out, rows.Err()
 }
 
-func (c *SQLite) oneSnapshot(ctx context.Context, archive, what, where string, args ...any) (Snapshot, error) {
+func (c *Catalog) oneSnapshot(ctx context.Context, archive, what, where string, args ...any) (catalog.Snapshot, error) {
 	row := c.r.QueryRowContext(ctx, `SELECT `+snapshotCols+` FROM snapshots s JOIN archives a ON a.id = s.archive_id
 		WHERE a.name = ? AND `+where, append([]any{archive}, args...)...)
 	s, err := scanSnapshot(row, archive)
 	if errors.Is(err, sql.ErrNoRows) {
-		return s, fmt.Errorf("%w: snapshot %s of %s", ErrNotFound, what, archive)
+		return s, fmt.Errorf("%w: snapshot %s of %s", catalog.ErrNotFound, what, archive)
 	}
 	if err != nil {
 		return s, fmt.Errorf("catalog: snapshot %s of %s: %w", what, archive, err)
@@ -597,24 +595,24 @@ func (c *SQLite) oneSnapshot(ctx context.Context, archive, what, where string, a
 }
 
 // Snapshot implements Catalog.
-func (c *SQLite) Snapshot(ctx context.Context, archive, serial string) (Snapshot, error) {
+func (c *Catalog) Snapshot(ctx context.Context, archive, serial string) (catalog.Snapshot, error) {
 	return c.oneSnapshot(ctx, archive, serial, `s.serial = ?`, serial)
 }
 
 // SnapshotAt implements Catalog.
-func (c *SQLite) SnapshotAt(ctx context.Context, archive string, t time.Time) (Snapshot, error) {
+func (c *Catalog) SnapshotAt(ctx context.Context, archive string, t time.Time) (catalog.Snapshot, error) {
 	return c.oneSnapshot(ctx, archive, "at "+t.UTC().Format(time.RFC3339),
 		`s.created <= ? AND s.serial NOT LIKE '@%' ORDER BY s.created DESC, s.serial DESC LIMIT 1`, t.Unix())
 }
 
 // Latest implements Catalog.
-func (c *SQLite) Latest(ctx context.Context, archive string) (Snapshot, error) {
+func (c *Catalog) Latest(ctx context.Context, archive string) (catalog.Snapshot, error) {
 	return c.oneSnapshot(ctx, archive, "latest", `s.serial NOT LIKE '@%' ORDER BY s.serial DESC LIMIT 1`)
 }
 
 // Suite implements Catalog.
-func (c *SQLite) Suite(ctx context.Context, snapshotID int64, suite string) (Suite, error) {
-	var su Suite
+func (c *Catalog) Suite(ctx context.Context, snapshotID int64, suite string) (catalog.Suite, error) {
+	var su catalog.Suite
 	var files string
 	var upstream, idx []byte
 	var date, signed int64
@@ -623,7 +621,7 @@ func (c *SQLite) Suite(ctx context.Context, snapshotID int64, suite string) (Sui
 		WHERE x.snapshot_id = ? AND x.suite = ?`, snapshotID, suite).Scan(
 		&su.StateID, &date, &upstream, &files, &idx, &su.Release, &su.InRelease, &su.ReleaseGPG, &signed)
 	if errors.Is(err, sql.ErrNoRows) {
-		return su, fmt.Errorf("%w: suite %s", ErrNotFound, suite)
+		return su, fmt.Errorf("%w: suite %s", catalog.ErrNotFound, suite)
 	}
 	if err != nil {
 		return su, fmt.Errorf("catalog: suite %s: %w", suite, err)
@@ -644,11 +642,11 @@ func (c *SQLite) Suite(ctx context.Context, snapshotID int64, suite string) (Sui
 }
 
 // IndexMembers implements Catalog.
-func (c *SQLite) IndexMembers(ctx context.Context, index blob.Digest) ([]int64, error) {
+func (c *Catalog) IndexMembers(ctx context.Context, index blob.Digest) ([]int64, error) {
 	var members []byte
 	err := c.r.QueryRowContext(ctx, `SELECT members FROM indices WHERE sha256 = ?`, index[:]).Scan(&members)
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, fmt.Errorf("%w: index %s", ErrNotFound, index)
+		return nil, fmt.Errorf("%w: index %s", catalog.ErrNotFound, index)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("catalog: index %s: %w", index, err)
@@ -661,16 +659,16 @@ func (c *SQLite) IndexMembers(ctx context.Context, index blob.Digest) ([]int64, 
 }
 
 // LookupPool implements Catalog.
-func (c *SQLite) LookupPool(ctx context.Context, archive, path string) ([]PoolFile, error) {
+func (c *Catalog) LookupPool(ctx context.Context, archive, path string) ([]catalog.PoolFile, error) {
 	rows, err := c.r.QueryContext(ctx, `SELECT p.id, p.sha256, p.size FROM pool_files p JOIN archives a ON a.id = p.archive_id
 		WHERE a.name = ? AND p.path_key = ?`, archive, PathKey(path))
 	if err != nil {
 		return nil, fmt.Errorf("catalog: pool %s: %w", path, err)
 	}
 	defer rows.Close()
-	var out []PoolFile
+	var out []catalog.PoolFile
 	for rows.Next() {
-		f := PoolFile{PoolEntry: PoolEntry{Path: path}}
+		f := catalog.PoolFile{PoolEntry: catalog.PoolEntry{Path: path}}
 		var sha []byte
 		if err := rows.Scan(&f.ID, &sha, &f.Size); err != nil {
 			return nil, err
@@ -682,8 +680,8 @@ func (c *SQLite) LookupPool(ctx context.Context, archive, path string) ([]PoolFi
 }
 
 // PoolFiles implements Catalog.
-func (c *SQLite) PoolFiles(ctx context.Context, ids []int64) ([]PoolFile, error) {
-	out := make([]PoolFile, 0, len(ids))
+func (c *Catalog) PoolFiles(ctx context.Context, ids []int64) ([]catalog.PoolFile, error) {
+	out := make([]catalog.PoolFile, 0, len(ids))
 	const batch = 500
 	for i := 0; i < len(ids); i += batch {
 		chunk := ids[i:min(i+batch, len(ids))]
@@ -697,7 +695,7 @@ func (c *SQLite) PoolFiles(ctx context.Context, ids []int64) ([]PoolFile, error)
 			return nil, fmt.Errorf("catalog: pool files: %w", err)
 		}
 		for rows.Next() {
-			var f PoolFile
+			var f catalog.PoolFile
 			var sha []byte
 			if err := rows.Scan(&f.ID, &sha, &f.Size); err != nil {
 				rows.Close()
@@ -715,7 +713,7 @@ func (c *SQLite) PoolFiles(ctx context.Context, ids []int64) ([]PoolFile, error)
 }
 
 // RecordPulse implements Catalog.
-func (c *SQLite) RecordPulse(ctx context.Context, p Pulse) error {
+func (c *Catalog) RecordPulse(ctx context.Context, p catalog.Pulse) error {
 	tx, err := c.w.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("catalog: pulse: %w", err)
@@ -737,16 +735,16 @@ func (c *SQLite) RecordPulse(ctx context.Context, p Pulse) error {
 }
 
 // Pulses implements Catalog.
-func (c *SQLite) Pulses(ctx context.Context, archive string, n int) ([]Pulse, error) {
+func (c *Catalog) Pulses(ctx context.Context, archive string, n int) ([]catalog.Pulse, error) {
 	rows, err := c.r.QueryContext(ctx, `SELECT p.started, p.finished, p.ok, p.serial, p.error FROM pulses p
 		JOIN archives a ON a.id = p.archive_id WHERE a.name = ? ORDER BY p.id DESC LIMIT ?`, archive, n)
 	if err != nil {
 		return nil, fmt.Errorf("catalog: pulses: %w", err)
 	}
 	defer rows.Close()
-	var out []Pulse
+	var out []catalog.Pulse
 	for rows.Next() {
-		p := Pulse{Archive: archive}
+		p := catalog.Pulse{Archive: archive}
 		var s, f int64
 		if err := rows.Scan(&s, &f, &p.OK, &p.Serial, &p.Error); err != nil {
 			return nil, err

@@ -1,0 +1,575 @@
+package catalogtest
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aptsnap/aptsnap/blob"
+	"github.com/aptsnap/aptsnap/catalog"
+)
+
+var t0 = time.Date(2026, 11, 22, 8, 0, 0, 0, time.UTC)
+
+// twoSuites is a snapshot of bookworm and bookworm-updates with distinct
+// indices and Release files.
+func twoSuites(archive string, at time.Time, tag string) catalog.NewSnapshot {
+	var ns catalog.NewSnapshot
+	ns.Archive, ns.Created, ns.ValidUntil = archive, at, at.Add(240*time.Hour)
+	for i, name := range []string{"bookworm", "bookworm-updates"} {
+		idx := blob.Sum([]byte(archive + tag + name + at.String()))
+		gz := blob.Sum([]byte("gz " + idx.String()))
+		su := catalog.NewSuite{
+			Name: name, UpstreamDate: at.Add(-time.Duration(i) * time.Hour), Upstream: blob.Sum([]byte("up " + idx.String())),
+			Files: []catalog.IndexFile{
+				{Path: "main/binary-amd64/Packages", SHA256: idx, Size: 4200 + int64(i)},
+				{Path: "main/binary-amd64/Packages.gz", SHA256: gz, Size: 420},
+			},
+			Indices:    []blob.Digest{idx},
+			NewIndices: map[blob.Digest][]catalog.PoolEntry{idx: entries(2+i, "+"+name)},
+			Release:    []byte("Suite: " + name + "\n"), InRelease: []byte("signed " + name), ReleaseGPG: []byte("sig " + name),
+		}
+		ns.Suites = append(ns.Suites, su)
+	}
+	if tag != "" {
+		ns.Tag, ns.ValidUntil = tag, time.Time{}
+	}
+	return ns
+}
+
+func testSuiteRoundTrip(t *testing.T, open Opener) {
+	ctx := context.Background()
+	c := open(t)
+	ns := twoSuites("debian", t0.Add(1500*time.Millisecond), "")
+	s, err := c.CreateSnapshot(ctx, ns)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := catalog.Snapshot{ID: s.ID, Archive: "debian", Serial: "2026112201", Created: t0.Add(time.Second),
+		ValidUntil: t0.Add(time.Second + 240*time.Hour), Suites: []string{"bookworm", "bookworm-updates"}}
+	if !sameSnapshot(s, want) {
+		t.Errorf("CreateSnapshot = %+v, want %+v (times in whole seconds)", s, want)
+	}
+	for what, get := range map[string]func() (catalog.Snapshot, error){
+		"Snapshot":   func() (catalog.Snapshot, error) { return c.Snapshot(ctx, "debian", s.Serial) },
+		"Latest":     func() (catalog.Snapshot, error) { return c.Latest(ctx, "debian") },
+		"SnapshotAt": func() (catalog.Snapshot, error) { return c.SnapshotAt(ctx, "debian", t0.Add(time.Hour)) },
+	} {
+		got, err := get()
+		if err != nil || !sameSnapshot(got, want) {
+			t.Errorf("%s = %+v, %v; want %+v", what, got, err, want)
+		}
+	}
+	for _, nsu := range ns.Suites {
+		su, err := c.Suite(ctx, s.ID, nsu.Name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if su.Name != nsu.Name || !su.UpstreamDate.Equal(nsu.UpstreamDate.Truncate(time.Second)) || su.Upstream != nsu.Upstream {
+			t.Errorf("suite %s: name %q, upstream date %s, upstream %s", nsu.Name, su.Name, su.UpstreamDate, su.Upstream)
+		}
+		if !slices.Equal(su.Files, nsu.Files) || !slices.Equal(su.Indices, nsu.Indices) {
+			t.Errorf("suite %s: files %+v indices %v, want %+v %v", nsu.Name, su.Files, su.Indices, nsu.Files, nsu.Indices)
+		}
+		if !bytes.Equal(su.Release, nsu.Release) || !bytes.Equal(su.InRelease, nsu.InRelease) || !bytes.Equal(su.ReleaseGPG, nsu.ReleaseGPG) {
+			t.Errorf("suite %s: signed files %q %q %q", nsu.Name, su.Release, su.InRelease, su.ReleaseGPG)
+		}
+		if su.Signed.IsZero() {
+			t.Errorf("suite %s: no signing time", nsu.Name)
+		}
+	}
+	if as, err := c.Archives(ctx); err != nil || !slices.Equal(as, []string{"debian"}) {
+		t.Errorf("Archives = %v, %v", as, err)
+	}
+	if _, err := c.Latest(ctx, "nothing"); !errors.Is(err, catalog.ErrNotFound) {
+		t.Errorf("Latest of an unknown archive: %v, want ErrNotFound", err)
+	}
+	if snaps, err := c.Snapshots(ctx, "nothing"); err != nil || len(snaps) != 0 {
+		t.Errorf("Snapshots of an unknown archive: %v, %v", snaps, err)
+	}
+}
+
+func sameSnapshot(a, b catalog.Snapshot) bool {
+	return a.ID == b.ID && a.Archive == b.Archive && a.Serial == b.Serial && a.Created.Equal(b.Created) &&
+		a.ValidUntil.Equal(b.ValidUntil) && slices.Equal(a.Suites, b.Suites)
+}
+
+// testAllOrNothing: CreateSnapshots makes every snapshot or none.
+func testAllOrNothing(t *testing.T, open Opener) {
+	ctx := context.Background()
+	c := open(t)
+	good := twoSuites("debian", t0, "v1")
+	bad := twoSuites("ours", t0, "v1")
+	bad.Suites[1].NewIndices = nil // an index the catalog does not know
+	if _, err := c.CreateSnapshots(ctx, []catalog.NewSnapshot{good, bad}); err == nil {
+		t.Fatal("CreateSnapshots with an unknown index succeeded")
+	}
+	if tags, err := c.Tags(ctx); err != nil || len(tags) != 0 {
+		t.Errorf("after a failed CreateSnapshots: tags %v, %v", tags, err)
+	}
+	known, err := c.KnownIndices(ctx, []blob.Digest{good.Suites[0].Indices[0], bad.Suites[0].Indices[0]})
+	if err != nil || len(known) != 0 {
+		t.Errorf("after a failed CreateSnapshots: known indices %v, %v", known, err)
+	}
+	snaps, err := c.CreateSnapshots(ctx, []catalog.NewSnapshot{good, twoSuites("ours", t0, "v1")})
+	if err != nil || len(snaps) != 2 || snaps[0].Serial != "@v1" || snaps[1].Archive != "ours" {
+		t.Fatalf("CreateSnapshots = %+v, %v", snaps, err)
+	}
+}
+
+// testUnknownIndex: a snapshot referencing an index neither known nor
+// given (collected while a pulse ran) is refused, and nothing is recorded.
+func testUnknownIndex(t *testing.T, open Opener) {
+	ctx := context.Background()
+	c := open(t)
+	ns := newSnap("debian", t0, blob.Sum([]byte("gone")), nil)
+	if _, err := c.CreateSnapshot(ctx, ns); err == nil {
+		t.Fatal("a snapshot of an unknown index was made")
+	}
+	if snaps, _ := c.Snapshots(ctx, "debian"); len(snaps) != 0 {
+		t.Errorf("snapshots after a refused create: %+v", snaps)
+	}
+	if d, err := c.LastUpstreamDate(ctx, "debian", "bookworm"); err != nil || !d.IsZero() {
+		t.Errorf("LastUpstreamDate after a refused create = %s, %v", d, err)
+	}
+}
+
+// testConcurrentWriters: snapshots made at once by several writers get
+// distinct serials, and all of them are recorded.
+func testConcurrentWriters(t *testing.T, open Opener) {
+	ctx := context.Background()
+	c := open(t)
+	const writers, each = 4, 5
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	serials := map[string]map[string]bool{"debian": {}, "ours": {}}
+	errs := make(chan error, 2*writers*each)
+	for w := range writers {
+		for _, arc := range []string{"debian", "ours"} {
+			wg.Go(func() {
+				for i := range each {
+					idx := blob.Sum(fmt.Appendf(nil, "%s %d %d", arc, w, i))
+					s, err := c.CreateSnapshot(ctx, newSnap(arc, t0, idx, entries(3, fmt.Sprintf("+%d.%d", w, i))))
+					if err != nil {
+						errs <- err
+						return
+					}
+					mu.Lock()
+					if serials[arc][s.Serial] {
+						errs <- fmt.Errorf("%s: serial %s given twice", arc, s.Serial)
+					}
+					serials[arc][s.Serial] = true
+					mu.Unlock()
+				}
+			})
+		}
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	for arc, got := range serials {
+		snaps, err := c.Snapshots(ctx, arc)
+		if err != nil || len(snaps) != writers*each || len(got) != writers*each {
+			t.Errorf("%s: %d snapshots listed, %d serials handed out, want %d (%v)", arc, len(snaps), len(got), writers*each, err)
+		}
+		for i, s := range snaps {
+			if want := fmt.Sprintf("20261122%02d", i+1); s.Serial != want {
+				t.Errorf("%s: snapshot %d is %s, want %s", arc, i, s.Serial, want)
+			}
+		}
+	}
+}
+
+// testUpstreamDateMark: the mark only moves forward, and tags leave it.
+func testUpstreamDateMark(t *testing.T, open Opener) {
+	ctx := context.Background()
+	c := open(t)
+	idx := blob.Sum([]byte("index"))
+	ns := newSnap("debian", t0.Add(2*time.Hour), idx, entries(1, ""))
+	if _, err := c.CreateSnapshot(ctx, ns); err != nil {
+		t.Fatal(err)
+	}
+	older := newSnap("debian", t0.Add(3*time.Hour), idx, nil)
+	older.Suites[0].UpstreamDate = t0
+	if _, err := c.CreateSnapshot(ctx, older); err != nil {
+		t.Fatal(err)
+	}
+	tag := newSnap("debian", t0.Add(4*time.Hour), idx, nil)
+	tag.Tag, tag.Suites[0].UpstreamDate = "later", t0.Add(48*time.Hour)
+	if _, err := c.CreateSnapshot(ctx, tag); err != nil {
+		t.Fatal(err)
+	}
+	if d, err := c.LastUpstreamDate(ctx, "debian", "bookworm"); err != nil || !d.Equal(t0.Add(2*time.Hour)) {
+		t.Errorf("LastUpstreamDate = %s, %v; want %s", d, err, t0.Add(2*time.Hour))
+	}
+	if d, err := c.LastUpstreamDate(ctx, "debian", "sid"); err != nil || !d.IsZero() {
+		t.Errorf("LastUpstreamDate of a suite never pulsed = %s, %v", d, err)
+	}
+}
+
+// testPoolPerArchive: the same pool path in two archives, with different
+// content, resolves per archive.
+func testPoolPerArchive(t *testing.T, open Opener) {
+	ctx := context.Background()
+	c := open(t)
+	const p = "pool/main/h/hello/hello_1.0_amd64.deb"
+	for _, arc := range []string{"debian", "ours"} {
+		e := catalog.PoolEntry{Path: p, SHA256: blob.Sum([]byte(arc)), Size: int64(len(arc))}
+		if _, err := c.CreateSnapshot(ctx, newSnap(arc, t0, blob.Sum([]byte("index of "+arc)), []catalog.PoolEntry{e})); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, arc := range []string{"debian", "ours"} {
+		got, err := c.LookupPool(ctx, arc, p)
+		if err != nil || len(got) != 1 || got[0].SHA256 != blob.Sum([]byte(arc)) || got[0].Size != int64(len(arc)) {
+			t.Errorf("LookupPool(%s) = %+v, %v", arc, got, err)
+		}
+		ids, err := c.IndexMembers(ctx, blob.Sum([]byte("index of "+arc)))
+		if err != nil || len(got) == 1 && !slices.Equal(ids, []int64{got[0].ID}) {
+			t.Errorf("IndexMembers(index of %s) = %v, %v; want the one pool file", arc, ids, err)
+		}
+		files, err := c.PoolFiles(ctx, ids)
+		if err != nil || len(files) != 1 || files[0].SHA256 != blob.Sum([]byte(arc)) {
+			t.Errorf("PoolFiles(%v) = %+v, %v", ids, files, err)
+		}
+	}
+	if got, err := c.LookupPool(ctx, "debian", "pool/main/n/nothing.deb"); err != nil || len(got) != 0 {
+		t.Errorf("LookupPool of an unknown path = %+v, %v", got, err)
+	}
+}
+
+func testTags(t *testing.T, open Opener) {
+	ctx := context.Background()
+	c := open(t)
+	s, err := c.CreateSnapshot(ctx, twoSuites("debian", t0, ""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tags, err := c.CreateSnapshots(ctx, []catalog.NewSnapshot{twoSuites("debian", t0.Add(time.Hour), "v1.0"), twoSuites("ours", t0.Add(time.Hour), "v1.0")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tags[0].Serial != catalog.TagSerial("v1.0") || !tags[0].ValidUntil.IsZero() {
+		t.Errorf("tagged snapshot %+v: want serial %s and no Valid-Until", tags[0], catalog.TagSerial("v1.0"))
+	}
+	if snaps, _ := c.Snapshots(ctx, "debian"); len(snaps) != 1 || snaps[0].Serial != s.Serial {
+		t.Errorf("Snapshots lists tags: %+v", snaps)
+	}
+	if l, err := c.Latest(ctx, "debian"); err != nil || l.Serial != s.Serial {
+		t.Errorf("Latest = %+v, %v; want %s", l, err, s.Serial)
+	}
+	if at, err := c.SnapshotAt(ctx, "debian", t0.Add(48*time.Hour)); err != nil || at.Serial != s.Serial {
+		t.Errorf("SnapshotAt = %+v, %v; want %s", at, err, s.Serial)
+	}
+	if got, err := c.Snapshot(ctx, "ours", "@v1.0"); err != nil || got.ID != tags[1].ID {
+		t.Errorf("Snapshot(ours, @v1.0) = %+v, %v", got, err)
+	}
+	list, err := c.Tags(ctx)
+	if err != nil || len(list) != 2 || list[0].Archive != "debian" || list[1].Archive != "ours" {
+		t.Errorf("Tags = %+v, %v", list, err)
+	}
+	if _, err := c.CreateSnapshot(ctx, twoSuites("ours", t0.Add(2*time.Hour), "v1.0")); !errors.Is(err, catalog.ErrExists) {
+		t.Errorf("a second v1.0 of ours: %v, want ErrExists", err)
+	}
+	if n, err := c.DeleteTag(ctx, "v1.0"); err != nil || n != 2 {
+		t.Errorf("DeleteTag = %d, %v; want 2", n, err)
+	}
+	if _, err := c.DeleteTag(ctx, "v1.0"); !errors.Is(err, catalog.ErrNotFound) {
+		t.Errorf("DeleteTag of a deleted tag: %v, want ErrNotFound", err)
+	}
+	if list, _ := c.Tags(ctx); len(list) != 0 {
+		t.Errorf("Tags after delete = %+v", list)
+	}
+}
+
+func testUpdateReleases(t *testing.T, open Opener) {
+	ctx := context.Background()
+	c := open(t)
+	s, err := c.CreateSnapshot(ctx, twoSuites("debian", t0, ""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	until := t0.Add(30 * 24 * time.Hour)
+	// A signer failing on the second suite changes nothing.
+	calls := 0
+	_, err = c.UpdateReleases(ctx, "debian", s.Serial, until, func(suite string, rel []byte) (catalog.SignedRelease, error) {
+		if calls++; calls == 2 {
+			return catalog.SignedRelease{}, errors.New("signing key gone")
+		}
+		return catalog.SignedRelease{Release: []byte("changed"), InRelease: []byte("changed"), ReleaseGPG: []byte("changed")}, nil
+	})
+	if err == nil || !strings.Contains(err.Error(), "signing key gone") {
+		t.Fatalf("UpdateReleases with a failing signer: %v", err)
+	}
+	if got, _ := c.Snapshot(ctx, "debian", s.Serial); !got.ValidUntil.Equal(s.ValidUntil) {
+		t.Errorf("a failed update moved Valid-Until to %s", got.ValidUntil)
+	}
+	for _, name := range s.Suites {
+		if su, _ := c.Suite(ctx, s.ID, name); string(su.Release) != "Suite: "+name+"\n" {
+			t.Errorf("a failed update changed %s's Release to %q", name, su.Release)
+		}
+	}
+	seen := map[string]string{}
+	got, err := c.UpdateReleases(ctx, "debian", s.Serial, until, func(suite string, rel []byte) (catalog.SignedRelease, error) {
+		seen[suite] = string(rel)
+		return catalog.SignedRelease{Release: append(slices.Clone(rel), "Valid-Until: later\n"...),
+			InRelease: []byte("in " + suite), ReleaseGPG: []byte("gpg " + suite)}, nil
+	})
+	if err != nil || !got.ValidUntil.Equal(until) || got.Serial != s.Serial {
+		t.Fatalf("UpdateReleases = %+v, %v", got, err)
+	}
+	for _, name := range s.Suites {
+		if seen[name] != "Suite: "+name+"\n" {
+			t.Errorf("sign saw %q for %s, want its current Release", seen[name], name)
+		}
+		su, _ := c.Suite(ctx, s.ID, name)
+		if string(su.Release) != "Suite: "+name+"\nValid-Until: later\n" || string(su.InRelease) != "in "+name || string(su.ReleaseGPG) != "gpg "+name {
+			t.Errorf("%s after update: %q %q %q", name, su.Release, su.InRelease, su.ReleaseGPG)
+		}
+	}
+	if got, _ := c.Snapshot(ctx, "debian", s.Serial); !got.ValidUntil.Equal(until) {
+		t.Errorf("Valid-Until after update = %s, want %s", got.ValidUntil, until)
+	}
+	_, err = c.UpdateReleases(ctx, "debian", "2099010101", until, func(string, []byte) (catalog.SignedRelease, error) {
+		return catalog.SignedRelease{}, nil
+	})
+	if !errors.Is(err, catalog.ErrNotFound) {
+		t.Errorf("UpdateReleases of an unknown serial: %v, want ErrNotFound", err)
+	}
+}
+
+// testCollect checks the collection set: expired snapshots go, with every
+// record only they referenced; Live is every stored file what remains
+// references; tags stay; a dry run changes nothing.
+func testCollect(t *testing.T, open Opener) {
+	ctx := context.Background()
+	c := open(t)
+	idx1, idx2, idx3 := blob.Sum([]byte("index1")), blob.Sum([]byte("index2")), blob.Sum([]byte("index3"))
+	gen0 := entries(5, "")
+	gen1 := append(slices.Clone(gen0[:4]), entries(1, "+g1")...)
+	s1, err := c.CreateSnapshot(ctx, newSnap("debian", t0, idx1, gen0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s2, err := c.CreateSnapshot(ctx, newSnap("debian", t0.Add(24*time.Hour), idx2, gen1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tag := newSnap("other", t0, idx3, entries(2, "+tag"))
+	tag.Tag = "keep"
+	if _, err := c.CreateSnapshot(ctx, tag); err != nil {
+		t.Fatal(err)
+	}
+	now := s1.ValidUntil // at or before now: expired
+	wantLive := map[blob.Digest]bool{idx2: true, idx3: true, blob.Sum([]byte("upstream " + idx2.String())): true,
+		blob.Sum([]byte("upstream " + idx3.String())): true}
+	for _, e := range gen1 {
+		wantLive[e.SHA256] = true
+	}
+	for _, e := range entries(2, "+tag") {
+		wantLive[e.SHA256] = true
+	}
+	check := func(col catalog.Collection, what string) {
+		t.Helper()
+		if len(col.Snapshots) != 1 || col.Snapshots[0].Serial != s1.Serial || col.Snapshots[0].Archive != "debian" {
+			t.Errorf("%s: collected %+v, want %s", what, col.Snapshots, s1.Serial)
+		}
+		for d := range wantLive {
+			if !col.Live[d] {
+				t.Errorf("%s: %s is referenced but not live", what, d)
+			}
+		}
+		for d := range col.Live {
+			if !wantLive[d] {
+				t.Errorf("%s: %s is live but nothing remaining references it", what, d)
+			}
+		}
+	}
+	dry, err := c.Collect(ctx, now, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	check(dry, "dry run")
+	if snaps, _ := c.Snapshots(ctx, "debian"); len(snaps) != 2 {
+		t.Errorf("a dry run deleted snapshots: %+v", snaps)
+	}
+	if k, _ := c.KnownIndices(ctx, []blob.Digest{idx1}); !k[idx1] {
+		t.Error("a dry run deleted an index")
+	}
+	col, err := c.Collect(ctx, now, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	check(col, "collection")
+	if snaps, _ := c.Snapshots(ctx, "debian"); len(snaps) != 1 || snaps[0].Serial != s2.Serial {
+		t.Errorf("after collection: %+v, want only %s", snaps, s2.Serial)
+	}
+	if k, _ := c.KnownIndices(ctx, []blob.Digest{idx1, idx2}); k[idx1] || !k[idx2] {
+		t.Errorf("known indices after collection: %v, want only index2", k)
+	}
+	if _, err := c.IndexMembers(ctx, idx1); !errors.Is(err, catalog.ErrNotFound) {
+		t.Errorf("members of a collected index: %v, want ErrNotFound", err)
+	}
+	if got, _ := c.LookupPool(ctx, "debian", gen0[4].Path); len(got) != 0 {
+		t.Errorf("a pool file only the collected snapshot listed is still known: %+v", got)
+	}
+	if got, _ := c.LookupPool(ctx, "debian", gen0[0].Path); len(got) != 1 {
+		t.Errorf("a pool file the live snapshot lists: %+v", got)
+	}
+	if _, err := c.Snapshot(ctx, "other", "@keep"); err != nil {
+		t.Errorf("the tag was collected: %v", err)
+	}
+	again, err := c.Collect(ctx, now, false)
+	if err != nil || len(again.Snapshots) != 0 {
+		t.Errorf("second collection = %+v, %v", again.Snapshots, err)
+	}
+}
+
+// testCollectKeepNewest: an archive named in keepNewest keeps its newest
+// time-based snapshot even when it has expired.
+func testCollectKeepNewest(t *testing.T, open Opener) {
+	ctx := context.Background()
+	c := open(t)
+	var last catalog.Snapshot
+	for i, arc := range []string{"ours", "ours", "debian"} {
+		s, err := c.CreateSnapshot(ctx, newSnap(arc, t0.Add(time.Duration(i)*time.Hour), blob.Sum(fmt.Appendf(nil, "index %d", i)), entries(1, fmt.Sprint(i))))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if arc == "ours" {
+			last = s
+		}
+	}
+	col, err := c.Collect(ctx, t0.Add(1000*time.Hour), false, "ours")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(col.Snapshots) != 2 {
+		t.Errorf("collected %+v, want the older of ours and debian's", col.Snapshots)
+	}
+	if snaps, _ := c.Snapshots(ctx, "ours"); len(snaps) != 1 || snaps[0].Serial != last.Serial {
+		t.Errorf("ours after collection: %+v, want %s", snaps, last.Serial)
+	}
+	if snaps, _ := c.Snapshots(ctx, "debian"); len(snaps) != 0 {
+		t.Errorf("debian after collection: %+v", snaps)
+	}
+}
+
+func testUntrack(t *testing.T, open Opener) {
+	ctx := context.Background()
+	c := open(t)
+	for i := range 2 {
+		if _, err := c.CreateSnapshot(ctx, twoSuites("debian", t0.Add(time.Duration(i)*time.Hour), "")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := c.CreateSnapshot(ctx, twoSuites("debian", t0, "rel")); err != nil {
+		t.Fatal(err)
+	}
+	n, err := c.Untrack(ctx, "debian", "bookworm-updates")
+	if err != nil || n != 2 {
+		t.Fatalf("Untrack = %d, %v; want 2 snapshots", n, err)
+	}
+	snaps, _ := c.Snapshots(ctx, "debian")
+	for _, s := range snaps {
+		if !slices.Equal(s.Suites, []string{"bookworm"}) {
+			t.Errorf("%s after untrack: suites %v", s.Serial, s.Suites)
+		}
+		if _, err := c.Suite(ctx, s.ID, "bookworm-updates"); !errors.Is(err, catalog.ErrNotFound) {
+			t.Errorf("%s: untracked suite still served: %v", s.Serial, err)
+		}
+	}
+	if tag, _ := c.Snapshot(ctx, "debian", "@rel"); len(tag.Suites) != 2 {
+		t.Errorf("untrack changed a tagged snapshot: %v", tag.Suites)
+	}
+	if u, err := c.Untracked(ctx, "debian"); err != nil || !slices.Equal(u, []string{"bookworm-updates"}) {
+		t.Errorf("Untracked = %v, %v", u, err)
+	}
+	if d, _ := c.LastUpstreamDate(ctx, "debian", "bookworm-updates"); !d.IsZero() {
+		t.Errorf("an untracked suite keeps its upstream date mark %s (tracking it again would refuse older upstreams)", d)
+	}
+	if err := c.Track(ctx, "debian", "bookworm-updates"); err != nil {
+		t.Fatal(err)
+	}
+	if u, _ := c.Untracked(ctx, "debian"); len(u) != 0 {
+		t.Errorf("Untracked after Track = %v", u)
+	}
+}
+
+func testPulses(t *testing.T, open Opener) {
+	ctx := context.Background()
+	c := open(t)
+	for i := range 3 {
+		p := catalog.Pulse{Archive: "debian", Started: t0.Add(time.Duration(i) * time.Hour), OK: i != 1}
+		p.Finished = p.Started.Add(1500 * time.Millisecond)
+		if p.OK {
+			p.Serial = fmt.Sprintf("20261122%02d", i+1)
+		} else {
+			p.Error = "pulse debian: bookworm: bad signature"
+		}
+		if err := c.RecordPulse(ctx, p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := c.Pulses(ctx, "debian", 2)
+	if err != nil || len(got) != 2 {
+		t.Fatalf("Pulses = %+v, %v", got, err)
+	}
+	want := catalog.Pulse{Archive: "debian", Started: t0.Add(2 * time.Hour), Finished: t0.Add(2*time.Hour + 1500*time.Millisecond), OK: true, Serial: "2026112203"}
+	if got[0] != want || got[1].OK || got[1].Error != "pulse debian: bookworm: bad signature" {
+		t.Errorf("Pulses = %+v, want newest first %+v", got, want)
+	}
+	if as, _ := c.Archives(ctx); !slices.Contains(as, "debian") {
+		t.Errorf("Archives = %v: an archive with pulses only is missing", as)
+	}
+	if got, err := c.Pulses(ctx, "never", 5); err != nil || len(got) != 0 {
+		t.Errorf("Pulses of an unknown archive = %+v, %v", got, err)
+	}
+}
+
+func testTokens(t *testing.T, open Opener) {
+	ctx := context.Background()
+	c := open(t)
+	h1, h2 := blob.Sum([]byte("secret1")), blob.Sum([]byte("secret2"))
+	if _, err := c.CreateToken(ctx, "x", catalog.Role("root"), h1); err == nil {
+		t.Error("a token with an unknown role was created")
+	}
+	tok, err := c.CreateToken(ctx, "zed", catalog.RoleAdmin, h1)
+	if err != nil || tok.Name != "zed" || tok.Role != catalog.RoleAdmin {
+		t.Fatalf("CreateToken = %+v, %v", tok, err)
+	}
+	if _, err := c.CreateToken(ctx, "zed", catalog.RoleReleaseManager, h2); err == nil {
+		t.Error("a second token named zed was created")
+	}
+	if _, err := c.CreateToken(ctx, "amy", catalog.RoleReleaseManager, h2); err != nil {
+		t.Fatal(err)
+	}
+	got, err := c.TokenByHash(ctx, h1)
+	if err != nil || got.Name != "zed" || got.Role != catalog.RoleAdmin || got.ID != tok.ID {
+		t.Errorf("TokenByHash = %+v, %v", got, err)
+	}
+	if _, err := c.TokenByHash(ctx, blob.Sum([]byte("guess"))); !errors.Is(err, catalog.ErrNotFound) {
+		t.Errorf("TokenByHash of an unknown secret: %v, want ErrNotFound", err)
+	}
+	list, err := c.ListTokens(ctx)
+	if err != nil || len(list) != 2 || list[0].Name != "amy" || list[1].Name != "zed" {
+		t.Errorf("ListTokens = %+v, %v; want amy, zed", list, err)
+	}
+	if err := c.RevokeToken(ctx, "zed"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.TokenByHash(ctx, h1); !errors.Is(err, catalog.ErrNotFound) {
+		t.Errorf("a revoked token still authenticates: %v", err)
+	}
+	if err := c.RevokeToken(ctx, "zed"); !errors.Is(err, catalog.ErrNotFound) {
+		t.Errorf("revoking a revoked token: %v, want ErrNotFound", err)
+	}
+}
