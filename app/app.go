@@ -16,6 +16,7 @@ import (
 
 	"github.com/aptsnap/aptsnap/api"
 	"github.com/aptsnap/aptsnap/blob"
+	"github.com/aptsnap/aptsnap/blob/local"
 	"github.com/aptsnap/aptsnap/catalog"
 	"github.com/aptsnap/aptsnap/catalog/sqlite"
 	"github.com/aptsnap/aptsnap/certs"
@@ -65,7 +66,7 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, erro
 	if err != nil {
 		return nil, err
 	}
-	store, err := blob.OpenLocal(filepath.Join(cfg.DataDir, "blobs"))
+	store, err := local.Open(filepath.Join(cfg.DataDir, "blobs"))
 	if err != nil {
 		cat.Close()
 		return nil, err

@@ -14,6 +14,7 @@ import (
 
 	"github.com/aptsnap/aptsnap/app"
 	"github.com/aptsnap/aptsnap/blob"
+	"github.com/aptsnap/aptsnap/blob/local"
 	"github.com/aptsnap/aptsnap/catalog/sqlite"
 	"github.com/aptsnap/aptsnap/config"
 )
@@ -21,7 +22,7 @@ import (
 // sweepStore is a local store whose Delete can fail on one file, or
 // cancel the GC's context after some deletions.
 type sweepStore struct {
-	*blob.Local
+	*local.Store
 	fail   blob.Digest
 	cancel func()
 	after  int
@@ -34,7 +35,7 @@ func (s *sweepStore) Delete(ctx context.Context, d blob.Digest) error {
 	if d == s.fail {
 		return errors.New("disk on fire")
 	}
-	if err := s.Local.Delete(ctx, d); err != nil {
+	if err := s.Store.Delete(ctx, d); err != nil {
 		return err
 	}
 	s.mu.Lock()
@@ -68,11 +69,11 @@ func TestGCSweepStops(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			local, err := blob.OpenLocal(filepath.Join(dir, "blobs"))
+			local, err := local.Open(filepath.Join(dir, "blobs"))
 			if err != nil {
 				t.Fatal(err)
 			}
-			st := &sweepStore{Local: local}
+			st := &sweepStore{Store: local}
 			old := time.Now().Add(-time.Hour)
 			var sizes int64
 			for i := range files {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/aptsnap/aptsnap/app"
 	"github.com/aptsnap/aptsnap/blob"
+	"github.com/aptsnap/aptsnap/blob/local"
 	"github.com/aptsnap/aptsnap/catalog"
 	"github.com/aptsnap/aptsnap/catalog/sqlite"
 	"github.com/aptsnap/aptsnap/config"
@@ -25,7 +26,7 @@ func TestGCSweepsCommittedPulse(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	st, err := blob.OpenLocal(filepath.Join(dir, "blobs"))
+	st, err := local.Open(filepath.Join(dir, "blobs"))
 	if err != nil {
 		t.Fatal(err)
 	}

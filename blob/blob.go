@@ -5,6 +5,10 @@
 // whatever number of snapshots and archives reference it. A Store never
 // exposes a partly written file: content is written to a temporary file,
 // checked, flushed to disk and only then renamed into place.
+//
+// This package is the contract: blob/local is the local directory store
+// (the default), an S3-compatible one is planned, and blob/blobtest is the
+// conformance suite each passes.
 package blob
 
 import (
@@ -56,8 +60,7 @@ var (
 	ErrMismatch = errors.New("blob: content does not match its expected digest or size")
 )
 
-// Store is a content-addressed file store. The local directory
-// implementation is the default; an S3-compatible one is planned.
+// Store is a content-addressed file store.
 type Store interface {
 	// Put stores everything read from r. If want is not zero, the content
 	// must hash to want and, if size >= 0, be size bytes long; otherwise

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/aptsnap/aptsnap/blob"
+	"github.com/aptsnap/aptsnap/blob/local"
 )
 
 // cli runs the aptsnap binary, locally on a configuration file or against
@@ -91,7 +92,7 @@ func TestCLILocalAndRemote(t *testing.T) {
 	// Files written within the last second are not swept (a pulse may be
 	// about to use them): age the store so that the two dry runs below see
 	// the same thing whenever they run.
-	local := e.app.Store.(*blob.Local)
+	local := e.app.Store.(*local.Store)
 	old := time.Now().Add(-time.Hour)
 	e.app.Store.Walk(context.Background(), func(i blob.Info) error { return os.Chtimes(local.Path(i.Digest), old, old) })
 

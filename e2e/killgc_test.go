@@ -15,6 +15,7 @@ import (
 
 	"github.com/aptsnap/aptsnap/app"
 	"github.com/aptsnap/aptsnap/blob"
+	"github.com/aptsnap/aptsnap/blob/local"
 	"github.com/aptsnap/aptsnap/config"
 )
 
@@ -34,7 +35,7 @@ func TestKillDuringGC(t *testing.T) {
 	cfgPath := e.writeConfig(t)
 
 	// Leftovers of killed pulses, enough that a sweep takes a while.
-	store, err := blob.OpenLocal(filepath.Join(e.cfg.DataDir, "blobs"))
+	store, err := local.Open(filepath.Join(e.cfg.DataDir, "blobs"))
 	if err != nil {
 		t.Fatal(err)
 	}

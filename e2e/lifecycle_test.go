@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/aptsnap/aptsnap/blob"
+	"github.com/aptsnap/aptsnap/blob/local"
 	"github.com/aptsnap/aptsnap/catalog"
 	"github.com/aptsnap/aptsnap/repogen"
 )
@@ -27,7 +28,7 @@ func (e *env) pulseAt(t time.Time) catalog.Snapshot {
 // ageStore sets the modification time of every stored file d into the past.
 func (e *env) ageStore(d time.Duration) {
 	e.t.Helper()
-	local := e.app.Store.(*blob.Local)
+	local := e.app.Store.(*local.Store)
 	old := time.Now().Add(-d)
 	e.app.Store.Walk(context.Background(), func(i blob.Info) error {
 		return os.Chtimes(local.Path(i.Digest), old, old)

@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/aptsnap/aptsnap/blob"
+	"github.com/aptsnap/aptsnap/blob/local"
 	"github.com/aptsnap/aptsnap/catalog"
 )
 
@@ -156,7 +157,7 @@ func BenchmarkDiffPackages63k(b *testing.B) {
 
 func TestIndexCacheSharesAndEvicts(t *testing.T) {
 	ctx := context.Background()
-	store, err := blob.OpenLocal(t.TempDir())
+	store, err := local.Open(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -201,7 +202,7 @@ func TestIndexCacheSharesAndEvicts(t *testing.T) {
 // a scan of the index gives; PruneSidecars removes those of dead indices.
 func TestSidecars(t *testing.T) {
 	ctx := context.Background()
-	store, err := blob.OpenLocal(t.TempDir())
+	store, err := local.Open(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -318,7 +319,7 @@ func TestSidecarDamage(t *testing.T) {
 		{"empty", func(b []byte) []byte { return b[:0] }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			store, err := blob.OpenLocal(t.TempDir())
+			store, err := local.Open(t.TempDir())
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -354,7 +355,7 @@ func TestSidecarDamage(t *testing.T) {
 // on every lookup.
 func TestSidecarEmptyFields(t *testing.T) {
 	ctx := context.Background()
-	store, err := blob.OpenLocal(t.TempDir())
+	store, err := local.Open(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}

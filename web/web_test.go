@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/aptsnap/aptsnap/blob"
+	"github.com/aptsnap/aptsnap/blob/local"
 	"github.com/aptsnap/aptsnap/catalog"
 )
 
@@ -55,7 +56,7 @@ func (f *fakeCatalog) IndexMembers(context.Context, blob.Digest) ([]int64, error
 // the handler, and checks that a second diff parses nothing again.
 func TestDiffAtScale(t *testing.T) {
 	ctx := context.Background()
-	store, err := blob.OpenLocal(t.TempDir())
+	store, err := local.Open(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}

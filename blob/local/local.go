@@ -1,4 +1,6 @@
-package blob
+// Package local is the blob.Store in a directory of the local file system:
+// the embedded default.
+package local
 
 import (
 	"context"
@@ -13,37 +15,39 @@ import (
 	"strings"
 	"time"
 
+	"github.com/aptsnap/aptsnap/blob"
+
 	"golang.org/x/sys/unix"
 )
 
-// Local is a Store in a directory of the local file system:
+// Store is a blob.Store in a directory of the local file system:
 //
 //	ROOT/sha256/ab/abcdef...   one file per digest, 256 fan-out directories
 //	ROOT/tmp/                  files being written
-type Local struct {
+type Store struct {
 	root string
 }
 
-var _ Store = (*Local)(nil)
+var _ blob.Store = (*Store)(nil)
 
-// OpenLocal opens (creating if needed) a local store rooted at dir and
+// Open opens (creating if needed) a local store rooted at dir and
 // removes temporary files last written more than a day ago.
-func OpenLocal(dir string) (*Local, error) {
+func Open(dir string) (*Store, error) {
 	for _, d := range []string{filepath.Join(dir, "sha256"), filepath.Join(dir, "tmp")} {
 		if err := os.MkdirAll(d, 0o755); err != nil {
 			return nil, fmt.Errorf("blob: %w", err)
 		}
 	}
-	s := &Local{root: dir}
+	s := &Store{root: dir}
 	s.CleanTemp(context.Background(), time.Now().Add(-24*time.Hour))
 	return s, nil
 }
 
 // Root returns the store's directory.
-func (s *Local) Root() string { return s.root }
+func (s *Store) Root() string { return s.root }
 
-// CleanTemp implements Store.
-func (s *Local) CleanTemp(ctx context.Context, before time.Time) error {
+// CleanTemp implements blob.Store.
+func (s *Store) CleanTemp(ctx context.Context, before time.Time) error {
 	ents, err := os.ReadDir(filepath.Join(s.root, "tmp"))
 	if err != nil {
 		return fmt.Errorf("blob: %w", err)
@@ -57,22 +61,22 @@ func (s *Local) CleanTemp(ctx context.Context, before time.Time) error {
 }
 
 // Path returns the file name of digest d.
-func (s *Local) Path(d Digest) string {
+func (s *Store) Path(d blob.Digest) string {
 	h := d.String()
 	return filepath.Join(s.root, "sha256", h[:2], h)
 }
 
-// Put implements Store.
-func (s *Local) Put(ctx context.Context, r io.Reader, want Digest, size int64) (Info, error) {
+// Put implements blob.Store.
+func (s *Store) Put(ctx context.Context, r io.Reader, want blob.Digest, size int64) (blob.Info, error) {
 	if !want.IsZero() {
 		if fi, err := os.Stat(s.Path(want)); err == nil && (size < 0 || fi.Size() == size) {
 			// Already stored: drain nothing, the caller decides whether to read.
-			return Info{Digest: want, Size: fi.Size(), ModTime: fi.ModTime()}, nil
+			return blob.Info{Digest: want, Size: fi.Size(), ModTime: fi.ModTime()}, nil
 		}
 	}
 	f, err := os.CreateTemp(filepath.Join(s.root, "tmp"), "put-*")
 	if err != nil {
-		return Info{}, fmt.Errorf("blob: %w", err)
+		return blob.Info{}, fmt.Errorf("blob: %w", err)
 	}
 	tmp := f.Name()
 	defer func() {
@@ -84,68 +88,68 @@ func (s *Local) Put(ctx context.Context, r io.Reader, want Digest, size int64) (
 	h := sha256.New()
 	n, err := io.Copy(io.MultiWriter(f, h), ctxReader{ctx, r})
 	if err != nil {
-		return Info{}, fmt.Errorf("blob: write: %w", err)
+		return blob.Info{}, fmt.Errorf("blob: write: %w", err)
 	}
-	var got Digest
+	var got blob.Digest
 	h.Sum(got[:0])
 	if !want.IsZero() && (got != want || (size >= 0 && n != size)) {
-		return Info{}, fmt.Errorf("%w: got sha256 %s size %d, want %s size %d", ErrMismatch, got, n, want, size)
+		return blob.Info{}, fmt.Errorf("%w: got sha256 %s size %d, want %s size %d", blob.ErrMismatch, got, n, want, size)
 	}
 	if err := f.Sync(); err != nil {
-		return Info{}, fmt.Errorf("blob: fsync: %w", err)
+		return blob.Info{}, fmt.Errorf("blob: fsync: %w", err)
 	}
 	if err := f.Close(); err != nil {
-		return Info{}, fmt.Errorf("blob: close: %w", err)
+		return blob.Info{}, fmt.Errorf("blob: close: %w", err)
 	}
 	dst := s.Path(got)
 	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
-		return Info{}, fmt.Errorf("blob: %w", err)
+		return blob.Info{}, fmt.Errorf("blob: %w", err)
 	}
 	if err := os.Chmod(tmp, 0o644); err != nil {
-		return Info{}, fmt.Errorf("blob: %w", err)
+		return blob.Info{}, fmt.Errorf("blob: %w", err)
 	}
 	if err := os.Rename(tmp, dst); err != nil {
-		return Info{}, fmt.Errorf("blob: %w", err)
+		return blob.Info{}, fmt.Errorf("blob: %w", err)
 	}
 	tmp = ""
-	return Info{Digest: got, Size: n, ModTime: time.Now()}, nil
+	return blob.Info{Digest: got, Size: n, ModTime: time.Now()}, nil
 }
 
-// Stat implements Store.
-func (s *Local) Stat(ctx context.Context, d Digest) (Info, error) {
+// Stat implements blob.Store.
+func (s *Store) Stat(ctx context.Context, d blob.Digest) (blob.Info, error) {
 	fi, err := os.Stat(s.Path(d))
 	if errors.Is(err, fs.ErrNotExist) {
-		return Info{}, fmt.Errorf("%w: %s", ErrNotFound, d)
+		return blob.Info{}, fmt.Errorf("%w: %s", blob.ErrNotFound, d)
 	}
 	if err != nil {
-		return Info{}, fmt.Errorf("blob: %w", err)
+		return blob.Info{}, fmt.Errorf("blob: %w", err)
 	}
-	return Info{Digest: d, Size: fi.Size(), ModTime: fi.ModTime()}, nil
+	return blob.Info{Digest: d, Size: fi.Size(), ModTime: fi.ModTime()}, nil
 }
 
-// Open implements Store.
-func (s *Local) Open(ctx context.Context, d Digest) (io.ReadSeekCloser, Info, error) {
+// Open implements blob.Store.
+func (s *Store) Open(ctx context.Context, d blob.Digest) (io.ReadSeekCloser, blob.Info, error) {
 	f, err := os.Open(s.Path(d))
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil, Info{}, fmt.Errorf("%w: %s", ErrNotFound, d)
+		return nil, blob.Info{}, fmt.Errorf("%w: %s", blob.ErrNotFound, d)
 	}
 	if err != nil {
-		return nil, Info{}, fmt.Errorf("blob: %w", err)
+		return nil, blob.Info{}, fmt.Errorf("blob: %w", err)
 	}
 	fi, err := f.Stat()
 	if err != nil {
 		f.Close()
-		return nil, Info{}, fmt.Errorf("blob: %w", err)
+		return nil, blob.Info{}, fmt.Errorf("blob: %w", err)
 	}
-	return f, Info{Digest: d, Size: fi.Size(), ModTime: fi.ModTime()}, nil
+	return f, blob.Info{Digest: d, Size: fi.Size(), ModTime: fi.ModTime()}, nil
 }
 
-// ReadFile implements Store, with the fewest system calls: open, read
+// ReadFile implements blob.Store, with the fewest system calls: open, read
 // until end of file, close.
-func (s *Local) ReadFile(ctx context.Context, d Digest, buf []byte) ([]byte, error) {
+func (s *Store) ReadFile(ctx context.Context, d blob.Digest, buf []byte) ([]byte, error) {
 	fd, err := unix.Open(s.Path(d), unix.O_RDONLY|unix.O_CLOEXEC, 0)
 	if errors.Is(err, unix.ENOENT) {
-		return buf, fmt.Errorf("%w: %s", ErrNotFound, d)
+		return buf, fmt.Errorf("%w: %s", blob.ErrNotFound, d)
 	}
 	if err != nil {
 		return buf, fmt.Errorf("blob: %w", err)
@@ -169,8 +173,8 @@ func (s *Local) ReadFile(ctx context.Context, d Digest, buf []byte) ([]byte, err
 	}
 }
 
-// Delete implements Store.
-func (s *Local) Delete(ctx context.Context, d Digest) error {
+// Delete implements blob.Store.
+func (s *Store) Delete(ctx context.Context, d blob.Digest) error {
 	err := os.Remove(s.Path(d))
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("blob: %w", err)
@@ -178,8 +182,8 @@ func (s *Local) Delete(ctx context.Context, d Digest) error {
 	return nil
 }
 
-// Walk implements Store.
-func (s *Local) Walk(ctx context.Context, fn func(Info) error) error {
+// Walk implements blob.Store.
+func (s *Store) Walk(ctx context.Context, fn func(blob.Info) error) error {
 	top := filepath.Join(s.root, "sha256")
 	shards, err := os.ReadDir(top)
 	if err != nil {
@@ -198,7 +202,7 @@ func (s *Local) Walk(ctx context.Context, fn func(Info) error) error {
 			if len(name) != 64 || !strings.HasPrefix(name, sh.Name()) {
 				continue
 			}
-			var d Digest
+			var d blob.Digest
 			if _, err := hex.Decode(d[:], []byte(name)); err != nil {
 				continue
 			}
@@ -206,7 +210,7 @@ func (s *Local) Walk(ctx context.Context, fn func(Info) error) error {
 			if err != nil {
 				continue // removed meanwhile
 			}
-			if err := fn(Info{Digest: d, Size: fi.Size(), ModTime: fi.ModTime()}); err != nil {
+			if err := fn(blob.Info{Digest: d, Size: fi.Size(), ModTime: fi.ModTime()}); err != nil {
 				return err
 			}
 		}
@@ -214,9 +218,9 @@ func (s *Local) Walk(ctx context.Context, fn func(Info) error) error {
 	return nil
 }
 
-// Sync implements Store: it flushes the whole file system holding the store
+// Sync implements blob.Store: it flushes the whole file system holding the store
 // (syncfs), which also makes the renames of new files durable.
-func (s *Local) Sync(ctx context.Context) error {
+func (s *Store) Sync(ctx context.Context) error {
 	f, err := os.Open(s.root)
 	if err != nil {
 		return fmt.Errorf("blob: %w", err)
