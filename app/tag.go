@@ -7,9 +7,10 @@ import (
 	"fmt"
 	"path"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"strings"
+
+	"github.com/aptsnap/aptsnap/names"
 
 	"github.com/aptsnap/aptsnap/api"
 	"github.com/aptsnap/aptsnap/blob"
@@ -20,15 +21,13 @@ import (
 	"github.com/aptsnap/aptsnap/release"
 )
 
-var tagRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9.+_~-]*$`)
-
 // TagCreate makes an immutable snapshot named tag of each archive from the
 // given serial (archive -> serial), served at /tagged/<tag>/<archive>/.
 // With a manifest, only the packages it lists go in, with freshly written
 // and signed indices; an entry found in none of the source snapshots is an
 // error naming it, and nothing is created.
 func (a *App) TagCreate(ctx context.Context, tag string, from map[string]string, m *manifest.Manifest) ([]api.Snapshot, error) {
-	if !tagRE.MatchString(tag) || len(tag) > 64 {
+	if !names.Tag(tag) {
 		return nil, fmt.Errorf("tag: %w: invalid name %q (letters, digits, . + _ ~ -)", api.ErrInvalid, tag)
 	}
 	if len(from) == 0 {

@@ -27,11 +27,12 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/aptsnap/aptsnap/names"
 
 	"github.com/BurntSushi/toml"
 
@@ -47,11 +48,6 @@ const Dir = "config/APT_snapshots.d"
 
 // SettingsFile is the tree's settings file, relative to the tree root.
 const SettingsFile = Dir + "/aptsnap.toml"
-
-var serialRE = regexp.MustCompile(`^[0-9]{10}$`)
-
-// ValidSerial reports whether s is a serial (ten digits, YYYYMMDDNN).
-func ValidSerial(s string) bool { return serialRE.MatchString(s) }
 
 // Server is what the branch operations need from an aptsnap server; the
 // CLI implements it over the admin API.
@@ -124,7 +120,7 @@ func Open(root string) (*Tree, error) {
 			return nil, err
 		}
 		v := strings.TrimSpace(string(b))
-		if v != Latest && !ValidSerial(v) {
+		if v != Latest && !names.Serial(v) {
 			return nil, fmt.Errorf("%s: %q is neither a serial (YYYYMMDDNN) nor %q", p, v, Latest)
 		}
 		t.serials[e.Name()] = v
@@ -235,7 +231,7 @@ func latest(ctx context.Context, srv Server, archive string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("latest serial of %s: %w", archive, err)
 	}
-	if !ValidSerial(s) {
+	if !names.Serial(s) {
 		return "", fmt.Errorf("latest serial of %s: server answered %q, not a serial", archive, s)
 	}
 	return s, nil
@@ -428,7 +424,7 @@ func parseResolved(data []byte) (map[string]string, error) {
 		return nil, errors.New("serials JSON: not an object")
 	}
 	for _, a := range slices.Sorted(maps.Keys(m)) {
-		if s := m[a]; !ValidSerial(s) {
+		if s := m[a]; !names.Serial(s) {
 			return nil, fmt.Errorf("serials JSON: %s: %q is not a serial (YYYYMMDDNN)", a, s)
 		}
 	}

@@ -12,10 +12,11 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
-	"regexp"
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/aptsnap/aptsnap/names"
 
 	"github.com/BurntSushi/toml"
 )
@@ -132,8 +133,6 @@ const (
 	DefaultParallel     = 8
 	DefaultGCEvery      = "6h"
 )
-
-var nameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9.+-]*$`)
 
 // Load reads and validates the file at path. Relative paths inside it are
 // resolved against the file's directory.
@@ -279,9 +278,9 @@ func (c *Config) Validate() error {
 	for i, a := range c.Archives {
 		where := fmt.Sprintf("archive[%d] %q", i, a.Name)
 		switch {
-		case !nameRE.MatchString(a.Name):
-			return fmt.Errorf("%s: name must match %s", where, nameRE)
-		case reserved(a.Name):
+		case !names.Archive(a.Name):
+			return fmt.Errorf("%s: name must match %s", where, names.ArchivePattern)
+		case names.Reserved(a.Name):
 			return fmt.Errorf("%s: name is reserved", where)
 		case seen[a.Name]:
 			return fmt.Errorf("%s: duplicate archive name", where)
@@ -312,9 +311,9 @@ func (c *Config) Validate() error {
 	for i, cu := range c.Customs {
 		where := fmt.Sprintf("custom[%d] %q", i, cu.Name)
 		switch {
-		case !nameRE.MatchString(cu.Name):
-			return fmt.Errorf("%s: name must match %s", where, nameRE)
-		case reserved(cu.Name):
+		case !names.Archive(cu.Name):
+			return fmt.Errorf("%s: name must match %s", where, names.ArchivePattern)
+		case names.Reserved(cu.Name):
 			return fmt.Errorf("%s: name is reserved", where)
 		case seen[cu.Name]:
 			return fmt.Errorf("%s: duplicate archive name", where)
@@ -347,14 +346,6 @@ func checkNames(where string, lists ...[]string) error {
 		}
 	}
 	return nil
-}
-
-func reserved(name string) bool {
-	switch name {
-	case "keys", "tagged", "api", "metrics", "ui", "project":
-		return true
-	}
-	return false
 }
 
 // Custom returns the custom archive named name.

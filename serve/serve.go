@@ -22,11 +22,12 @@ import (
 	"log/slog"
 	"net/http"
 	"path"
-	"regexp"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/aptsnap/aptsnap/names"
 
 	"github.com/aptsnap/aptsnap/blob"
 	"github.com/aptsnap/aptsnap/catalog"
@@ -117,12 +118,6 @@ func (s *Server) Invalidate() {
 	s.files.clear()
 }
 
-var (
-	serialRE    = regexp.MustCompile(`^[0-9]{10}$`)
-	timestampRE = regexp.MustCompile(`^[0-9]{8}T[0-9]{6}Z$`)
-	tagRE       = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9.+_~-]*$`)
-)
-
 // ServeHTTP implements http.Handler.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
@@ -146,15 +141,22 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case p == "/keys/aptsnap.asc":
 		w.Header().Set("Content-Type", "application/pgp-keys")
 		http.ServeContent(w, r, "aptsnap.asc", s.keyTime, bytes.NewReader(s.key))
-	case len(segs) >= 4 && segs[0] == "tagged" && tagRE.MatchString(segs[1]) && s.archives[segs[2]]:
+	case len(segs) >= 4 && segs[0] == "tagged" && names.Tag(segs[1]) && s.archives[segs[2]]:
 		s.serveSnapshot(w, r, segs[2], catalog.TagSerial(segs[1]), segs[3:])
 	case len(segs) == 4 && segs[1] == "project" && segs[2] == "trace" && segs[3] == segs[0] && s.archives[segs[0]]:
 		s.serveTrace(w, r, segs[0])
-	case len(segs) >= 3 && s.archives[segs[0]] && (serialRE.MatchString(segs[1]) || timestampRE.MatchString(segs[1])):
+	case len(segs) >= 3 && s.archives[segs[0]] && snapshotID(segs[1]):
 		s.serveSnapshot(w, r, segs[0], segs[1], segs[2:])
 	default:
 		http.NotFound(w, r)
 	}
+}
+
+// snapshotID reports whether id names a time-based snapshot: a serial or
+// a timestamp.
+func snapshotID(id string) bool {
+	_, stamp := names.Timestamp(id)
+	return stamp || names.Serial(id)
 }
 
 // serveSnapshot serves rest (dists/... or pool/...) of the snapshot id
@@ -206,13 +208,10 @@ func (s *Server) view(ctx context.Context, archive, id string) (*snapView, error
 	var snap catalog.Snapshot
 	var err error
 	switch {
-	case serialRE.MatchString(id), strings.HasPrefix(id, "@"):
+	case names.Serial(id), strings.HasPrefix(id, "@"):
 		snap, err = s.cat.Snapshot(ctx, archive, id)
-	case timestampRE.MatchString(id):
-		t, perr := time.Parse("20060102T150405Z", id)
-		if perr != nil {
-			return nil, fmt.Errorf("%w: bad timestamp %q", catalog.ErrNotFound, id)
-		}
+	case snapshotID(id):
+		t, _ := names.Timestamp(id)
 		snap, err = s.cat.SnapshotAt(ctx, archive, t)
 	default:
 		return nil, fmt.Errorf("%w: %q is neither a serial nor a timestamp", catalog.ErrNotFound, id)

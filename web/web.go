@@ -23,6 +23,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/aptsnap/aptsnap/names"
+
 	"github.com/aptsnap/aptsnap/blob"
 	"github.com/aptsnap/aptsnap/catalog"
 	"github.com/aptsnap/aptsnap/debver"
@@ -103,10 +105,15 @@ func errorf(code int, format string, args ...any) error {
 }
 
 var (
-	archiveRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._+-]*$`)
-	serialRE  = regexp.MustCompile(`^(\d{10}|@[A-Za-z0-9][A-Za-z0-9._+~-]*)$`)
 	packageRE = regexp.MustCompile(`^[a-z0-9][a-z0-9.+-]*$`)
 )
+
+// snapshotName reports whether s names a snapshot in the UI: a serial, or
+// "@" and a tag.
+func snapshotName(s string) bool {
+	tag, isTag := strings.CutPrefix(s, "@")
+	return names.Serial(s) || isTag && names.Tag(tag)
+}
 
 func (u *ui) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
@@ -200,7 +207,7 @@ func (u *ui) archives(ctx context.Context) ([]string, error) {
 }
 
 func (u *ui) checkArchive(ctx context.Context, archive string) error {
-	if !archiveRE.MatchString(archive) {
+	if !names.Archive(archive) {
 		return errorf(http.StatusNotFound, "no archive %q", archive)
 	}
 	all, err := u.archives(ctx)
@@ -378,7 +385,7 @@ func (u *ui) loadSnapshot(ctx context.Context, archive, serial string) (catalog.
 	if err := u.checkArchive(ctx, archive); err != nil {
 		return catalog.Snapshot{}, err
 	}
-	if !serialRE.MatchString(serial) {
+	if !snapshotName(serial) {
 		return catalog.Snapshot{}, errorf(http.StatusNotFound, "no snapshot %q of %s", serial, archive)
 	}
 	s, err := u.o.Catalog.Snapshot(ctx, archive, serial)
@@ -470,7 +477,7 @@ func (u *ui) diff(ctx context.Context, archive string, q url.Values) (*page, err
 	}
 	from, to := q.Get("from"), q.Get("to")
 	for _, s := range []string{from, to} {
-		if !serialRE.MatchString(s) {
+		if !snapshotName(s) {
 			return nil, errorf(http.StatusBadRequest, "from and to must be serials (YYYYMMDDNN) or @tags, not %q", s)
 		}
 	}
