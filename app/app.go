@@ -21,6 +21,7 @@ import (
 	"github.com/aptsnap/aptsnap/catalog/sqlite"
 	"github.com/aptsnap/aptsnap/certs"
 	"github.com/aptsnap/aptsnap/config"
+	"github.com/aptsnap/aptsnap/lock"
 	"github.com/aptsnap/aptsnap/metrics"
 	"github.com/aptsnap/aptsnap/mirror"
 	"github.com/aptsnap/aptsnap/pgp"
@@ -42,6 +43,9 @@ type App struct {
 	Progress progress.Reporter
 	// Client fetches from upstreams (a default client if nil).
 	Client *http.Client
+	// Locker takes the locks between processes (flock in the data
+	// directory if nil).
+	Locker lock.Locker
 	// Metrics are served at /metrics.
 	Metrics *metrics.Metrics
 	// CertRenewCheck is how often ACME certificates are checked for
@@ -97,7 +101,7 @@ func (a *App) Close() error { return a.Catalog.Close() }
 func (a *App) Mirror() *mirror.Mirror {
 	o := mirror.Options{
 		Catalog: a.Catalog, Store: a.Store, Signer: a.Signer, PublicURL: a.Config.PublicURL,
-		LockDir: filepath.Join(a.Config.DataDir, "locks"), Parallel: a.Config.Parallel,
+		Locker: a.locker(), Parallel: a.Config.Parallel,
 		Now: a.Now, Log: a.Log, Progress: a.Progress, Client: a.Client,
 	}
 	if a.Metrics != nil {

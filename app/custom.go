@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"path/filepath"
 	"slices"
 	"strings"
 
@@ -15,7 +14,6 @@ import (
 	"github.com/aptsnap/aptsnap/config"
 	"github.com/aptsnap/aptsnap/debver"
 	"github.com/aptsnap/aptsnap/index"
-	"github.com/aptsnap/aptsnap/lock"
 	"github.com/aptsnap/aptsnap/release"
 	"github.com/aptsnap/aptsnap/repo"
 )
@@ -315,19 +313,15 @@ func (a *App) editCustom(ctx context.Context, archive string, res *api.RepoResul
 	if err != nil {
 		return err
 	}
-	el, err := lock.Exclusive(filepath.Join(a.lockDir(), "custom-"+archive+".lock"))
-	if err != nil {
-		return err
-	}
-	defer el.Release()
-	// GC keeps files newer than a running pulse's start: the ones written
-	// below are not referenced until the commit.
-	pl, err := lock.Pulse(a.lockDir(), archive, a.Now())
+	// As a writer of the archive: GC keeps files newer than a running
+	// writer's start, and the ones written below are not referenced
+	// until the commit.
+	wl, err := a.locker().Writer(ctx, archive, true)
 	if err != nil {
 		return fmt.Errorf("%s: %w", archive, err)
 	}
-	defer pl.Release()
-	sl, err := lock.Shared(filepath.Join(a.lockDir(), "sweep.lock"))
+	defer wl.Release()
+	sl, err := a.locker().Sweep(ctx, false)
 	if err != nil {
 		return err
 	}

@@ -31,10 +31,11 @@ func TestGCSweepsCommittedPulse(t *testing.T) {
 		t.Fatal(err)
 	}
 	a := &app.App{Config: &config.Config{DataDir: dir}, Catalog: cat, Store: st, Log: slog.Default(), Now: time.Now}
-	locks := filepath.Join(dir, "locks")
+	locks := lock.NewFlock(filepath.Join(dir, "locks"))
 
-	// The pulse started 10 minutes ago and downloaded a pool file 5 minutes ago.
-	pl, err := lock.Pulse(locks, "debian", time.Now().Add(-10*time.Minute))
+	// A pulse runs; its pool file is 5 minutes old, older than the pulse's
+	// recorded start: only its commit, seen by GC, keeps the file.
+	pl, err := locks.Writer(ctx, "debian", false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -50,7 +51,7 @@ func TestGCSweepsCommittedPulse(t *testing.T) {
 	os.Chtimes(st.Path(upi.Digest), old, old)
 
 	// The pulse is in recheck/commit: it holds the sweep lock shared.
-	sl, err := lock.Shared(filepath.Join(locks, "sweep.lock"))
+	sl, err := locks.Sweep(ctx, false)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,6 +9,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/aptsnap/aptsnap/datadir"
+
 	"github.com/aptsnap/aptsnap/certs"
 )
 
@@ -44,7 +46,7 @@ func (a *App) ServeListeners(ctx context.Context, ln, tlsLn net.Listener, schedu
 			return errors.New("serve: an HTTPS listener needs a [tls] section")
 		}
 		var err error
-		mgr, err = certs.New(a.Config.TLS, a.Config.DataDir, a.Log, certs.Options{HTTPAddr: ln.Addr(), TLSAddr: tlsLn.Addr(),
+		mgr, err = certs.New(a.Config.TLS, datadir.Dir(a.Config.DataDir).Certs(), a.Log, certs.Options{HTTPAddr: ln.Addr(), TLSAddr: tlsLn.Addr(),
 			RenewCheckInterval: a.CertRenewCheck})
 		if err != nil {
 			ln.Close()

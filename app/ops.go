@@ -12,6 +12,7 @@ import (
 	"github.com/aptsnap/aptsnap/api"
 	"github.com/aptsnap/aptsnap/blob"
 	"github.com/aptsnap/aptsnap/catalog"
+	"github.com/aptsnap/aptsnap/datadir"
 	"github.com/aptsnap/aptsnap/lock"
 	"github.com/aptsnap/aptsnap/release"
 	"github.com/aptsnap/aptsnap/web"
@@ -23,7 +24,13 @@ func apiSnapshot(s catalog.Snapshot) api.Snapshot {
 	return api.Snapshot{Archive: s.Archive, Serial: s.Serial, Created: s.Created, ValidUntil: s.ValidUntil, Suites: s.Suites}
 }
 
-func (a *App) lockDir() string { return filepath.Join(a.Config.DataDir, "locks") }
+// locker is the App's Locker, by default flock on files in the data directory.
+func (a *App) locker() lock.Locker {
+	if a.Locker != nil {
+		return a.Locker
+	}
+	return lock.NewFlock(datadir.Dir(a.Config.DataDir).Locks())
+}
 
 // deleteAll deletes stored files a few at a time: freeing a large file's
 // blocks is file system work that overlaps well with the next unlink. It
@@ -155,7 +162,7 @@ func (a *App) GC(ctx context.Context, dryRun bool) (api.GCResult, error) {
 
 func (a *App) gc(ctx context.Context, dryRun bool) (api.GCResult, error) {
 	res := api.GCResult{DryRun: dryRun, Expired: []api.Snapshot{}}
-	gl, err := lock.TryExclusive(filepath.Join(a.lockDir(), "gc.lock"))
+	gl, err := a.locker().GC(ctx)
 	if errors.Is(err, lock.ErrBusy) {
 		return res, fmt.Errorf("gc: %w: another garbage collection is running", api.ErrExists)
 	}
@@ -168,7 +175,7 @@ func (a *App) gc(ctx context.Context, dryRun bool) (api.GCResult, error) {
 	// commits before it is in the catalog Collect reads; one that commits
 	// after re-checks its files under the shared lock once we are done.
 	if !dryRun {
-		sweep, err := lock.Exclusive(filepath.Join(a.lockDir(), "sweep.lock"))
+		sweep, err := a.locker().Sweep(ctx, true)
 		if err != nil {
 			return res, err
 		}
@@ -176,7 +183,7 @@ func (a *App) gc(ctx context.Context, dryRun bool) (api.GCResult, error) {
 	}
 	// Files older than this are not being written by a running pulse.
 	cutoff := time.Now().Add(-time.Second)
-	pulses, err := lock.RunningPulses(a.lockDir())
+	pulses, err := a.locker().Writers(ctx)
 	if err != nil {
 		return res, err
 	}

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"path"
-	"path/filepath"
 	"slices"
 	"strings"
 
@@ -16,7 +15,6 @@ import (
 	"github.com/aptsnap/aptsnap/blob"
 	"github.com/aptsnap/aptsnap/catalog"
 	"github.com/aptsnap/aptsnap/index"
-	"github.com/aptsnap/aptsnap/lock"
 	"github.com/aptsnap/aptsnap/manifest"
 	"github.com/aptsnap/aptsnap/release"
 )
@@ -40,7 +38,7 @@ func (a *App) TagCreate(ctx context.Context, tag string, from map[string]string,
 	slices.Sort(archives)
 	// Hold off GC sweeps from reading the sources until the tag is in
 	// the catalog: the indices written meanwhile are not referenced yet.
-	sl, err := lock.Shared(filepath.Join(a.lockDir(), "sweep.lock"))
+	sl, err := a.locker().Sweep(ctx, false)
 	if err != nil {
 		return nil, err
 	}

@@ -23,7 +23,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"path/filepath"
 	"slices"
 	"sort"
 	"strconv"
@@ -57,7 +56,7 @@ type Manager struct {
 
 // Options tune a Manager beyond the configuration.
 type Options struct {
-	// Storage overrides the default FileStorage in data_dir/certs.
+	// Storage overrides the default FileStorage in the directory given to New.
 	Storage certmagic.Storage
 	// HTTPAddr and TLSAddr are where the plain and HTTPS listeners
 	// actually listen; the ACME solvers answer there (through
@@ -74,12 +73,10 @@ type Options struct {
 	RenewCheckInterval time.Duration
 }
 
-// Dir is where certificates are stored under the data directory.
-func Dir(dataDir string) string { return filepath.Join(dataDir, "certs") }
-
-// New makes a Manager for cfg (which must not be nil). Nothing is obtained
-// until Start.
-func New(cfg *config.TLS, dataDir string, log *slog.Logger, opts Options) (*Manager, error) {
+// New makes a Manager for cfg (which must not be nil), keeping ACME
+// accounts, certificates and keys in dir unless opts.Storage is set.
+// Nothing is obtained until Start.
+func New(cfg *config.TLS, dir string, log *slog.Logger, opts Options) (*Manager, error) {
 	if log == nil {
 		log = slog.Default()
 	}
@@ -92,7 +89,7 @@ func New(cfg *config.TLS, dataDir string, log *slog.Logger, opts Options) (*Mana
 	}
 	m.storage = opts.Storage
 	if m.storage == nil {
-		m.storage = &certmagic.FileStorage{Path: Dir(dataDir)}
+		m.storage = &certmagic.FileStorage{Path: dir}
 	}
 	zl := zapLogger(log.With("component", "acme"))
 	m.cache = certmagic.NewCache(certmagic.CacheOptions{

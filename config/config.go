@@ -16,6 +16,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/aptsnap/aptsnap/datadir"
+
 	"github.com/aptsnap/aptsnap/names"
 
 	"github.com/BurntSushi/toml"
@@ -410,7 +412,7 @@ func (c *Config) SigningKeyPath() string {
 	if c.SigningKey != "" {
 		return c.SigningKey
 	}
-	return filepath.Join(c.DataDir, "signing-key.asc")
+	return datadir.Dir(c.DataDir).SigningKey()
 }
 
 func (t *TLS) validate() error {

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"os/exec"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -14,6 +13,7 @@ import (
 	"github.com/aptsnap/aptsnap/api"
 	"github.com/aptsnap/aptsnap/blob"
 	"github.com/aptsnap/aptsnap/catalog"
+	"github.com/aptsnap/aptsnap/datadir"
 	"github.com/aptsnap/aptsnap/lock"
 )
 
@@ -83,9 +83,9 @@ func TestCustomCopyRacingGC(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	locks := filepath.Join(e.app.Config.DataDir, "locks")
+	locks := lock.NewFlock(datadir.Dir(e.app.Config.DataDir).Locks())
 	// GC is sweeping: it holds the sweep lock.
-	sweep, err := lock.Exclusive(filepath.Join(locks, "sweep.lock"))
+	sweep, err := locks.Sweep(ctx, true)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -96,7 +96,7 @@ func TestCustomCopyRacingGC(t *testing.T) {
 	}()
 	// The copy has taken its archive's pulse lock: it waits for the sweep.
 	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
-		if running, _ := lock.RunningPulses(locks); len(running) > 0 {
+		if running, _ := locks.Writers(context.Background()); len(running) > 0 {
 			break
 		}
 		if time.Now().After(deadline) {
@@ -218,8 +218,8 @@ func TestCustomImportKilled(t *testing.T) {
 	e := newEnvWith(t, customConfig(""))
 	c := &cli{t: t, bin: bin, config: e.writeConfig(t), server: e.srv.URL}
 	deb := buildDeb(t, t.TempDir(), "tool", "1.0", "amd64", "gzip", "tool\n")
-	locks := filepath.Join(e.app.Config.DataDir, "locks")
-	sweep, err := lock.Exclusive(filepath.Join(locks, "sweep.lock"))
+	locks := lock.NewFlock(datadir.Dir(e.app.Config.DataDir).Locks())
+	sweep, err := locks.Sweep(context.Background(), true)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -228,7 +228,7 @@ func TestCustomImportKilled(t *testing.T) {
 		t.Fatal(err)
 	}
 	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
-		if running, _ := lock.RunningPulses(locks); len(running) > 0 {
+		if running, _ := locks.Writers(context.Background()); len(running) > 0 {
 			break
 		}
 		if time.Now().After(deadline) {

@@ -1,123 +1,56 @@
-// Package lock holds the inter-process locks that keep pulses and garbage
-// collection of one data directory out of each other's way:
+// Package lock is the protocol that keeps the processes writing one
+// installation out of each other's way, and garbage collection from
+// deleting what they are about to reference:
 //
-//	locks/pulse-<archive>.lock   held by a running pulse of that archive; holds its start time
-//	locks/gc.lock                held by a running garbage collection
-//	locks/sweep.lock             held exclusively while GC deletes stored files,
-//	                             shared while a pulse checks and commits what it references
+//   - A writer of an archive (a pulse, a change of a custom archive) holds
+//     the archive's writer lock from its start to its commit. The lock
+//     records when the writer started: GC never deletes a stored file
+//     written since the oldest running writer started, since that writer
+//     may be about to reference it.
+//   - Writers hold the sweep lock shared from the moment they check that
+//     every file they reference is stored until their commit is in the
+//     catalog; GC holds it exclusively from before it reads what the
+//     catalog references until it has deleted the rest. A file a writer
+//     found stored is therefore still stored when it commits, and a commit
+//     GC did not see happens only after the sweep.
+//   - One garbage collection runs at a time.
 //
-// They are flock(2) locks: the kernel drops them when a process dies, so a
-// killed pulse or GC never leaves a stale lock behind.
+// Locker is that protocol. Flock implements it for processes on one host
+// with flock(2) on files in the data directory; an implementation across
+// hosts (PostgreSQL advisory locks) is planned, and lock/locktest is the
+// conformance suite each passes.
 package lock
 
 import (
+	"context"
 	"errors"
-	"fmt"
-	"os"
-	"path/filepath"
-	"strings"
-	"syscall"
 	"time"
 )
 
-// ErrBusy is returned by the Try functions when another process holds the lock.
+// ErrBusy is returned when a lock that is not waited for is held elsewhere.
 var ErrBusy = errors.New("lock: busy")
 
 // Lock is a held lock.
-type Lock struct{ f *os.File }
-
-// Release drops the lock.
-func (l *Lock) Release() {
-	if l != nil && l.f != nil {
-		syscall.Flock(int(l.f.Fd()), syscall.LOCK_UN)
-		l.f.Close()
-		l.f = nil
-	}
+type Lock interface {
+	// Release drops the lock; releasing twice does nothing.
+	Release()
 }
 
-func take(path string, how int) (*Lock, error) {
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return nil, fmt.Errorf("lock: %w", err)
-	}
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o644)
-	if err != nil {
-		return nil, fmt.Errorf("lock: %w", err)
-	}
-	for {
-		err = syscall.Flock(int(f.Fd()), how)
-		if !errors.Is(err, syscall.EINTR) {
-			break
-		}
-	}
-	if err != nil {
-		f.Close()
-		if errors.Is(err, syscall.EWOULDBLOCK) {
-			return nil, ErrBusy
-		}
-		return nil, fmt.Errorf("lock %s: %w", path, err)
-	}
-	return &Lock{f: f}, nil
-}
-
-// Exclusive waits for and takes an exclusive lock on path.
-func Exclusive(path string) (*Lock, error) { return take(path, syscall.LOCK_EX) }
-
-// Shared waits for and takes a shared lock on path.
-func Shared(path string) (*Lock, error) { return take(path, syscall.LOCK_SH) }
-
-// TryExclusive takes an exclusive lock on path or returns ErrBusy.
-func TryExclusive(path string) (*Lock, error) { return take(path, syscall.LOCK_EX|syscall.LOCK_NB) }
-
-// Pulse takes the pulse lock of an archive in dir, or returns ErrBusy,
-// and records the pulse's start time in it for garbage collection.
-func Pulse(dir, archive string, started time.Time) (*Lock, error) {
-	var l *Lock
-	var err error
-	// RunningPulses probes with a shared lock for an instant: try a few times.
-	for i := 0; i < 20; i++ {
-		if l, err = TryExclusive(filepath.Join(dir, "pulse-"+archive+".lock")); !errors.Is(err, ErrBusy) {
-			break
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	if err != nil {
-		return nil, err
-	}
-	if err := l.f.Truncate(0); err == nil {
-		l.f.WriteAt([]byte(started.UTC().Format(time.RFC3339Nano)+"\n"), 0)
-	}
-	return l, nil
-}
-
-// RunningPulses returns the start times of the pulses running now on dir.
-func RunningPulses(dir string) ([]time.Time, error) {
-	ents, err := os.ReadDir(dir)
-	if errors.Is(err, os.ErrNotExist) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("lock: %w", err)
-	}
-	var out []time.Time
-	for _, e := range ents {
-		if !strings.HasPrefix(e.Name(), "pulse-") || !strings.HasSuffix(e.Name(), ".lock") {
-			continue
-		}
-		p := filepath.Join(dir, e.Name())
-		l, err := take(p, syscall.LOCK_SH|syscall.LOCK_NB)
-		if err == nil {
-			l.Release() // nobody holds it: no pulse running
-			continue
-		}
-		if !errors.Is(err, ErrBusy) {
-			return nil, err
-		}
-		data, _ := os.ReadFile(p)
-		t, perr := time.Parse(time.RFC3339Nano, strings.TrimSpace(string(data)))
-		if perr != nil {
-			t = time.Time{} // started, but not yet recorded: protect everything
-		}
-		out = append(out, t)
-	}
-	return out, nil
+// Locker takes the locks of one installation.
+type Locker interface {
+	// Writer takes the writer lock of an archive: it returns ErrBusy when
+	// another writer of the archive runs, or, with wait set, waits for it
+	// to finish. The writer's start, reported by Writers, is when the lock
+	// was taken.
+	Writer(ctx context.Context, archive string, wait bool) (Lock, error)
+	// Sweep waits for the sweep lock, shared (a writer checking and
+	// committing what it references) or exclusive (GC deleting files).
+	Sweep(ctx context.Context, exclusive bool) (Lock, error)
+	// GC takes the lock that keeps garbage collections apart, or returns
+	// ErrBusy.
+	GC(ctx context.Context) (Lock, error)
+	// Writers returns when each running writer started. A writer whose
+	// start is not known yet is reported with the zero time, which
+	// protects every file.
+	Writers(ctx context.Context) ([]time.Time, error)
 }

@@ -14,7 +14,6 @@ import (
 	"net/http"
 	"net/url"
 	"path"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -37,9 +36,9 @@ type Options struct {
 	Signer  *pgp.Signer
 	// PublicURL is the server's base URL, for the Snapshots: field.
 	PublicURL string
-	// LockDir holds one lock file per archive so that two pulses of the
-	// same archive never run at once.
-	LockDir string
+	// Locker keeps two pulses of one archive apart, and GC from sweeping
+	// what a pulse is about to reference (none: the caller ensures both).
+	Locker lock.Locker
 	// Client fetches from upstream; http.DefaultClient's transport if nil.
 	Client *http.Client
 	// Parallel is the number of concurrent pool downloads (default 8).
@@ -63,7 +62,7 @@ type Mirror struct {
 	store    blob.Store
 	signer   *pgp.Signer
 	public   string
-	lockDir  string
+	locker   lock.Locker
 	client   *http.Client
 	parallel int
 	retries  int
@@ -76,7 +75,7 @@ type Mirror struct {
 // New returns a Mirror.
 func New(o Options) *Mirror {
 	m := &Mirror{cat: o.Catalog, store: o.Store, signer: o.Signer, public: strings.TrimRight(o.PublicURL, "/"),
-		lockDir: o.LockDir, client: o.Client, parallel: o.Parallel, retries: o.Retries, now: o.Now, log: o.Log, progress: o.Progress,
+		locker: o.Locker, client: o.Client, parallel: o.Parallel, retries: o.Retries, now: o.Now, log: o.Log, progress: o.Progress,
 		onPulse: o.OnPulse}
 	if m.client == nil {
 		m.client = &http.Client{Timeout: 30 * time.Minute}
@@ -188,9 +187,8 @@ type indexWork struct {
 }
 
 func (m *Mirror) pulse(ctx context.Context, a *config.Archive) (catalog.Snapshot, error) {
-	if m.lockDir != "" {
-		// Real time, not m.now: GC compares it with file modification times.
-		l, err := lock.Pulse(m.lockDir, a.Name, time.Now())
+	if m.locker != nil {
+		l, err := m.locker.Writer(ctx, a.Name, false)
 		if errors.Is(err, lock.ErrBusy) {
 			return catalog.Snapshot{}, fmt.Errorf("%w: another pulse of %s is running", errBusy, a.Name)
 		}
@@ -233,10 +231,10 @@ func (m *Mirror) pulse(ctx context.Context, a *config.Archive) (catalog.Snapshot
 	if err := m.fetchPool(ctx, a, suites); err != nil {
 		return catalog.Snapshot{}, err
 	}
-	if m.lockDir != "" {
+	if m.locker != nil {
 		// No sweep may run from here to the commit; files it deleted since
 		// we found them stored are fetched again.
-		l, err := lock.Shared(filepath.Join(m.lockDir, "sweep.lock"))
+		l, err := m.locker.Sweep(ctx, false)
 		if err != nil {
 			return catalog.Snapshot{}, err
 		}

@@ -7,6 +7,8 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/aptsnap/aptsnap/datadir"
+
 	"github.com/spf13/cobra"
 
 	"github.com/aptsnap/aptsnap/certs"
@@ -30,7 +32,7 @@ func certCmd(g *globals) *cobra.Command {
 			if cfg.TLS == nil {
 				return fmt.Errorf("%s has no [tls] section", g.config)
 			}
-			m, err := certs.New(cfg.TLS, cfg.DataDir, g.logger(), certs.Options{})
+			m, err := certs.New(cfg.TLS, datadir.Dir(cfg.DataDir).Certs(), g.logger(), certs.Options{})
 			if err != nil {
 				return err
 			}
