@@ -36,4 +36,6 @@ func (d Dir) Certs() string { return d.join("certs") }
 // names none.
 func (d Dir) SigningKey() string { return d.join("signing-key.asc") }
 
-func (d Dir) join(elem ...string) string { return filepath.Join(append([]string{string(d)}, elem...)...) }
+func (d Dir) join(elem ...string) string {
+	return filepath.Join(append([]string{string(d)}, elem...)...)
+}
