@@ -4,10 +4,11 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base64"
-	"errors"
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/aptsnap/aptsnap/errdefs"
 
 	"github.com/aptsnap/aptsnap/blob"
 	"github.com/aptsnap/aptsnap/catalog"
@@ -53,15 +54,12 @@ type TokenOps interface {
 	RevokeToken(ctx context.Context, name string) error
 }
 
-// ErrInvalid marks bad arguments (the server answers them with 400).
-// Ops implementations may wrap it too.
-var ErrInvalid = errors.New("invalid argument")
-
-// ErrExists marks a token name already taken (the server answers 409).
-var ErrExists = errors.New("already exists")
-
-// ErrTooLarge is returned (wrapped) for a request body over its limit (413).
-var ErrTooLarge = errors.New("request too large")
+// The errors the server answers with 400, 409 and 413 (see errdefs).
+var (
+	ErrInvalid  = errdefs.ErrInvalid
+	ErrExists   = errdefs.ErrExists
+	ErrTooLarge = errdefs.ErrTooLarge
+)
 
 // ParseRole checks that s names a role.
 func ParseRole(s string) (catalog.Role, error) {

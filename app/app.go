@@ -9,16 +9,15 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"path/filepath"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/aptsnap/aptsnap/storage"
+
 	"github.com/aptsnap/aptsnap/api"
 	"github.com/aptsnap/aptsnap/blob"
-	"github.com/aptsnap/aptsnap/blob/local"
 	"github.com/aptsnap/aptsnap/catalog"
-	"github.com/aptsnap/aptsnap/catalog/sqlite"
 	"github.com/aptsnap/aptsnap/certs"
 	"github.com/aptsnap/aptsnap/config"
 	"github.com/aptsnap/aptsnap/lock"
@@ -66,25 +65,21 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, erro
 	if log == nil {
 		log = slog.Default()
 	}
-	cat, err := sqlite.Open(ctx, filepath.Join(cfg.DataDir, "catalog.db"))
+	st, err := storage.Open(ctx, cfg)
 	if err != nil {
-		return nil, err
-	}
-	store, err := local.Open(filepath.Join(cfg.DataDir, "blobs"))
-	if err != nil {
-		cat.Close()
 		return nil, err
 	}
 	signer, created, err := pgp.LoadOrCreateSigner(cfg.SigningKeyPath(), "aptsnap archive signing key")
 	if err != nil {
-		cat.Close()
+		st.Close()
 		return nil, err
 	}
 	if created {
 		log.Info("generated signing key", "path", cfg.SigningKeyPath(), "fingerprint", signer.Fingerprint())
 	}
-	a := &App{Config: cfg, Catalog: cat, Store: store, Signer: signer, Log: log, Now: time.Now, Progress: progress.Discard{}}
-	a.Metrics = metrics.New(cat, store, a.archiveNames())
+	a := &App{Config: cfg, Catalog: st.Catalog, Store: st.Store, Locker: st.Locker, Signer: signer, Log: log, Now: time.Now,
+		Progress: progress.Discard{}}
+	a.Metrics = metrics.New(st.Catalog, st.Store, a.archiveNames())
 	a.Metrics.CertSource(func() map[string]time.Time {
 		if c := a.Certs(); c != nil {
 			return c.NotAfter()
