@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/aptsnap/aptsnap/publish"
 	"github.com/aptsnap/aptsnap/storage"
 
 	"github.com/aptsnap/aptsnap/api"
@@ -95,7 +96,7 @@ func (a *App) Close() error { return a.Catalog.Close() }
 // Mirror returns a Mirror configured from the App.
 func (a *App) Mirror() *mirror.Mirror {
 	o := mirror.Options{
-		Catalog: a.Catalog, Store: a.Store, Signer: a.Signer, PublicURL: a.Config.PublicURL,
+		Catalog: a.Catalog, Store: a.Store, Publisher: a.publisher(), PublicURL: a.Config.PublicURL,
 		Locker: a.locker(), Parallel: a.Config.Parallel,
 		Now: a.Now, Log: a.Log, Progress: a.Progress, Client: a.Client,
 	}
@@ -103,6 +104,11 @@ func (a *App) Mirror() *mirror.Mirror {
 		o.OnPulse = a.Metrics.Pulse
 	}
 	return mirror.New(o)
+}
+
+// publisher publishes snapshots signed with the App's key, on its clock.
+func (a *App) publisher() *publish.Publisher {
+	return publish.New(publish.Options{Catalog: a.Catalog, Store: a.Store, Signer: a.Signer, Now: a.Now})
 }
 
 // Pulse runs one pulse of the named archive.

@@ -1,7 +1,6 @@
 package app
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -14,6 +13,7 @@ import (
 	"github.com/aptsnap/aptsnap/config"
 	"github.com/aptsnap/aptsnap/debver"
 	"github.com/aptsnap/aptsnap/index"
+	"github.com/aptsnap/aptsnap/publish"
 	"github.com/aptsnap/aptsnap/release"
 	"github.com/aptsnap/aptsnap/repo"
 )
@@ -458,46 +458,27 @@ func (a *App) loadSuite(ctx context.Context, name string, comps, archs []string,
 }
 
 // commitCustom writes every suite's indices (plain, .gz, .xz) to the
-// store, signs a Release per suite and records the snapshot.
+// store, and publishes them with a Release per suite as the next snapshot.
 func (a *App) commitCustom(ctx context.Context, cu *config.Custom, suites map[string]*repo.Suite) (catalog.Snapshot, error) {
+	pub := a.publisher()
 	created := a.Now().UTC()
-	ns := catalog.NewSnapshot{Archive: cu.Name, Created: created, ValidUntil: created.Add(cu.ValidFor())}
+	ps := publish.Snapshot{Archive: cu.Name, Created: created, ValidDays: cu.ValidDays, URL: cu.PublicURL}
 	for _, name := range cu.Suites {
-		s := suites[name]
-		su := catalog.NewSuite{Name: name, UpstreamDate: created, NewIndices: map[blob.Digest][]catalog.PoolEntry{}}
-		idx := s.Indices()
+		su := publish.Suite{Name: name, UpstreamDate: created}
+		idx := suites[name].Indices()
 		paths := make([]string, 0, len(idx))
 		for p := range idx {
 			paths = append(paths, p)
 		}
 		slices.Sort(paths)
-		var files []release.File
 		for _, p := range paths {
-			plain := idx[p]
-			gz, xz, err := index.Compress(plain)
+			files, ix, err := pub.WriteIndex(ctx, p, idx[p])
 			if err != nil {
-				return catalog.Snapshot{}, err
+				return catalog.Snapshot{}, fmt.Errorf("%s %w", name, err)
 			}
-			for _, v := range []struct {
-				ext  string
-				data []byte
-			}{{"", plain}, {".gz", gz}, {".xz", xz}} {
-				info, err := a.Store.Put(ctx, bytes.NewReader(v.data), blob.Digest{}, -1)
-				if err != nil {
-					return catalog.Snapshot{}, err
-				}
-				su.Files = append(su.Files, catalog.IndexFile{Path: p + v.ext, SHA256: info.Digest, Size: info.Size})
-				files = append(files, release.File{Path: p + v.ext, Size: info.Size, SHA256: info.Digest})
-			}
-			entries, err := index.PoolFiles(repo.IndexKind(p), plain)
-			if err != nil {
-				return catalog.Snapshot{}, fmt.Errorf("%s %s: %w", name, p, err)
-			}
-			key := blob.Sum(plain)
-			su.Indices = append(su.Indices, key)
-			su.NewIndices[key] = entries
+			su.Files = append(su.Files, files...)
+			su.Indices = append(su.Indices, ix)
 		}
-		slices.SortFunc(files, func(x, y release.File) int { return strings.Compare(x.Path, y.Path) })
 		head := fmt.Sprintf("Origin: %s\nLabel: %s\nSuite: %s\nCodename: %s\nDate: %s\nAcquire-By-Hash: yes\nArchitectures: %s\nComponents: %s\nDescription: %s %s (aptsnap custom archive)\n",
 			cu.Origin, cu.Label, name, name, release.FormatTime(created), strings.Join(cu.Architectures, " "),
 			strings.Join(cu.Components, " "), cu.Name, name)
@@ -509,19 +490,12 @@ func (a *App) commitCustom(ctx context.Context, cu *config.Custom, suites map[st
 		if err != nil {
 			return catalog.Snapshot{}, err
 		}
-		su.Upstream = info.Digest
-		su.Release = release.Snapshot{Upstream: up, ValidUntil: ns.ValidUntil,
-			SnapshotsURL: cu.PublicURL + "/" + cu.Name + "/@SNAPSHOTID@/", Files: files}.Build()
-		if su.InRelease, err = a.Signer.ClearSign(su.Release); err != nil {
-			return catalog.Snapshot{}, err
-		}
-		if su.ReleaseGPG, err = a.Signer.DetachSign(su.Release); err != nil {
-			return catalog.Snapshot{}, err
-		}
-		ns.Suites = append(ns.Suites, su)
+		su.Fields, su.Upstream = up, info.Digest
+		ps.Suites = append(ps.Suites, su)
 	}
-	if err := a.Store.Sync(ctx); err != nil {
+	snaps, err := pub.Publish(ctx, ps)
+	if err != nil {
 		return catalog.Snapshot{}, err
 	}
-	return a.Catalog.CreateSnapshot(ctx, ns)
+	return snaps[0], nil
 }

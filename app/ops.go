@@ -14,7 +14,6 @@ import (
 	"github.com/aptsnap/aptsnap/catalog"
 	"github.com/aptsnap/aptsnap/datadir"
 	"github.com/aptsnap/aptsnap/lock"
-	"github.com/aptsnap/aptsnap/release"
 	"github.com/aptsnap/aptsnap/web"
 )
 
@@ -105,40 +104,12 @@ func (a *App) Snapshots(ctx context.Context, archive string) ([]api.Snapshot, er
 	return out, nil
 }
 
-// MaxBumpDays is the longest a bump may extend a snapshot: a hundred years.
-const MaxBumpDays = 36500
-
 // Bump implements api.Ops: Valid-Until becomes now + days and the
 // snapshot's Release files are signed again; their Date stays.
 func (a *App) Bump(ctx context.Context, archive, serial string, days int) (api.BumpResult, error) {
-	if days <= 0 || days > MaxBumpDays {
-		return api.BumpResult{}, fmt.Errorf("bump: %w: days must be between 1 and %d, not %d", api.ErrInvalid, MaxBumpDays, days)
-	}
-	prev, err := a.Catalog.Snapshot(ctx, archive, serial)
-	if errors.Is(err, catalog.ErrNotFound) {
-		return api.BumpResult{}, fmt.Errorf("bump %s/%s: %w (collected, or never made)", archive, serial, err)
-	}
+	prev, snap, err := a.publisher().Bump(ctx, archive, serial, days)
 	if err != nil {
-		return api.BumpResult{}, fmt.Errorf("bump %s/%s: %w", archive, serial, err)
-	}
-	until := a.Now().Add(time.Duration(days) * 24 * time.Hour)
-	snap, err := a.Catalog.UpdateReleases(ctx, archive, serial, until, func(suite string, rel []byte) (catalog.SignedRelease, error) {
-		text, err := release.SetValidUntil(rel, until)
-		if err != nil {
-			return catalog.SignedRelease{}, err
-		}
-		in, err := a.Signer.ClearSign(text)
-		if err != nil {
-			return catalog.SignedRelease{}, err
-		}
-		det, err := a.Signer.DetachSign(text)
-		if err != nil {
-			return catalog.SignedRelease{}, err
-		}
-		return catalog.SignedRelease{Release: text, InRelease: in, ReleaseGPG: det}, nil
-	})
-	if err != nil {
-		return api.BumpResult{}, fmt.Errorf("bump %s/%s: %w", archive, serial, err)
+		return api.BumpResult{}, err
 	}
 	a.invalidate()
 	a.Log.Info("bumped", "archive", archive, "serial", serial, "valid_until", snap.ValidUntil, "previous", prev.ValidUntil)

@@ -1,7 +1,6 @@
 package app
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -10,9 +9,9 @@ import (
 	"strings"
 
 	"github.com/aptsnap/aptsnap/names"
+	"github.com/aptsnap/aptsnap/publish"
 
 	"github.com/aptsnap/aptsnap/api"
-	"github.com/aptsnap/aptsnap/blob"
 	"github.com/aptsnap/aptsnap/catalog"
 	"github.com/aptsnap/aptsnap/index"
 	"github.com/aptsnap/aptsnap/manifest"
@@ -43,31 +42,32 @@ func (a *App) TagCreate(ctx context.Context, tag string, from map[string]string,
 		return nil, err
 	}
 	defer sl.Release()
-	t := &tagging{a: a, m: m, found: map[string]bool{}}
-	var news []catalog.NewSnapshot
+	t := &tagging{a: a, pub: a.publisher(), m: m, found: map[string]bool{}}
+	var news []publish.Snapshot
+	created := a.Now()
 	for _, arc := range archives {
 		src, err := a.Catalog.Snapshot(ctx, arc, from[arc])
 		if err != nil {
 			return nil, fmt.Errorf("tag %s: %w", tag, err)
 		}
-		ns := catalog.NewSnapshot{Archive: arc, Tag: tag, Created: a.Now()}
+		ps := publish.Snapshot{Archive: arc, Tag: tag, Created: created}
 		for _, name := range src.Suites {
 			su, err := a.Catalog.Suite(ctx, src.ID, name)
 			if err != nil {
 				return nil, fmt.Errorf("tag %s: %w", tag, err)
 			}
-			nsu, err := t.suite(ctx, su)
+			psu, err := t.suite(ctx, su)
 			if err != nil {
 				return nil, fmt.Errorf("tag %s: %s/%s %s: %w", tag, arc, src.Serial, name, err)
 			}
-			ns.Suites = append(ns.Suites, nsu)
+			ps.Suites = append(ps.Suites, psu)
 		}
-		news = append(news, ns)
+		news = append(news, ps)
 	}
 	if missing := t.missing(); len(missing) > 0 {
 		return nil, fmt.Errorf("tag %s: %w: not in the source snapshots: %s", tag, api.ErrInvalid, strings.Join(missing, ", "))
 	}
-	snaps, err := a.Catalog.CreateSnapshots(ctx, news)
+	snaps, err := t.pub.Publish(ctx, news...)
 	if errors.Is(err, catalog.ErrExists) {
 		err = fmt.Errorf("%w: %v", api.ErrExists, err)
 	}
@@ -110,6 +110,7 @@ func (a *App) TagDelete(ctx context.Context, tag string) (int, error) {
 // tagging builds the suites of a tag.
 type tagging struct {
 	a     *App
+	pub   *publish.Publisher
 	m     *manifest.Manifest
 	found map[string]bool // manifest entries seen, by String()
 }
@@ -134,36 +135,27 @@ func (t *tagging) missing() []string {
 
 // suite returns the tagged copy of one suite: the same files without a
 // manifest, else indices cut down to the manifest's packages.
-func (t *tagging) suite(ctx context.Context, su catalog.Suite) (catalog.NewSuite, error) {
-	ns := catalog.NewSuite{Name: su.Name, UpstreamDate: su.UpstreamDate, Upstream: su.Upstream,
-		Files: su.Files, Indices: su.Indices}
-	if t.m != nil {
-		if err := t.filter(ctx, su, &ns); err != nil {
-			return ns, err
-		}
-	}
+func (t *tagging) suite(ctx context.Context, su catalog.Suite) (publish.Suite, error) {
 	ours, err := release.Parse(su.Release)
 	if err != nil {
-		return ns, err
+		return publish.Suite{}, err
 	}
-	files := make([]release.File, len(ns.Files))
-	for i, f := range ns.Files {
-		files[i] = release.File{Path: f.Path, Size: f.Size, SHA256: f.SHA256}
+	ps := publish.Suite{Name: su.Name, Fields: ours, UpstreamDate: su.UpstreamDate, Upstream: su.Upstream}
+	if t.m != nil {
+		return ps, t.filter(ctx, su, &ps)
 	}
-	slices.SortFunc(files, func(x, y release.File) int { return strings.Compare(x.Path, y.Path) })
-	ns.Release = release.Snapshot{Upstream: ours, Files: files}.Build() // no Valid-Until, no Snapshots
-	if ns.InRelease, err = t.a.Signer.ClearSign(ns.Release); err != nil {
-		return ns, err
+	for _, f := range su.Files {
+		ps.Files = append(ps.Files, release.File{Path: f.Path, Size: f.Size, SHA256: f.SHA256})
 	}
-	if ns.ReleaseGPG, err = t.a.Signer.DetachSign(ns.Release); err != nil {
-		return ns, err
+	for _, d := range su.Indices {
+		ps.Indices = append(ps.Indices, publish.Index{Key: d, Known: true})
 	}
-	return ns, nil
+	return ps, nil
 }
 
 // filter rewrites every Packages and Sources index of the suite to the
 // manifest's packages.
-func (t *tagging) filter(ctx context.Context, su catalog.Suite, ns *catalog.NewSuite) error {
+func (t *tagging) filter(ctx context.Context, su catalog.Suite, ps *publish.Suite) error {
 	type dirIndex struct{ dir, kind string }
 	var dirs []dirIndex
 	byPath := map[string]catalog.IndexFile{}
@@ -176,12 +168,11 @@ func (t *tagging) filter(ctx context.Context, su catalog.Suite, ns *catalog.NewS
 			}
 		}
 	}
-	ns.Files, ns.Indices, ns.NewIndices = nil, nil, map[blob.Digest][]catalog.PoolEntry{}
 	for _, f := range su.Files { // keep what is not an index (binary-*/Release)
 		if !slices.ContainsFunc(dirs, func(d dirIndex) bool {
 			return path.Dir(f.Path) == d.dir && strings.HasPrefix(path.Base(f.Path), d.kind)
 		}) {
-			ns.Files = append(ns.Files, f)
+			ps.Files = append(ps.Files, release.File{Path: f.Path, Size: f.Size, SHA256: f.SHA256})
 		}
 	}
 	for _, d := range dirs {
@@ -193,25 +184,12 @@ func (t *tagging) filter(ctx context.Context, su catalog.Suite, ns *catalog.NewS
 		if err != nil {
 			return err
 		}
-		plain := index.Write(stanzas)
-		gz, xz, err := index.Compress(plain)
+		files, ix, err := t.pub.WriteIndex(ctx, d.dir+"/"+d.kind, index.Write(stanzas))
 		if err != nil {
 			return err
 		}
-		for ext, content := range map[string][]byte{"": plain, ".gz": gz, ".xz": xz} {
-			info, err := t.a.Store.Put(ctx, bytes.NewReader(content), blob.Digest{}, -1)
-			if err != nil {
-				return err
-			}
-			ns.Files = append(ns.Files, catalog.IndexFile{Path: d.dir + "/" + d.kind + ext, SHA256: info.Digest, Size: info.Size})
-		}
-		entries, err := index.PoolFiles(d.kind, plain)
-		if err != nil {
-			return err
-		}
-		key := blob.Sum(plain)
-		ns.Indices = append(ns.Indices, key)
-		ns.NewIndices[key] = entries
+		ps.Files = append(ps.Files, files...)
+		ps.Indices = append(ps.Indices, ix)
 	}
 	return nil
 }

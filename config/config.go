@@ -375,9 +375,6 @@ func (c *Config) Names() []string {
 // PulseInterval is the time between two scheduled re-snapshots of cu.
 func (cu *Custom) PulseInterval() time.Duration { return interval(cu.PulsesPerDay) }
 
-// ValidFor is how long a new snapshot of cu stays valid.
-func (cu *Custom) ValidFor() time.Duration { return days(cu.ValidDays) }
-
 // Archive returns the archive named name.
 func (c *Config) Archive(name string) (*Archive, error) {
 	for i := range c.Archives {
@@ -394,9 +391,6 @@ var ErrNoArchives = errors.New("config: no [[archive]] configured")
 // PulseInterval is the time between two scheduled pulses of a.
 func (a *Archive) PulseInterval() time.Duration { return interval(a.PulsesPerDay) }
 
-// ValidFor is how long a new snapshot of a stays valid.
-func (a *Archive) ValidFor() time.Duration { return days(a.ValidDays) }
-
 // interval is the time between n evenly spread events a day (0 if none).
 func interval(perDay int) time.Duration {
 	if perDay <= 0 {
@@ -404,8 +398,6 @@ func interval(perDay int) time.Duration {
 	}
 	return 24 * time.Hour / time.Duration(perDay)
 }
-
-func days(n int) time.Duration { return time.Duration(n) * 24 * time.Hour }
 
 // SigningKeyPath is where the signing key is read from (or generated into).
 func (c *Config) SigningKeyPath() string {

@@ -36,8 +36,8 @@ func TestParse(t *testing.T) {
 	if c.PublicURL != "http://127.0.0.1:8080" || a.URL != "http://127.0.0.1:8088/debian" {
 		t.Errorf("trailing slashes kept: %q %q", c.PublicURL, a.URL)
 	}
-	if a.PulseInterval() != 6*time.Hour || a.ValidFor() != 240*time.Hour {
-		t.Errorf("interval %s, valid for %s", a.PulseInterval(), a.ValidFor())
+	if a.PulseInterval() != 6*time.Hour || a.ValidDays != 10 {
+		t.Errorf("interval %s, valid for %d days", a.PulseInterval(), a.ValidDays)
 	}
 	if c.SigningKeyPath() != "/var/lib/aptsnap/signing-key.asc" {
 		t.Errorf("SigningKeyPath = %s", c.SigningKeyPath())
@@ -194,7 +194,7 @@ func TestCustom(t *testing.T) {
 	}
 	if cu.Origin != "ours" || cu.Label != "ours" || cu.PublicURL != "http://127.0.0.1:8080" ||
 		strings.Join(cu.Components, ",") != "main" || strings.Join(cu.Architectures, ",") != "amd64" ||
-		cu.ValidFor() != 240*time.Hour || cu.PulseInterval() != 6*time.Hour || cu.MultipleVersions {
+		cu.ValidDays != 10 || cu.PulseInterval() != 6*time.Hour || cu.MultipleVersions {
 		t.Errorf("custom defaults: %+v", cu)
 	}
 	if got := strings.Join(c.Names(), ","); got != "debian,ours" {

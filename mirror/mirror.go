@@ -26,6 +26,7 @@ import (
 	"github.com/aptsnap/aptsnap/lock"
 	"github.com/aptsnap/aptsnap/pgp"
 	"github.com/aptsnap/aptsnap/progress"
+	"github.com/aptsnap/aptsnap/publish"
 	"github.com/aptsnap/aptsnap/release"
 )
 
@@ -33,7 +34,8 @@ import (
 type Options struct {
 	Catalog catalog.Catalog
 	Store   blob.Store
-	Signer  *pgp.Signer
+	// Publisher signs and records the snapshots.
+	Publisher *publish.Publisher
 	// PublicURL is the server's base URL, for the Snapshots: field.
 	PublicURL string
 	// Locker keeps two pulses of one archive apart, and GC from sweeping
@@ -60,7 +62,7 @@ type Options struct {
 type Mirror struct {
 	cat      catalog.Catalog
 	store    blob.Store
-	signer   *pgp.Signer
+	pub      *publish.Publisher
 	public   string
 	locker   lock.Locker
 	client   *http.Client
@@ -74,7 +76,7 @@ type Mirror struct {
 
 // New returns a Mirror.
 func New(o Options) *Mirror {
-	m := &Mirror{cat: o.Catalog, store: o.Store, signer: o.Signer, public: strings.TrimRight(o.PublicURL, "/"),
+	m := &Mirror{cat: o.Catalog, store: o.Store, pub: o.Publisher, public: o.PublicURL,
 		locker: o.Locker, client: o.Client, parallel: o.Parallel, retries: o.Retries, now: o.Now, log: o.Log, progress: o.Progress,
 		onPulse: o.OnPulse}
 	if m.client == nil {
@@ -174,16 +176,10 @@ type suiteWork struct {
 	rel      *release.Release
 	upstream blob.Digest
 	date     time.Time
-	files    []release.File // index files served
-	indices  []indexWork    // parsed indices (Packages, Sources)
+	files    []release.File  // index files served
+	indices  []publish.Index // parsed indices (Packages, Sources)
 	comps    []string
 	archs    []string
-}
-
-type indexWork struct {
-	key     blob.Digest // digest of the uncompressed index
-	entries []catalog.PoolEntry
-	known   bool
 }
 
 func (m *Mirror) pulse(ctx context.Context, a *config.Archive) (catalog.Snapshot, error) {
@@ -388,7 +384,7 @@ var compressions = []string{"", ".gz", ".xz", ".bz2", ".lzma", ".lz4", ".zst"}
 
 // fetchIndex fetches every listed variant of one index (dir/Packages,
 // .gz, .xz ... and dir/Release), verified, and parses it if new.
-func (m *Mirror) fetchIndex(ctx context.Context, base string, rel *release.Release, dir, name string) (indexWork, []release.File, error) {
+func (m *Mirror) fetchIndex(ctx context.Context, base string, rel *release.Release, dir, name string) (publish.Index, []release.File, error) {
 	var files []release.File
 	var plain *release.File
 	var missingPlain bool
@@ -409,7 +405,7 @@ func (m *Mirror) fetchIndex(ctx context.Context, base string, rel *release.Relea
 			continue
 		}
 		if err != nil {
-			return indexWork{}, nil, fmt.Errorf("%s: %w", p, err)
+			return publish.Index{}, nil, fmt.Errorf("%s: %w", p, err)
 		}
 		files = append(files, f)
 		if ext == "" {
@@ -417,7 +413,7 @@ func (m *Mirror) fetchIndex(ctx context.Context, base string, rel *release.Relea
 		}
 	}
 	if len(files) == 0 {
-		return indexWork{}, nil, fmt.Errorf("upstream Release lists no %s/%s index with a SHA256", dir, name)
+		return publish.Index{}, nil, fmt.Errorf("upstream Release lists no %s/%s index with a SHA256", dir, name)
 	}
 	if missingPlain {
 		// Made from a compressed variant by an earlier pulse already?
@@ -427,15 +423,15 @@ func (m *Mirror) fetchIndex(ctx context.Context, base string, rel *release.Relea
 		}
 	}
 	// The index's identity is its uncompressed content.
-	var iw indexWork
+	var iw publish.Index
 	if plain != nil {
-		iw.key = plain.SHA256
-		known, err := m.cat.KnownIndices(ctx, []blob.Digest{iw.key})
+		iw.Key = plain.SHA256
+		known, err := m.cat.KnownIndices(ctx, []blob.Digest{iw.Key})
 		if err != nil {
 			return iw, nil, err
 		}
-		if known[iw.key] && !missingPlain {
-			iw.known = true
+		if known[iw.Key] && !missingPlain {
+			iw.Known = true
 			return iw, files, nil
 		}
 	}
@@ -444,7 +440,7 @@ func (m *Mirror) fetchIndex(ctx context.Context, base string, rel *release.Relea
 		return iw, nil, fmt.Errorf("%s/%s: %w", dir, name, err)
 	}
 	if plain == nil {
-		iw.key = blob.Sum(data)
+		iw.Key = blob.Sum(data)
 	}
 	if missingPlain {
 		if _, err := m.store.Put(ctx, bytes.NewReader(data), plain.SHA256, plain.Size); err != nil {
@@ -452,18 +448,18 @@ func (m *Mirror) fetchIndex(ctx context.Context, base string, rel *release.Relea
 		}
 		files = append(files, *plain)
 	}
-	known, err := m.cat.KnownIndices(ctx, []blob.Digest{iw.key})
+	known, err := m.cat.KnownIndices(ctx, []blob.Digest{iw.Key})
 	if err != nil {
 		return iw, nil, err
 	}
-	if known[iw.key] {
-		iw.known = true
+	if known[iw.Key] {
+		iw.Known = true
 		return iw, files, nil
 	}
 	if name == "Sources" {
-		iw.entries, err = index.PoolFiles("Sources", data)
+		iw.Entries, err = index.PoolFiles("Sources", data)
 	} else {
-		iw.entries, err = index.PoolFiles("Packages", data)
+		iw.Entries, err = index.PoolFiles("Packages", data)
 	}
 	if err != nil {
 		return iw, nil, fmt.Errorf("%s/%s: %w", dir, name, err)
@@ -516,7 +512,7 @@ func (m *Mirror) fetchPool(ctx context.Context, a *config.Archive, suites []*sui
 	var total int64
 	for _, sw := range suites {
 		for _, iw := range sw.indices {
-			for _, e := range iw.entries {
+			for _, e := range iw.Entries {
 				if seen[e.SHA256] {
 					continue
 				}
@@ -568,38 +564,16 @@ Feed:
 	return nil
 }
 
-// commit signs a Release per suite and creates the snapshot.
+// commit publishes the snapshot.
 func (m *Mirror) commit(ctx context.Context, a *config.Archive, suites []*suiteWork) (catalog.Snapshot, error) {
-	if err := m.store.Sync(ctx); err != nil {
+	ps := publish.Snapshot{Archive: a.Name, ValidDays: a.ValidDays, URL: m.public}
+	for _, sw := range suites {
+		ps.Suites = append(ps.Suites, publish.Suite{Name: sw.name, Fields: sw.rel, Components: sw.comps,
+			Architectures: sw.archs, UpstreamDate: sw.date, Upstream: sw.upstream, Files: sw.files, Indices: sw.indices})
+	}
+	snaps, err := m.pub.Publish(ctx, ps)
+	if err != nil {
 		return catalog.Snapshot{}, err
 	}
-	created := m.now()
-	ns := catalog.NewSnapshot{Archive: a.Name, Created: created, ValidUntil: created.Add(a.ValidFor())}
-	for _, sw := range suites {
-		text := release.Snapshot{
-			Upstream: sw.rel, Components: sw.comps, Architectures: sw.archs,
-			ValidUntil: ns.ValidUntil, SnapshotsURL: m.public + "/" + a.Name + "/@SNAPSHOTID@/", Files: sw.files,
-		}.Build()
-		inrel, err := m.signer.ClearSign(text)
-		if err != nil {
-			return catalog.Snapshot{}, fmt.Errorf("%s: sign: %w", sw.name, err)
-		}
-		det, err := m.signer.DetachSign(text)
-		if err != nil {
-			return catalog.Snapshot{}, fmt.Errorf("%s: sign: %w", sw.name, err)
-		}
-		su := catalog.NewSuite{Name: sw.name, UpstreamDate: sw.date, Upstream: sw.upstream,
-			Release: text, InRelease: inrel, ReleaseGPG: det, NewIndices: map[blob.Digest][]catalog.PoolEntry{}}
-		for _, f := range sw.files {
-			su.Files = append(su.Files, catalog.IndexFile{Path: f.Path, SHA256: f.SHA256, Size: f.Size})
-		}
-		for _, iw := range sw.indices {
-			su.Indices = append(su.Indices, iw.key)
-			if !iw.known {
-				su.NewIndices[iw.key] = iw.entries
-			}
-		}
-		ns.Suites = append(ns.Suites, su)
-	}
-	return m.cat.CreateSnapshot(ctx, ns)
+	return snaps[0], nil
 }
