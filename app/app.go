@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/aptsnap/aptsnap/events"
 	"github.com/aptsnap/aptsnap/publish"
 	"github.com/aptsnap/aptsnap/storage"
 
@@ -46,6 +47,9 @@ type App struct {
 	// Locker takes the locks between processes (flock in the data
 	// directory if nil).
 	Locker lock.Locker
+	// Events tells the server, the web UI and the metrics what the
+	// engines did.
+	Events *events.Bus
 	// Metrics are served at /metrics.
 	Metrics *metrics.Metrics
 	// CertRenewCheck is how often ACME certificates are checked for
@@ -79,8 +83,10 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, erro
 		log.Info("generated signing key", "path", cfg.SigningKeyPath(), "fingerprint", signer.Fingerprint())
 	}
 	a := &App{Config: cfg, Catalog: st.Catalog, Store: st.Store, Locker: st.Locker, Signer: signer, Log: log, Now: time.Now,
-		Progress: progress.Discard{}}
+		Progress: progress.Discard{}, Events: &events.Bus{}}
 	a.Metrics = metrics.New(st.Catalog, st.Store, a.archiveNames())
+	a.Metrics.Listen(a.Events)
+	web.PruneOnCollect(a.Events, a.sidecarDir(), log)
 	a.Metrics.CertSource(func() map[string]time.Time {
 		if c := a.Certs(); c != nil {
 			return c.NotAfter()
@@ -134,6 +140,7 @@ func (a *App) Handler() http.Handler {
 	a.once.Do(func() {
 		a.server = serve.New(serve.Options{Catalog: a.Catalog, Store: a.Store, PublicKey: a.Signer.PublicKey(),
 			Archives: a.archiveNames(), Log: a.Log})
+		a.Events.OnChanged(a.server.Invalidate)
 		a.ui = web.New(web.Options{Catalog: a.Catalog, Store: a.Store, Archives: a.archiveNames(),
 			PublicURL: a.Config.PublicURL, Now: a.Now, CacheDir: a.sidecarDir()})
 	})

@@ -16,6 +16,7 @@ import (
 
 	"github.com/aptsnap/aptsnap/blob"
 	"github.com/aptsnap/aptsnap/catalog"
+	"github.com/aptsnap/aptsnap/events"
 )
 
 // Metrics holds the collectors of one server.
@@ -250,4 +251,10 @@ func (c *certCollector) Collect(ch chan<- prometheus.Metric) {
 	for name, t := range f() {
 		ch <- prometheus.MustNewConstMetric(certDesc, prometheus.GaugeValue, float64(t.Unix()), name)
 	}
+}
+
+// Listen records the pulses and garbage collections b tells of.
+func (m *Metrics) Listen(b *events.Bus) {
+	b.OnPulse(func(p events.Pulse) { m.Pulse(p.Archive, p.Reason, p.Took, p.Ended) })
+	b.OnGC(func(g events.GC) { m.GC(g.Err, g.Expired, g.Files, g.Bytes) })
 }

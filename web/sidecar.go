@@ -2,9 +2,11 @@ package web
 
 import (
 	"bytes"
+	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"slices"
@@ -12,6 +14,7 @@ import (
 	"time"
 
 	"github.com/aptsnap/aptsnap/blob"
+	"github.com/aptsnap/aptsnap/events"
 )
 
 // A sidecar is the package list of one Packages index, kept on disk beside
@@ -185,4 +188,16 @@ func PruneSidecars(dir string, live func(blob.Digest) bool) (int, error) {
 		}
 	}
 	return n, nil
+}
+
+// PruneOnCollect has every garbage collection b tells of delete the
+// package lists in dir of the indices it collected.
+func PruneOnCollect(b *events.Bus, dir string, log *slog.Logger) {
+	b.OnCollected(func(_ context.Context, live func(blob.Digest) bool) {
+		// One written for an index committed meanwhile is only rebuilt on
+		// its next use.
+		if _, err := PruneSidecars(dir, live); err != nil {
+			log.Warn("gc: web package lists", "err", err)
+		}
+	})
 }

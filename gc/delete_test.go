@@ -1,22 +1,19 @@
-package app_test
+package gc_test
 
 import (
 	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"os"
-	"path/filepath"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/aptsnap/aptsnap/app"
 	"github.com/aptsnap/aptsnap/blob"
 	"github.com/aptsnap/aptsnap/blob/local"
-	"github.com/aptsnap/aptsnap/catalog/sqlite"
-	"github.com/aptsnap/aptsnap/config"
+	"github.com/aptsnap/aptsnap/gc"
+	"github.com/aptsnap/aptsnap/internal/testenv"
 )
 
 // sweepStore is a local store whose Delete can fail on one file, or
@@ -64,15 +61,8 @@ func TestGCSweepStops(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx, cancel := context.WithCancel(context.Background())
 			defer cancel()
-			dir := t.TempDir()
-			cat, err := sqlite.Open(ctx, filepath.Join(dir, "catalog.db"))
-			if err != nil {
-				t.Fatal(err)
-			}
-			local, err := local.Open(filepath.Join(dir, "blobs"))
-			if err != nil {
-				t.Fatal(err)
-			}
+			env := testenv.New(t)
+			local := env.Store
 			st := &sweepStore{Store: local}
 			old := time.Now().Add(-time.Hour)
 			var sizes int64
@@ -91,8 +81,8 @@ func TestGCSweepStops(t *testing.T) {
 			if tc.cancel {
 				st.cancel, st.after = cancel, 10
 			}
-			a := &app.App{Config: &config.Config{DataDir: dir}, Catalog: cat, Store: st, Log: slog.Default(), Now: time.Now}
-			res, err := a.GC(ctx, false)
+			c := gc.New(gc.Options{Catalog: env.Catalog, Store: st, Locker: env.Locker})
+			res, err := c.Run(ctx, false)
 			if err == nil {
 				t.Fatalf("GC: no error; %d files, %d bytes", res.Files, res.Bytes)
 			}

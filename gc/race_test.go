@@ -1,37 +1,24 @@
-package app_test
+package gc_test
 
 import (
 	"bytes"
 	"context"
-	"log/slog"
 	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
-	"github.com/aptsnap/aptsnap/app"
 	"github.com/aptsnap/aptsnap/blob"
-	"github.com/aptsnap/aptsnap/blob/local"
 	"github.com/aptsnap/aptsnap/catalog"
-	"github.com/aptsnap/aptsnap/catalog/sqlite"
-	"github.com/aptsnap/aptsnap/config"
-	"github.com/aptsnap/aptsnap/lock"
+	"github.com/aptsnap/aptsnap/gc"
+	"github.com/aptsnap/aptsnap/internal/testenv"
 )
 
 // A pulse that commits between GC's Collect and its sweep loses its files.
 func TestGCSweepsCommittedPulse(t *testing.T) {
 	ctx := context.Background()
-	dir := t.TempDir()
-	cat, err := sqlite.Open(ctx, filepath.Join(dir, "catalog.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	st, err := local.Open(filepath.Join(dir, "blobs"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	a := &app.App{Config: &config.Config{DataDir: dir}, Catalog: cat, Store: st, Log: slog.Default(), Now: time.Now}
-	locks := lock.NewFlock(filepath.Join(dir, "locks"))
+	env := testenv.New(t)
+	cat, st, locks := env.Catalog, env.Store, env.Locker
+	c := gc.New(gc.Options{Catalog: cat, Store: st, Locker: locks})
 
 	// A pulse runs; its pool file is 5 minutes old, older than the pulse's
 	// recorded start: only its commit, seen by GC, keeps the file.
@@ -56,7 +43,7 @@ func TestGCSweepsCommittedPulse(t *testing.T) {
 		t.Fatal(err)
 	}
 	done := make(chan error)
-	go func() { _, err := a.GC(ctx, false); done <- err }()
+	go func() { _, err := c.Run(ctx, false); done <- err }()
 	time.Sleep(500 * time.Millisecond) // GC has run Collect and waits for the sweep lock
 
 	idx := blob.Sum([]byte("Packages"))
