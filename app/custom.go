@@ -448,7 +448,7 @@ func (a *App) loadSuite(ctx context.Context, name string, comps, archs []string,
 	}
 	files := map[string][]byte{}
 	for base := range bases {
-		data, err := a.readIndex(ctx, byPath, base)
+		data, err := index.ReadSuite(ctx, a.Store, byPath, base)
 		if err != nil {
 			return nil, err
 		}

@@ -2,228 +2,41 @@ package app
 
 import (
 	"context"
-	"errors"
-	"fmt"
-	"path"
-	"slices"
-	"strings"
-
-	"github.com/aptsnap/aptsnap/names"
-	"github.com/aptsnap/aptsnap/publish"
 
 	"github.com/aptsnap/aptsnap/api"
 	"github.com/aptsnap/aptsnap/catalog"
-	"github.com/aptsnap/aptsnap/index"
 	"github.com/aptsnap/aptsnap/manifest"
-	"github.com/aptsnap/aptsnap/release"
+	"github.com/aptsnap/aptsnap/tag"
 )
 
-// TagCreate makes an immutable snapshot named tag of each archive from the
-// given serial (archive -> serial), served at /tagged/<tag>/<archive>/.
-// With a manifest, only the packages it lists go in, with freshly written
-// and signed indices; an entry found in none of the source snapshots is an
-// error naming it, and nothing is created.
-func (a *App) TagCreate(ctx context.Context, tag string, from map[string]string, m *manifest.Manifest) ([]api.Snapshot, error) {
-	if !names.Tag(tag) {
-		return nil, fmt.Errorf("tag: %w: invalid name %q (letters, digits, . + _ ~ -)", api.ErrInvalid, tag)
-	}
-	if len(from) == 0 {
-		return nil, fmt.Errorf("tag: %w: no archive=serial given", api.ErrInvalid)
-	}
-	archives := make([]string, 0, len(from))
-	for arc := range from {
-		archives = append(archives, arc)
-	}
-	slices.Sort(archives)
-	// Hold off GC sweeps from reading the sources until the tag is in
-	// the catalog: the indices written meanwhile are not referenced yet.
-	sl, err := a.locker().Sweep(ctx, false)
-	if err != nil {
-		return nil, err
-	}
-	defer sl.Release()
-	t := &tagging{a: a, pub: a.publisher(), m: m, found: map[string]bool{}}
-	var news []publish.Snapshot
-	created := a.Now()
-	for _, arc := range archives {
-		src, err := a.Catalog.Snapshot(ctx, arc, from[arc])
-		if err != nil {
-			return nil, fmt.Errorf("tag %s: %w", tag, err)
-		}
-		ps := publish.Snapshot{Archive: arc, Tag: tag, Created: created}
-		for _, name := range src.Suites {
-			su, err := a.Catalog.Suite(ctx, src.ID, name)
-			if err != nil {
-				return nil, fmt.Errorf("tag %s: %w", tag, err)
-			}
-			psu, err := t.suite(ctx, su)
-			if err != nil {
-				return nil, fmt.Errorf("tag %s: %s/%s %s: %w", tag, arc, src.Serial, name, err)
-			}
-			ps.Suites = append(ps.Suites, psu)
-		}
-		news = append(news, ps)
-	}
-	if missing := t.missing(); len(missing) > 0 {
-		return nil, fmt.Errorf("tag %s: %w: not in the source snapshots: %s", tag, api.ErrInvalid, strings.Join(missing, ", "))
-	}
-	snaps, err := t.pub.Publish(ctx, news...)
-	if errors.Is(err, catalog.ErrExists) {
-		err = fmt.Errorf("%w: %v", api.ErrExists, err)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("tag %s: %w", tag, err)
-	}
-	var out []api.Snapshot
-	for _, snap := range snaps {
-		out = append(out, apiSnapshot(snap))
-	}
-	a.invalidate()
-	a.Log.Info("tagged", "tag", tag, "from", from, "manifest", m != nil)
-	return out, nil
+// tagger makes tags in the App's catalog.
+func (a *App) tagger() *tag.Tagger {
+	return tag.New(tag.Options{Catalog: a.Catalog, Store: a.Store, Publisher: a.publisher(), Locker: a.locker(),
+		Now: a.Now, Log: a.Log, Events: a.Events})
 }
 
-// Tags lists tagged snapshots; their Serial is "@" and the tag's name.
+// TagCreate implements api.Ops.
+func (a *App) TagCreate(ctx context.Context, name string, from map[string]string, m *manifest.Manifest) ([]api.Snapshot, error) {
+	snaps, err := a.tagger().Create(ctx, name, from, m)
+	return apiSnapshots(snaps), err
+}
+
+// Tags implements api.Ops.
 func (a *App) Tags(ctx context.Context) ([]api.Snapshot, error) {
-	tags, err := a.Catalog.Tags(ctx)
-	if err != nil {
-		return nil, err
-	}
+	tags, err := a.tagger().List(ctx)
+	return apiSnapshots(tags), err
+}
+
+// TagDelete implements api.Ops.
+func (a *App) TagDelete(ctx context.Context, name string) (int, error) {
+	return a.tagger().Delete(ctx, name)
+}
+
+// apiSnapshots converts snapshots for the API (an empty list, not nil).
+func apiSnapshots(snaps []catalog.Snapshot) []api.Snapshot {
 	out := []api.Snapshot{}
-	for _, s := range tags {
+	for _, s := range snaps {
 		out = append(out, apiSnapshot(s))
 	}
-	return out, nil
-}
-
-// TagDelete deletes a tag; the next GC removes what only it referenced.
-func (a *App) TagDelete(ctx context.Context, tag string) (int, error) {
-	n, err := a.Catalog.DeleteTag(ctx, tag)
-	if err != nil {
-		return 0, fmt.Errorf("tag delete: %w", err)
-	}
-	a.invalidate()
-	a.Log.Info("tag deleted", "tag", tag, "snapshots", n)
-	return n, nil
-}
-
-// tagging builds the suites of a tag.
-type tagging struct {
-	a     *App
-	pub   *publish.Publisher
-	m     *manifest.Manifest
-	found map[string]bool // manifest entries seen, by String()
-}
-
-func (t *tagging) missing() []string {
-	if t.m == nil {
-		return nil
-	}
-	var out []string
-	for _, b := range t.m.Packages.Binary {
-		if !t.found[b.String()] {
-			out = append(out, b.String())
-		}
-	}
-	for _, s := range t.m.Packages.Source {
-		if !t.found[s.String()] {
-			out = append(out, s.String())
-		}
-	}
 	return out
-}
-
-// suite returns the tagged copy of one suite: the same files without a
-// manifest, else indices cut down to the manifest's packages.
-func (t *tagging) suite(ctx context.Context, su catalog.Suite) (publish.Suite, error) {
-	ours, err := release.Parse(su.Release)
-	if err != nil {
-		return publish.Suite{}, err
-	}
-	ps := publish.Suite{Name: su.Name, Fields: ours, UpstreamDate: su.UpstreamDate, Upstream: su.Upstream}
-	if t.m != nil {
-		return ps, t.filter(ctx, su, &ps)
-	}
-	for _, f := range su.Files {
-		ps.Files = append(ps.Files, release.File{Path: f.Path, Size: f.Size, SHA256: f.SHA256})
-	}
-	for _, d := range su.Indices {
-		ps.Indices = append(ps.Indices, publish.Index{Key: d, Known: true})
-	}
-	return ps, nil
-}
-
-// filter rewrites every Packages and Sources index of the suite to the
-// manifest's packages.
-func (t *tagging) filter(ctx context.Context, su catalog.Suite, ps *publish.Suite) error {
-	type dirIndex struct{ dir, kind string }
-	var dirs []dirIndex
-	byPath := map[string]catalog.IndexFile{}
-	for _, f := range su.Files {
-		byPath[f.Path] = f
-		base := path.Base(f.Path)
-		for _, kind := range []string{"Packages", "Sources"} {
-			if (base == kind || strings.HasPrefix(base, kind+".")) && !slices.Contains(dirs, dirIndex{path.Dir(f.Path), kind}) {
-				dirs = append(dirs, dirIndex{path.Dir(f.Path), kind})
-			}
-		}
-	}
-	for _, f := range su.Files { // keep what is not an index (binary-*/Release)
-		if !slices.ContainsFunc(dirs, func(d dirIndex) bool {
-			return path.Dir(f.Path) == d.dir && strings.HasPrefix(path.Base(f.Path), d.kind)
-		}) {
-			ps.Files = append(ps.Files, release.File{Path: f.Path, Size: f.Size, SHA256: f.SHA256})
-		}
-	}
-	for _, d := range dirs {
-		data, err := t.a.readIndex(ctx, byPath, d.dir+"/"+d.kind)
-		if err != nil {
-			return err
-		}
-		stanzas, err := index.Filter(data, func(pkg, ver, arch string) bool { return t.keep(d.kind, pkg, ver, arch) })
-		if err != nil {
-			return err
-		}
-		files, ix, err := t.pub.WriteIndex(ctx, d.dir+"/"+d.kind, index.Write(stanzas))
-		if err != nil {
-			return err
-		}
-		ps.Files = append(ps.Files, files...)
-		ps.Indices = append(ps.Indices, ix)
-	}
-	return nil
-}
-
-// keep matches a stanza against the manifest and records what it found.
-func (t *tagging) keep(kind, pkg, ver, arch string) bool {
-	if kind == "Sources" {
-		for _, s := range t.m.Packages.Source {
-			if s.Package == pkg && s.Version == ver {
-				t.found[s.String()] = true
-				return true
-			}
-		}
-		return false
-	}
-	for _, b := range t.m.Packages.Binary {
-		if b.Package == pkg && b.Version == ver && (b.Arch == "" || b.Arch == arch) {
-			t.found[b.String()] = true
-			return true
-		}
-	}
-	return false
-}
-
-// readIndex returns the uncompressed content of the index at base
-// (dir/Packages) of a suite's files, from the plain file or a compressed
-// variant.
-func (a *App) readIndex(ctx context.Context, byPath map[string]catalog.IndexFile, base string) ([]byte, error) {
-	for _, ext := range []string{"", ".gz", ".xz"} {
-		f, ok := byPath[base+ext]
-		if !ok {
-			continue
-		}
-		return index.Read(ctx, a.Store, f.Path, f.SHA256)
-	}
-	return nil, fmt.Errorf("no readable variant of %s", base)
 }

@@ -135,3 +135,15 @@ func Read(ctx context.Context, store blob.Store, name string, d blob.Digest) ([]
 	}
 	return data, nil
 }
+
+// ReadSuite returns the uncompressed content of the index at base
+// ("main/binary-amd64/Packages") among a suite's files (by path), from
+// the plain variant if the suite has it, else from .gz or .xz.
+func ReadSuite(ctx context.Context, store blob.Store, byPath map[string]catalog.IndexFile, base string) ([]byte, error) {
+	for _, ext := range []string{"", ".gz", ".xz"} {
+		if f, ok := byPath[base+ext]; ok {
+			return Read(ctx, store, f.Path, f.SHA256)
+		}
+	}
+	return nil, fmt.Errorf("no readable variant of %s", base)
+}
