@@ -120,7 +120,7 @@ func (a *App) publisher() *publish.Publisher {
 // Pulse runs one pulse of the named archive.
 func (a *App) Pulse(ctx context.Context, archive string) (catalog.Snapshot, error) {
 	if _, err := a.Config.Custom(archive); err == nil {
-		return a.pulseCustom(ctx, archive)
+		return a.customs().Pulse(ctx, archive)
 	}
 	arc, err := a.Config.Archive(archive)
 	if err != nil {

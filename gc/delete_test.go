@@ -81,7 +81,7 @@ func TestGCSweepStops(t *testing.T) {
 			if tc.cancel {
 				st.cancel, st.after = cancel, 10
 			}
-			c := gc.New(gc.Options{Catalog: env.Catalog, Store: st, Locker: env.Locker})
+			c := gc.New(gc.Options{Catalog: env.Catalog, Store: st, Locker: env.Locker, Log: env.Log})
 			res, err := c.Run(ctx, false)
 			if err == nil {
 				t.Fatalf("GC: no error; %d files, %d bytes", res.Files, res.Bytes)

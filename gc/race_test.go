@@ -18,7 +18,7 @@ func TestGCSweepsCommittedPulse(t *testing.T) {
 	ctx := context.Background()
 	env := testenv.New(t)
 	cat, st, locks := env.Catalog, env.Store, env.Locker
-	c := gc.New(gc.Options{Catalog: cat, Store: st, Locker: locks})
+	c := gc.New(gc.Options{Catalog: cat, Store: st, Locker: locks, Log: env.Log})
 
 	// A pulse runs; its pool file is 5 minutes old, older than the pulse's
 	// recorded start: only its commit, seen by GC, keeps the file.

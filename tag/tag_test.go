@@ -45,7 +45,7 @@ func source(t *testing.T, e *testenv.Env, archive, packages string) catalog.Snap
 }
 
 func newTagger(e *testenv.Env) *tag.Tagger {
-	return tag.New(tag.Options{Catalog: e.Catalog, Store: e.Store, Publisher: e.Publisher, Locker: e.Locker, Now: e.Clock.Now, Events: e.Events})
+	return tag.New(tag.Options{Catalog: e.Catalog, Store: e.Store, Publisher: e.Publisher, Locker: e.Locker, Now: e.Clock.Now, Log: e.Log, Events: e.Events})
 }
 
 func TestCreateWhole(t *testing.T) {

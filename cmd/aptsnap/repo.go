@@ -4,15 +4,13 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 	"strings"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 
 	"github.com/aptsnap/aptsnap/api"
-	"github.com/aptsnap/aptsnap/debpkg"
+	"github.com/aptsnap/aptsnap/custom"
 )
 
 // The custom archive verbs: import, remove, copy and list packages.
@@ -25,7 +23,7 @@ func repoCmd(g *globals) *cobra.Command {
 		Short: "Import .deb, .udeb, .dsc (with its files) and .changes (with its files) into a suite",
 		Args:  cobra.MinimumNArgs(3),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			files, err := withListedFiles(args[2:])
+			files, err := custom.UploadFiles(args[2:])
 			if err != nil {
 				return err
 			}
@@ -90,51 +88,6 @@ func repoCmd(g *globals) *cobra.Command {
 		},
 	})
 	return c
-}
-
-// withListedFiles adds to the named files those that the .dsc and
-// .changes among them list (a .changes may list a .dsc, which lists more),
-// taken from the listing file's directory.
-func withListedFiles(files []string) ([]string, error) {
-	out := append([]string(nil), files...)
-	seen := map[string]bool{}
-	for _, f := range files {
-		seen[filepath.Clean(f)] = true
-	}
-	for i := 0; i < len(out); i++ {
-		f := out[i]
-		var listed []debpkg.File
-		switch filepath.Ext(f) {
-		case ".dsc":
-			data, err := os.ReadFile(f)
-			if err != nil {
-				return nil, err
-			}
-			d, err := debpkg.ParseDSC(data)
-			if err != nil {
-				return nil, fmt.Errorf("%s: %w", f, err)
-			}
-			listed = d.Files
-		case ".changes":
-			data, err := os.ReadFile(f)
-			if err != nil {
-				return nil, err
-			}
-			c, err := debpkg.ParseChanges(data, nil) // the importing side checks the signature
-			if err != nil {
-				return nil, fmt.Errorf("%s: %w", f, err)
-			}
-			listed = c.Files
-		}
-		for _, l := range listed {
-			p := filepath.Clean(filepath.Join(filepath.Dir(f), l.Name))
-			if !seen[p] {
-				seen[p] = true
-				out = append(out, p)
-			}
-		}
-	}
-	return out, nil
 }
 
 func printRepoResult(w io.Writer, r api.RepoResult) {

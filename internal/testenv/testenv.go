@@ -7,6 +7,7 @@ package testenv
 
 import (
 	"context"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -49,6 +50,8 @@ type Env struct {
 	Publisher *publish.Publisher
 	Events    *events.Bus
 	Clock     *Clock
+	// Log discards what it is given.
+	Log *slog.Logger
 }
 
 // New makes an installation in a temporary directory, closed when the
@@ -66,7 +69,7 @@ func New(t testing.TB) *Env {
 		t.Fatal(err)
 	}
 	e := &Env{Dir: dir, Catalog: cat, Store: store, Locker: lock.NewFlock(dir.Locks()), Signer: Signer(t, "aptsnap test key"),
-		Events: &events.Bus{}, Clock: &Clock{}}
+		Events: &events.Bus{}, Clock: &Clock{}, Log: slog.New(slog.DiscardHandler)}
 	e.Publisher = publish.New(publish.Options{Catalog: cat, Store: store, Signer: e.Signer, Now: e.Clock.Now})
 	return e
 }

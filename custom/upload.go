@@ -1,4 +1,4 @@
-package app
+package custom
 
 import (
 	"bytes"
@@ -13,24 +13,24 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/aptsnap/aptsnap/api"
 	"github.com/aptsnap/aptsnap/blob"
 	"github.com/aptsnap/aptsnap/config"
 	"github.com/aptsnap/aptsnap/deb822"
 	"github.com/aptsnap/aptsnap/debpkg"
+	"github.com/aptsnap/aptsnap/errdefs"
 	"github.com/aptsnap/aptsnap/pgp"
 	"github.com/aptsnap/aptsnap/repo"
 )
 
-// RepoAdd implements api.Repos: it imports .deb and .udeb files (control
-// read from the package), .dsc files with the files they list, and
-// .changes files with theirs (signature checked against the archive's
-// keyring when one is configured), then makes the archive's next
-// snapshot. Any refusal (a bad checksum or signature, a file missing, a
-// same-version upload with other content) changes nothing.
-func (a *App) RepoAdd(ctx context.Context, req api.AddRequest) (api.RepoResult, error) {
-	res := api.RepoResult{Archive: req.Archive, Suite: req.Suite}
-	cu, err := a.custom(req.Archive)
+// Add imports .deb and .udeb files (control read from the package), .dsc
+// files with the files they list, and .changes files with theirs
+// (signature checked against the archive's keyring when one is
+// configured), then makes the archive's next snapshot. Any refusal (a bad
+// checksum or signature, a file missing, a same-version upload with other
+// content) changes nothing.
+func (x *Archives) Add(ctx context.Context, req AddRequest) (Result, error) {
+	res := Result{Archive: req.Archive, Suite: req.Suite}
+	cu, err := x.custom(req.Archive)
 	if err != nil {
 		return res, err
 	}
@@ -39,29 +39,76 @@ func (a *App) RepoAdd(ctx context.Context, req api.AddRequest) (api.RepoResult, 
 		comp = cu.Components[0]
 	}
 	if !slices.Contains(cu.Components, comp) {
-		return res, fmt.Errorf("repo add: %w: component %q is not one of %s", api.ErrInvalid, comp, strings.Join(cu.Components, ", "))
+		return res, fmt.Errorf("repo add: %w: component %q is not one of %s", errdefs.ErrInvalid, comp, strings.Join(cu.Components, ", "))
 	}
-	up, err := a.planUpload(cu, req.Files)
+	up, err := planUpload(cu, req.Files)
 	if err != nil {
 		return res, fmt.Errorf("repo add: %w", err)
 	}
-	err = a.editCustom(ctx, req.Archive, &res, func(suites map[string]*repo.Suite) error {
+	snap, err := x.edit(ctx, req.Archive, &res, func(suites map[string]*repo.Suite) error {
 		s, err := suiteOf(suites, req.Archive, req.Suite)
 		if err != nil {
 			return err
 		}
-		entries, err := a.storeUpload(ctx, up, comp)
+		entries, err := x.storeUpload(ctx, up, comp)
 		if err != nil {
 			return fmt.Errorf("repo add: %w", err)
 		}
 		for _, e := range entries {
-			if err := a.addEntry(s, e, cu.MultipleVersions, &res); err != nil {
+			if err := addEntry(s, e, cu.MultipleVersions, &res); err != nil {
 				return fmt.Errorf("repo add: %w", err)
 			}
 		}
 		return nil
 	})
+	x.created(ctx, snap)
 	return res, err
+}
+
+// UploadFiles returns the given files and those the .dsc and .changes
+// among them list (a .changes may list a .dsc, which lists more), taken
+// from the listing file's directory: everything an import of the given
+// files needs, for a client to send. Signatures are checked by the import.
+func UploadFiles(files []string) ([]string, error) {
+	out := append([]string(nil), files...)
+	seen := map[string]bool{}
+	for _, f := range files {
+		seen[filepath.Clean(f)] = true
+	}
+	for i := 0; i < len(out); i++ {
+		f := out[i]
+		var listed []debpkg.File
+		switch filepath.Ext(f) {
+		case ".dsc":
+			data, err := os.ReadFile(f)
+			if err != nil {
+				return nil, err
+			}
+			d, err := debpkg.ParseDSC(data)
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", f, err)
+			}
+			listed = d.Files
+		case ".changes":
+			data, err := os.ReadFile(f)
+			if err != nil {
+				return nil, err
+			}
+			c, err := debpkg.ParseChanges(data, nil)
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", f, err)
+			}
+			listed = c.Files
+		}
+		for _, l := range listed {
+			p := filepath.Clean(filepath.Join(filepath.Dir(f), l.Name))
+			if !seen[p] {
+				seen[p] = true
+				out = append(out, p)
+			}
+		}
+	}
+	return out, nil
 }
 
 // upload is the checked plan of an import: the binary packages and the
@@ -84,15 +131,15 @@ type source struct {
 
 // planUpload sorts the given files, expands .changes files into the
 // packages they list and checks every listed file's size and checksums.
-func (a *App) planUpload(cu *config.Custom, paths []string) (*upload, error) {
+func planUpload(cu *config.Custom, paths []string) (*upload, error) {
 	if len(paths) == 0 {
-		return nil, fmt.Errorf("%w: no file given", api.ErrInvalid)
+		return nil, fmt.Errorf("%w: no file given", errdefs.ErrInvalid)
 	}
 	up := &upload{files: map[string]string{}}
 	for _, p := range paths {
 		base := filepath.Base(p)
 		if _, dup := up.files[base]; dup {
-			return nil, fmt.Errorf("%w: %s given twice", api.ErrInvalid, base)
+			return nil, fmt.Errorf("%w: %s given twice", errdefs.ErrInvalid, base)
 		}
 		up.files[base] = p
 	}
@@ -125,7 +172,7 @@ func (a *App) planUpload(cu *config.Custom, paths []string) (*upload, error) {
 			}
 			ch, err := debpkg.ParseChanges(data, kr)
 			if err != nil {
-				return nil, fmt.Errorf("%w: %s: %v", api.ErrInvalid, filepath.Base(p), err)
+				return nil, fmt.Errorf("%w: %s: %v", errdefs.ErrInvalid, filepath.Base(p), err)
 			}
 			for _, f := range ch.Files {
 				if err := up.check(filepath.Base(p), f); err != nil {
@@ -157,7 +204,7 @@ func (a *App) planUpload(cu *config.Custom, paths []string) (*upload, error) {
 		case ".deb", ".udeb", ".dsc", ".changes":
 		default:
 			if !listed[base] {
-				return nil, fmt.Errorf("%w: %s is not a package (.deb, .udeb, .dsc, .changes) nor listed by one", api.ErrInvalid, base)
+				return nil, fmt.Errorf("%w: %s is not a package (.deb, .udeb, .dsc, .changes) nor listed by one", errdefs.ErrInvalid, base)
 			}
 		}
 	}
@@ -169,7 +216,7 @@ func (a *App) planUpload(cu *config.Custom, paths []string) (*upload, error) {
 func (up *upload) check(by string, f debpkg.File) error {
 	p, ok := up.files[f.Name]
 	if !ok {
-		return fmt.Errorf("%w: %s lists %s, which was not given", api.ErrInvalid, by, f.Name)
+		return fmt.Errorf("%w: %s lists %s, which was not given", errdefs.ErrInvalid, by, f.Name)
 	}
 	in, err := os.Open(p)
 	if err != nil {
@@ -177,7 +224,7 @@ func (up *upload) check(by string, f debpkg.File) error {
 	}
 	defer in.Close()
 	if err := f.Verify(in); err != nil {
-		return fmt.Errorf("%w: %s: %v", api.ErrInvalid, by, err)
+		return fmt.Errorf("%w: %s: %v", errdefs.ErrInvalid, by, err)
 	}
 	return nil
 }
@@ -189,16 +236,16 @@ func readDSC(p string) (source, error) {
 	}
 	dsc, err := debpkg.ParseDSC(data)
 	if err != nil {
-		return source{}, fmt.Errorf("%w: %s: %v", api.ErrInvalid, filepath.Base(p), err)
+		return source{}, fmt.Errorf("%w: %s: %v", errdefs.ErrInvalid, filepath.Base(p), err)
 	}
 	return source{name: filepath.Base(p), data: data, dsc: dsc}, nil
 }
 
 // storeUpload stores the upload's files and returns their index entries.
-func (a *App) storeUpload(ctx context.Context, up *upload, comp string) ([]repo.Entry, error) {
+func (x *Archives) storeUpload(ctx context.Context, up *upload, comp string) ([]repo.Entry, error) {
 	var out []repo.Entry
 	for _, p := range up.debs {
-		e, err := a.storeDeb(ctx, p, comp)
+		e, err := x.storeDeb(ctx, p, comp)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", filepath.Base(p), err)
 		}
@@ -206,16 +253,16 @@ func (a *App) storeUpload(ctx context.Context, up *upload, comp string) ([]repo.
 	}
 	for _, src := range up.srcs {
 		for _, f := range src.dsc.Files {
-			if _, err := a.storeFile(ctx, up.files[f.Name]); err != nil {
+			if _, err := x.storeFile(ctx, up.files[f.Name]); err != nil {
 				return nil, err
 			}
 		}
-		if _, err := a.Store.Put(ctx, bytes.NewReader(src.data), blob.Digest{}, int64(len(src.data))); err != nil {
+		if _, err := x.o.Store.Put(ctx, bytes.NewReader(src.data), blob.Digest{}, int64(len(src.data))); err != nil {
 			return nil, err
 		}
 		stanza, err := debpkg.SourceStanza(src.dsc, src.name, src.data, debpkg.PoolDir(comp, src.dsc.Source))
 		if err != nil {
-			return nil, fmt.Errorf("%w: %s: %v", api.ErrInvalid, src.name, err)
+			return nil, fmt.Errorf("%w: %s: %v", errdefs.ErrInvalid, src.name, err)
 		}
 		e, err := repo.NewEntry(repo.Source, comp, stanza)
 		if err != nil {
@@ -228,7 +275,7 @@ func (a *App) storeUpload(ctx context.Context, up *upload, comp string) ([]repo.
 
 // storeDeb stores one binary package under its pool path and returns its
 // Packages entry.
-func (a *App) storeDeb(ctx context.Context, p, comp string) (repo.Entry, error) {
+func (x *Archives) storeDeb(ctx context.Context, p, comp string) (repo.Entry, error) {
 	f, err := os.Open(p)
 	if err != nil {
 		return repo.Entry{}, err
@@ -240,11 +287,11 @@ func (a *App) storeDeb(ctx context.Context, p, comp string) (repo.Entry, error) 
 	}
 	control, err := debpkg.ReadControl(f, st.Size())
 	if err != nil {
-		return repo.Entry{}, fmt.Errorf("%w: %v", api.ErrInvalid, err)
+		return repo.Entry{}, fmt.Errorf("%w: %v", errdefs.ErrInvalid, err)
 	}
 	sc := deb822.NewScanner(control)
 	if !sc.Scan() {
-		return repo.Entry{}, fmt.Errorf("%w: empty control file", api.ErrInvalid)
+		return repo.Entry{}, fmt.Errorf("%w: empty control file", errdefs.ErrInvalid)
 	}
 	pkg, ver, arch := string(sc.Field("Package")), string(sc.Field("Version")), string(sc.Field("Architecture"))
 	src, _, _ := strings.Cut(strings.TrimSpace(string(sc.Field("Source"))), " ")
@@ -255,7 +302,7 @@ func (a *App) storeDeb(ctx context.Context, p, comp string) (repo.Entry, error) 
 		return repo.Entry{}, err
 	}
 	m5, s1 := md5.New(), sha1.New()
-	info, err := a.Store.Put(ctx, io.TeeReader(f, io.MultiWriter(m5, s1)), blob.Digest{}, st.Size())
+	info, err := x.o.Store.Put(ctx, io.TeeReader(f, io.MultiWriter(m5, s1)), blob.Digest{}, st.Size())
 	if err != nil {
 		return repo.Entry{}, err
 	}
@@ -271,16 +318,16 @@ func (a *App) storeDeb(ctx context.Context, p, comp string) (repo.Entry, error) 
 	stanza, err := debpkg.BinaryStanza(control, name, info.Size, hex.EncodeToString(m5.Sum(nil)),
 		hex.EncodeToString(s1.Sum(nil)), info.Digest.String())
 	if err != nil {
-		return repo.Entry{}, fmt.Errorf("%w: %v", api.ErrInvalid, err)
+		return repo.Entry{}, fmt.Errorf("%w: %v", errdefs.ErrInvalid, err)
 	}
 	return repo.NewEntry(kind, comp, stanza)
 }
 
-func (a *App) storeFile(ctx context.Context, p string) (blob.Info, error) {
+func (x *Archives) storeFile(ctx context.Context, p string) (blob.Info, error) {
 	f, err := os.Open(p)
 	if err != nil {
 		return blob.Info{}, err
 	}
 	defer f.Close()
-	return a.Store.Put(ctx, f, blob.Digest{}, -1)
+	return x.o.Store.Put(ctx, f, blob.Digest{}, -1)
 }
