@@ -1,126 +1,18 @@
 package app
 
 import (
-	"bytes"
 	"context"
-	"fmt"
-	"io"
-
-	"crypto/sha256"
 
 	"github.com/aptsnap/aptsnap/api"
-	"github.com/aptsnap/aptsnap/blob"
-	"github.com/aptsnap/aptsnap/catalog"
+	"github.com/aptsnap/aptsnap/verify"
 )
 
-// Verify checks that every file the selected snapshots reference is stored
-// with the right size and SHA-256, and that their Release files verify with
-// our key. Empty archive means all archives; empty serial all snapshots.
+// Verify implements api.Ops.
 func (a *App) Verify(ctx context.Context, archive, serial string) ([]api.Problem, error) {
-	archives := []string{archive}
-	if archive == "" {
-		var err error
-		if archives, err = a.Catalog.Archives(ctx); err != nil {
-			return nil, err
-		}
+	probs, err := verify.New(verify.Options{Catalog: a.Catalog, Store: a.Store, Keyring: a.Signer.Keyring()}).Run(ctx, archive, serial)
+	out := []api.Problem{}
+	for _, p := range probs {
+		out = append(out, api.Problem(p))
 	}
-	kr := a.Signer.Keyring()
-	checked := map[blob.Digest]string{} // digest -> "" if good, else the problem
-	check := func(d blob.Digest, size int64) string {
-		if p, ok := checked[d]; ok {
-			return p
-		}
-		p := a.checkBlob(ctx, d, size)
-		checked[d] = p
-		return p
-	}
-	probs := []api.Problem{}
-	for _, arc := range archives {
-		snaps, err := a.Catalog.Snapshots(ctx, arc)
-		if err != nil {
-			return nil, err
-		}
-		tags, err := a.Catalog.Tags(ctx) // tagged snapshots are live too
-		if err != nil {
-			return nil, err
-		}
-		for _, t := range tags {
-			if t.Archive == arc {
-				snaps = append(snaps, t)
-			}
-		}
-		if serial != "" {
-			s, err := a.Catalog.Snapshot(ctx, arc, serial)
-			if err != nil {
-				return nil, err
-			}
-			snaps = []catalog.Snapshot{s}
-		}
-		for _, s := range snaps {
-			bad := func(format string, args ...any) {
-				probs = append(probs, api.Problem{Archive: arc, Serial: s.Serial, What: fmt.Sprintf(format, args...)})
-			}
-			for _, name := range s.Suites {
-				su, err := a.Catalog.Suite(ctx, s.ID, name)
-				if err != nil {
-					return nil, err
-				}
-				if pt, _, err := kr.VerifyClearsigned(su.InRelease); err != nil {
-					bad("%s: InRelease: %v", name, err)
-				} else if !bytes.Equal(bytes.TrimRight(pt, "\n"), bytes.TrimRight(su.Release, "\n")) {
-					// A clearsigned text does not include its last line break.
-					bad("%s: InRelease and Release differ", name)
-				}
-				if _, err := kr.VerifyDetached(su.Release, su.ReleaseGPG); err != nil {
-					bad("%s: Release.gpg: %v", name, err)
-				}
-				for _, f := range su.Files {
-					if p := check(f.SHA256, f.Size); p != "" {
-						bad("%s: %s: %s", name, f.Path, p)
-					}
-				}
-				for _, idx := range su.Indices {
-					ids, err := a.Catalog.IndexMembers(ctx, idx)
-					if err != nil {
-						bad("%s: index %s: %v", name, idx, err)
-						continue
-					}
-					files, err := a.Catalog.PoolFiles(ctx, ids)
-					if err != nil {
-						return nil, err
-					}
-					if len(files) != len(ids) {
-						bad("%s: index %s lists %d pool files, the catalog has %d", name, idx, len(ids), len(files))
-					}
-					for _, f := range files {
-						if p := check(f.SHA256, f.Size); p != "" {
-							bad("%s: pool file sha256 %s: %s", name, f.SHA256, p)
-						}
-					}
-				}
-			}
-		}
-	}
-	return probs, nil
-}
-
-func (a *App) checkBlob(ctx context.Context, d blob.Digest, size int64) string {
-	f, info, err := a.Store.Open(ctx, d)
-	if err != nil {
-		return "missing from the store"
-	}
-	defer f.Close()
-	if info.Size != size {
-		return fmt.Sprintf("stored size %d, want %d", info.Size, size)
-	}
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return fmt.Sprintf("read: %v", err)
-	}
-	var got blob.Digest
-	h.Sum(got[:0])
-	if got != d {
-		return fmt.Sprintf("stored content has sha256 %s", got)
-	}
-	return ""
+	return out, err
 }
