@@ -104,17 +104,14 @@ func (a *App) Mirror() *mirror.Mirror {
 	o := mirror.Options{
 		Catalog: a.Catalog, Store: a.Store, Publisher: a.publisher(), PublicURL: a.Config.PublicURL,
 		Locker: a.locker(), Parallel: a.Config.Parallel,
-		Now: a.Now, Log: a.Log, Progress: a.Progress, Client: a.Client,
-	}
-	if a.Metrics != nil {
-		o.OnPulse = a.Metrics.Pulse
+		Now: a.Now, Log: a.Log, Progress: a.Progress, Client: a.Client, Events: a.Events,
 	}
 	return mirror.New(o)
 }
 
 // publisher publishes snapshots signed with the App's key, on its clock.
 func (a *App) publisher() *publish.Publisher {
-	return publish.New(publish.Options{Catalog: a.Catalog, Store: a.Store, Signer: a.Signer, Now: a.Now})
+	return publish.New(publish.Options{Catalog: a.Catalog, Store: a.Store, Signer: a.Signer, Now: a.Now, Events: a.Events})
 }
 
 // Pulse runs one pulse of the named archive.
@@ -126,12 +123,7 @@ func (a *App) Pulse(ctx context.Context, archive string) (catalog.Snapshot, erro
 	if err != nil {
 		return catalog.Snapshot{}, err
 	}
-	snap, err := a.Mirror().Pulse(ctx, arc)
-	if err == nil && a.server != nil {
-		a.server.Invalidate()
-		a.warm(ctx, snap)
-	}
-	return snap, err
+	return a.Mirror().Pulse(ctx, arc)
 }
 
 // Handler returns the HTTP handler serving the snapshots, and the admin
@@ -142,7 +134,8 @@ func (a *App) Handler() http.Handler {
 			Archives: a.archiveNames(), Log: a.Log})
 		a.Events.OnChanged(a.server.Invalidate)
 		a.ui = web.New(web.Options{Catalog: a.Catalog, Store: a.Store, Archives: a.archiveNames(),
-			PublicURL: a.Config.PublicURL, Now: a.Now, CacheDir: a.sidecarDir()})
+			PublicURL: a.Config.PublicURL, Now: a.Now, CacheDir: a.sidecarDir(), Log: a.Log})
+		a.ui.Listen(a.Events)
 	})
 	admin := api.NewServer(a, a.Catalog, a.Log)
 	metrics := a.Metrics.Handler()
@@ -163,38 +156,6 @@ func (a *App) Handler() http.Handler {
 			a.server.ServeHTTP(w, r)
 		}
 	}))
-}
-
-// warm has the web UI write the package lists of a new snapshot's new
-// indices (a few hundred milliseconds for a full Debian index), so that
-// its package page is fast from the start. The snapshot is served already.
-func (a *App) warm(ctx context.Context, snap catalog.Snapshot) {
-	if a.ui == nil {
-		return
-	}
-	if err := a.ui.Warm(ctx, snap.Archive, snap.Serial); err != nil && ctx.Err() == nil {
-		a.Log.Warn("web: package lists", "archive", snap.Archive, "serial", snap.Serial, "err", err)
-	}
-}
-
-// warmAll has the web UI write the package lists every snapshot's
-// indices lack, newest snapshots first, until done or ctx ends.
-func (a *App) warmAll(ctx context.Context) {
-	if a.ui == nil {
-		return
-	}
-	for _, name := range a.archiveNames() {
-		snaps, err := a.Catalog.Snapshots(ctx, name)
-		if err != nil {
-			continue
-		}
-		for i := len(snaps) - 1; i >= 0; i-- {
-			if ctx.Err() != nil {
-				return
-			}
-			a.warm(ctx, snaps[i])
-		}
-	}
 }
 
 func (a *App) archiveNames() []string { return a.Config.Names() }

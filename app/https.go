@@ -73,7 +73,7 @@ func (a *App) ServeListeners(ctx context.Context, ln, tlsLn net.Listener, schedu
 	var wg sync.WaitGroup
 	// Package lists for the web UI of snapshots made before they existed
 	// (each list is written once; later pulses write their own).
-	wg.Go(func() { a.warmAll(ctx) })
+	wg.Go(func() { a.ui.WarmAll(ctx) })
 	if schedule {
 		wg.Add(1)
 		go func() { defer wg.Done(); a.Schedule(ctx) }()

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
-	"slices"
 
 	"github.com/aptsnap/aptsnap/api"
 	"github.com/aptsnap/aptsnap/catalog"
@@ -29,12 +28,6 @@ func (a *App) locker() lock.Locker {
 
 // sidecarDir holds the web UI's package list per index.
 func (a *App) sidecarDir() string { return filepath.Join(a.Config.DataDir, "cache", "packages") }
-
-func (a *App) invalidate() {
-	if a.server != nil {
-		a.server.Invalidate()
-	}
-}
 
 // Snapshots implements api.Ops.
 func (a *App) Snapshots(ctx context.Context, archive string) ([]api.Snapshot, error) {
@@ -62,7 +55,6 @@ func (a *App) Bump(ctx context.Context, archive, serial string, days int) (api.B
 	if err != nil {
 		return api.BumpResult{}, err
 	}
-	a.invalidate()
 	a.Log.Info("bumped", "archive", archive, "serial", serial, "valid_until", snap.ValidUntil, "previous", prev.ValidUntil)
 	return api.BumpResult{Snapshot: apiSnapshot(snap), Previous: prev.ValidUntil}, nil
 }
@@ -95,20 +87,9 @@ func (a *App) Untrack(ctx context.Context, archive, suite string) (api.UntrackRe
 	if err != nil {
 		return api.UntrackResult{}, fmt.Errorf("untrack: %w: %v", catalog.ErrNotFound, err)
 	}
-	if !slices.Contains(arc.Suites, suite) {
-		snaps, err := a.Catalog.Snapshots(ctx, archive)
-		if err != nil {
-			return api.UntrackResult{}, err
-		}
-		if !slices.ContainsFunc(snaps, func(s catalog.Snapshot) bool { return slices.Contains(s.Suites, suite) }) {
-			return api.UntrackResult{}, fmt.Errorf("untrack: %w: %s tracks no suite %q", catalog.ErrNotFound, archive, suite)
-		}
-	}
-	n, err := a.Catalog.Untrack(ctx, archive, suite)
+	n, err := a.Mirror().Untrack(ctx, arc, suite)
 	if err != nil {
-		return api.UntrackResult{}, fmt.Errorf("untrack %s %s: %w", archive, suite, err)
+		return api.UntrackResult{}, err
 	}
-	a.invalidate()
-	a.Log.Info("untracked", "archive", archive, "suite", suite, "snapshots", n)
 	return api.UntrackResult{Archive: archive, Suite: suite, Snapshots: n}, nil
 }

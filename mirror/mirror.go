@@ -22,6 +22,7 @@ import (
 	"github.com/aptsnap/aptsnap/blob"
 	"github.com/aptsnap/aptsnap/catalog"
 	"github.com/aptsnap/aptsnap/config"
+	"github.com/aptsnap/aptsnap/events"
 	"github.com/aptsnap/aptsnap/index"
 	"github.com/aptsnap/aptsnap/lock"
 	"github.com/aptsnap/aptsnap/pgp"
@@ -53,9 +54,8 @@ type Options struct {
 	Log *slog.Logger
 	// Progress draws the download progress (nothing if nil).
 	Progress progress.Reporter
-	// OnPulse, if set, hears of every pulse's end: the failure reason ("" if
-	// it succeeded, see Reason), its duration and when it ended.
-	OnPulse func(archive, reason string, took time.Duration, ended time.Time)
+	// Events hears of every pulse's end and of the snapshots made.
+	Events *events.Bus
 }
 
 // Mirror runs pulses.
@@ -71,14 +71,14 @@ type Mirror struct {
 	now      func() time.Time
 	log      *slog.Logger
 	progress progress.Reporter
-	onPulse  func(archive, reason string, took time.Duration, ended time.Time)
+	events   *events.Bus
 }
 
 // New returns a Mirror.
 func New(o Options) *Mirror {
 	m := &Mirror{cat: o.Catalog, store: o.Store, pub: o.Publisher, public: o.PublicURL,
 		locker: o.Locker, client: o.Client, parallel: o.Parallel, retries: o.Retries, now: o.Now, log: o.Log, progress: o.Progress,
-		onPulse: o.OnPulse}
+		events: o.Events}
 	if m.client == nil {
 		m.client = &http.Client{Timeout: 30 * time.Minute}
 	}
@@ -149,9 +149,7 @@ func (m *Mirror) Pulse(ctx context.Context, a *config.Archive) (catalog.Snapshot
 	started := m.now()
 	snap, err := m.pulse(ctx, a)
 	rec := catalog.Pulse{Archive: a.Name, Started: started, Finished: m.now(), OK: err == nil, Serial: snap.Serial}
-	if m.onPulse != nil {
-		m.onPulse(a.Name, Reason(err), rec.Finished.Sub(started), rec.Finished)
-	}
+	m.events.Pulsed(events.Pulse{Archive: a.Name, Reason: Reason(err), Took: rec.Finished.Sub(started), Ended: rec.Finished})
 	if err != nil {
 		err = &Error{Archive: a.Name, Err: err}
 		rec.Error = oneLine(err.Error())
@@ -165,7 +163,33 @@ func (m *Mirror) Pulse(ctx context.Context, a *config.Archive) (catalog.Snapshot
 	if rerr := m.cat.RecordPulse(rctx, rec); rerr != nil {
 		m.log.Warn("recording pulse result", "archive", a.Name, "err", rerr)
 	}
+	if err == nil {
+		m.events.Created(ctx, snap)
+	}
 	return snap, err
+}
+
+// Untrack stops tracking a suite of a: it is removed from every snapshot
+// of the archive (tags keep it), and pulses skip it until it leaves the
+// configuration. Its files go at the next GC. It returns the number of
+// snapshots changed.
+func (m *Mirror) Untrack(ctx context.Context, a *config.Archive, suite string) (int, error) {
+	if !slices.Contains(a.Suites, suite) {
+		snaps, err := m.cat.Snapshots(ctx, a.Name)
+		if err != nil {
+			return 0, err
+		}
+		if !slices.ContainsFunc(snaps, func(s catalog.Snapshot) bool { return slices.Contains(s.Suites, suite) }) {
+			return 0, fmt.Errorf("untrack: %w: %s tracks no suite %q", catalog.ErrNotFound, a.Name, suite)
+		}
+	}
+	n, err := m.cat.Untrack(ctx, a.Name, suite)
+	if err != nil {
+		return 0, fmt.Errorf("untrack %s %s: %w", a.Name, suite, err)
+	}
+	m.events.Changed()
+	m.log.Info("untracked", "archive", a.Name, "suite", suite, "snapshots", n)
+	return n, nil
 }
 
 func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }

@@ -21,6 +21,7 @@ import (
 	"github.com/aptsnap/aptsnap/blob"
 	"github.com/aptsnap/aptsnap/catalog"
 	"github.com/aptsnap/aptsnap/errdefs"
+	"github.com/aptsnap/aptsnap/events"
 	"github.com/aptsnap/aptsnap/index"
 	"github.com/aptsnap/aptsnap/pgp"
 	"github.com/aptsnap/aptsnap/release"
@@ -49,6 +50,9 @@ type Options struct {
 	Signer  *pgp.Signer
 	// Now is the clock (time.Now if nil).
 	Now func() time.Time
+	// Events hears of bumps. Publish does not tell of the snapshots it
+	// makes: its callers do, once they have released their locks.
+	Events *events.Bus
 }
 
 // Publisher publishes snapshots.
@@ -57,11 +61,12 @@ type Publisher struct {
 	store  blob.Store
 	signer *pgp.Signer
 	now    func() time.Time
+	events *events.Bus
 }
 
 // New returns a Publisher.
 func New(o Options) *Publisher {
-	p := &Publisher{cat: o.Catalog, store: o.Store, signer: o.Signer, now: o.Now}
+	p := &Publisher{cat: o.Catalog, store: o.Store, signer: o.Signer, now: o.Now, events: o.Events}
 	if p.now == nil {
 		p.now = time.Now
 	}
@@ -239,5 +244,6 @@ func (p *Publisher) Bump(ctx context.Context, archive, serial string, days int) 
 	if err != nil {
 		return prev, snap, fmt.Errorf("bump %s/%s: %w", archive, serial, err)
 	}
+	p.events.Changed()
 	return prev, snap, nil
 }

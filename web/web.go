@@ -16,6 +16,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -23,6 +24,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/aptsnap/aptsnap/events"
 	"github.com/aptsnap/aptsnap/names"
 
 	"github.com/aptsnap/aptsnap/blob"
@@ -44,6 +46,9 @@ type Options struct {
 	// CacheDir keeps a package list per index on disk, for the package
 	// page (none if empty: every distinct index is scanned per request).
 	CacheDir string
+	// Log receives what goes wrong writing package lists (slog.Default()
+	// if nil).
+	Log *slog.Logger
 }
 
 // cachePackages bounds the parsed-index cache: about 25 MB, room for the
@@ -62,6 +67,9 @@ type UI struct{ u *ui }
 func New(o Options) *UI {
 	if o.Now == nil {
 		o.Now = time.Now
+	}
+	if o.Log == nil {
+		o.Log = slog.Default()
 	}
 	o.PublicURL = strings.TrimRight(o.PublicURL, "/")
 	return &UI{&ui{o: o, cache: newIndexCache(o.Store, cachePackages, o.CacheDir)}}
@@ -90,6 +98,37 @@ func (h *UI) Warm(ctx context.Context, archive, serial string) error {
 		}
 	}
 	return nil
+}
+
+// Listen has the UI write the package lists of every snapshot b tells of
+// (a few hundred milliseconds for a full Debian index), so that its
+// package page is fast from the start. The snapshot is served already.
+func (h *UI) Listen(b *events.Bus) {
+	b.OnCreated(func(ctx context.Context, s catalog.Snapshot) { h.warm(ctx, s) })
+}
+
+func (h *UI) warm(ctx context.Context, s catalog.Snapshot) {
+	if err := h.Warm(ctx, s.Archive, s.Serial); err != nil && ctx.Err() == nil {
+		h.u.o.Log.Warn("web: package lists", "archive", s.Archive, "serial", s.Serial, "err", err)
+	}
+}
+
+// WarmAll writes the package lists every snapshot's indices lack, newest
+// snapshots first, until done or ctx ends: for snapshots made before the
+// lists were (each list is written once; later pulses write their own).
+func (h *UI) WarmAll(ctx context.Context) {
+	for _, name := range h.u.o.Archives {
+		snaps, err := h.u.o.Catalog.Snapshots(ctx, name)
+		if err != nil {
+			continue
+		}
+		for i := len(snaps) - 1; i >= 0; i-- {
+			if ctx.Err() != nil {
+				return
+			}
+			h.warm(ctx, snaps[i])
+		}
+	}
 }
 
 // httpError is an error with the status to answer.
