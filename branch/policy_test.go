@@ -1,0 +1,142 @@
+package branch
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/aptsnap/aptsnap/api"
+)
+
+var served = []api.Archive{
+	{Name: "debian", Kind: "mirror", URL: "http://snap.example/debian", Suites: []string{"bookworm", "bookworm-updates"}, Components: []string{"main", "contrib"}},
+	{Name: "debian-security", Kind: "mirror", URL: "http://snap.example/debian-security", Suites: []string{"bookworm-security"}, Components: []string{"main"}},
+	{Name: "ours", Kind: "custom", URL: "http://ours.example/ours", Suites: []string{"stable"}, Components: []string{"main"}},
+}
+
+func TestSources(t *testing.T) {
+	set := map[string]string{"debian": "2026112301", "ours": "2026112005"}
+	for _, tc := range []struct {
+		o    SourcesOptions
+		want string
+	}{
+		{SourcesOptions{Format: OneLine}, "deb http://snap.example/debian/2026112301/ bookworm main contrib\n" +
+			"deb http://snap.example/debian/2026112301/ bookworm-updates main contrib\n" +
+			"deb http://ours.example/ours/2026112005/ stable main\n"},
+		{SourcesOptions{Format: OneLine, SignedBy: "/k.asc"}, "deb [signed-by=/k.asc] http://snap.example/debian/2026112301/ bookworm main contrib\n" +
+			"deb [signed-by=/k.asc] http://snap.example/debian/2026112301/ bookworm-updates main contrib\n" +
+			"deb [signed-by=/k.asc] http://ours.example/ours/2026112005/ stable main\n"},
+		{SourcesOptions{Format: Deb822, SignedBy: "/k.asc"}, "Types: deb\nURIs: http://snap.example/debian/2026112301/\nSuites: bookworm bookworm-updates\n" +
+			"Components: main contrib\nSigned-By: /k.asc\n\nTypes: deb\nURIs: http://ours.example/ours/2026112005/\nSuites: stable\nComponents: main\nSigned-By: /k.asc\n"},
+		{SourcesOptions{Format: LiveBuild, LiveBuildArchive: "debian", LiveBuildSecurityArchive: "debian-security"},
+			"--mirror-bootstrap http://snap.example/debian/2026112301/ --mirror-chroot http://snap.example/debian/2026112301/ " +
+				"--mirror-binary http://snap.example/debian/2026112301/\n"},
+	} {
+		var b bytes.Buffer
+		if err := Sources(&b, set, served, tc.o); err != nil {
+			t.Fatal(err)
+		}
+		if b.String() != tc.want {
+			t.Errorf("%+v:\n%s\nwant\n%s", tc.o, b.String(), tc.want)
+		}
+	}
+	var b bytes.Buffer
+	if err := Sources(&b, map[string]string{"gone": "2026112301"}, served, SourcesOptions{Format: OneLine}); err == nil {
+		t.Error("sources of an archive the server lacks")
+	}
+	if err := Sources(&b, set, served, SourcesOptions{Format: "yaml"}); err == nil {
+		t.Error("an unknown format was accepted")
+	}
+	if err := Sources(&b, map[string]string{"ours": "x"}, served, SourcesOptions{Format: LiveBuild, LiveBuildArchive: "debian"}); err == nil {
+		t.Error("live-build sources without its archives")
+	}
+}
+
+func TestExceptionsArchive(t *testing.T) {
+	two := append(append([]api.Archive{}, served...), api.Archive{Name: "ours2", Kind: "custom"})
+	for _, tc := range []struct {
+		flag, setting string
+		archives      []api.Archive
+		want          string // "" for an error
+	}{
+		{"", "", served, "ours"},
+		{"ours", "", two, "ours"},
+		{"", "ours2", two, "ours2"},
+		{"ours2", "ours", two, "ours2"},
+		{"", "", two, ""},
+		{"debian", "", served, ""},
+		{"", "", served[:2], ""},
+	} {
+		got, err := ExceptionsArchive(tc.flag, tc.setting, tc.archives)
+		if got.Name != tc.want || (err == nil) != (tc.want != "") {
+			t.Errorf("ExceptionsArchive(%q, %q, %d archives) = %q, %v; want %q", tc.flag, tc.setting, len(tc.archives), got.Name, err, tc.want)
+		}
+	}
+}
+
+// copier is a Copier in memory.
+type copier struct {
+	reqs []api.CopyRequest
+	res  api.RepoResult
+	err  error
+}
+
+func (c *copier) Archives(context.Context) ([]api.Archive, error) { return served, nil }
+
+func (c *copier) RepoCopy(_ context.Context, req api.CopyRequest) (api.RepoResult, error) {
+	c.reqs = append(c.reqs, req)
+	return c.res, c.err
+}
+
+func TestGrant(t *testing.T) {
+	ctx := context.Background()
+	root := makeTree(t, map[string]string{"debian/serial": "2026112301\n"})
+	prefs := filepath.Join(root, filepath.FromSlash(PreferencesPath))
+	os.MkdirAll(filepath.Dir(prefs), 0o755)
+	before := "# our pins\nPackage: *\nPin: origin snap.example\nPin-Priority: 500\n"
+	os.WriteFile(prefs, []byte(before), 0o644)
+	tree, err := Open(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &copier{res: api.RepoResult{Archive: "ours", Suite: "stable", Serial: "2026113001", Added: []api.Package{
+		{Package: "hello", Version: "2.10-4", Arch: "source", Kind: "source"},
+		{Package: "hello", Version: "2.10-4", Arch: "amd64", Kind: "deb"},
+		{Package: "hello-doc", Version: "2.10-4", Arch: "all", Kind: "deb"},
+	}}}
+	done, err := tree.Grant(ctx, c, Grant{Package: "hello", Version: "2.10-4", From: "debian/2026112901", Suite: "stable"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := api.CopyRequest{Archive: "ours", Suite: "stable", FromArchive: "debian", FromSerial: "2026112901", Package: "hello", Version: "2.10-4"}
+	if len(c.reqs) != 1 || c.reqs[0] != want {
+		t.Errorf("copies %+v, want %+v", c.reqs, want)
+	}
+	if len(done.Warnings) != 0 || done.Wrote != prefs || len(done.Pins) != 2 || !strings.Contains(done.Pins[1], "pinned hello-doc from origin ours.example at 999") {
+		t.Errorf("granted %+v", done)
+	}
+	data, _ := os.ReadFile(prefs)
+	if !strings.HasPrefix(string(data), before) || strings.Count(string(data), "Explanation: freeze exception") != 2 {
+		t.Errorf("preferences after the grant:\n%s", data)
+	}
+
+	// A pin APT would not use copies nothing.
+	os.WriteFile(prefs, []byte("Package: tool\nPin: origin ours.example\nPin-Priority: 100\n"), 0o644)
+	c.reqs = nil
+	if _, err := tree.Grant(ctx, c, Grant{Package: "tool", From: "debian", Suite: "stable"}); err == nil || len(c.reqs) != 0 {
+		t.Errorf("a grant its pin cannot win: %v, %d copies", err, len(c.reqs))
+	}
+	// A refused copy writes nothing.
+	os.Remove(prefs)
+	c.err = errors.New("409: conflict")
+	if done, err := tree.Grant(ctx, c, Grant{Package: "hello", From: "debian", Suite: "stable"}); err == nil || done.Wrote != "" {
+		t.Errorf("a refused copy: %+v, %v", done, err)
+	}
+	if _, err := os.Stat(prefs); !os.IsNotExist(err) {
+		t.Errorf("a refused copy wrote the preferences: %v", err)
+	}
+}
