@@ -1,0 +1,425 @@
+package mirror_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/aptsnap/aptsnap/blob"
+	"github.com/aptsnap/aptsnap/catalog"
+	"github.com/aptsnap/aptsnap/config"
+	"github.com/aptsnap/aptsnap/events"
+	"github.com/aptsnap/aptsnap/index"
+	"github.com/aptsnap/aptsnap/internal/testenv"
+	"github.com/aptsnap/aptsnap/lock"
+	"github.com/aptsnap/aptsnap/mirror"
+	"github.com/aptsnap/aptsnap/release"
+	"github.com/aptsnap/aptsnap/repogen"
+)
+
+var base = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+
+// generation g of the upstream: hello moves every generation.
+func generation(g int) []repogen.Suite {
+	return []repogen.Suite{
+		{Name: "bookworm", Architectures: []string{"amd64"}, Date: base.Add(time.Duration(g) * time.Hour), Sources: true,
+			Components: map[string][]repogen.Package{"main": {
+				{Name: "hello", Version: fmt.Sprintf("2.10-%d", g+1), Arch: "amd64"},
+				{Name: "docs-common", Version: "3.0", Arch: "all"},
+			}}},
+		{Name: "bookworm-updates", Architectures: []string{"amd64"}, Date: base.Add(time.Duration(g) * time.Hour), Sources: true,
+			Components: map[string][]repogen.Package{"main": {{Name: "tzdata", Version: fmt.Sprintf("2026a-%d", g+1), Arch: "all"}}}},
+	}
+}
+
+// setup is an installation mirroring an in-process upstream, generation 0.
+type setup struct {
+	e    *testenv.Env
+	up   *testenv.Upstream
+	arc  *config.Archive
+	m    *mirror.Mirror
+	told []events.Pulse
+}
+
+func newSetup(t *testing.T, sources bool) *setup {
+	t.Helper()
+	s := &setup{e: testenv.New(t), up: testenv.NewUpstream(t)}
+	s.up.Write(generation(0)...)
+	s.arc = &config.Archive{Name: "debian", URL: s.up.URL(), Keyring: s.up.Keyring, Suites: []string{"bookworm", "bookworm-updates"},
+		Components: []string{"main"}, Architectures: []string{"amd64"}, Sources: sources, ValidDays: 10}
+	s.e.Events.OnPulse(func(p events.Pulse) { s.told = append(s.told, p) })
+	s.m = s.mirror(s.e.Locker)
+	return s
+}
+
+func (s *setup) mirror(l lock.Locker) *mirror.Mirror {
+	return mirror.New(mirror.Options{Catalog: s.e.Catalog, Store: s.e.Store, Publisher: s.e.Publisher, PublicURL: "http://snap.example",
+		Locker: l, Retries: 1, Now: s.e.Clock.Now, Log: s.e.Log, Events: s.e.Events})
+}
+
+func (s *setup) pulse(t *testing.T) catalog.Snapshot {
+	t.Helper()
+	snap, err := s.m.Pulse(context.Background(), s.arc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return snap
+}
+
+// packages is a suite's uncompressed Packages in a snapshot.
+func (s *setup) packages(t *testing.T, snap catalog.Snapshot, suite string) string {
+	t.Helper()
+	ctx := context.Background()
+	su, err := s.e.Catalog.Suite(ctx, snap.ID, suite)
+	if err != nil {
+		t.Fatal(err)
+	}
+	byPath := map[string]catalog.IndexFile{}
+	for _, f := range su.Files {
+		byPath[f.Path] = f
+	}
+	data, err := index.ReadSuite(ctx, s.e.Store, byPath, "main/binary-amd64/Packages")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(data)
+}
+
+func TestPulse(t *testing.T) {
+	ctx := context.Background()
+	s := newSetup(t, true)
+	var created []string
+	s.e.Events.OnCreated(func(_ context.Context, snap catalog.Snapshot) { created = append(created, snap.Serial) })
+	first := s.pulse(t)
+	if first.Serial == "" || strings.Join(first.Suites, " ") != "bookworm bookworm-updates" {
+		t.Fatalf("snapshot %+v", first)
+	}
+	su, err := s.e.Catalog.Suite(ctx, first.ID, "bookworm")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rel := string(su.Release)
+	for _, want := range []string{"Origin: Debian\n", "Codename: bookworm\n", "Date: " + release.FormatTime(base) + "\n",
+		"Valid-Until: " + release.FormatTime(first.ValidUntil) + "\n", "Snapshots: http://snap.example/debian/@SNAPSHOTID@/\n",
+		" main/binary-amd64/Packages.xz\n", " main/source/Sources.gz\n", "Acquire-By-Hash: yes\n"} {
+		if !strings.Contains(rel, want) {
+			t.Errorf("Release lacks %q:\n%s", want, rel)
+		}
+	}
+	if _, _, err := s.e.Signer.Keyring().VerifyClearsigned(su.InRelease); err != nil {
+		t.Errorf("InRelease: %v", err)
+	}
+	// The upstream InRelease is kept byte for byte, and so are the indices.
+	upInRelease, _ := os.ReadFile(filepath.Join(s.up.Repo.Dir, "dists/bookworm/InRelease"))
+	if got, err := s.e.Store.ReadFile(ctx, su.Upstream, nil); err != nil || !bytes.Equal(got, upInRelease) {
+		t.Errorf("upstream InRelease not kept as it was: %v", err)
+	}
+	upPackages, _ := os.ReadFile(filepath.Join(s.up.Repo.Dir, "dists/bookworm/main/binary-amd64/Packages"))
+	if got := s.packages(t, first, "bookworm"); got != string(upPackages) {
+		t.Errorf("Packages differs from upstream's:\n%s", got)
+	}
+	// Every pool file, binary and source, is stored as upstream has it.
+	for _, p := range []string{s.up.Repo.PoolPath("main", repogen.Package{Name: "hello", Version: "2.10-1", Arch: "amd64"}),
+		"pool/main/h/hello/hello_2.10-1.dsc"} {
+		data, err := os.ReadFile(filepath.Join(s.up.Repo.Dir, p))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.e.Store.Stat(ctx, blob.Sum(data)); err != nil {
+			t.Errorf("%s not stored: %v", p, err)
+		}
+		if pf, _ := s.e.Catalog.LookupPool(ctx, "debian", p); len(pf) != 1 {
+			t.Errorf("%s not recorded: %+v", p, pf)
+		}
+	}
+
+	// Unchanged upstream: a new snapshot, nothing downloaded but the
+	// Release files (checked by hash, they are stored already).
+	var pool atomic.Int64
+	s.up.SetFault(func(w http.ResponseWriter, r *http.Request) bool {
+		if strings.Contains(r.URL.Path, "/pool/") || strings.Contains(r.URL.Path, "/binary-") {
+			pool.Add(1)
+		}
+		return false
+	})
+	second := s.pulse(t)
+	if second.Serial <= first.Serial || pool.Load() != 0 {
+		t.Errorf("second pulse %s after %s fetched %d index or pool files again", second.Serial, first.Serial, pool.Load())
+	}
+	s.up.SetFault(nil)
+	s.up.Write(generation(1)...)
+	third := s.pulse(t)
+	if got := s.packages(t, third, "bookworm"); !strings.Contains(got, "Version: 2.10-2\n") {
+		t.Errorf("generation 1 not in the third snapshot:\n%s", got)
+	}
+	if got := s.packages(t, first, "bookworm"); !strings.Contains(got, "Version: 2.10-1\n") {
+		t.Errorf("the first snapshot changed:\n%s", got)
+	}
+	if strings.Join(created, " ") != first.Serial+" "+second.Serial+" "+third.Serial || len(s.told) != 3 || s.told[2].Reason != "" {
+		t.Errorf("events: created %v, pulses %+v", created, s.told)
+	}
+	rec, _ := s.e.Catalog.Pulses(ctx, "debian", 5)
+	if len(rec) != 3 || !rec[0].OK || rec[0].Serial != third.Serial {
+		t.Errorf("pulse log %+v", rec)
+	}
+}
+
+// TestRefusals: each bad upstream fails the pulse with a one-line error of
+// its kind, makes no snapshot and is recorded; the next good pulse works.
+func TestRefusals(t *testing.T) {
+	tests := []struct {
+		name   string
+		break_ func(t *testing.T, s *setup)
+		want   string
+		reason string
+	}{
+		{"bad signature", func(t *testing.T, s *setup) {
+			s.up.Write(generation(1)...)
+			p := filepath.Join(s.up.Repo.Dir, "dists/bookworm/InRelease")
+			b, _ := os.ReadFile(p)
+			os.WriteFile(p, bytes.Replace(b, []byte("Label: Debian"), []byte("Label: Debiam"), 1), 0o644)
+		}, "bad signature", "signature"},
+		{"unknown key", func(t *testing.T, s *setup) {
+			s.up.Repo.Signer = testenv.Signer(t, "someone else")
+			s.up.Write(generation(1)...)
+		}, "unknown key", "signature"},
+		{"tampered index", func(t *testing.T, s *setup) {
+			s.up.Write(generation(1)...)
+			s.up.SetFault(func(w http.ResponseWriter, r *http.Request) bool {
+				if strings.Contains(r.URL.Path, "/binary-amd64/") && !strings.HasSuffix(r.URL.Path, "Release") {
+					w.Write([]byte("Package: evil\n\n"))
+					return true
+				}
+				return false
+			})
+		}, "does not match", "checksum"},
+		{"truncated pool file", func(t *testing.T, s *setup) {
+			s.up.Write(generation(1)...)
+			s.up.SetFault(func(w http.ResponseWriter, r *http.Request) bool {
+				if strings.HasSuffix(r.URL.Path, ".deb") {
+					b, _ := os.ReadFile(filepath.Join(s.up.Repo.Dir, r.URL.Path))
+					w.Write(b[:len(b)/2])
+					return true
+				}
+				return false
+			})
+		}, "does not match", "checksum"},
+		{"Date going backwards", func(t *testing.T, s *setup) {
+			s.up.Write(generation(1)...)
+			s.pulse(t)
+			s.up.Write(generation(0)...)
+		}, "older than the last accepted", "date"},
+		{"Date in the future", func(t *testing.T, s *setup) {
+			g := generation(1)
+			g[0].Date = time.Now().Add(24 * time.Hour)
+			s.up.Write(g...)
+		}, "in the future", "date"},
+		{"upstream Valid-Until passed", func(t *testing.T, s *setup) {
+			g := generation(1)
+			g[1].ValidUntil = time.Now().Add(-time.Hour)
+			s.up.Write(g...)
+		}, "expired", "date"},
+		{"another suite's Release", func(t *testing.T, s *setup) {
+			s.up.Write(generation(1)...)
+			src, _ := os.ReadFile(filepath.Join(s.up.Repo.Dir, "dists/bookworm/InRelease"))
+			os.WriteFile(filepath.Join(s.up.Repo.Dir, "dists/bookworm-updates/InRelease"), src, 0o644)
+		}, `not "bookworm-updates"`, "other"},
+		{"no Release at all", func(t *testing.T, s *setup) {
+			s.up.SetFault(func(w http.ResponseWriter, r *http.Request) bool {
+				if strings.Contains(r.URL.Path, "Release") {
+					http.NotFound(w, r)
+					return true
+				}
+				return false
+			})
+		}, "not found upstream", "missing"},
+		{"pool file gone", func(t *testing.T, s *setup) {
+			s.up.Write(generation(1)...)
+			os.Remove(filepath.Join(s.up.Repo.Dir, s.up.Repo.PoolPath("main", repogen.Package{Name: "hello", Version: "2.10-2", Arch: "amd64"})))
+		}, "not found upstream", "missing"},
+		{"server errors", func(t *testing.T, s *setup) {
+			s.up.Write(generation(1)...)
+			s.up.SetFault(func(w http.ResponseWriter, r *http.Request) bool {
+				http.Error(w, "overloaded", http.StatusServiceUnavailable)
+				return true
+			})
+		}, "503", "unreachable"},
+		{"connection dropped", func(t *testing.T, s *setup) {
+			s.up.Write(generation(1)...)
+			s.up.SetFault(func(w http.ResponseWriter, r *http.Request) bool {
+				if strings.HasSuffix(r.URL.Path, "InRelease") {
+					return false
+				}
+				if conn, _, err := w.(http.Hijacker).Hijack(); err == nil {
+					conn.Close()
+				}
+				return true
+			})
+		}, "EOF", "unreachable"},
+		{"another pulse running", func(t *testing.T, s *setup) {
+			s.up.Write(generation(1)...)
+			l, err := s.e.Locker.Writer(context.Background(), "debian", false)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(l.Release)
+			s.m = s.mirror(lock.NewFlock(s.e.Dir.Locks())) // as another process would
+		}, "another pulse of debian is running", "busy"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx := context.Background()
+			s := newSetup(t, false)
+			s.pulse(t)
+			tt.break_(t, s)
+			before, _ := s.e.Catalog.Snapshots(ctx, "debian")
+			_, err := s.m.Pulse(ctx, s.arc)
+			if err == nil {
+				t.Fatal("pulse succeeded against a bad upstream")
+			}
+			var pe *mirror.Error
+			if !errors.As(err, &pe) || strings.Contains(err.Error(), "\n") || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("error %q: want one line saying %q", err, tt.want)
+			}
+			if got := mirror.Reason(err); got != tt.reason {
+				t.Errorf("reason %q, want %q", got, tt.reason)
+			}
+			if last := s.told[len(s.told)-1]; last.Reason != tt.reason {
+				t.Errorf("told reason %q, want %q", last.Reason, tt.reason)
+			}
+			after, _ := s.e.Catalog.Snapshots(ctx, "debian")
+			if len(after) != len(before) {
+				t.Fatalf("a failed pulse made a snapshot: %d -> %d", len(before), len(after))
+			}
+			rec, _ := s.e.Catalog.Pulses(ctx, "debian", 1)
+			if len(rec) != 1 || rec[0].OK || rec[0].Error != err.Error() {
+				t.Errorf("pulse log %+v, want the failure %q", rec, err)
+			}
+		})
+	}
+}
+
+// TestKilledPulse: a pulse whose context ends mid-download stops, makes no
+// snapshot, and leaves nothing held: the next pulse runs.
+func TestKilledPulse(t *testing.T) {
+	s := newSetup(t, false)
+	s.pulse(t)
+	s.up.Write(generation(1)...)
+	ctx, cancel := context.WithCancel(context.Background())
+	s.up.SetFault(func(w http.ResponseWriter, r *http.Request) bool {
+		if strings.HasSuffix(r.URL.Path, ".deb") {
+			cancel()
+			<-r.Context().Done()
+			return true
+		}
+		return false
+	})
+	_, err := s.m.Pulse(ctx, s.arc)
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("a killed pulse: %v, want context.Canceled", err)
+	}
+	s.up.SetFault(nil)
+	snaps, _ := s.e.Catalog.Snapshots(context.Background(), "debian")
+	if len(snaps) != 1 {
+		t.Fatalf("a killed pulse made a snapshot: %d", len(snaps))
+	}
+	rec, _ := s.e.Catalog.Pulses(context.Background(), "debian", 1)
+	if len(rec) != 1 || rec[0].OK {
+		t.Errorf("a killed pulse is not in the pulse log: %+v", rec)
+	}
+	if next := s.pulse(t); !strings.Contains(s.packages(t, next, "bookworm"), "Version: 2.10-2\n") {
+		t.Error("the pulse after a killed one did not take generation 1")
+	}
+}
+
+// sweepingLocker deletes a stored file the pulse found, as a GC sweep
+// would have just before the pulse took the sweep lock.
+type sweepingLocker struct {
+	lock.Locker
+	store interface {
+		Delete(context.Context, blob.Digest) error
+	}
+	victim blob.Digest
+}
+
+func (l *sweepingLocker) Sweep(ctx context.Context, exclusive bool) (lock.Lock, error) {
+	if !exclusive {
+		l.store.Delete(ctx, l.victim)
+	}
+	return l.Locker.Sweep(ctx, exclusive)
+}
+
+// TestRecheck: what GC swept between a pulse finding a file stored and its
+// commit is fetched again before the commit.
+func TestRecheck(t *testing.T) {
+	ctx := context.Background()
+	s := newSetup(t, false)
+	s.pulse(t)
+	data, err := os.ReadFile(filepath.Join(s.up.Repo.Dir, s.up.Repo.PoolPath("main", repogen.Package{Name: "docs-common", Version: "3.0", Arch: "all"})))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.up.Write(generation(1)...)
+	s.m = s.mirror(&sweepingLocker{Locker: s.e.Locker, store: s.e.Store, victim: blob.Sum(data)})
+	s.pulse(t)
+	if _, err := s.e.Store.Stat(ctx, blob.Sum(data)); err != nil {
+		t.Errorf("a swept pool file the snapshot lists was not fetched again: %v", err)
+	}
+}
+
+// TestMissingPlainIndex: Debian lists uncompressed indices it does not
+// serve; the snapshot serves one made from a compressed variant.
+func TestMissingPlainIndex(t *testing.T) {
+	s := newSetup(t, false)
+	s.up.SetFault(func(w http.ResponseWriter, r *http.Request) bool {
+		if strings.HasSuffix(r.URL.Path, "/Packages") || strings.Contains(r.URL.Path, "/by-hash/") {
+			http.NotFound(w, r)
+			return true
+		}
+		return false
+	})
+	snap := s.pulse(t)
+	upPackages, _ := os.ReadFile(filepath.Join(s.up.Repo.Dir, "dists/bookworm/main/binary-amd64/Packages"))
+	su, _ := s.e.Catalog.Suite(context.Background(), snap.ID, "bookworm")
+	for _, f := range su.Files {
+		if f.Path == "main/binary-amd64/Packages" {
+			if got, err := s.e.Store.ReadFile(context.Background(), f.SHA256, nil); err != nil || !bytes.Equal(got, upPackages) {
+				t.Errorf("the made Packages differs from upstream's: %v", err)
+			}
+			return
+		}
+	}
+	t.Errorf("the snapshot does not serve the plain Packages upstream lists: %+v", su.Files)
+}
+
+func TestUntrack(t *testing.T) {
+	ctx := context.Background()
+	s := newSetup(t, false)
+	s.pulse(t)
+	s.pulse(t)
+	n, err := s.m.Untrack(ctx, s.arc, "bookworm-updates")
+	if err != nil || n != 2 {
+		t.Fatalf("Untrack = %d, %v; want 2 snapshots", n, err)
+	}
+	next := s.pulse(t)
+	if strings.Join(next.Suites, " ") != "bookworm" {
+		t.Errorf("a pulse after untrack has suites %v", next.Suites)
+	}
+	if _, err := s.m.Untrack(ctx, s.arc, "sid"); !errors.Is(err, catalog.ErrNotFound) {
+		t.Errorf("untrack of a suite never tracked: %v", err)
+	}
+	if _, err := s.m.Untrack(ctx, s.arc, "bookworm"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.m.Pulse(ctx, s.arc); err == nil || !strings.Contains(err.Error(), "every suite of debian is untracked") {
+		t.Errorf("a pulse of an archive with every suite untracked: %v", err)
+	}
+}
