@@ -1,33 +1,38 @@
-// Package app wires aptsnap's parts together from a configuration: the
-// catalog, the file store, the signing key, the mirror and the HTTP server.
-// The CLI and the end-to-end tests both build on it.
+// Package app is the wiring: it opens an installation from its
+// configuration (storage, signing key, events, metrics), gives each engine
+// its dependencies, routes HTTP to the snapshot server, the admin API, the
+// web UI and the metrics, and runs the schedule. What aptsnap does is in
+// the engines (mirror, custom, tag, gc, verify) and the publish step they
+// share; the CLI and the end-to-end tests build on App.
 package app
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
 	"strings"
 	"sync"
 	"time"
-
-	"github.com/aptsnap/aptsnap/events"
-	"github.com/aptsnap/aptsnap/publish"
-	"github.com/aptsnap/aptsnap/storage"
 
 	"github.com/aptsnap/aptsnap/api"
 	"github.com/aptsnap/aptsnap/blob"
 	"github.com/aptsnap/aptsnap/catalog"
 	"github.com/aptsnap/aptsnap/certs"
 	"github.com/aptsnap/aptsnap/config"
+	"github.com/aptsnap/aptsnap/custom"
+	"github.com/aptsnap/aptsnap/datadir"
+	"github.com/aptsnap/aptsnap/events"
+	"github.com/aptsnap/aptsnap/gc"
 	"github.com/aptsnap/aptsnap/lock"
 	"github.com/aptsnap/aptsnap/metrics"
 	"github.com/aptsnap/aptsnap/mirror"
 	"github.com/aptsnap/aptsnap/pgp"
 	"github.com/aptsnap/aptsnap/progress"
+	"github.com/aptsnap/aptsnap/publish"
 	"github.com/aptsnap/aptsnap/serve"
+	"github.com/aptsnap/aptsnap/storage"
+	"github.com/aptsnap/aptsnap/tag"
+	"github.com/aptsnap/aptsnap/verify"
 	"github.com/aptsnap/aptsnap/web"
 )
 
@@ -36,17 +41,16 @@ type App struct {
 	Config  *config.Config
 	Catalog catalog.Catalog
 	Store   blob.Store
-	Signer  *pgp.Signer
-	Log     *slog.Logger
+	// Locker takes the locks between the processes sharing the storage.
+	Locker lock.Locker
+	Signer *pgp.Signer
+	Log    *slog.Logger
 	// Now is the clock used for snapshot times and schedules.
 	Now func() time.Time
 	// Progress draws pulse progress (nothing by default).
 	Progress progress.Reporter
 	// Client fetches from upstreams (a default client if nil).
 	Client *http.Client
-	// Locker takes the locks between processes (flock in the data
-	// directory if nil).
-	Locker lock.Locker
 	// Events tells the server, the web UI and the metrics what the
 	// engines did.
 	Events *events.Bus
@@ -64,8 +68,8 @@ type App struct {
 	certs   *certs.Manager // while serving HTTPS
 }
 
-// Open opens the catalog, store and signing key described by cfg,
-// generating the key in the data directory on first start.
+// Open opens the storage and signing key described by cfg, generating the
+// key in the data directory on first start.
 func Open(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error) {
 	if log == nil {
 		log = slog.Default()
@@ -84,37 +88,63 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, erro
 	}
 	a := &App{Config: cfg, Catalog: st.Catalog, Store: st.Store, Locker: st.Locker, Signer: signer, Log: log, Now: time.Now,
 		Progress: progress.Discard{}, Events: &events.Bus{}}
-	a.Metrics = metrics.New(st.Catalog, st.Store, a.archiveNames())
+	a.Metrics = metrics.New(st.Catalog, st.Store, cfg.Names())
 	a.Metrics.Listen(a.Events)
-	web.PruneOnCollect(a.Events, a.sidecarDir(), log)
 	a.Metrics.CertSource(func() map[string]time.Time {
 		if c := a.Certs(); c != nil {
 			return c.NotAfter()
 		}
 		return nil
 	})
+	web.PruneOnCollect(a.Events, a.packageLists(), log)
 	return a, nil
 }
 
-// Close releases the catalog.
+// Close releases the storage.
 func (a *App) Close() error { return a.Catalog.Close() }
 
-// Mirror returns a Mirror configured from the App.
-func (a *App) Mirror() *mirror.Mirror {
-	o := mirror.Options{
-		Catalog: a.Catalog, Store: a.Store, Publisher: a.publisher(), PublicURL: a.Config.PublicURL,
-		Locker: a.locker(), Parallel: a.Config.Parallel,
-		Now: a.Now, Log: a.Log, Progress: a.Progress, Client: a.Client, Events: a.Events,
-	}
-	return mirror.New(o)
-}
+// packageLists is where the web UI keeps its package list per index.
+func (a *App) packageLists() string { return datadir.Dir(a.Config.DataDir).PackageLists() }
 
-// publisher publishes snapshots signed with the App's key, on its clock.
+// The engines, each given its dependencies. They are made per use: they
+// hold no state of their own, and the App's clock, progress and client may
+// be set after Open.
+
 func (a *App) publisher() *publish.Publisher {
 	return publish.New(publish.Options{Catalog: a.Catalog, Store: a.Store, Signer: a.Signer, Now: a.Now, Events: a.Events})
 }
 
-// Pulse runs one pulse of the named archive.
+func (a *App) mirror() *mirror.Mirror {
+	return mirror.New(mirror.Options{Catalog: a.Catalog, Store: a.Store, Publisher: a.publisher(), PublicURL: a.Config.PublicURL,
+		Locker: a.Locker, Parallel: a.Config.Parallel, Now: a.Now, Log: a.Log, Progress: a.Progress, Client: a.Client,
+		Events: a.Events})
+}
+
+func (a *App) customs() *custom.Archives {
+	return custom.New(custom.Options{Archives: a.Config.Customs, Catalog: a.Catalog, Store: a.Store, Publisher: a.publisher(),
+		Locker: a.Locker, Now: a.Now, Log: a.Log, Events: a.Events})
+}
+
+func (a *App) tagger() *tag.Tagger {
+	return tag.New(tag.Options{Catalog: a.Catalog, Store: a.Store, Publisher: a.publisher(), Locker: a.Locker,
+		Now: a.Now, Log: a.Log, Events: a.Events})
+}
+
+func (a *App) collector() *gc.Collector {
+	var keep []string // a custom archive's contents live in its newest snapshot
+	for _, cu := range a.Config.Customs {
+		keep = append(keep, cu.Name)
+	}
+	return gc.New(gc.Options{Catalog: a.Catalog, Store: a.Store, Locker: a.Locker, KeepNewest: keep,
+		Now: a.Now, Log: a.Log, Events: a.Events})
+}
+
+func (a *App) verifier() *verify.Verifier {
+	return verify.New(verify.Options{Catalog: a.Catalog, Store: a.Store, Keyring: a.Signer.Keyring()})
+}
+
+// Pulse runs one pulse of the named archive: a mirror run, or the
+// re-snapshot of a custom archive.
 func (a *App) Pulse(ctx context.Context, archive string) (catalog.Snapshot, error) {
 	if _, err := a.Config.Custom(archive); err == nil {
 		return a.customs().Pulse(ctx, archive)
@@ -123,18 +153,18 @@ func (a *App) Pulse(ctx context.Context, archive string) (catalog.Snapshot, erro
 	if err != nil {
 		return catalog.Snapshot{}, err
 	}
-	return a.Mirror().Pulse(ctx, arc)
+	return a.mirror().Pulse(ctx, arc)
 }
 
-// Handler returns the HTTP handler serving the snapshots, and the admin
-// API under api.Prefix.
+// Handler returns the HTTP handler serving the snapshots, the admin API
+// under api.Prefix, the web UI under /ui/ and the metrics at /metrics.
 func (a *App) Handler() http.Handler {
 	a.once.Do(func() {
 		a.server = serve.New(serve.Options{Catalog: a.Catalog, Store: a.Store, PublicKey: a.Signer.PublicKey(),
-			Archives: a.archiveNames(), Log: a.Log})
+			Archives: a.Config.Names(), Log: a.Log})
 		a.Events.OnChanged(a.server.Invalidate)
-		a.ui = web.New(web.Options{Catalog: a.Catalog, Store: a.Store, Archives: a.archiveNames(),
-			PublicURL: a.Config.PublicURL, Now: a.Now, CacheDir: a.sidecarDir(), Log: a.Log})
+		a.ui = web.New(web.Options{Catalog: a.Catalog, Store: a.Store, Archives: a.Config.Names(),
+			PublicURL: a.Config.PublicURL, Now: a.Now, CacheDir: a.packageLists(), Log: a.Log})
 		a.ui.Listen(a.Events)
 	})
 	admin := api.NewServer(a, a.Catalog, a.Log)
@@ -156,83 +186,4 @@ func (a *App) Handler() http.Handler {
 			a.server.ServeHTTP(w, r)
 		}
 	}))
-}
-
-func (a *App) archiveNames() []string { return a.Config.Names() }
-
-// Schedule pulses every archive pulses_per_day times a day, at slots
-// aligned on UTC midnight, until ctx ends. An archive whose newest
-// snapshot is older than one interval is pulsed at once.
-func (a *App) Schedule(ctx context.Context) {
-	var wg sync.WaitGroup
-	type scheduled struct {
-		name  string
-		every time.Duration
-	}
-	var all []scheduled
-	for i := range a.Config.Archives {
-		all = append(all, scheduled{a.Config.Archives[i].Name, a.Config.Archives[i].PulseInterval()})
-	}
-	for i := range a.Config.Customs {
-		all = append(all, scheduled{a.Config.Customs[i].Name, a.Config.Customs[i].PulseInterval()})
-	}
-	for _, arc := range all {
-		every := arc.every
-		if every == 0 {
-			continue
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			next := a.Now()
-			if snap, err := a.Catalog.Latest(ctx, arc.name); err == nil && a.Now().Sub(snap.Created) < every {
-				next = nextSlot(a.Now(), every)
-			}
-			for {
-				t := time.NewTimer(max(time.Until(next), 0))
-				select {
-				case <-ctx.Done():
-					t.Stop()
-					return
-				case <-t.C:
-				}
-				a.Pulse(ctx, arc.name) // logged and recorded
-				next = nextSlot(a.Now(), every)
-			}
-		}()
-	}
-	wg.Wait()
-}
-
-// nextSlot is the first instant after now that is a whole number of
-// intervals past UTC midnight.
-func nextSlot(now time.Time, every time.Duration) time.Time {
-	now = now.UTC()
-	midnight := time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, time.UTC)
-	n := now.Sub(midnight)/every + 1
-	return midnight.Add(n * every)
-}
-
-// Serve listens on the configured address (and, with [tls], on the HTTPS
-// one), serves snapshots and runs the pulse schedule until ctx ends.
-func (a *App) Serve(ctx context.Context, schedule bool) error {
-	ln, err := net.Listen("tcp", a.Config.Listen)
-	if err != nil {
-		return fmt.Errorf("serve: %w", err)
-	}
-	return a.ServeListener(ctx, ln, schedule)
-}
-
-// ServeListener is Serve on an existing plain HTTP listener; with [tls]
-// it opens the HTTPS listener itself.
-func (a *App) ServeListener(ctx context.Context, ln net.Listener, schedule bool) error {
-	var tlsLn net.Listener
-	if a.Config.TLS != nil {
-		var err error
-		if tlsLn, err = net.Listen("tcp", a.Config.TLS.Listen); err != nil {
-			ln.Close()
-			return fmt.Errorf("serve https: %w", err)
-		}
-	}
-	return a.ServeListeners(ctx, ln, tlsLn, schedule)
 }

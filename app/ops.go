@@ -3,31 +3,18 @@ package app
 import (
 	"context"
 	"fmt"
-	"path/filepath"
+	"slices"
 
 	"github.com/aptsnap/aptsnap/api"
 	"github.com/aptsnap/aptsnap/catalog"
-	"github.com/aptsnap/aptsnap/datadir"
-	"github.com/aptsnap/aptsnap/gc"
-	"github.com/aptsnap/aptsnap/lock"
+	"github.com/aptsnap/aptsnap/custom"
+	"github.com/aptsnap/aptsnap/manifest"
+	"github.com/aptsnap/aptsnap/repo"
 )
 
+// App implements the admin API's operations on its engines, for the API
+// server and for the CLI working on a configuration directly.
 var _ api.Ops = (*App)(nil)
-
-func apiSnapshot(s catalog.Snapshot) api.Snapshot {
-	return api.Snapshot{Archive: s.Archive, Serial: s.Serial, Created: s.Created, ValidUntil: s.ValidUntil, Suites: s.Suites}
-}
-
-// locker is the App's Locker, by default flock on files in the data directory.
-func (a *App) locker() lock.Locker {
-	if a.Locker != nil {
-		return a.Locker
-	}
-	return lock.NewFlock(datadir.Dir(a.Config.DataDir).Locks())
-}
-
-// sidecarDir holds the web UI's package list per index.
-func (a *App) sidecarDir() string { return filepath.Join(a.Config.DataDir, "cache", "packages") }
 
 // Snapshots implements api.Ops.
 func (a *App) Snapshots(ctx context.Context, archive string) ([]api.Snapshot, error) {
@@ -41,9 +28,7 @@ func (a *App) Snapshots(ctx context.Context, archive string) ([]api.Snapshot, er
 		if err != nil {
 			return nil, err
 		}
-		for _, s := range snaps {
-			out = append(out, apiSnapshot(s))
-		}
+		out = append(out, apiSnapshots(snaps)...)
 	}
 	return out, nil
 }
@@ -59,26 +44,10 @@ func (a *App) Bump(ctx context.Context, archive, serial string, days int) (api.B
 	return api.BumpResult{Snapshot: apiSnapshot(snap), Previous: prev.ValidUntil}, nil
 }
 
-// GC implements api.Ops. It deletes expired snapshots and what only they
-// referenced from the catalog in one transaction, then sweeps the store of
-// files no snapshot references. A file written since the oldest running
-// pulse started is never swept (that pulse may be about to reference it),
-// and a pulse re-checks what it references under the sweep lock before it
-// commits, so a pulse and a GC can run at once. Killing a GC at any point
-// loses nothing live; the next run finishes the sweep.
+// GC implements api.Ops (see package gc).
 func (a *App) GC(ctx context.Context, dryRun bool) (api.GCResult, error) {
-	var customs []string
-	for _, cu := range a.Config.Customs {
-		customs = append(customs, cu.Name)
-	}
-	c := gc.New(gc.Options{Catalog: a.Catalog, Store: a.Store, Locker: a.locker(), KeepNewest: customs,
-		Now: a.Now, Log: a.Log, Events: a.Events})
-	res, err := c.Run(ctx, dryRun)
-	out := api.GCResult{DryRun: res.DryRun, Expired: []api.Snapshot{}, Files: res.Files, Bytes: res.Bytes, Kept: res.Kept}
-	for _, s := range res.Expired {
-		out.Expired = append(out.Expired, apiSnapshot(s))
-	}
-	return out, err
+	res, err := a.collector().Run(ctx, dryRun)
+	return api.GCResult{DryRun: res.DryRun, Expired: apiSnapshots(res.Expired), Files: res.Files, Bytes: res.Bytes, Kept: res.Kept}, err
 }
 
 // Untrack implements api.Ops.
@@ -87,9 +56,122 @@ func (a *App) Untrack(ctx context.Context, archive, suite string) (api.UntrackRe
 	if err != nil {
 		return api.UntrackResult{}, fmt.Errorf("untrack: %w: %v", catalog.ErrNotFound, err)
 	}
-	n, err := a.Mirror().Untrack(ctx, arc, suite)
+	n, err := a.mirror().Untrack(ctx, arc, suite)
 	if err != nil {
 		return api.UntrackResult{}, err
 	}
 	return api.UntrackResult{Archive: archive, Suite: suite, Snapshots: n}, nil
+}
+
+// Verify implements api.Ops (see package verify).
+func (a *App) Verify(ctx context.Context, archive, serial string) ([]api.Problem, error) {
+	probs, err := a.verifier().Run(ctx, archive, serial)
+	out := []api.Problem{}
+	for _, p := range probs {
+		out = append(out, api.Problem(p))
+	}
+	return out, err
+}
+
+// TagCreate implements api.Ops (see package tag).
+func (a *App) TagCreate(ctx context.Context, name string, from map[string]string, m *manifest.Manifest) ([]api.Snapshot, error) {
+	snaps, err := a.tagger().Create(ctx, name, from, m)
+	return apiSnapshots(snaps), err
+}
+
+// Tags implements api.Ops.
+func (a *App) Tags(ctx context.Context) ([]api.Snapshot, error) {
+	tags, err := a.tagger().List(ctx)
+	return apiSnapshots(tags), err
+}
+
+// TagDelete implements api.Ops.
+func (a *App) TagDelete(ctx context.Context, name string) (int, error) {
+	return a.tagger().Delete(ctx, name)
+}
+
+// Archives implements api.Repos: the mirrored archives (their suites
+// still tracked), then the custom ones.
+func (a *App) Archives(ctx context.Context) ([]api.Archive, error) {
+	var out []api.Archive
+	for _, arc := range a.Config.Archives {
+		untracked, err := a.Catalog.Untracked(ctx, arc.Name)
+		if err != nil {
+			return nil, err
+		}
+		suites := slices.DeleteFunc(slices.Clone(arc.Suites), func(s string) bool { return slices.Contains(untracked, s) })
+		out = append(out, api.Archive{Name: arc.Name, Kind: "mirror", URL: a.Config.PublicURL + "/" + arc.Name,
+			Suites: suites, Components: arc.Components, Architectures: arc.Architectures})
+	}
+	for _, cu := range a.Config.Customs {
+		out = append(out, api.Archive{Name: cu.Name, Kind: "custom", URL: cu.PublicURL + "/" + cu.Name,
+			Suites: cu.Suites, Components: cu.Components, Architectures: cu.Architectures})
+	}
+	return out, nil
+}
+
+// Latest implements api.Repos.
+func (a *App) Latest(ctx context.Context, archive string) (string, error) {
+	s, err := a.Catalog.Latest(ctx, archive)
+	if err != nil {
+		return "", fmt.Errorf("latest %s: %w", archive, err)
+	}
+	return s.Serial, nil
+}
+
+// RepoList implements api.Repos (see package custom).
+func (a *App) RepoList(ctx context.Context, archive, suite string) ([]api.Package, error) {
+	entries, err := a.customs().List(ctx, archive, suite)
+	if err != nil {
+		return nil, err
+	}
+	return append([]api.Package{}, apiPackages(entries)...), nil
+}
+
+// RepoRemove implements api.Repos.
+func (a *App) RepoRemove(ctx context.Context, archive, suite string, packages []string) (api.RepoResult, error) {
+	res, err := a.customs().Remove(ctx, archive, suite, packages)
+	return apiRepoResult(res), err
+}
+
+// RepoCopy implements api.Repos.
+func (a *App) RepoCopy(ctx context.Context, req api.CopyRequest) (api.RepoResult, error) {
+	res, err := a.customs().Copy(ctx, custom.CopyRequest(req))
+	return apiRepoResult(res), err
+}
+
+// RepoAdd implements api.Repos.
+func (a *App) RepoAdd(ctx context.Context, req api.AddRequest) (api.RepoResult, error) {
+	res, err := a.customs().Add(ctx, custom.AddRequest(req))
+	return apiRepoResult(res), err
+}
+
+func apiSnapshot(s catalog.Snapshot) api.Snapshot {
+	return api.Snapshot{Archive: s.Archive, Serial: s.Serial, Created: s.Created, ValidUntil: s.ValidUntil, Suites: s.Suites}
+}
+
+// apiSnapshots converts snapshots for the API (an empty list, not nil).
+func apiSnapshots(snaps []catalog.Snapshot) []api.Snapshot {
+	out := []api.Snapshot{}
+	for _, s := range snaps {
+		out = append(out, apiSnapshot(s))
+	}
+	return out
+}
+
+func apiRepoResult(r custom.Result) api.RepoResult {
+	return api.RepoResult{Archive: r.Archive, Suite: r.Suite, Serial: r.Serial,
+		Added: apiPackages(r.Added), Removed: apiPackages(r.Removed), Unchanged: apiPackages(r.Unchanged)}
+}
+
+// apiPackages converts packages for the API (nil stays nil).
+func apiPackages(es []repo.Entry) []api.Package {
+	if es == nil {
+		return nil
+	}
+	out := make([]api.Package, len(es))
+	for i, e := range es {
+		out[i] = api.Package{Package: e.Package, Version: e.Version, Arch: e.Arch, Kind: e.Kind, Component: e.Component}
+	}
+	return out
 }

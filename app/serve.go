@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
@@ -13,6 +14,30 @@ import (
 
 	"github.com/aptsnap/aptsnap/certs"
 )
+
+// Serve listens on the configured address (and, with [tls], on the HTTPS
+// one), serves snapshots and runs the pulse schedule until ctx ends.
+func (a *App) Serve(ctx context.Context, schedule bool) error {
+	ln, err := net.Listen("tcp", a.Config.Listen)
+	if err != nil {
+		return fmt.Errorf("serve: %w", err)
+	}
+	return a.ServeListener(ctx, ln, schedule)
+}
+
+// ServeListener is Serve on an existing plain HTTP listener; with [tls]
+// it opens the HTTPS listener itself.
+func (a *App) ServeListener(ctx context.Context, ln net.Listener, schedule bool) error {
+	var tlsLn net.Listener
+	if a.Config.TLS != nil {
+		var err error
+		if tlsLn, err = net.Listen("tcp", a.Config.TLS.Listen); err != nil {
+			ln.Close()
+			return fmt.Errorf("serve https: %w", err)
+		}
+	}
+	return a.ServeListeners(ctx, ln, tlsLn, schedule)
+}
 
 // Certs is the certificate manager of the serving HTTPS listener, or nil
 // when there is none (no [tls], or not serving yet). The metrics package
@@ -75,25 +100,9 @@ func (a *App) ServeListeners(ctx context.Context, ln, tlsLn net.Listener, schedu
 	// (each list is written once; later pulses write their own).
 	wg.Go(func() { a.ui.WarmAll(ctx) })
 	if schedule {
-		wg.Add(1)
-		go func() { defer wg.Done(); a.Schedule(ctx) }()
+		wg.Go(func() { a.Schedule(ctx) })
 		if every := a.Config.GCInterval; every > 0 {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				t := time.NewTicker(every)
-				defer t.Stop()
-				for {
-					select {
-					case <-ctx.Done():
-						return
-					case <-t.C:
-						if _, err := a.GC(ctx, false); err != nil {
-							a.Log.Error("scheduled gc", "err", err)
-						}
-					}
-				}
-			}()
+			wg.Go(func() { a.collectEvery(ctx, every) })
 		}
 	}
 	go func() {

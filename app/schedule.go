@@ -1,0 +1,74 @@
+package app
+
+import (
+	"context"
+	"sync"
+	"time"
+)
+
+// Schedule pulses every archive pulses_per_day times a day, at slots
+// aligned on UTC midnight, until ctx ends. An archive whose newest
+// snapshot is older than one interval is pulsed at once.
+func (a *App) Schedule(ctx context.Context) {
+	var wg sync.WaitGroup
+	type scheduled struct {
+		name  string
+		every time.Duration
+	}
+	var all []scheduled
+	for i := range a.Config.Archives {
+		all = append(all, scheduled{a.Config.Archives[i].Name, a.Config.Archives[i].PulseInterval()})
+	}
+	for i := range a.Config.Customs {
+		all = append(all, scheduled{a.Config.Customs[i].Name, a.Config.Customs[i].PulseInterval()})
+	}
+	for _, arc := range all {
+		every := arc.every
+		if every == 0 {
+			continue
+		}
+		wg.Go(func() {
+			next := a.Now()
+			if snap, err := a.Catalog.Latest(ctx, arc.name); err == nil && a.Now().Sub(snap.Created) < every {
+				next = nextSlot(a.Now(), every)
+			}
+			for {
+				t := time.NewTimer(max(time.Until(next), 0))
+				select {
+				case <-ctx.Done():
+					t.Stop()
+					return
+				case <-t.C:
+				}
+				a.Pulse(ctx, arc.name) // logged and recorded
+				next = nextSlot(a.Now(), every)
+			}
+		})
+	}
+	wg.Wait()
+}
+
+// nextSlot is the first instant after now that is a whole number of
+// intervals past UTC midnight.
+func nextSlot(now time.Time, every time.Duration) time.Time {
+	now = now.UTC()
+	midnight := time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, time.UTC)
+	n := now.Sub(midnight)/every + 1
+	return midnight.Add(n * every)
+}
+
+// collectEvery runs a garbage collection every interval until ctx ends.
+func (a *App) collectEvery(ctx context.Context, every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if _, err := a.GC(ctx, false); err != nil {
+				a.Log.Error("scheduled gc", "err", err)
+			}
+		}
+	}
+}
