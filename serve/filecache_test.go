@@ -18,8 +18,8 @@ func TestFileCache(t *testing.T) {
 	for i := range byte(20) {
 		c.put(d(i), bytes.Repeat([]byte{i}, 10))
 	}
-	if c.size != 16*one || c.ll.Len() != 16 {
-		t.Fatalf("size %d, %d entries; want %d, 16", c.size, c.ll.Len(), 16*one)
+	if c.lru.Cost() != 16*one || c.lru.Len() != 16 {
+		t.Fatalf("size %d, %d entries; want %d, 16", c.lru.Cost(), c.lru.Len(), 16*one)
 	}
 	for i := range byte(4) {
 		if _, ok := c.get(d(i)); ok {
@@ -49,7 +49,7 @@ func TestFileCache(t *testing.T) {
 		t.Error("an entry over max/16 was cached")
 	}
 	c.clear()
-	if _, ok := c.get(d(4)); ok || c.size != 0 {
+	if _, ok := c.get(d(4)); ok || c.lru.Cost() != 0 {
 		t.Error("clear kept entries")
 	}
 	off := newFileCache(-1)
@@ -78,7 +78,7 @@ func TestFileCacheMemoryBound(t *testing.T) {
 			runtime.ReadMemStats(&after)
 			held := int64(after.HeapAlloc) - int64(before.HeapAlloc)
 			if held > 2*max {
-				t.Errorf("%d entries of %d bytes hold %d kB; bound %d kB", c.ll.Len(), size, held>>10, max>>10)
+				t.Errorf("%d entries of %d bytes hold %d kB; bound %d kB", c.lru.Len(), size, held>>10, max>>10)
 			}
 			runtime.KeepAlive(c)
 		})

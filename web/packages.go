@@ -3,7 +3,6 @@ package web
 import (
 	"bufio"
 	"bytes"
-	"container/list"
 	"context"
 	"fmt"
 	"io"
@@ -19,6 +18,7 @@ import (
 	"github.com/aptsnap/aptsnap/deb822"
 	"github.com/aptsnap/aptsnap/debver"
 	"github.com/aptsnap/aptsnap/index"
+	"github.com/aptsnap/aptsnap/internal/lru"
 )
 
 // pkg is one stanza of a Packages index, reduced to what the UI shows.
@@ -167,24 +167,16 @@ func packageIndices(files []catalog.IndexFile) []pkgIndex {
 // share one parse.
 type indexCache struct {
 	store blob.Store
-	max   int
 	// dir holds the sidecars (see sidecar.go); none when empty.
-	dir string
+	dir  string
+	pkgs *lru.Cache[blob.Digest, []pkg]
 
-	mu       sync.Mutex
-	size     int
-	ll       *list.List // of *cached, most recent first
-	byDigest map[blob.Digest]*list.Element
-	loading  map[blob.Digest]*load
+	mu      sync.Mutex
+	loading map[blob.Digest]*load
 
 	parses   atomic.Int64 // indices parsed, for tests
 	scans    atomic.Int64 // indices scanned for one package, for tests
 	sidecars atomic.Int64 // sidecars written, for tests
-}
-
-type cached struct {
-	d    blob.Digest
-	pkgs []pkg
 }
 
 type load struct {
@@ -194,17 +186,19 @@ type load struct {
 }
 
 func newIndexCache(store blob.Store, maxPackages int, dir string) *indexCache {
-	return &indexCache{store: store, max: maxPackages, dir: dir, ll: list.New(),
-		byDigest: map[blob.Digest]*list.Element{}, loading: map[blob.Digest]*load{}}
+	return &indexCache{store: store, dir: dir, loading: map[blob.Digest]*load{},
+		pkgs: lru.New[blob.Digest](int64(maxPackages), func(p []pkg) int64 { return int64(len(p)) })}
 }
 
 // get returns the parsed packages of a stored index file.
 func (c *indexCache) get(ctx context.Context, f catalog.IndexFile) ([]pkg, error) {
+	if pkgs, ok := c.pkgs.Get(f.SHA256); ok {
+		return pkgs, nil
+	}
 	c.mu.Lock()
-	if e, ok := c.byDigest[f.SHA256]; ok {
-		c.ll.MoveToFront(e)
+	if pkgs, ok := c.pkgs.Get(f.SHA256); ok { // loaded meanwhile: added before its load ended
 		c.mu.Unlock()
-		return e.Value.(*cached).pkgs, nil
+		return pkgs, nil
 	}
 	if l, ok := c.loading[f.SHA256]; ok {
 		c.mu.Unlock()
@@ -229,18 +223,11 @@ func (c *indexCache) get(ctx context.Context, f catalog.IndexFile) ([]pkg, error
 		}
 	}
 	l.err = err
-
+	if err == nil {
+		c.pkgs.Add(f.SHA256, l.pkgs)
+	}
 	c.mu.Lock()
 	delete(c.loading, f.SHA256)
-	if err == nil {
-		c.byDigest[f.SHA256] = c.ll.PushFront(&cached{f.SHA256, l.pkgs})
-		c.size += len(l.pkgs)
-		for c.size > c.max && c.ll.Len() > 1 {
-			old := c.ll.Remove(c.ll.Back()).(*cached)
-			delete(c.byDigest, old.d)
-			c.size -= len(old.pkgs)
-		}
-	}
 	c.mu.Unlock()
 	close(l.done)
 	return l.pkgs, err
@@ -252,11 +239,8 @@ func (c *indexCache) get(ctx context.Context, f catalog.IndexFile) ([]pkg, error
 // package page looks at every distinct index of an archive; parsing them
 // all into the cache would only evict what the diff pages use).
 func (c *indexCache) find(ctx context.Context, f catalog.IndexFile, name string) ([]pkg, error) {
-	c.mu.Lock()
-	e, ok := c.byDigest[f.SHA256]
-	c.mu.Unlock()
-	if ok {
-		return slices.Clone(lookup(e.Value.(*cached).pkgs, name)), nil
+	if pkgs, ok := c.pkgs.Get(f.SHA256); ok {
+		return slices.Clone(lookup(pkgs, name)), nil
 	}
 	if c.dir != "" {
 		out, err := lookupSidecar(c.dir, f.SHA256, name)

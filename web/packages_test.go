@@ -186,8 +186,8 @@ func TestIndexCacheSharesAndEvicts(t *testing.T) {
 	c.get(ctx, files[1])
 	c.get(ctx, files[0]) // most recent now; files[1] goes first
 	c.get(ctx, files[2])
-	if c.size != 20 || c.ll.Len() != 2 || c.byDigest[files[1].SHA256] != nil || c.byDigest[files[0].SHA256] == nil {
-		t.Errorf("after eviction: size %d, %d entries", c.size, c.ll.Len())
+	if c.pkgs.Cost() != 20 || c.pkgs.Len() != 2 || c.pkgs.Contains(files[1].SHA256) || !c.pkgs.Contains(files[0].SHA256) {
+		t.Errorf("after eviction: size %d, %d entries", c.pkgs.Cost(), c.pkgs.Len())
 	}
 	if p, _ := c.get(ctx, files[2]); p[0].Version != "3" {
 		t.Errorf("files[2] = %+v", p[0])
