@@ -257,23 +257,24 @@ func (r *Reader) Next() (*Paragraph, error) {
 			r.err = r.c.err
 			return nil, r.err
 		}
-		if err := r.fill(); err != nil {
+		if err := r.fill(r.c.pos); err != nil {
 			r.err = err
 			return nil, err
 		}
 	}
 }
 
-// fill reads more input. The core resumes where it stopped, so only the
+// fill reads more input; pos is where the core scanning the buffer
+// stopped, relative to r.lo. The core resumes there, so only the
 // incomplete last line is scanned again; fill reads at least as many bytes
 // as that line already has, which keeps even a huge line read in tiny
 // pieces linear overall.
-func (r *Reader) fill() error {
+func (r *Reader) fill(pos int) error {
 	if r.lo > 0 {
 		n := copy(r.buf, r.buf[r.lo:r.hi])
 		r.lo, r.hi = 0, n
 	}
-	tail := r.hi - r.c.pos // bytes of the incomplete line
+	tail := r.hi - r.lo - pos // bytes of the incomplete line
 	// Start small (most control files are tiny); grow to minRead while
 	// reads fill the buffer (a file, a fast stream), and beyond that only
 	// as far as a long line needs.

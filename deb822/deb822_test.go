@@ -531,8 +531,15 @@ func TestLongLine(t *testing.T) {
 // values and error as Reader.
 func checkScanner(t testing.TB, data []byte) {
 	t.Helper()
+	checkScannerOn(t, data, NewScanner(data))
+	// Streaming, whole and a byte at a time, it reads the same.
+	checkScannerOn(t, data, NewStreamScanner(bytes.NewReader(data)))
+	checkScannerOn(t, data, NewStreamScanner(iotest.OneByteReader(bytes.NewReader(data))))
+}
+
+func checkScannerOn(t testing.TB, data []byte, s *Scanner) {
+	t.Helper()
 	ps, rerr := readAll(data)
-	s := NewScanner(data)
 	i := 0
 	for s.Scan() {
 		if i >= len(ps) {

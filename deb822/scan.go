@@ -3,6 +3,7 @@ package deb822
 import (
 	"bytes"
 	"fmt"
+	"io"
 )
 
 // SyntaxError reports malformed deb822 input. Its message has the form
@@ -258,6 +259,7 @@ func equalFoldString(a, b string) bool {
 //	}
 //	if err := s.Err(); err != nil { ... }
 type Scanner struct {
+	src  *Reader // the input, when read from an io.Reader
 	data []byte
 	off  int // offset in data of the current paragraph's base
 	line int // line number of data[off]
@@ -273,11 +275,22 @@ func NewScanner(data []byte) *Scanner {
 	return &Scanner{data: data, line: 1}
 }
 
+// NewStreamScanner returns a Scanner reading from r, buffered, holding one
+// paragraph at a time: for indices too large to hold. The slices it
+// returns are valid until the next call to Scan.
+func NewStreamScanner(r io.Reader) *Scanner {
+	return &Scanner{src: NewReader(r), line: 1}
+}
+
 // Scan advances to the next paragraph. It returns false at the end of the
-// data or on a syntax error; Err tells them apart.
+// data, on a syntax error or, reading from an io.Reader, on a read error;
+// Err tells them apart.
 func (s *Scanner) Scan() bool {
 	if s.done {
 		return false
+	}
+	if s.src != nil {
+		return s.scanStream()
 	}
 	s.c.reset(s.line)
 	rest := s.data[s.off:]
@@ -294,6 +307,32 @@ func (s *Scanner) Scan() bool {
 	s.c.fields = s.c.fields[:0]
 	s.done = true
 	return false
+}
+
+func (s *Scanner) scanStream() bool {
+	r := s.src
+	s.c.reset(r.line)
+	for {
+		data := r.buf[r.lo:r.hi]
+		switch s.c.scan(data, r.eof) {
+		case stDone:
+			s.para = data
+			r.lo += s.c.pos
+			r.line = s.c.line
+			return true
+		case stErr:
+			s.err = s.c.err
+		case stEOF:
+		default:
+			if s.err = r.fill(s.c.pos); s.err == nil {
+				continue
+			}
+		}
+		s.para = nil
+		s.c.fields = s.c.fields[:0]
+		s.done = true
+		return false
+	}
 }
 
 // Field returns the value of the first field of the current paragraph named
@@ -340,6 +379,6 @@ func (s *Scanner) Bytes() []byte {
 // Line returns the 1-based line number of the first line of Bytes.
 func (s *Scanner) Line() int { return s.c.startLine }
 
-// Err returns the syntax error that stopped the Scanner, or nil if it
-// stopped at the end of the data.
+// Err returns the syntax (or read) error that stopped the Scanner, or nil
+// if it stopped at the end of the data.
 func (s *Scanner) Err() error { return s.err }

@@ -1,8 +1,6 @@
 package web
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -71,46 +69,21 @@ func parsePackages(data []byte) ([]pkg, error) {
 	return out, nil
 }
 
-// scanPackages is parsePackages on a stream: it keeps only the Package,
-// Version and Architecture of each stanza (continuation lines skipped).
+// scanPackages is parsePackages on a stream: it holds one stanza at a
+// time, and keeps only the Package, Version and Architecture of each.
 func scanPackages(r io.Reader) ([]pkg, error) {
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 64<<10), 16<<20)
+	sc := deb822.NewStreamScanner(r)
 	var out []pkg
-	var cur pkg
-	flush := func() {
-		if cur.Name != "" {
-			out = append(out, cur)
-		}
-		cur = pkg{}
-	}
-	field := func(line []byte, name string) (string, bool) {
-		if len(line) <= len(name) || line[len(name)] != ':' || !strings.EqualFold(string(line[:len(name)]), name) {
-			return "", false
-		}
-		return strings.TrimSpace(string(line[len(name)+1:])), true
-	}
 	for sc.Scan() {
-		line := sc.Bytes()
-		if len(bytes.TrimSpace(line)) == 0 {
-			flush()
+		name := strings.TrimSpace(string(sc.Field("Package")))
+		if name == "" {
 			continue
 		}
-		if line[0] == ' ' || line[0] == '\t' || line[0] == '#' {
-			continue
-		}
-		if v, ok := field(line, "Package"); ok {
-			cur.Name = v
-		} else if v, ok := field(line, "Version"); ok {
-			cur.Version = v
-		} else if v, ok := field(line, "Architecture"); ok {
-			cur.Arch = v
-		}
+		out = append(out, pkg{name, strings.TrimSpace(string(sc.Field("Version"))), strings.TrimSpace(string(sc.Field("Architecture")))})
 	}
 	if err := sc.Err(); err != nil {
 		return nil, err
 	}
-	flush()
 	slices.SortFunc(out, cmpPkg)
 	return out, nil
 }
