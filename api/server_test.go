@@ -16,10 +16,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aptsnap/aptsnap/manifest"
-
 	"github.com/aptsnap/aptsnap/catalog"
 	"github.com/aptsnap/aptsnap/catalog/sqlite"
+	"github.com/aptsnap/aptsnap/manifest"
 )
 
 // fakeOps records the calls it gets and answers canned results.

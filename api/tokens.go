@@ -8,10 +8,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/aptsnap/aptsnap/errdefs"
-
 	"github.com/aptsnap/aptsnap/blob"
 	"github.com/aptsnap/aptsnap/catalog"
+	"github.com/aptsnap/aptsnap/errdefs"
 )
 
 // SecretPrefix starts every token secret, so that leaked secrets are easy

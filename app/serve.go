@@ -10,9 +10,8 @@ import (
 	"sync"
 	"time"
 
-	"github.com/aptsnap/aptsnap/datadir"
-
 	"github.com/aptsnap/aptsnap/certs"
+	"github.com/aptsnap/aptsnap/datadir"
 )
 
 // Serve listens on the configured address (and, with [tls], on the HTTPS

@@ -32,12 +32,11 @@ import (
 	"strings"
 	"time"
 
-	"github.com/aptsnap/aptsnap/names"
-
 	"github.com/BurntSushi/toml"
 
 	"github.com/aptsnap/aptsnap/api"
 	"github.com/aptsnap/aptsnap/catalog"
+	"github.com/aptsnap/aptsnap/names"
 )
 
 // Latest is the serial file value of an archive that follows the newest snapshot.

@@ -16,11 +16,10 @@ import (
 	"strings"
 	"time"
 
-	"github.com/aptsnap/aptsnap/datadir"
-
-	"github.com/aptsnap/aptsnap/names"
-
 	"github.com/BurntSushi/toml"
+
+	"github.com/aptsnap/aptsnap/datadir"
+	"github.com/aptsnap/aptsnap/names"
 )
 
 // Config is the whole configuration file.

@@ -15,10 +15,10 @@ import (
 	"time"
 
 	"github.com/aptsnap/aptsnap/app"
-	"github.com/aptsnap/aptsnap/catalog/sqlite"
 	"github.com/aptsnap/aptsnap/config"
 	"github.com/aptsnap/aptsnap/pgp"
 	"github.com/aptsnap/aptsnap/repogen"
+	"github.com/aptsnap/aptsnap/storage"
 )
 
 // Archive is the demo archive's name.
@@ -58,10 +58,10 @@ func Run(ctx context.Context, dir, listen string, log *slog.Logger) error {
 	upDir := filepath.Join(dir, "upstream")
 	dataDir := filepath.Join(dir, "data")
 	gen := 0
-	if c, err := sqlite.Open(ctx, filepath.Join(dataDir, "catalog.db")); err == nil {
-		snaps, _ := c.Snapshots(ctx, Archive)
+	if st, err := storage.Open(ctx, &config.Config{DataDir: dataDir}); err == nil {
+		snaps, _ := st.Catalog.Snapshots(ctx, Archive)
 		gen = len(snaps)
-		c.Close()
+		st.Close()
 	}
 	signer, err := Upstream(filepath.Join(upDir, "repo"), filepath.Join(upDir, "signing-key.asc"), gen)
 	if err != nil {

@@ -2,11 +2,11 @@ package e2e
 
 import (
 	"context"
-	"github.com/aptsnap/aptsnap/blob"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/aptsnap/aptsnap/blob"
 	"github.com/aptsnap/aptsnap/internal/apttest"
 	"github.com/aptsnap/aptsnap/manifest"
 	"github.com/aptsnap/aptsnap/release"

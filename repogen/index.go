@@ -3,7 +3,6 @@ package repogen
 import (
 	"bytes"
 	"fmt"
-	"github.com/aptsnap/aptsnap/debver"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -12,6 +11,8 @@ import (
 	"time"
 
 	"github.com/ulikunitz/xz"
+
+	"github.com/aptsnap/aptsnap/debver"
 )
 
 // releaseTimeFormat is the Date / Valid-Until format of Release files.

@@ -20,9 +20,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ulikunitz/xz"
+
 	"github.com/aptsnap/aptsnap/pgp"
 	"github.com/aptsnap/aptsnap/repogen"
-	"github.com/ulikunitz/xz"
 )
 
 var (

@@ -27,10 +27,9 @@ import (
 	"sync"
 	"time"
 
-	"github.com/aptsnap/aptsnap/names"
-
 	"github.com/aptsnap/aptsnap/blob"
 	"github.com/aptsnap/aptsnap/catalog"
+	"github.com/aptsnap/aptsnap/names"
 	"github.com/aptsnap/aptsnap/release"
 )
 

@@ -24,12 +24,11 @@ import (
 	"strings"
 	"time"
 
-	"github.com/aptsnap/aptsnap/events"
-	"github.com/aptsnap/aptsnap/names"
-
 	"github.com/aptsnap/aptsnap/blob"
 	"github.com/aptsnap/aptsnap/catalog"
 	"github.com/aptsnap/aptsnap/debver"
+	"github.com/aptsnap/aptsnap/events"
+	"github.com/aptsnap/aptsnap/names"
 )
 
 // Options configure the UI.

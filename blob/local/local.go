@@ -15,9 +15,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/aptsnap/aptsnap/blob"
-
 	"golang.org/x/sys/unix"
+
+	"github.com/aptsnap/aptsnap/blob"
 )
 
 // Store is a blob.Store in a directory of the local file system:

@@ -13,9 +13,10 @@ import (
 	"strings"
 	"time"
 
+	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
+
 	"github.com/aptsnap/aptsnap/blob"
 	"github.com/aptsnap/aptsnap/catalog"
-	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
 )
 
 // Catalog is the embedded catalog.Catalog, one database file in WAL mode. Several

@@ -1,12 +1,12 @@
 package main
 
 import (
-	"io"
-
 	"context"
 	"errors"
-	"github.com/spf13/cobra"
+	"io"
 	"os"
+
+	"github.com/spf13/cobra"
 
 	"github.com/aptsnap/aptsnap/api"
 )

@@ -7,12 +7,11 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/aptsnap/aptsnap/datadir"
-
 	"github.com/spf13/cobra"
 
 	"github.com/aptsnap/aptsnap/certs"
 	"github.com/aptsnap/aptsnap/config"
+	"github.com/aptsnap/aptsnap/datadir"
 )
 
 func certCmd(g *globals) *cobra.Command {
