@@ -139,9 +139,7 @@ func (x *Archives) Remove(ctx context.Context, archive, suite string, packages [
 			if len(gone) == 0 {
 				return fmt.Errorf("repo remove: %w: %s is not in %s/%s", catalog.ErrNotFound, p, archive, suite)
 			}
-			for _, e := range gone {
-				res.Removed = append(res.Removed, e)
-			}
+			res.Removed = append(res.Removed, gone...)
 		}
 		return nil
 	})
@@ -335,9 +333,7 @@ func addEntry(s *repo.Suite, e repo.Entry, multi bool, res *Result) error {
 	if err != nil {
 		return fmt.Errorf("%w: %v", errdefs.ErrInvalid, err)
 	}
-	for _, r := range replaced {
-		res.Removed = append(res.Removed, r)
-	}
+	res.Removed = append(res.Removed, replaced...)
 	if added {
 		res.Added = append(res.Added, e)
 	} else {
