@@ -2,7 +2,8 @@
 // index files each snapshot serves and the pool files those indices list.
 //
 // A snapshot is references, not copies. Each distinct upstream index file
-// (by SHA-256) is recorded once with the set of pool files it lists; each
+// (by SHA-256) is recorded once per archive with the set of that archive's
+// pool files it lists (two archives may hold the same index bytes); each
 // distinct state of a suite (its set of index files) is recorded once; a
 // snapshot is a row per suite pointing at a suite state, plus the Release
 // files we signed for it. Metadata therefore grows with the number of
@@ -67,7 +68,8 @@ type NewSuite struct {
 	// Sources) whose pool files the suite serves.
 	Indices []blob.Digest
 	// NewIndices holds the pool entries of the indices the catalog does not
-	// know yet (see KnownIndices). Every file listed must already be stored.
+	// know yet for the archive (see KnownIndices). Every file listed must
+	// already be stored.
 	NewIndices map[blob.Digest][]PoolEntry
 	// Release, InRelease and ReleaseGPG are the files we signed.
 	Release, InRelease, ReleaseGPG []byte
@@ -125,8 +127,8 @@ type Catalog interface {
 	Close() error
 
 	// KnownIndices reports which of the given uncompressed index digests
-	// the catalog already records with their pool files.
-	KnownIndices(ctx context.Context, ds []blob.Digest) (map[blob.Digest]bool, error)
+	// the catalog already records, with their pool files, for archive.
+	KnownIndices(ctx context.Context, archive string, ds []blob.Digest) (map[blob.Digest]bool, error)
 	// LastUpstreamDate is the newest upstream Release Date a pulse of the
 	// suite has accepted (zero if none).
 	LastUpstreamDate(ctx context.Context, archive, suite string) (time.Time, error)
@@ -151,8 +153,9 @@ type Catalog interface {
 	Latest(ctx context.Context, archive string) (Snapshot, error)
 	// Suite returns what is needed to serve one suite of a snapshot.
 	Suite(ctx context.Context, snapshotID int64, suite string) (Suite, error)
-	// IndexMembers returns the pool file IDs an index lists, sorted.
-	IndexMembers(ctx context.Context, index blob.Digest) ([]int64, error)
+	// IndexMembers returns the IDs of the pool files of archive an index
+	// lists, sorted.
+	IndexMembers(ctx context.Context, archive string, index blob.Digest) ([]int64, error)
 	// LookupPool returns the pool files of an archive stored under path
 	// (usually one; more if upstream ever changed a file in place).
 	LookupPool(ctx context.Context, archive, path string) ([]PoolFile, error)

@@ -137,7 +137,8 @@ func newEnv(t *testing.T) *env {
 }
 
 // newEnvWith is newEnv with more configuration (for example [[custom]]
-// archives) appended; "{{PORT}}" in it becomes the server's port.
+// archives) appended; "{{PORT}}" in it becomes the server's port,
+// "{{UPSTREAM}}" and "{{KEYRING}}" the upstream's URL and keyring.
 func newEnvWith(t *testing.T, extra string) *env {
 	t.Helper()
 	up := newUpstream(t)
@@ -162,7 +163,8 @@ architectures = ["amd64"]
 pulses_per_day = 4
 valid_days = 10
 `, filepath.Join(t.TempDir(), "data"), e.srv.URL, up.url(), up.keyring)
-	e.extra = strings.ReplaceAll(extra, "{{PORT}}", e.srv.URL[strings.LastIndex(e.srv.URL, ":")+1:])
+	e.extra = strings.NewReplacer("{{PORT}}", e.srv.URL[strings.LastIndex(e.srv.URL, ":")+1:],
+		"{{UPSTREAM}}", up.url(), "{{KEYRING}}", up.keyring).Replace(extra)
 	cfg, err := config.Parse([]byte(cfgText + e.extra))
 	if err != nil {
 		t.Fatal(err)

@@ -376,7 +376,7 @@ func (m *Mirror) fetchSuite(ctx context.Context, a *config.Archive, kr *pgp.Keyr
 		}
 	}
 	for _, d := range dirs {
-		iw, files, err := m.fetchIndex(ctx, base, rel, d.path, d.base)
+		iw, files, err := m.fetchIndex(ctx, a.Name, base, rel, d.path, d.base)
 		if err != nil {
 			return nil, err
 		}
@@ -408,7 +408,7 @@ var compressions = []string{"", ".gz", ".xz", ".bz2", ".lzma", ".lz4", ".zst"}
 
 // fetchIndex fetches every listed variant of one index (dir/Packages,
 // .gz, .xz ... and dir/Release), verified, and parses it if new.
-func (m *Mirror) fetchIndex(ctx context.Context, base string, rel *release.Release, dir, name string) (publish.Index, []release.File, error) {
+func (m *Mirror) fetchIndex(ctx context.Context, archive, base string, rel *release.Release, dir, name string) (publish.Index, []release.File, error) {
 	var files []release.File
 	var plain *release.File
 	var missingPlain bool
@@ -450,7 +450,7 @@ func (m *Mirror) fetchIndex(ctx context.Context, base string, rel *release.Relea
 	var iw publish.Index
 	if plain != nil {
 		iw.Key = plain.SHA256
-		known, err := m.cat.KnownIndices(ctx, []blob.Digest{iw.Key})
+		known, err := m.cat.KnownIndices(ctx, archive, []blob.Digest{iw.Key})
 		if err != nil {
 			return iw, nil, err
 		}
@@ -472,7 +472,7 @@ func (m *Mirror) fetchIndex(ctx context.Context, base string, rel *release.Relea
 		}
 		files = append(files, *plain)
 	}
-	known, err := m.cat.KnownIndices(ctx, []blob.Digest{iw.Key})
+	known, err := m.cat.KnownIndices(ctx, archive, []blob.Digest{iw.Key})
 	if err != nil {
 		return iw, nil, err
 	}

@@ -124,7 +124,7 @@ func TestPublishMirrored(t *testing.T) {
 	}
 	// The index's pool file is recorded: a later publish of the same
 	// index need not list it again.
-	known, err := e.Catalog.KnownIndices(ctx, []blob.Digest{su.Indices[0].Key})
+	known, err := e.Catalog.KnownIndices(ctx, "debian", []blob.Digest{su.Indices[0].Key})
 	if err != nil || !known[su.Indices[0].Key] {
 		t.Errorf("index not recorded: %v %v", known, err)
 	}

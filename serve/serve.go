@@ -66,7 +66,7 @@ type Server struct {
 
 	snaps   *ttlCache[snapKey, *snapView]
 	pool    *ttlCache[poolKey, []catalog.PoolFile]
-	members *ttlCache[blob.Digest, bitset]
+	members *ttlCache[indexKey, bitset]
 	files   *fileCache
 }
 
@@ -100,7 +100,7 @@ func New(o Options) *Server {
 	}
 	s.snaps = newTTLCache[snapKey, *snapView](4096, ttl)
 	s.pool = newTTLCache[poolKey, []catalog.PoolFile](65536, ttl*5)
-	s.members = newTTLCache[blob.Digest, bitset](1024, ttl*5)
+	s.members = newTTLCache[indexKey, bitset](1024, ttl*5)
 	fc := o.FileCacheBytes
 	if fc == 0 {
 		fc = DefaultFileCacheBytes
@@ -234,7 +234,7 @@ func (s *Server) view(ctx context.Context, archive, id string) (*snapView, error
 			sv.files[f.Path] = f
 		}
 		for _, d := range su.Indices {
-			bs, err := s.indexMembers(ctx, d)
+			bs, err := s.indexMembers(ctx, archive, d)
 			if err != nil {
 				return nil, err
 			}
@@ -247,16 +247,23 @@ func (s *Server) view(ctx context.Context, archive, id string) (*snapView, error
 	return v, nil
 }
 
-func (s *Server) indexMembers(ctx context.Context, d blob.Digest) (bitset, error) {
-	if bs, ok := s.members.get(d); ok {
+// indexKey is an index of an archive: its members are that archive's.
+type indexKey struct {
+	archive string
+	index   blob.Digest
+}
+
+func (s *Server) indexMembers(ctx context.Context, archive string, d blob.Digest) (bitset, error) {
+	k := indexKey{archive, d}
+	if bs, ok := s.members.get(k); ok {
 		return bs, nil
 	}
-	ids, err := s.cat.IndexMembers(ctx, d)
+	ids, err := s.cat.IndexMembers(ctx, archive, d)
 	if err != nil {
 		return bitset{}, err
 	}
 	bs := newBitset(ids)
-	s.members.put(d, bs)
+	s.members.put(k, bs)
 	return bs, nil
 }
 

@@ -138,7 +138,7 @@ func TestCreateFromManifest(t *testing.T) {
 			t.Errorf("%s:\n%s\nwant\n%s", variant, data, want)
 		}
 	}
-	ids, err := e.Catalog.IndexMembers(ctx, su.Indices[0])
+	ids, err := e.Catalog.IndexMembers(ctx, "debian", su.Indices[0])
 	if err != nil || len(ids) != 2 {
 		t.Errorf("the cut index lists %d pool files (%v), want 2", len(ids), err)
 	}

@@ -11,9 +11,13 @@ import (
 	"crypto/sha256"
 	"fmt"
 	"io"
+	"path"
+	"slices"
+	"strings"
 
 	"github.com/aptsnap/aptsnap/blob"
 	"github.com/aptsnap/aptsnap/catalog"
+	"github.com/aptsnap/aptsnap/index"
 	"github.com/aptsnap/aptsnap/pgp"
 )
 
@@ -39,8 +43,10 @@ type Problem struct {
 }
 
 // Run checks that every file the selected snapshots reference is stored
-// with the right size and SHA-256, and that their Release files verify with
-// our key. Empty archive means all archives; empty serial all snapshots.
+// with the right size and SHA-256, that every pool file their indices list
+// resolves as a client asks for it (by path, in the snapshot's archive),
+// and that their Release files verify with our key. Empty archive means
+// all archives; empty serial all snapshots.
 func (v *Verifier) Run(ctx context.Context, archive, serial string) ([]Problem, error) {
 	archives := []string{archive}
 	if archive == "" {
@@ -59,6 +65,7 @@ func (v *Verifier) Run(ctx context.Context, archive, serial string) ([]Problem, 
 		checked[d] = p
 		return p
 	}
+	resolve := &resolver{v: v, done: map[archiveIndex][]string{}}
 	probs := []Problem{}
 	for _, arc := range archives {
 		snaps, err := v.o.Catalog.Snapshots(ctx, arc)
@@ -104,8 +111,11 @@ func (v *Verifier) Run(ctx context.Context, archive, serial string) ([]Problem, 
 						bad("%s: %s: %s", name, f.Path, p)
 					}
 				}
+				for _, p := range resolve.check(ctx, arc, su) {
+					bad("%s: %s", name, p)
+				}
 				for _, idx := range su.Indices {
-					ids, err := v.o.Catalog.IndexMembers(ctx, idx)
+					ids, err := v.o.Catalog.IndexMembers(ctx, arc, idx)
 					if err != nil {
 						bad("%s: index %s: %v", name, idx, err)
 						continue
@@ -148,4 +158,80 @@ func (v *Verifier) checkBlob(ctx context.Context, d blob.Digest, size int64) str
 		return fmt.Sprintf("stored content has sha256 %s", got)
 	}
 	return ""
+}
+
+// archiveIndex is an index of an archive.
+type archiveIndex struct {
+	archive string
+	index   blob.Digest
+}
+
+// resolver checks that the pool files each index lists resolve, once per
+// index and archive.
+type resolver struct {
+	v    *Verifier
+	done map[archiveIndex][]string
+}
+
+// check reads every Packages and Sources index of a suite whose pool files
+// it serves and returns a problem for each listed file that a client
+// asking the archive for its path would not get: no pool file of the
+// archive under that path with that content among the index's members.
+func (r *resolver) check(ctx context.Context, archive string, su catalog.Suite) []string {
+	byPath := map[string]catalog.IndexFile{}
+	bases := map[string]string{} // base path -> kind
+	for _, f := range su.Files {
+		byPath[f.Path] = f
+		if strings.Contains(f.Path, "/by-hash/") {
+			continue
+		}
+		base := strings.TrimSuffix(strings.TrimSuffix(f.Path, ".gz"), ".xz")
+		if k := path.Base(base); k == "Packages" || k == "Sources" {
+			bases[base] = k
+		}
+	}
+	var out []string
+	for base, kind := range bases {
+		data, err := index.ReadSuite(ctx, r.v.o.Store, byPath, base)
+		if err != nil {
+			continue // a missing or damaged file is a problem of its own
+		}
+		key := archiveIndex{archive, blob.Sum(data)}
+		if !slices.Contains(su.Indices, key.index) {
+			continue
+		}
+		probs, ok := r.done[key]
+		if !ok {
+			probs = r.resolve(ctx, archive, base, kind, key.index, data)
+			r.done[key] = probs
+		}
+		out = append(out, probs...)
+	}
+	slices.Sort(out)
+	return out
+}
+
+func (r *resolver) resolve(ctx context.Context, archive, base, kind string, d blob.Digest, data []byte) []string {
+	entries, err := index.PoolFiles(kind, data)
+	if err != nil {
+		return []string{fmt.Sprintf("%s: %v", base, err)}
+	}
+	ids, err := r.v.o.Catalog.IndexMembers(ctx, archive, d)
+	if err != nil {
+		return []string{fmt.Sprintf("%s: the catalog records no pool files of it for %s: %v", base, archive, err)}
+	}
+	var out []string
+	for _, e := range entries {
+		cands, err := r.v.o.Catalog.LookupPool(ctx, archive, e.Path)
+		if err != nil {
+			return append(out, fmt.Sprintf("%s: %v", base, err))
+		}
+		if !slices.ContainsFunc(cands, func(c catalog.PoolFile) bool {
+			_, member := slices.BinarySearch(ids, c.ID)
+			return member && c.SHA256 == e.SHA256
+		}) {
+			out = append(out, fmt.Sprintf("%s lists %s, which does not resolve in %s (a client gets 404)", base, e.Path, archive))
+		}
+	}
+	return out
 }

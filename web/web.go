@@ -477,7 +477,7 @@ func (u *ui) snapshot(ctx context.Context, archive, serial string) (*page, error
 			if !strings.HasSuffix(f.Path, "/source/Sources") || !slices.Contains(su.Indices, f.SHA256) {
 				continue
 			}
-			ids, err := u.o.Catalog.IndexMembers(ctx, f.SHA256)
+			ids, err := u.o.Catalog.IndexMembers(ctx, s.Archive, f.SHA256)
 			if err != nil {
 				return nil, err
 			}

@@ -113,7 +113,7 @@ func testAllOrNothing(t *testing.T, open Opener) {
 	if tags, err := c.Tags(ctx); err != nil || len(tags) != 0 {
 		t.Errorf("after a failed CreateSnapshots: tags %v, %v", tags, err)
 	}
-	known, err := c.KnownIndices(ctx, []blob.Digest{good.Suites[0].Indices[0], bad.Suites[0].Indices[0]})
+	known, err := c.KnownIndices(ctx, "debian", []blob.Digest{good.Suites[0].Indices[0], bad.Suites[0].Indices[0]})
 	if err != nil || len(known) != 0 {
 		t.Errorf("after a failed CreateSnapshots: known indices %v, %v", known, err)
 	}
@@ -232,7 +232,7 @@ func testPoolPerArchive(t *testing.T, open Opener) {
 		if err != nil || len(got) != 1 || got[0].SHA256 != blob.Sum([]byte(arc)) || got[0].Size != int64(len(arc)) {
 			t.Errorf("LookupPool(%s) = %+v, %v", arc, got, err)
 		}
-		ids, err := c.IndexMembers(ctx, blob.Sum([]byte("index of "+arc)))
+		ids, err := c.IndexMembers(ctx, arc, blob.Sum([]byte("index of "+arc)))
 		if err != nil || len(got) == 1 && !slices.Equal(ids, []int64{got[0].ID}) {
 			t.Errorf("IndexMembers(index of %s) = %v, %v; want the one pool file", arc, ids, err)
 		}
@@ -243,6 +243,60 @@ func testPoolPerArchive(t *testing.T, open Opener) {
 	}
 	if got, err := c.LookupPool(ctx, "debian", "pool/main/n/nothing.deb"); err != nil || len(got) != 0 {
 		t.Errorf("LookupPool of an unknown path = %+v, %v", got, err)
+	}
+}
+
+// testIdenticalIndexInTwoArchives: two archives whose snapshots hold the
+// same index bytes (one upstream mirrored twice, one .deb added to two
+// custom archives) each resolve its pool files, and each archive's
+// collection leaves the other's alone.
+func testIdenticalIndexInTwoArchives(t *testing.T, open Opener) {
+	ctx := context.Background()
+	c := open(t)
+	idx := blob.Sum([]byte("the same Packages"))
+	ents := entries(3, "")
+	var snaps []catalog.Snapshot
+	for i, arc := range []string{"debian", "debian-arm"} {
+		known, err := c.KnownIndices(ctx, arc, []blob.Digest{idx})
+		if err != nil || known[idx] {
+			t.Fatalf("%s: KnownIndices before its first snapshot = %v, %v", arc, known, err)
+		}
+		s, err := c.CreateSnapshot(ctx, newSnap(arc, t0.Add(time.Duration(i)*time.Hour), idx, ents))
+		if err != nil {
+			t.Fatal(err)
+		}
+		snaps = append(snaps, s)
+	}
+	for _, arc := range []string{"debian", "debian-arm"} {
+		ids, err := c.IndexMembers(ctx, arc, idx)
+		if err != nil || len(ids) != len(ents) {
+			t.Fatalf("%s: IndexMembers = %v, %v", arc, ids, err)
+		}
+		for _, e := range ents {
+			got, err := c.LookupPool(ctx, arc, e.Path)
+			if err != nil || len(got) != 1 || !slices.Contains(ids, got[0].ID) {
+				t.Errorf("%s: %s resolves to %+v (members %v), %v: a pool file of the index does not resolve", arc, e.Path, got, ids, err)
+			}
+		}
+	}
+	// Collecting one archive's snapshot keeps the other's resolving.
+	if _, err := c.Collect(ctx, snaps[0].ValidUntil, false); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := c.Snapshots(ctx, "debian"); len(got) != 0 {
+		t.Fatalf("debian's snapshot was not collected: %+v", got)
+	}
+	ids, err := c.IndexMembers(ctx, "debian-arm", idx)
+	if err != nil || len(ids) != len(ents) {
+		t.Fatalf("debian-arm's index after debian's was collected: %v, %v", ids, err)
+	}
+	for _, e := range ents {
+		if got, _ := c.LookupPool(ctx, "debian-arm", e.Path); len(got) != 1 || !slices.Contains(ids, got[0].ID) {
+			t.Errorf("debian-arm: %s no longer resolves after debian's collection", e.Path)
+		}
+	}
+	if known, _ := c.KnownIndices(ctx, "debian", []blob.Digest{idx}); known[idx] {
+		t.Error("debian still knows an index only its collected snapshot referenced")
 	}
 }
 
@@ -401,7 +455,7 @@ func testCollect(t *testing.T, open Opener) {
 	if snaps, _ := c.Snapshots(ctx, "debian"); len(snaps) != 2 {
 		t.Errorf("a dry run deleted snapshots: %+v", snaps)
 	}
-	if k, _ := c.KnownIndices(ctx, []blob.Digest{idx1}); !k[idx1] {
+	if k, _ := c.KnownIndices(ctx, "debian", []blob.Digest{idx1}); !k[idx1] {
 		t.Error("a dry run deleted an index")
 	}
 	col, err := c.Collect(ctx, now, false)
@@ -412,10 +466,10 @@ func testCollect(t *testing.T, open Opener) {
 	if snaps, _ := c.Snapshots(ctx, "debian"); len(snaps) != 1 || snaps[0].Serial != s2.Serial {
 		t.Errorf("after collection: %+v, want only %s", snaps, s2.Serial)
 	}
-	if k, _ := c.KnownIndices(ctx, []blob.Digest{idx1, idx2}); k[idx1] || !k[idx2] {
+	if k, _ := c.KnownIndices(ctx, "debian", []blob.Digest{idx1, idx2}); k[idx1] || !k[idx2] {
 		t.Errorf("known indices after collection: %v, want only index2", k)
 	}
-	if _, err := c.IndexMembers(ctx, idx1); !errors.Is(err, catalog.ErrNotFound) {
+	if _, err := c.IndexMembers(ctx, "debian", idx1); !errors.Is(err, catalog.ErrNotFound) {
 		t.Errorf("members of a collected index: %v, want ErrNotFound", err)
 	}
 	if got, _ := c.LookupPool(ctx, "debian", gen0[4].Path); len(got) != 0 {

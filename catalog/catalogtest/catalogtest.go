@@ -37,6 +37,7 @@ func Run(t *testing.T, open Opener) {
 		{"ConcurrentWriters", testConcurrentWriters},
 		{"UpstreamDateMark", testUpstreamDateMark},
 		{"PoolPerArchive", testPoolPerArchive},
+		{"IdenticalIndexInTwoArchives", testIdenticalIndexInTwoArchives},
 		{"Tags", testTags},
 		{"UpdateReleases", testUpdateReleases},
 		{"Collect", testCollect},
@@ -99,7 +100,7 @@ func testSerials(t *testing.T, open Opener) {
 	// The counter stops at 99 with a clear error, and nothing is created.
 	busy := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
 	for i := 1; i <= catalog.MaxSerialsPerDay; i++ {
-		if _, err := c.CreateSnapshot(ctx, newSnap("busy", busy.Add(time.Duration(i)*time.Minute), idx, nil)); err != nil {
+		if _, err := c.CreateSnapshot(ctx, newSnap("busy", busy.Add(time.Duration(i)*time.Minute), idx, entries(3, ""))); err != nil {
 			t.Fatalf("snapshot %d: %v", i, err)
 		}
 	}
@@ -133,7 +134,7 @@ func testLookups(t *testing.T, open Opener) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	known, err := c.KnownIndices(ctx, []blob.Digest{idx1, idx2, blob.Sum([]byte("nope"))})
+	known, err := c.KnownIndices(ctx, "debian", []blob.Digest{idx1, idx2, blob.Sum([]byte("nope"))})
 	if err != nil || len(known) != 2 {
 		t.Fatalf("KnownIndices = %v, %v", known, err)
 	}
@@ -166,8 +167,8 @@ func testLookups(t *testing.T, open Opener) {
 		t.Errorf("SnapshotAt before the first = %v, want ErrNotFound", err)
 	}
 	// Membership: pkg4 in idx1 only; pkg0+g1 in idx2 only; 4 shared files get one ID each.
-	m1, _ := c.IndexMembers(ctx, idx1)
-	m2, _ := c.IndexMembers(ctx, idx2)
+	m1, _ := c.IndexMembers(ctx, "debian", idx1)
+	m2, _ := c.IndexMembers(ctx, "debian", idx2)
 	if len(m1) != 5 || len(m2) != 5 {
 		t.Fatalf("members %v %v", m1, m2)
 	}

@@ -129,6 +129,12 @@ func (c *Catalog) Collect(ctx context.Context, now time.Time, dry bool, keepNewe
 	return col, nil
 }
 
+// archiveIndex names an index record: an index of one archive.
+type archiveIndex struct {
+	archive int64
+	sha     blob.Digest
+}
+
 // collectUnreferenced deletes suite states no snapshot uses, indices no
 // suite state uses and pool file records no index lists, and returns the
 // digests of every stored file still referenced.
@@ -137,15 +143,16 @@ func collectUnreferenced(ctx context.Context, tx *sql.Tx) (map[blob.Digest]bool,
 		return nil, fmt.Errorf("catalog: collect suite states: %w", err)
 	}
 	live := map[blob.Digest]bool{}
-	liveIdx := map[blob.Digest]bool{}
-	rows, err := tx.QueryContext(ctx, `SELECT upstream, files, indices FROM suite_states`)
+	liveIdx := map[archiveIndex]bool{}
+	rows, err := tx.QueryContext(ctx, `SELECT archive_id, upstream, files, indices FROM suite_states`)
 	if err != nil {
 		return nil, fmt.Errorf("catalog: collect: %w", err)
 	}
 	for rows.Next() {
+		var aid int64
 		var up, idx []byte
 		var files string
-		if err := rows.Scan(&up, &files, &idx); err != nil {
+		if err := rows.Scan(&aid, &up, &files, &idx); err != nil {
 			rows.Close()
 			return nil, err
 		}
@@ -159,7 +166,7 @@ func collectUnreferenced(ctx context.Context, tx *sql.Tx) (map[blob.Digest]bool,
 			live[f.SHA256] = true
 		}
 		for i := 0; i+32 <= len(idx); i += 32 {
-			liveIdx[blob.Digest(idx[i:i+32])] = true
+			liveIdx[archiveIndex{aid, blob.Digest(idx[i : i+32])}] = true
 		}
 	}
 	rows.Close()
@@ -167,20 +174,21 @@ func collectUnreferenced(ctx context.Context, tx *sql.Tx) (map[blob.Digest]bool,
 		return nil, err
 	}
 	// Indices: keep the live ones, remember their members.
-	var dead [][]byte
+	var dead []archiveIndex
 	liveIDs := map[int64]bool{}
-	rows, err = tx.QueryContext(ctx, `SELECT sha256, members FROM indices`)
+	rows, err = tx.QueryContext(ctx, `SELECT archive_id, sha256, members FROM indices`)
 	if err != nil {
 		return nil, fmt.Errorf("catalog: collect indices: %w", err)
 	}
 	for rows.Next() {
+		var aid int64
 		var sha, members []byte
-		if err := rows.Scan(&sha, &members); err != nil {
+		if err := rows.Scan(&aid, &sha, &members); err != nil {
 			rows.Close()
 			return nil, err
 		}
-		if !liveIdx[blob.Digest(sha)] {
-			dead = append(dead, sha)
+		if k := (archiveIndex{aid, blob.Digest(sha)}); !liveIdx[k] {
+			dead = append(dead, k)
 			continue
 		}
 		ids, err := decodeIDs(members)
@@ -196,8 +204,8 @@ func collectUnreferenced(ctx context.Context, tx *sql.Tx) (map[blob.Digest]bool,
 	if err := rows.Err(); err != nil {
 		return nil, err
 	}
-	for _, sha := range dead {
-		if _, err := tx.ExecContext(ctx, `DELETE FROM indices WHERE sha256 = ?`, sha); err != nil {
+	for _, k := range dead {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM indices WHERE archive_id = ? AND sha256 = ?`, k.archive, k.sha[:]); err != nil {
 			return nil, fmt.Errorf("catalog: collect index: %w", err)
 		}
 	}

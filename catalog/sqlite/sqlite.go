@@ -69,8 +69,9 @@ func (c *Catalog) Close() error {
 }
 
 // migrations are applied in order, each in its own transaction; the
-// number of applied migrations is kept in PRAGMA user_version.
-var migrations = []string{
+// number of applied migrations is kept in PRAGMA user_version. Each is SQL,
+// or Go for what SQL cannot do alone.
+var migrations = []migration{
 	`CREATE TABLE archives (
 		id   INTEGER PRIMARY KEY,
 		name TEXT NOT NULL UNIQUE
@@ -159,6 +160,24 @@ var migrations = []string{
 	DROP TABLE pool_files;
 	ALTER TABLE pool_files_new RENAME TO pool_files;
 	CREATE INDEX pool_files_path ON pool_files(archive_id, path_key);`,
+	// An index's members are pool files of one archive: record an index
+	// per archive, so that a second archive holding the same index bytes
+	// resolves its own pool files.
+	indicesPerArchive,
+}
+
+// migration is SQL (a string) or a func(context.Context, *sql.Tx) error.
+type migration any
+
+func (c *Catalog) apply(ctx context.Context, tx *sql.Tx, m migration) error {
+	switch m := m.(type) {
+	case string:
+		_, err := tx.ExecContext(ctx, m)
+		return err
+	case func(context.Context, *sql.Tx) error:
+		return m(ctx, tx)
+	}
+	return fmt.Errorf("unknown migration %T", m)
 }
 
 func (c *Catalog) migrate(ctx context.Context) error {
@@ -179,7 +198,7 @@ func (c *Catalog) migrate(ctx context.Context) error {
 		if v == len(migrations) {
 			return tx.Rollback()
 		}
-		if _, err := tx.ExecContext(ctx, migrations[v]); err != nil {
+		if err := c.apply(ctx, tx, migrations[v]); err != nil {
 			tx.Rollback()
 			return fmt.Errorf("catalog: migration %d: %w", v+1, err)
 		}
@@ -218,11 +237,12 @@ func archiveID(ctx context.Context, q queryer, name string, create bool) (int64,
 }
 
 // KnownIndices implements Catalog.
-func (c *Catalog) KnownIndices(ctx context.Context, ds []blob.Digest) (map[blob.Digest]bool, error) {
+func (c *Catalog) KnownIndices(ctx context.Context, archive string, ds []blob.Digest) (map[blob.Digest]bool, error) {
 	known := make(map[blob.Digest]bool, len(ds))
 	for _, d := range ds {
 		var n int
-		err := c.r.QueryRowContext(ctx, `SELECT count FROM indices WHERE sha256 = ?`, d[:]).Scan(&n)
+		err := c.r.QueryRowContext(ctx, `SELECT i.count FROM indices i JOIN archives a ON a.id = i.archive_id
+			WHERE a.name = ? AND i.sha256 = ?`, archive, d[:]).Scan(&n)
 		if errors.Is(err, sql.ErrNoRows) {
 			continue
 		}
@@ -352,7 +372,7 @@ func createSnapshot(ctx context.Context, tx *sql.Tx, s catalog.NewSnapshot) (cat
 		}
 		for _, d := range su.Indices {
 			var n int
-			err := tx.QueryRowContext(ctx, `SELECT count FROM indices WHERE sha256 = ?`, d[:]).Scan(&n)
+			err := tx.QueryRowContext(ctx, `SELECT count FROM indices WHERE archive_id = ? AND sha256 = ?`, aid, d[:]).Scan(&n)
 			if errors.Is(err, sql.ErrNoRows) {
 				return catalog.Snapshot{}, fmt.Errorf("catalog: suite %s: index %s was collected during the pulse: pulse again", su.Name, d)
 			}
@@ -489,7 +509,7 @@ func (p *poolResolver) load(ctx context.Context) error {
 
 func (p *poolResolver) addIndex(ctx context.Context, d blob.Digest, entries []catalog.PoolEntry) error {
 	var n int
-	err := p.tx.QueryRowContext(ctx, `SELECT count FROM indices WHERE sha256 = ?`, d[:]).Scan(&n)
+	err := p.tx.QueryRowContext(ctx, `SELECT count FROM indices WHERE archive_id = ? AND sha256 = ?`, p.archiveID, d[:]).Scan(&n)
 	if err == nil {
 		return nil // recorded meanwhile
 	}
@@ -519,7 +539,8 @@ EntryLoop:
 	}
 	slices.Sort(ids)
 	ids = slices.Compact(ids)
-	_, err = p.tx.ExecContext(ctx, `INSERT INTO indices(sha256, members, count) VALUES (?, ?, ?)`, d[:], encodeIDs(ids), len(ids))
+	_, err = p.tx.ExecContext(ctx, `INSERT INTO indices(archive_id, sha256, members, count) VALUES (?, ?, ?, ?)`,
+		p.archiveID, d[:], encodeIDs(ids), len(ids))
 	return err
 }
 
@@ -643,9 +664,10 @@ func (c *Catalog) Suite(ctx context.Context, snapshotID int64, suite string) (ca
 }
 
 // IndexMembers implements Catalog.
-func (c *Catalog) IndexMembers(ctx context.Context, index blob.Digest) ([]int64, error) {
+func (c *Catalog) IndexMembers(ctx context.Context, archive string, index blob.Digest) ([]int64, error) {
 	var members []byte
-	err := c.r.QueryRowContext(ctx, `SELECT members FROM indices WHERE sha256 = ?`, index[:]).Scan(&members)
+	err := c.r.QueryRowContext(ctx, `SELECT i.members FROM indices i JOIN archives a ON a.id = i.archive_id
+		WHERE a.name = ? AND i.sha256 = ?`, archive, index[:]).Scan(&members)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("%w: index %s", catalog.ErrNotFound, index)
 	}

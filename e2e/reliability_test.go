@@ -1,0 +1,65 @@
+package e2e
+
+import (
+	"context"
+	"regexp"
+	"testing"
+
+	"github.com/aptsnap/aptsnap/api"
+)
+
+// TestIdenticalIndexInTwoArchives: two archives whose snapshots hold the
+// same index bytes (one upstream mirrored twice; one .deb added to two
+// custom archives) each serve every pool file their indices list, and
+// verify checks that they do.
+func TestIdenticalIndexInTwoArchives(t *testing.T) {
+	e := newEnvWith(t, `
+[[archive]]
+name = "debian2"
+url = "{{UPSTREAM}}"
+keyring = "{{KEYRING}}"
+suites = ["bookworm"]
+components = ["main"]
+architectures = ["amd64"]
+`+customConfig("")+`
+[[custom]]
+name = "ours2"
+suites = ["stable"]
+`)
+	ctx := context.Background()
+	filenames := regexp.MustCompile(`(?m)^Filename: (.+)$`)
+	check := func(archive, serial, suite string) {
+		t.Helper()
+		code, pkgs := e.get("/" + archive + "/" + serial + "/dists/" + suite + "/main/binary-amd64/Packages")
+		if code != 200 {
+			t.Fatalf("%s %s Packages: %d", archive, serial, code)
+		}
+		ms := filenames.FindAllStringSubmatch(pkgs, -1)
+		if len(ms) == 0 {
+			t.Fatalf("%s %s: no package listed", archive, serial)
+		}
+		for _, m := range ms {
+			if code, _ := e.get("/" + archive + "/" + serial + "/" + m[1]); code != 200 {
+				t.Errorf("%s %s: %s answers %d", archive, serial, m[1], code)
+			}
+		}
+	}
+	for _, arc := range []string{"debian", "debian2"} {
+		snap, err := e.app.Pulse(ctx, arc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		check(arc, snap.Serial, "bookworm")
+	}
+	deb := buildDeb(t, t.TempDir(), "tool", "1.0", "amd64", "gzip", "tool\n")
+	for _, arc := range []string{"ours", "ours2"} {
+		res, err := e.app.RepoAdd(ctx, api.AddRequest{Archive: arc, Suite: "stable", Files: []string{deb}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		check(arc, res.Serial, "stable")
+	}
+	if probs, err := e.app.Verify(ctx, "", ""); err != nil || len(probs) != 0 {
+		t.Errorf("verify: %v %v", probs, err)
+	}
+}
