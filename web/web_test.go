@@ -49,7 +49,9 @@ func (f *fakeCatalog) Suite(_ context.Context, id int64, name string) (catalog.S
 	}
 	return su, nil
 }
-func (f *fakeCatalog) IndexMembers(context.Context, string, blob.Digest) ([]int64, error) { return nil, nil }
+func (f *fakeCatalog) IndexMembers(context.Context, string, blob.Digest) ([]int64, error) {
+	return nil, nil
+}
 
 // TestDiffAtScale diffs two snapshots of a Debian-sized suite (63,000
 // packages on amd64, arm64 unchanged, arch-all packages in both) through
