@@ -2,10 +2,13 @@ package e2e
 
 import (
 	"context"
+	"path/filepath"
 	"regexp"
+	"strings"
 	"testing"
 
 	"github.com/aptsnap/aptsnap/api"
+	"github.com/aptsnap/aptsnap/internal/hostile"
 )
 
 // TestIdenticalIndexInTwoArchives: two archives whose snapshots hold the
@@ -61,5 +64,25 @@ suites = ["stable"]
 	}
 	if probs, err := e.app.Verify(ctx, "", ""); err != nil || len(probs) != 0 {
 		t.Errorf("verify: %v %v", probs, err)
+	}
+}
+
+// TestDuplicateFieldsInRelease: an upstream Release, validly signed, with a
+// field twice is refused: APT reads the last Date, a check of the first
+// would let through what APT sees otherwise.
+func TestDuplicateFieldsInRelease(t *testing.T) {
+	e := newEnv(t)
+	e.mustPulse()
+	e.up.write(1)
+	if err := hostile.Resign(filepath.Join(e.up.dir, "repo"), "bookworm", e.up.signer,
+		hostile.Twice("Date", "Sat, 01 Jan 2000 00:00:00 UTC")); err != nil {
+		t.Fatal(err)
+	}
+	before := e.serials()
+	if _, err := e.pulse(); err == nil || !strings.Contains(err.Error(), "Date appears twice") {
+		t.Fatalf("pulse of a Release with two Date fields: %v", err)
+	}
+	if after := e.serials(); len(after) != len(before) {
+		t.Errorf("a snapshot was made: %v -> %v", before, after)
 	}
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/aptsnap/aptsnap/config"
 	"github.com/aptsnap/aptsnap/events"
 	"github.com/aptsnap/aptsnap/index"
+	"github.com/aptsnap/aptsnap/internal/hostile"
 	"github.com/aptsnap/aptsnap/internal/testenv"
 	"github.com/aptsnap/aptsnap/lock"
 	"github.com/aptsnap/aptsnap/mirror"
@@ -232,6 +233,13 @@ func TestRefusals(t *testing.T) {
 			src, _ := os.ReadFile(filepath.Join(s.up.Repo.Dir, "dists/bookworm/InRelease"))
 			os.WriteFile(filepath.Join(s.up.Repo.Dir, "dists/bookworm-updates/InRelease"), src, 0o644)
 		}, `not "bookworm-updates"`, "other"},
+		{"DuplicateFieldsInRelease", func(t *testing.T, s *setup) {
+			s.up.Write(generation(1)...)
+			if err := hostile.Resign(s.up.Repo.Dir, "bookworm", s.up.Repo.Signer,
+				hostile.Twice("Date", release.FormatTime(base.Add(-24*time.Hour)))); err != nil {
+				t.Fatal(err)
+			}
+		}, "field Date appears twice", "other"},
 		{"no Release at all", func(t *testing.T, s *setup) {
 			s.up.SetFault(func(w http.ResponseWriter, r *http.Request) bool {
 				if strings.Contains(r.URL.Path, "Release") {

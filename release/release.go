@@ -44,7 +44,15 @@ func Parse(data []byte) (*Release, error) {
 		return nil, fmt.Errorf("release: %w", err)
 	}
 	r := &Release{Files: map[string]File{}}
+	seen := map[string]bool{}
 	for _, f := range p.Fields {
+		// APT reads the last of a repeated field, we would check the first:
+		// a Release with one is not one thing.
+		k := strings.ToLower(f.Name)
+		if seen[k] {
+			return nil, fmt.Errorf("release: field %s appears twice", f.Name)
+		}
+		seen[k] = true
 		if !slices.ContainsFunc(checksumFields, func(c string) bool { return strings.EqualFold(c, f.Name) }) {
 			r.Fields = append(r.Fields, f)
 			continue
@@ -182,7 +190,7 @@ func (s Snapshot) Build() []byte {
 			}
 		}
 		put(f.Name, f.Value)
-		if strings.EqualFold(f.Name, "Date") && !s.ValidUntil.IsZero() {
+		if strings.EqualFold(f.Name, "Date") && !s.ValidUntil.IsZero() && !wrote["valid-until"] {
 			put("Valid-Until", FormatTime(s.ValidUntil))
 		}
 	}

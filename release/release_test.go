@@ -179,3 +179,18 @@ func TestSetValidUntil(t *testing.T) {
 		t.Fatal("SetValidUntil without a Valid-Until field succeeded")
 	}
 }
+
+// TestDuplicateFieldsInRelease: a Release with a repeated field is refused
+// (APT reads the last, a check of the first would pass what APT sees
+// otherwise), however its case.
+func TestDuplicateFieldsInRelease(t *testing.T) {
+	for _, text := range []string{
+		"Origin: Debian\nDate: Sat, 22 Nov 2026 08:14:46 UTC\nDate: Sat, 22 Nov 2025 08:14:46 UTC\n",
+		"Origin: Debian\nDate: Sat, 22 Nov 2026 08:14:46 UTC\ndate: Sat, 22 Nov 2025 08:14:46 UTC\n",
+		"Valid-Until: Sat, 22 Nov 2026 08:14:46 UTC\nSuite: x\nValid-Until: Sat, 22 Nov 2036 08:14:46 UTC\n",
+	} {
+		if _, err := Parse([]byte(text)); err == nil || !strings.Contains(err.Error(), "appears twice") {
+			t.Errorf("Parse(%q) = %v, want a refusal of the repeated field", text, err)
+		}
+	}
+}
