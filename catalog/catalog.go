@@ -80,8 +80,14 @@ type NewSnapshot struct {
 	Archive string
 	// Tag, when set, makes a tagged snapshot: named TagSerial(Tag) instead
 	// of a serial, with no Valid-Until, never collected until deleted.
-	Tag        string
+	Tag string
+	// Created is when the snapshot is made, as its Release says. With a
+	// Clock, the catalog records the later of it and Clock's time once it
+	// holds its write lock, right before the commit, so that no snapshot
+	// appears in the past: a timestamp URL answered while the snapshot
+	// waited for the lock keeps its answer.
 	Created    time.Time
+	Clock      func() time.Time
 	ValidUntil time.Time
 	Suites     []NewSuite
 }
@@ -132,10 +138,11 @@ type Catalog interface {
 	// LastUpstreamDate is the newest upstream Release Date a pulse of the
 	// suite has accepted (zero if none).
 	LastUpstreamDate(ctx context.Context, archive, suite string) (time.Time, error)
-	// CreateSnapshot records a snapshot in one transaction and gives it the
-	// next serial YYYYMMDDNN of its creation day (UTC; never before the
-	// archive's newest snapshot, should the clock step back). Suites
-	// untracked meanwhile are left out.
+	// CreateSnapshot records a snapshot in one transaction, stamps its
+	// creation time (see NewSnapshot.Created) and gives it the next serial
+	// YYYYMMDDNN of its creation day (UTC; never before the archive's
+	// newest snapshot, should the clock step back). Suites untracked
+	// meanwhile are left out.
 	CreateSnapshot(ctx context.Context, s NewSnapshot) (Snapshot, error)
 	// CreateSnapshots records several snapshots (a tag across archives) in
 	// one transaction: all or none.

@@ -2,12 +2,15 @@ package e2e
 
 import (
 	"context"
+	"database/sql"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aptsnap/aptsnap/api"
+	"github.com/aptsnap/aptsnap/datadir"
 	"github.com/aptsnap/aptsnap/internal/hostile"
 )
 
@@ -84,5 +87,47 @@ func TestDuplicateFieldsInRelease(t *testing.T) {
 	}
 	if after := e.serials(); len(after) != len(before) {
 		t.Errorf("a snapshot was made: %v -> %v", before, after)
+	}
+}
+
+// TestTimestampURLStable: a timestamp URL answered while a snapshot waits
+// for the catalog (another process holds its write lock) gives the same
+// answer after that snapshot is committed.
+func TestTimestampURLStable(t *testing.T) {
+	e := newEnv(t)
+	e.mustPulse()
+	e.up.write(1)
+	// Another process writes the catalog for a while.
+	db, err := sql.Open("sqlite", "file:"+datadir.Dir(e.cfg.DataDir).Catalog())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	conn, err := db.Conn(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(context.Background(), "BEGIN IMMEDIATE"); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { _, err := e.pulse(); done <- err }()
+	time.Sleep(2500 * time.Millisecond) // the pulse has fetched generation 1 and waits for the catalog
+	stamp := time.Now().UTC().Format("20060102T150405Z")
+	url := "/debian/" + stamp + "/dists/bookworm/InRelease"
+	code, first := e.get(url)
+	if code != 200 {
+		t.Fatalf("GET %s: %d", url, code)
+	}
+	time.Sleep(1100 * time.Millisecond)
+	if _, err := conn.ExecContext(context.Background(), "ROLLBACK"); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if _, again := e.get(url); again != first {
+		t.Errorf("GET %s changed its answer once the waiting snapshot was committed:\nbefore:\n%s\nafter:\n%s", url, first, again)
 	}
 }

@@ -137,7 +137,7 @@ func (p *Publisher) Publish(ctx context.Context, ss ...Snapshot) ([]catalog.Snap
 }
 
 func (p *Publisher) build(s Snapshot) (catalog.NewSnapshot, error) {
-	ns := catalog.NewSnapshot{Archive: s.Archive, Tag: s.Tag, Created: s.Created}
+	ns := catalog.NewSnapshot{Archive: s.Archive, Tag: s.Tag, Created: s.Created, Clock: p.now}
 	if ns.Created.IsZero() {
 		ns.Created = p.now()
 	}

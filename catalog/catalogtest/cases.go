@@ -300,6 +300,42 @@ func testIdenticalIndexInTwoArchives(t *testing.T, open Opener) {
 	}
 }
 
+// testTimestampURLStable: a snapshot is stamped with the time the catalog
+// commits it (its Clock's, once it holds the write lock), not the time it
+// was made: SnapshotAt for an instant between the two, answered by the
+// previous snapshot while the new one waited, keeps that answer.
+func testTimestampURLStable(t *testing.T, open Opener) {
+	ctx := context.Background()
+	c := open(t)
+	s1, err := c.CreateSnapshot(ctx, newSnap("debian", t0, blob.Sum([]byte("one")), entries(1, "")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	made, committed := t0.Add(time.Hour), t0.Add(time.Hour+30*time.Second)
+	ns := newSnap("debian", made, blob.Sum([]byte("two")), entries(1, "+2"))
+	clocked := false
+	ns.Clock = func() time.Time { clocked = true; return committed }
+	s2, err := c.CreateSnapshot(ctx, ns)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !clocked || !s2.Created.Equal(committed) {
+		t.Errorf("created %s (clock read: %v), want the commit time %s", s2.Created, clocked, committed)
+	}
+	if got, err := c.SnapshotAt(ctx, "debian", made.Add(10*time.Second)); err != nil || got.Serial != s1.Serial {
+		t.Errorf("SnapshotAt an instant before the commit = %s, %v; want %s", got.Serial, err, s1.Serial)
+	}
+	if got, _ := c.SnapshotAt(ctx, "debian", committed); got.Serial != s2.Serial {
+		t.Errorf("SnapshotAt the commit = %s, want %s", got.Serial, s2.Serial)
+	}
+	// A clock behind what the snapshot says changes nothing.
+	ns = newSnap("debian", t0.Add(2*time.Hour), blob.Sum([]byte("three")), entries(1, "+3"))
+	ns.Clock = func() time.Time { return t0 }
+	if s3, _ := c.CreateSnapshot(ctx, ns); !s3.Created.Equal(t0.Add(2 * time.Hour)) {
+		t.Errorf("created %s with a late clock, want %s", s3.Created, t0.Add(2*time.Hour))
+	}
+}
+
 func testTags(t *testing.T, open Opener) {
 	ctx := context.Background()
 	c := open(t)

@@ -38,6 +38,7 @@ func Run(t *testing.T, open Opener) {
 		{"UpstreamDateMark", testUpstreamDateMark},
 		{"PoolPerArchive", testPoolPerArchive},
 		{"IdenticalIndexInTwoArchives", testIdenticalIndexInTwoArchives},
+		{"TimestampURLStable", testTimestampURLStable},
 		{"Tags", testTags},
 		{"UpdateReleases", testUpdateReleases},
 		{"Collect", testCollect},

@@ -303,13 +303,9 @@ func createSnapshot(ctx context.Context, tx *sql.Tx, s catalog.NewSnapshot) (cat
 	if err != nil {
 		return catalog.Snapshot{}, err
 	}
-	created := s.Created.UTC()
-	var serial string
-	var validUntil int64
 	if s.Tag != "" {
-		serial = catalog.TagSerial(s.Tag)
 		var n int
-		tx.QueryRowContext(ctx, `SELECT count(*) FROM snapshots WHERE archive_id = ? AND serial = ?`, aid, serial).Scan(&n)
+		tx.QueryRowContext(ctx, `SELECT count(*) FROM snapshots WHERE archive_id = ? AND serial = ?`, aid, catalog.TagSerial(s.Tag)).Scan(&n)
 		if n > 0 {
 			return catalog.Snapshot{}, fmt.Errorf("%w: tag %s has a snapshot of %s", catalog.ErrExists, s.Tag, s.Archive)
 		}
@@ -330,41 +326,12 @@ func createSnapshot(ctx context.Context, tx *sql.Tx, s catalog.NewSnapshot) (cat
 		if len(s.Suites) == 0 {
 			return catalog.Snapshot{}, fmt.Errorf("catalog: every suite of the snapshot of %s was untracked meanwhile", s.Archive)
 		}
-		// A clock stepped back never makes a serial older than the newest.
-		var newest sql.NullInt64
-		if err := tx.QueryRowContext(ctx, `SELECT max(created) FROM snapshots WHERE archive_id = ? AND serial NOT LIKE '@%'`, aid).Scan(&newest); err != nil {
-			return catalog.Snapshot{}, fmt.Errorf("catalog: serial: %w", err)
-		}
-		if newest.Valid && created.Unix() < newest.Int64 {
-			created = time.Unix(newest.Int64, 0).UTC()
-		}
-		day := created.Format("20060102")
-		var last sql.NullString
-		if err := tx.QueryRowContext(ctx, `SELECT max(serial) FROM snapshots WHERE archive_id = ? AND serial LIKE ?`,
-			aid, day+"__").Scan(&last); err != nil {
-			return catalog.Snapshot{}, fmt.Errorf("catalog: serial: %w", err)
-		}
-		n := 1
-		if last.Valid {
-			fmt.Sscanf(last.String[8:], "%d", &n)
-			n++
-		}
-		if n > catalog.MaxSerialsPerDay {
-			return catalog.Snapshot{}, fmt.Errorf("catalog: archive %s already has %d snapshots on %s: no serial left for the day", s.Archive, catalog.MaxSerialsPerDay, day)
-		}
-		serial = fmt.Sprintf("%s%02d", day, n)
-		validUntil = s.ValidUntil.Unix()
 	}
 
+	// First what the snapshot references: pool files, indices, suite states.
 	pool := &poolResolver{tx: tx, archiveID: aid}
-	res, err := tx.ExecContext(ctx, `INSERT INTO snapshots(archive_id, serial, created, valid_until) VALUES (?, ?, ?, ?)`,
-		aid, serial, created.Unix(), validUntil)
-	if err != nil {
-		return catalog.Snapshot{}, fmt.Errorf("catalog: snapshot: %w", err)
-	}
-	sid, _ := res.LastInsertId()
-	var names []string
-	for _, su := range s.Suites {
+	states := make([]int64, len(s.Suites))
+	for i, su := range s.Suites {
 		for d, entries := range su.NewIndices {
 			if err := pool.addIndex(ctx, d, entries); err != nil {
 				return catalog.Snapshot{}, fmt.Errorf("catalog: suite %s: %w", su.Name, err)
@@ -380,16 +347,44 @@ func createSnapshot(ctx context.Context, tx *sql.Tx, s catalog.NewSnapshot) (cat
 				return catalog.Snapshot{}, fmt.Errorf("catalog: suite %s: %w", su.Name, err)
 			}
 		}
-		stateID, err := suiteState(ctx, tx, aid, su)
-		if err != nil {
+		if states[i], err = suiteState(ctx, tx, aid, su); err != nil {
 			return catalog.Snapshot{}, fmt.Errorf("catalog: suite %s: %w", su.Name, err)
 		}
+	}
+
+	// Then the snapshot itself, stamped now: this transaction holds the
+	// write lock, and a snapshot stamped before it waited for the lock
+	// would appear in the past, changing the answer to a timestamp URL
+	// already given.
+	created := s.Created
+	if s.Clock != nil {
+		if now := s.Clock(); now.After(created) {
+			created = now
+		}
+	}
+	created = created.UTC()
+	serial := catalog.TagSerial(s.Tag)
+	var validUntil int64
+	if s.Tag == "" {
+		if serial, created, err = nextSerial(ctx, tx, aid, s.Archive, created); err != nil {
+			return catalog.Snapshot{}, err
+		}
+		validUntil = s.ValidUntil.Unix()
+	}
+	res, err := tx.ExecContext(ctx, `INSERT INTO snapshots(archive_id, serial, created, valid_until) VALUES (?, ?, ?, ?)`,
+		aid, serial, created.Unix(), validUntil)
+	if err != nil {
+		return catalog.Snapshot{}, fmt.Errorf("catalog: snapshot: %w", err)
+	}
+	sid, _ := res.LastInsertId()
+	var names []string
+	for i, su := range s.Suites {
 		if _, err := tx.ExecContext(ctx, `INSERT INTO snapshot_suites(snapshot_id, suite, state_id, release, inrelease, release_gpg, signed)
-			VALUES (?, ?, ?, ?, ?, ?, ?)`, sid, su.Name, stateID, su.Release, su.InRelease, su.ReleaseGPG, created.Unix()); err != nil {
+			VALUES (?, ?, ?, ?, ?, ?, ?)`, sid, su.Name, states[i], su.Release, su.InRelease, su.ReleaseGPG, created.Unix()); err != nil {
 			return catalog.Snapshot{}, fmt.Errorf("catalog: suite %s: %w", su.Name, err)
 		}
+		names = append(names, su.Name)
 		if s.Tag != "" {
-			names = append(names, su.Name)
 			continue
 		}
 		if _, err := tx.ExecContext(ctx, `INSERT INTO suite_marks(archive_id, suite, last_date) VALUES (?, ?, ?)
@@ -397,13 +392,40 @@ func createSnapshot(ctx context.Context, tx *sql.Tx, s catalog.NewSnapshot) (cat
 			aid, su.Name, su.UpstreamDate.Unix()); err != nil {
 			return catalog.Snapshot{}, fmt.Errorf("catalog: suite %s: %w", su.Name, err)
 		}
-		names = append(names, su.Name)
 	}
 	out := catalog.Snapshot{ID: sid, Archive: s.Archive, Serial: serial, Created: time.Unix(created.Unix(), 0).UTC(), Suites: names}
 	if validUntil != 0 {
 		out.ValidUntil = time.Unix(validUntil, 0).UTC()
 	}
 	return out, nil
+}
+
+// nextSerial gives a time-based snapshot created at created its serial,
+// the next of its UTC day, and the creation time to record: never before
+// the archive's newest snapshot, should the clock step back.
+func nextSerial(ctx context.Context, tx *sql.Tx, aid int64, archive string, created time.Time) (string, time.Time, error) {
+	var newest sql.NullInt64
+	if err := tx.QueryRowContext(ctx, `SELECT max(created) FROM snapshots WHERE archive_id = ? AND serial NOT LIKE '@%'`, aid).Scan(&newest); err != nil {
+		return "", created, fmt.Errorf("catalog: serial: %w", err)
+	}
+	if newest.Valid && created.Unix() < newest.Int64 {
+		created = time.Unix(newest.Int64, 0).UTC()
+	}
+	day := created.Format("20060102")
+	var last sql.NullString
+	if err := tx.QueryRowContext(ctx, `SELECT max(serial) FROM snapshots WHERE archive_id = ? AND serial LIKE ?`,
+		aid, day+"__").Scan(&last); err != nil {
+		return "", created, fmt.Errorf("catalog: serial: %w", err)
+	}
+	n := 1
+	if last.Valid {
+		fmt.Sscanf(last.String[8:], "%d", &n)
+		n++
+	}
+	if n > catalog.MaxSerialsPerDay {
+		return "", created, fmt.Errorf("catalog: archive %s already has %d snapshots on %s: no serial left for the day", archive, catalog.MaxSerialsPerDay, day)
+	}
+	return fmt.Sprintf("%s%02d", day, n), created, nil
 }
 
 // suiteState finds or inserts the suite state for su's set of files.
