@@ -19,6 +19,9 @@ type Snapshot struct {
 	Created    time.Time `json:"created"`
 	ValidUntil time.Time `json:"valid_until"`
 	Suites     []string  `json:"suites"`
+	// Stale marks an archive's newest snapshot once it has expired: kept
+	// so that the archive still answers, while its pulses fail.
+	Stale bool `json:"stale,omitempty"`
 }
 
 // BumpResult is the outcome of a bump.

@@ -88,7 +88,7 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, erro
 	}
 	a := &App{Config: cfg, Catalog: st.Catalog, Store: st.Store, Locker: st.Locker, Signer: signer, Log: log, Now: time.Now,
 		Progress: progress.Discard{}, Events: &events.Bus{}}
-	a.Metrics = metrics.New(st.Catalog, st.Store, cfg.Names())
+	a.Metrics = metrics.New(st.Catalog, st.Store, cfg.Names(), func() time.Time { return a.Now() })
 	a.Metrics.Listen(a.Events)
 	a.Metrics.CertSource(func() map[string]time.Time {
 		if c := a.Certs(); c != nil {
@@ -131,12 +131,7 @@ func (a *App) tagger() *tag.Tagger {
 }
 
 func (a *App) collector() *gc.Collector {
-	var keep []string // a custom archive's contents live in its newest snapshot
-	for _, cu := range a.Config.Customs {
-		keep = append(keep, cu.Name)
-	}
-	return gc.New(gc.Options{Catalog: a.Catalog, Store: a.Store, Locker: a.Locker, KeepNewest: keep,
-		Now: a.Now, Log: a.Log, Events: a.Events})
+	return gc.New(gc.Options{Catalog: a.Catalog, Store: a.Store, Locker: a.Locker, Now: a.Now, Log: a.Log, Events: a.Events})
 }
 
 func (a *App) verifier() *verify.Verifier {

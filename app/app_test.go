@@ -106,10 +106,17 @@ suites = ["stable"]
 	if _, body := get("/debian/" + snap.Serial + "/dists/stable/Release"); !strings.Contains(body, b.Snapshot.ValidUntil.Format("02 Jan 2006")) {
 		t.Errorf("the bumped Release is not served (stale cache?):\n%s", body)
 	}
+	newer, err := a.Pulse(ctx, "debian")
+	if err != nil {
+		t.Fatal(err)
+	}
 	a.Now = func() time.Time { return time.Now().Add(100 * 24 * time.Hour) }
 	g, err := a.GC(ctx, false)
-	if err != nil || len(g.Expired) != 1 || g.Expired[0].Archive != "debian" {
-		t.Errorf("GC = %+v, %v; want debian's snapshot collected, ours kept", g, err)
+	if err != nil || len(g.Expired) != 1 || g.Expired[0].Serial != snap.Serial {
+		t.Errorf("GC = %+v, %v; want debian's older snapshot collected, the newest of each archive kept", g, err)
+	}
+	if code, _ := get("/debian/" + newer.Serial + "/dists/stable/InRelease"); code != 200 {
+		t.Errorf("debian's newest snapshot, expired, is not kept: %d", code)
 	}
 	if code, _ := get("/debian/" + snap.Serial + "/dists/stable/InRelease"); code != http.StatusNotFound {
 		t.Errorf("a collected snapshot is still served: %d", code)

@@ -28,7 +28,11 @@ func (a *App) Snapshots(ctx context.Context, archive string) ([]api.Snapshot, er
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, apiSnapshots(snaps)...)
+		list := apiSnapshots(snaps)
+		if k := len(list) - 1; k >= 0 && !list[k].ValidUntil.IsZero() && !a.Now().Before(list[k].ValidUntil) {
+			list[k].Stale = true
+		}
+		out = append(out, list...)
 	}
 	return out, nil
 }

@@ -237,9 +237,11 @@ type Lifecycle interface {
 	// then every suite state, index and pool file record no remaining
 	// snapshot references, and reports what it deleted and every file the
 	// remaining catalog references. With dry set, it changes nothing.
-	// The newest time-based snapshot of each archive named in keepNewest
-	// is kept even when expired (a custom archive's contents live there).
-	Collect(ctx context.Context, now time.Time, dry bool, keepNewest ...string) (Collection, error)
+	// The newest time-based snapshot of each archive is kept even when
+	// expired (stale): an archive whose pulses fail longer than its
+	// snapshots live keeps serving its latest, and a custom archive's
+	// contents live there.
+	Collect(ctx context.Context, now time.Time, dry bool) (Collection, error)
 	// Untrack removes a suite from every snapshot of an archive and records
 	// it as untracked, so that pulses skip it. It returns the number of
 	// snapshots changed.

@@ -61,6 +61,8 @@ func TestBump(t *testing.T) {
 	old := e.pulseAt(time.Now().Add(-11 * 24 * time.Hour)) // expired yesterday
 	e.up.write(1)
 	gone := e.pulseAt(time.Now().Add(-10*24*time.Hour - time.Hour))
+	e.up.write(2)
+	e.mustPulse() // the newest, which GC keeps whatever its age
 	_, before := e.get("/debian/" + old.Serial + "/dists/bookworm/Release")
 
 	a := e.newAPT(t, "/debian/"+old.Serial+"/")

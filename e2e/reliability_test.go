@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"database/sql"
+	"net/http"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -129,5 +130,46 @@ func TestTimestampURLStable(t *testing.T) {
 	}
 	if _, again := e.get(url); again != first {
 		t.Errorf("GET %s changed its answer once the waiting snapshot was committed:\nbefore:\n%s\nafter:\n%s", url, first, again)
+	}
+}
+
+// TestArchiveEmptiedByGC: when an archive's pulses fail for longer than
+// its snapshots live, GC keeps its newest snapshot, flagged stale in the
+// snapshot list, the web UI and the metrics, so that latest and the trace
+// file still answer.
+func TestArchiveEmptiedByGC(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	first := e.mustPulse()
+	e.up.write(1)
+	last := e.mustPulse()
+	e.up.setFault(func(w http.ResponseWriter, r *http.Request) bool { http.Error(w, "down", 503); return true })
+	e.clock.Shift(11 * 24 * time.Hour)
+	defer e.clock.Set(time.Now())
+	if _, err := e.pulse(); err == nil {
+		t.Fatal("a pulse of a down upstream succeeded")
+	}
+	res, err := e.app.GC(ctx, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Expired) != 1 || res.Expired[0].Serial != first.Serial {
+		t.Errorf("gc collected %+v, want only %s", res.Expired, first.Serial)
+	}
+	if code, body := e.get("/debian/project/trace/debian"); code != 200 || !strings.Contains(body, "Archive serial: "+last.Serial) {
+		t.Errorf("trace after gc: %d %q", code, body)
+	}
+	if code, _ := e.get("/debian/" + last.Serial + "/dists/bookworm/InRelease"); code != 200 {
+		t.Errorf("the newest snapshot after gc: %d", code)
+	}
+	snaps, err := e.app.Snapshots(ctx, "debian")
+	if err != nil || len(snaps) != 1 || !snaps[0].Stale {
+		t.Errorf("snapshot list: %+v, %v; want the newest, stale", snaps, err)
+	}
+	if _, body := e.get("/ui/debian/"); !strings.Contains(body, "stale") {
+		t.Error("the web UI does not say the archive is stale")
+	}
+	if _, body := e.get("/metrics"); !strings.Contains(body, `aptsnap_archive_stale{archive="debian"} 1`) {
+		t.Error("no stale metric")
 	}
 }

@@ -2,7 +2,8 @@
 // expired snapshots from the catalog, with every record only they
 // referenced, in one transaction, and learns the set of stored files
 // everything left references; a sweep step then deletes every other
-// stored file.
+// stored file. An archive's newest snapshot is kept, expired or not
+// (stale): an archive whose pulses fail keeps answering.
 //
 // It runs while the server serves and pulses and imports write (see
 // package lock for the protocol): a file written since the oldest running
@@ -33,9 +34,6 @@ type Options struct {
 	Catalog catalog.Catalog
 	Store   blob.Store
 	Locker  lock.Locker
-	// KeepNewest names the archives whose newest snapshot is never
-	// collected, expired or not: custom archives, whose contents live there.
-	KeepNewest []string
 	// Now is the clock snapshots expire by (time.Now if nil). File ages
 	// are compared with the real time, as file systems keep it.
 	Now func() time.Time
@@ -116,12 +114,14 @@ func (c *Collector) run(ctx context.Context, dryRun bool) (Result, error) {
 		}
 	}
 	started := time.Now()
-	col, err := c.o.Catalog.Collect(ctx, c.o.Now(), dryRun, c.o.KeepNewest...)
+	now := c.o.Now()
+	col, err := c.o.Catalog.Collect(ctx, now, dryRun)
 	marked := time.Since(started)
 	if err != nil {
 		return res, fmt.Errorf("gc: %w", err)
 	}
 	res.Expired = col.Snapshots
+	c.warnStale(ctx, now)
 	if !dryRun {
 		c.o.Events.Collected(ctx, func(d blob.Digest) bool { return col.Live[d] })
 		if err := c.o.Store.CleanTemp(ctx, cutoff); err != nil {
@@ -152,6 +152,23 @@ func (c *Collector) run(ctx context.Context, dryRun bool) (Result, error) {
 	c.o.Log.Info("gc", "dry_run", dryRun, "expired", len(res.Expired), "files", res.Files, "bytes", res.Bytes, "kept", res.Kept,
 		"catalog", marked.Round(time.Millisecond), "sweep", (time.Since(started) - marked).Round(time.Millisecond))
 	return res, nil
+}
+
+// warnStale says which archives are down to an expired newest snapshot,
+// which GC keeps (stale) so that the archive still answers: its pulses
+// have been failing for longer than its snapshots live.
+func (c *Collector) warnStale(ctx context.Context, now time.Time) {
+	archives, err := c.o.Catalog.Archives(ctx)
+	if err != nil {
+		return
+	}
+	for _, a := range archives {
+		s, err := c.o.Catalog.Latest(ctx, a)
+		if err == nil && !s.ValidUntil.IsZero() && !now.Before(s.ValidUntil) {
+			c.o.Log.Warn("gc: an archive's newest snapshot has expired: kept, stale, until a pulse succeeds or a bump",
+				"archive", a, "serial", s.Serial, "valid_until", s.ValidUntil)
+		}
+	}
 }
 
 // deleteAll deletes stored files a few at a time: freeing a large file's

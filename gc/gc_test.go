@@ -89,7 +89,7 @@ func TestCollectionSet(t *testing.T) {
 		heard = append(heard, fmt.Sprintf("collected gone=%v new=%v", live(oldRefs[1]), live(liveRefs[1])))
 	})
 	e.Events.OnGC(func(g events.GC) { heard = append(heard, fmt.Sprintf("gc %d %d", g.Expired, g.Files)) })
-	c := gc.New(gc.Options{Catalog: e.Catalog, Store: e.Store, Locker: e.Locker, KeepNewest: []string{"ours"}, Now: e.Clock.Now, Log: e.Log, Events: e.Events})
+	c := gc.New(gc.Options{Catalog: e.Catalog, Store: e.Store, Locker: e.Locker, Now: e.Clock.Now, Log: e.Log, Events: e.Events})
 
 	dry, err := c.Run(ctx, true)
 	if err != nil {

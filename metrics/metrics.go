@@ -42,7 +42,11 @@ var kinds = []string{"pool", "index", "release", "trace", "key", "api", "other"}
 
 // New makes the metrics; snapshots per archive and bytes stored are read
 // from cat and store when scraped (the store walk at most once a minute).
-func New(cat catalog.Catalog, store blob.Store, archives []string) *Metrics {
+// now is the clock snapshots expire by (time.Now if nil).
+func New(cat catalog.Catalog, store blob.Store, archives []string, now func() time.Time) *Metrics {
+	if now == nil {
+		now = time.Now
+	}
 	m := &Metrics{reg: prometheus.NewRegistry(), requests: map[string]prometheus.Counter{}, bytes: map[string]prometheus.Counter{},
 		store: &storeCollector{store: store}, certs: &certCollector{}}
 	f := func(c prometheus.Collector) { m.reg.MustRegister(c) }
@@ -64,7 +68,7 @@ func New(cat catalog.Catalog, store blob.Store, archives []string) *Metrics {
 		m.bytes[k] = served.WithLabelValues(k)
 	}
 	for _, c := range []prometheus.Collector{m.pulses, m.pulseDuration, m.lastSuccess, m.gcRuns, m.gcExpired, m.gcFiles, m.gcBytes, reqs, served,
-		&catalogCollector{cat: cat, archives: archives}, m.store, m.certs} {
+		&catalogCollector{cat: cat, archives: archives, now: now}, m.store, m.certs} {
 		f(c)
 	}
 	return m
@@ -157,11 +161,19 @@ func (c *countingWriter) ReadFrom(r io.Reader) (int64, error) {
 type catalogCollector struct {
 	cat      catalog.Catalog
 	archives []string
+	now      func() time.Time
 }
 
-var snapshotsDesc = prometheus.NewDesc("aptsnap_snapshots", "Snapshots per archive (time-based; tagged counted apart).", []string{"archive", "kind"}, nil)
+var (
+	snapshotsDesc = prometheus.NewDesc("aptsnap_snapshots", "Snapshots per archive (time-based; tagged counted apart).", []string{"archive", "kind"}, nil)
+	staleDesc     = prometheus.NewDesc("aptsnap_archive_stale",
+		"1 when an archive's newest snapshot has expired (kept while its pulses fail), else 0.", []string{"archive"}, nil)
+)
 
-func (c *catalogCollector) Describe(ch chan<- *prometheus.Desc) { ch <- snapshotsDesc }
+func (c *catalogCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- snapshotsDesc
+	ch <- staleDesc
+}
 
 func (c *catalogCollector) Collect(ch chan<- prometheus.Metric) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -179,6 +191,11 @@ func (c *catalogCollector) Collect(ch chan<- prometheus.Metric) {
 			}
 		}
 		ch <- prometheus.MustNewConstMetric(snapshotsDesc, prometheus.GaugeValue, float64(len(snaps)), a, "time-based")
+		stale := 0.0
+		if k := len(snaps) - 1; k >= 0 && !snaps[k].ValidUntil.IsZero() && !c.now().Before(snaps[k].ValidUntil) {
+			stale = 1
+		}
+		ch <- prometheus.MustNewConstMetric(staleDesc, prometheus.GaugeValue, stale, a)
 		ch <- prometheus.MustNewConstMetric(snapshotsDesc, prometheus.GaugeValue, float64(n), a, "tagged")
 	}
 }

@@ -70,7 +70,7 @@ var pages = map[string]string{
 <tr><th>Archive</th><th>Last pulse</th><th>Latest</th><th title="snapshots">Count</th></tr>
 {{range .}}<tr class="archive" data-archive="{{.Name}}"><td><a href="/ui/{{path .Name}}/">{{.Name}}</a></td>
 <td>{{with .Pulse}}{{if .OK}}<span class="ok">ok</span>{{else}}<span class="bad">failed</span>{{end}} <span class="mute">{{when .Finished}}</span>{{if .Error}}<br><small class="bad">{{.Error}}</small>{{end}}{{else}}<span class="mute">never</span>{{end}}</td>
-<td>{{with .Latest}}<a class="mono" href="/ui/{{path .Archive}}/{{path .Serial}}/">{{.Serial}}</a><br><small class="{{if .Expired}}bad{{else}}mute{{end}}">expires {{.Expires}}</small>{{else}}—{{end}}</td>
+<td>{{with .Latest}}<a class="mono" href="/ui/{{path .Archive}}/{{path .Serial}}/">{{.Serial}}</a><br><small class="{{if .Expired}}bad{{else}}mute{{end}}">expires {{.Expires}}</small>{{if .Stale}} <small class="bad stale">stale: pulses failing, kept as the newest</small>{{end}}{{else}}—{{end}}</td>
 <td class="n">{{.Snapshots}}{{if .Tags}}<br><small class="mute nw">+{{.Tags}} tag{{if gt .Tags 1}}s{{end}}</small>{{end}}</td></tr>
 {{end}}</table></div>{{end}}`,
 
@@ -82,7 +82,7 @@ var pages = map[string]string{
 {{if not .Snapshots}}<p class="mute">No snapshot yet.</p>{{else}}<div class="scroll"><table id="snapshots">
 <tr><th>Serial</th><th>Created</th><th>Valid until</th><th>Expires</th></tr>
 {{range .Snapshots}}<tr class="snapshot" data-serial="{{.Serial}}"><td><a class="mono" href="{{path .Serial}}/">{{.Serial}}</a></td><td>{{when .Created}}</td><td>{{when .ValidUntil}}</td>
-<td class="{{if .Expired}}bad{{end}}">{{.Expires}}</td></tr>
+<td class="{{if .Expired}}bad{{end}}">{{.Expires}}{{if .Stale}} <span class="stale">· stale, kept as the newest</span>{{end}}</td></tr>
 {{end}}</table></div>{{end}}
 {{if .Tags}}<h2>Tagged snapshots</h2><div class="scroll"><table id="tags">
 <tr><th>Tag</th><th>Created</th><th>Suites</th></tr>

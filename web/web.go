@@ -306,6 +306,7 @@ func (u *ui) home(ctx context.Context) (*page, error) {
 		row.Snapshots = len(snaps)
 		if len(snaps) > 0 {
 			s := u.snapRow(snaps[len(snaps)-1])
+			s.Stale = s.Expired
 			row.Latest = &s
 		}
 		for _, t := range tags {
@@ -328,7 +329,10 @@ type snapRow struct {
 	ValidUntil time.Time
 	Expires    string // "in 9d 23h", "expired 2h ago", "never"
 	Expired    bool
-	Suites     []string
+	// Stale marks the archive's newest snapshot once expired: kept, while
+	// its pulses fail.
+	Stale  bool
+	Suites []string
 }
 
 func (u *ui) snapRow(s catalog.Snapshot) snapRow {
@@ -392,6 +396,7 @@ func (u *ui) archive(ctx context.Context, archive string) (*page, error) {
 		}
 	}
 	if n := len(ap.Snapshots); n > 0 {
+		ap.Snapshots[0].Stale = ap.Snapshots[0].Expired
 		ap.To, ap.From = ap.Snapshots[0].Serial, ap.Snapshots[min(1, n-1)].Serial
 	}
 	return &page{Title: archive, Crumbs: []crumb{{archive, ""}}, Tmpl: "archive", Data: ap}, nil

@@ -279,12 +279,16 @@ func testIdenticalIndexInTwoArchives(t *testing.T, open Opener) {
 			}
 		}
 	}
-	// Collecting one archive's snapshot keeps the other's resolving.
+	// Collecting one archive's snapshot keeps the other's resolving (a
+	// newer one of debian, so that the first is not its newest).
+	if _, err := c.CreateSnapshot(ctx, newSnap("debian", t0.Add(2*time.Hour), blob.Sum([]byte("another Packages")), entries(1, "+x"))); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := c.Collect(ctx, snaps[0].ValidUntil, false); err != nil {
 		t.Fatal(err)
 	}
-	if got, _ := c.Snapshots(ctx, "debian"); len(got) != 0 {
-		t.Fatalf("debian's snapshot was not collected: %+v", got)
+	if got, _ := c.Snapshots(ctx, "debian"); len(got) != 1 || got[0].Serial == snaps[0].Serial {
+		t.Fatalf("debian's first snapshot was not collected: %+v", got)
 	}
 	ids, err := c.IndexMembers(ctx, "debian-arm", idx)
 	if err != nil || len(ids) != len(ents) {
@@ -523,33 +527,44 @@ func testCollect(t *testing.T, open Opener) {
 	}
 }
 
-// testCollectKeepNewest: an archive named in keepNewest keeps its newest
-// time-based snapshot even when it has expired.
-func testCollectKeepNewest(t *testing.T, open Opener) {
+// testArchiveEmptiedByGC: every archive keeps its newest time-based
+// snapshot through collection, expired or not (stale), with what it
+// references; a tag does not count as the newest.
+func testArchiveEmptiedByGC(t *testing.T, open Opener) {
 	ctx := context.Background()
 	c := open(t)
-	var last catalog.Snapshot
-	for i, arc := range []string{"ours", "ours", "debian"} {
+	newest := map[string]catalog.Snapshot{}
+	for i, arc := range []string{"ours", "ours", "debian", "debian"} {
 		s, err := c.CreateSnapshot(ctx, newSnap(arc, t0.Add(time.Duration(i)*time.Hour), blob.Sum(fmt.Appendf(nil, "index %d", i)), entries(1, fmt.Sprint(i))))
 		if err != nil {
 			t.Fatal(err)
 		}
-		if arc == "ours" {
-			last = s
-		}
+		newest[arc] = s
 	}
-	col, err := c.Collect(ctx, t0.Add(1000*time.Hour), false, "ours")
+	tag := newSnap("debian", t0.Add(10*time.Hour), blob.Sum([]byte("tag index")), entries(1, "tag"))
+	tag.Tag = "later"
+	if _, err := c.CreateSnapshot(ctx, tag); err != nil {
+		t.Fatal(err)
+	}
+	col, err := c.Collect(ctx, t0.Add(1000*time.Hour), false)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(col.Snapshots) != 2 {
-		t.Errorf("collected %+v, want the older of ours and debian's", col.Snapshots)
+		t.Errorf("collected %+v, want the older of each archive", col.Snapshots)
 	}
-	if snaps, _ := c.Snapshots(ctx, "ours"); len(snaps) != 1 || snaps[0].Serial != last.Serial {
-		t.Errorf("ours after collection: %+v, want %s", snaps, last.Serial)
-	}
-	if snaps, _ := c.Snapshots(ctx, "debian"); len(snaps) != 0 {
-		t.Errorf("debian after collection: %+v", snaps)
+	for arc, s := range newest {
+		snaps, _ := c.Snapshots(ctx, arc)
+		if len(snaps) != 1 || snaps[0].Serial != s.Serial {
+			t.Errorf("%s after collection: %+v, want its newest %s kept", arc, snaps, s.Serial)
+		}
+		if l, err := c.Latest(ctx, arc); err != nil || l.Serial != s.Serial {
+			t.Errorf("Latest(%s) = %+v, %v", arc, l, err)
+		}
+		su, _ := c.Suite(ctx, s.ID, "bookworm")
+		if !col.Live[su.Indices[0]] {
+			t.Errorf("%s: the index of the kept snapshot is not live", arc)
+		}
 	}
 }
 

@@ -42,7 +42,7 @@ func Run(t *testing.T, open Opener) {
 		{"Tags", testTags},
 		{"UpdateReleases", testUpdateReleases},
 		{"Collect", testCollect},
-		{"CollectKeepNewest", testCollectKeepNewest},
+		{"ArchiveEmptiedByGC", testArchiveEmptiedByGC},
 		{"Untrack", testUntrack},
 		{"Pulses", testPulses},
 		{"Tokens", testTokens},

@@ -71,7 +71,7 @@ func (c *Catalog) UpdateReleases(ctx context.Context, archive, serial string, va
 }
 
 // Collect implements Lifecycle.
-func (c *Catalog) Collect(ctx context.Context, now time.Time, dry bool, keepNewest ...string) (catalog.Collection, error) {
+func (c *Catalog) Collect(ctx context.Context, now time.Time, dry bool) (catalog.Collection, error) {
 	var col catalog.Collection
 	tx, err := c.w.BeginTx(ctx, nil)
 	if err != nil {
@@ -79,8 +79,11 @@ func (c *Catalog) Collect(ctx context.Context, now time.Time, dry bool, keepNewe
 	}
 	defer tx.Rollback()
 
+	// Expired, but not an archive's newest time-based snapshot.
 	rows, err := tx.QueryContext(ctx, `SELECT `+snapshotCols+`, a.name FROM snapshots s JOIN archives a ON a.id = s.archive_id
-		WHERE s.valid_until > 0 AND s.valid_until <= ? AND s.serial NOT LIKE '@%' ORDER BY a.name, s.serial`, now.Unix())
+		WHERE s.valid_until > 0 AND s.valid_until <= ? AND s.serial NOT LIKE '@%'
+		AND s.serial < (SELECT max(n.serial) FROM snapshots n WHERE n.archive_id = s.archive_id AND n.serial NOT LIKE '@%')
+		ORDER BY a.name, s.serial`, now.Unix())
 	if err != nil {
 		return col, fmt.Errorf("catalog: expired: %w", err)
 	}
@@ -98,16 +101,6 @@ func (c *Catalog) Collect(ctx context.Context, now time.Time, dry bool, keepNewe
 	rows.Close()
 	if err := rows.Err(); err != nil {
 		return col, err
-	}
-	for _, arc := range keepNewest {
-		var newest sql.NullString
-		if err := tx.QueryRowContext(ctx, `SELECT MAX(s.serial) FROM snapshots s JOIN archives a ON a.id = s.archive_id
-			WHERE a.name = ? AND s.serial NOT LIKE '@%'`, arc).Scan(&newest); err != nil {
-			return col, fmt.Errorf("catalog: newest of %s: %w", arc, err)
-		}
-		col.Snapshots = slices.DeleteFunc(col.Snapshots, func(s catalog.Snapshot) bool {
-			return s.Archive == arc && s.Serial == newest.String
-		})
 	}
 	for _, s := range col.Snapshots {
 		if _, err := tx.ExecContext(ctx, `DELETE FROM snapshot_suites WHERE snapshot_id = ?`, s.ID); err != nil {

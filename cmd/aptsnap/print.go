@@ -22,7 +22,11 @@ func printSnapshots(w io.Writer, snaps []api.Snapshot) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "ARCHIVE\tSERIAL\tCREATED\tVALID UNTIL\tSUITES")
 	for _, s := range snaps {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", s.Archive, s.Serial, stamp(s.Created), stamp(s.ValidUntil), strings.Join(s.Suites, ","))
+		until := stamp(s.ValidUntil)
+		if s.Stale {
+			until += " (stale: expired, kept as the newest)"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", s.Archive, s.Serial, stamp(s.Created), until, strings.Join(s.Suites, ","))
 	}
 	return tw.Flush()
 }

@@ -29,6 +29,13 @@ func TestPrint(t *testing.T) {
 			"ARCHIVE          SERIAL      CREATED               VALID UNTIL           SUITES\n" +
 			"debian           2026112301  2026-11-23T18:00:00Z  2026-12-03T18:00:00Z  bookworm,bookworm-updates\n" +
 			"debian-security  2026112312  2026-11-23T18:00:00Z  2026-12-03T18:00:00Z  bookworm-security\n", ""},
+		{"stale", func(w *bytes.Buffer) error {
+			s := snap
+			s.Stale = true
+			return printSnapshots(w, []api.Snapshot{s})
+		}, "" +
+			"ARCHIVE  SERIAL      CREATED               VALID UNTIL                                                SUITES\n" +
+			"debian   2026112301  2026-11-23T18:00:00Z  2026-12-03T18:00:00Z (stale: expired, kept as the newest)  bookworm,bookworm-updates\n", ""},
 		{"no snapshots", func(w *bytes.Buffer) error { return printSnapshots(w, nil) },
 			"ARCHIVE  SERIAL  CREATED  VALID UNTIL  SUITES\n", ""},
 		{"bump", func(w *bytes.Buffer) error {
