@@ -63,9 +63,10 @@ var (
 // Store is a content-addressed file store.
 type Store interface {
 	// Put stores everything read from r. If want is not zero, the content
-	// must hash to want and, if size >= 0, be size bytes long; otherwise
-	// nothing is stored and the error wraps ErrMismatch. Storing content
-	// that is already present is cheap and not an error.
+	// must hash to want; if size >= 0, it must be size bytes long, and no
+	// more than size+1 bytes are read from r (an endless body stops
+	// there). Otherwise nothing is stored and the error wraps ErrMismatch.
+	// Storing content that is already present is cheap and not an error.
 	Put(ctx context.Context, r io.Reader, want Digest, size int64) (Info, error)
 	// Stat describes a stored file, or returns an error wrapping ErrNotFound.
 	Stat(ctx context.Context, d Digest) (Info, error)

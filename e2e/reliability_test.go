@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"net/http"
+	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -11,6 +12,7 @@ import (
 	"time"
 
 	"github.com/aptsnap/aptsnap/api"
+	"github.com/aptsnap/aptsnap/blob"
 	"github.com/aptsnap/aptsnap/datadir"
 	"github.com/aptsnap/aptsnap/internal/hostile"
 )
@@ -171,5 +173,29 @@ func TestArchiveEmptiedByGC(t *testing.T) {
 	}
 	if _, body := e.get("/metrics"); !strings.Contains(body, `aptsnap_archive_stale{archive="debian"} 1`) {
 		t.Error("no stale metric")
+	}
+}
+
+// TestEndlessUpstreamBody: a pool file answered with a chunked body that
+// never ends fails the pulse at once, having read no more than the size
+// its index lists, instead of filling the disk.
+func TestEndlessUpstreamBody(t *testing.T) {
+	e := newEnv(t)
+	e.mustPulse()
+	e.up.write(1)
+	stored := func() (n int64) {
+		e.app.Store.Walk(context.Background(), func(i blob.Info) error { n += i.Size; return nil })
+		return n
+	}
+	before := stored()
+	e.up.setFault(hostile.Endless(hostile.Suffix(".deb"), nil))
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if _, err := e.app.Pulse(ctx, "debian"); err == nil || ctx.Err() != nil {
+		t.Fatalf("pulse against an endless body: %v (context: %v), want a refusal before the deadline", err, ctx.Err())
+	}
+	tmp, _ := os.ReadDir(filepath.Join(datadir.Dir(e.cfg.DataDir).Blobs(), "tmp"))
+	if grew := stored() - before; grew > 1<<20 || len(tmp) != 0 {
+		t.Errorf("the store grew by %d bytes, %d temporary files left, for a file listed at a few hundred", grew, len(tmp))
 	}
 }

@@ -431,3 +431,30 @@ func TestUntrack(t *testing.T) {
 		t.Errorf("a pulse of an archive with every suite untracked: %v", err)
 	}
 }
+
+// TestEndlessUpstreamBody: a pool file answered by a chunked body that
+// never ends is read no further than the size its index lists (plus the
+// one byte that tells it is longer), on every retry, and leaves nothing
+// on disk.
+func TestEndlessUpstreamBody(t *testing.T) {
+	s := newSetup(t, false)
+	s.pulse(t)
+	s.up.Write(generation(1)...)
+	var sent atomic.Int64
+	s.up.SetFault(hostile.Endless(hostile.Suffix(".deb"), &sent))
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	_, err := s.m.Pulse(ctx, s.arc)
+	if err == nil || mirror.Reason(err) != "checksum" {
+		t.Fatalf("pulse against an endless body: %v (%s), want a checksum failure", err, mirror.Reason(err))
+	}
+	if n := sent.Load(); n > 8<<20 {
+		t.Errorf("the upstream sent %d bytes before the pulse stopped reading", n)
+	}
+	var stored int64
+	s.e.Store.Walk(ctx, func(i blob.Info) error { stored += i.Size; return nil })
+	tmp, _ := os.ReadDir(filepath.Join(s.e.Dir.Blobs(), "tmp"))
+	if stored > 1<<20 || len(tmp) != 0 {
+		t.Errorf("%d bytes stored, %d temporary files left", stored, len(tmp))
+	}
+}

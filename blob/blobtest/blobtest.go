@@ -35,6 +35,7 @@ func Run(t *testing.T, open Opener) {
 		{"ReadBack", testReadBack},
 		{"WalkStops", testWalkStops},
 		{"CleanTempKeepsStored", testCleanTemp},
+		{"EndlessBody", testEndlessBody},
 	} {
 		t.Run(tc.name, func(t *testing.T) { tc.f(t, open) })
 	}
@@ -299,5 +300,35 @@ func testCleanTemp(t *testing.T, open Opener) {
 	}
 	if _, err := s.Stat(ctx, blob.Sum(hello)); err != nil {
 		t.Fatalf("CleanTemp removed a stored file: %v", err)
+	}
+}
+
+// endless is a reader that never ends, counting what it hands out.
+type endless struct{ n int64 }
+
+func (e *endless) Read(p []byte) (int, error) {
+	for i := range p {
+		p[i] = 'x'
+	}
+	e.n += int64(len(p))
+	return len(p), nil
+}
+
+// testEndlessBody: with a size, Put reads no more than one byte past it:
+// a body that never ends is refused, not stored until the disk is full.
+func testEndlessBody(t *testing.T, open Opener) {
+	s := open(t)
+	for _, want := range []blob.Digest{blob.Sum(hello), {}} {
+		r := &endless{}
+		_, err := s.Put(context.Background(), r, want, 700)
+		if !errors.Is(err, blob.ErrMismatch) {
+			t.Fatalf("Put of an endless body = %v, want ErrMismatch", err)
+		}
+		if r.n > 701 {
+			t.Errorf("Put read %d bytes of a body listed at 700", r.n)
+		}
+	}
+	if n := count(t, s); n != 0 {
+		t.Fatalf("an endless body left %d stored files", n)
 	}
 }

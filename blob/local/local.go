@@ -86,13 +86,16 @@ func (s *Store) Put(ctx context.Context, r io.Reader, want blob.Digest, size int
 		}
 	}()
 	h := sha256.New()
+	if size >= 0 {
+		r = io.LimitReader(r, size+1) // one byte more tells a longer file
+	}
 	n, err := io.Copy(io.MultiWriter(f, h), ctxReader{ctx, r})
 	if err != nil {
 		return blob.Info{}, fmt.Errorf("blob: write: %w", err)
 	}
 	var got blob.Digest
 	h.Sum(got[:0])
-	if !want.IsZero() && (got != want || (size >= 0 && n != size)) {
+	if (!want.IsZero() && got != want) || (size >= 0 && n != size) {
 		return blob.Info{}, fmt.Errorf("%w: got sha256 %s size %d, want %s size %d", blob.ErrMismatch, got, n, want, size)
 	}
 	if err := f.Sync(); err != nil {

@@ -21,6 +21,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/aptsnap/aptsnap/pgp"
@@ -102,7 +103,7 @@ func Trickle(m Match, body []byte, bytesPerSecond int) Fault {
 
 // Endless answers with a chunked body (no Content-Length) that never ends.
 // Written reports how many bytes it has sent, over all requests.
-func Endless(m Match, written *int64) Fault {
+func Endless(m Match, written *atomic.Int64) Fault {
 	chunk := bytes.Repeat([]byte("endless "), 8192)
 	return func(w http.ResponseWriter, r *http.Request) bool {
 		if !m(r.URL.Path) {
@@ -112,7 +113,7 @@ func Endless(m Match, written *int64) Fault {
 		for r.Context().Err() == nil {
 			n, err := w.Write(chunk)
 			if written != nil {
-				*written += int64(n)
+				written.Add(int64(n))
 			}
 			if err != nil {
 				break
