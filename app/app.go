@@ -116,18 +116,18 @@ func (a *App) publisher() *publish.Publisher {
 
 func (a *App) mirror() *mirror.Mirror {
 	return mirror.New(mirror.Options{Catalog: a.Catalog, Store: a.Store, Publisher: a.publisher(), PublicURL: a.Config.PublicURL,
-		Locker: a.Locker, Parallel: a.Config.Parallel, Now: a.Now, Log: a.Log, Progress: a.Progress, Client: a.Client,
+		Locker: a.Locker, Parallel: a.Config.Parallel, MaxIndexSize: a.Config.MaxIndexSize(), Now: a.Now, Log: a.Log, Progress: a.Progress, Client: a.Client,
 		Events: a.Events})
 }
 
 func (a *App) customs() *custom.Archives {
 	return custom.New(custom.Options{Archives: a.Config.Customs, Catalog: a.Catalog, Store: a.Store, Publisher: a.publisher(),
-		Locker: a.Locker, Now: a.Now, Log: a.Log, Events: a.Events})
+		Locker: a.Locker, MaxIndexSize: a.Config.MaxIndexSize(), Now: a.Now, Log: a.Log, Events: a.Events})
 }
 
 func (a *App) tagger() *tag.Tagger {
 	return tag.New(tag.Options{Catalog: a.Catalog, Store: a.Store, Publisher: a.publisher(), Locker: a.Locker,
-		Now: a.Now, Log: a.Log, Events: a.Events})
+		MaxIndexSize: a.Config.MaxIndexSize(), Now: a.Now, Log: a.Log, Events: a.Events})
 }
 
 func (a *App) collector() *gc.Collector {
@@ -135,7 +135,7 @@ func (a *App) collector() *gc.Collector {
 }
 
 func (a *App) verifier() *verify.Verifier {
-	return verify.New(verify.Options{Catalog: a.Catalog, Store: a.Store, Keyring: a.Signer.Keyring()})
+	return verify.New(verify.Options{Catalog: a.Catalog, Store: a.Store, Keyring: a.Signer.Keyring(), MaxIndexSize: a.Config.MaxIndexSize()})
 }
 
 // Pulse runs one pulse of the named archive: a mirror run, or the
@@ -159,7 +159,7 @@ func (a *App) Handler() http.Handler {
 			Archives: a.Config.Names(), Log: a.Log})
 		a.Events.OnChanged(a.server.Invalidate)
 		a.ui = web.New(web.Options{Catalog: a.Catalog, Store: a.Store, Archives: a.Config.Names(),
-			PublicURL: a.Config.PublicURL, Now: a.Now, CacheDir: a.packageLists(), Log: a.Log})
+			PublicURL: a.Config.PublicURL, Now: a.Now, CacheDir: a.packageLists(), Log: a.Log, MaxIndexSize: a.Config.MaxIndexSize()})
 		a.ui.Listen(a.Events)
 	})
 	admin := api.NewServer(a, a.Catalog, a.Log)

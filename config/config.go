@@ -35,6 +35,10 @@ type Config struct {
 	SigningKey string `toml:"signing_key"`
 	// Parallel is how many pool files a pulse downloads at once.
 	Parallel int `toml:"parallel_downloads"`
+	// MaxIndexMiB bounds the uncompressed size of an index whose Release
+	// lists none for it (and refuses one listed larger): a decompression
+	// bomb stops there.
+	MaxIndexMiB int `toml:"max_index_mib"`
 	// GCEvery is how often `aptsnap serve` collects garbage, as a Go
 	// duration ("6h"); "0" turns scheduled GC off.
 	GCEvery string `toml:"gc_every"`
@@ -132,6 +136,7 @@ const (
 	DefaultPulsesPerDay = 4
 	DefaultValidDays    = 10
 	DefaultParallel     = 8
+	DefaultMaxIndexMiB  = 256
 	DefaultGCEvery      = "6h"
 )
 
@@ -185,6 +190,9 @@ func (c *Config) applyDefaults() {
 	c.PublicURL = strings.TrimRight(c.PublicURL, "/")
 	if c.Parallel <= 0 {
 		c.Parallel = DefaultParallel
+	}
+	if c.MaxIndexMiB <= 0 {
+		c.MaxIndexMiB = DefaultMaxIndexMiB
 	}
 	if c.GCEvery == "" {
 		c.GCEvery = DefaultGCEvery
@@ -397,6 +405,9 @@ func interval(perDay int) time.Duration {
 	}
 	return 24 * time.Hour / time.Duration(perDay)
 }
+
+// MaxIndexSize is MaxIndexMiB in bytes.
+func (c *Config) MaxIndexSize() int64 { return int64(c.MaxIndexMiB) << 20 }
 
 // SigningKeyPath is where the signing key is read from (or generated into).
 func (c *Config) SigningKeyPath() string {

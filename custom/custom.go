@@ -40,6 +40,8 @@ type Options struct {
 	Store     blob.Store
 	Publisher *publish.Publisher
 	Locker    lock.Locker
+	// MaxIndexSize bounds reading an index (index.DefaultMaxSize when zero).
+	MaxIndexSize int64
 	// Now is the clock (time.Now if nil).
 	Now func() time.Time
 	// Log receives a line per change (slog.Default() if nil).
@@ -500,7 +502,7 @@ func (x *Archives) loadSuite(ctx context.Context, name string, comps, archs []st
 	}
 	files := map[string][]byte{}
 	for base := range bases {
-		data, err := index.ReadSuite(ctx, x.o.Store, byPath, base)
+		data, err := index.ReadSuite(ctx, x.o.Store, byPath, base, x.o.MaxIndexSize)
 		if err != nil {
 			return nil, err
 		}

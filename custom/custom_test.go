@@ -76,7 +76,7 @@ func served(t *testing.T, e *testenv.Env, archive, serial, suite string) string 
 	for _, f := range su.Files {
 		byPath[f.Path] = f
 	}
-	data, err := index.ReadSuite(ctx, e.Store, byPath, "main/binary-amd64/Packages")
+	data, err := index.ReadSuite(ctx, e.Store, byPath, "main/binary-amd64/Packages", 0)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -197,5 +198,35 @@ func TestEndlessUpstreamBody(t *testing.T) {
 	tmp, _ := os.ReadDir(filepath.Join(datadir.Dir(e.cfg.DataDir).Blobs(), "tmp"))
 	if grew := stored() - before; grew > 1<<20 || len(tmp) != 0 {
 		t.Errorf("the store grew by %d bytes, %d temporary files left, for a file listed at a few hundred", grew, len(tmp))
+	}
+}
+
+// TestDecompressionBomb: a signed Packages.gz of a few hundred kB that
+// decompresses to 300 MiB is refused having decompressed no more than the
+// plain size the Release lists.
+func TestDecompressionBomb(t *testing.T) {
+	e := newEnv(t)
+	e.mustPulse()
+	e.up.write(1)
+	if err := hostile.Bomb(filepath.Join(e.up.dir, "repo"), "bookworm", "main/binary-amd64", 300<<20, true, e.up.signer); err != nil {
+		t.Fatal(err)
+	}
+	e.up.setFault(func(w http.ResponseWriter, r *http.Request) bool {
+		if strings.HasSuffix(r.URL.Path, "/Packages") || strings.Contains(r.URL.Path, "/by-hash/") { // read the bomb
+			http.NotFound(w, r)
+			return true
+		}
+		return false
+	})
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	_, err := e.pulse()
+	runtime.ReadMemStats(&after)
+	if err == nil {
+		t.Fatal("a pulse against a decompression bomb succeeded")
+	}
+	if alloc := after.TotalAlloc - before.TotalAlloc; alloc > 64<<20 {
+		t.Errorf("the pulse allocated %d MiB for an index listed at a few kB: %v", alloc>>20, err)
 	}
 }

@@ -3,6 +3,7 @@ package index
 import (
 	"compress/gzip"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"path"
@@ -118,8 +119,22 @@ func poolEntry(p, size, sum string) (catalog.PoolEntry, error) {
 	return catalog.PoolEntry{Path: p, SHA256: d, Size: n}, nil
 }
 
-// Read returns the uncompressed content of a stored index file named name.
-func Read(ctx context.Context, store blob.Store, name string, d blob.Digest) ([]byte, error) {
+// DefaultMaxSize bounds the uncompressed size of an index whose Release
+// lists no size for it: Debian's largest Packages index is under 100 MB.
+const DefaultMaxSize = 256 << 20
+
+// ErrTooLarge is returned (wrapped) for an index that decompresses to more
+// than its bound: a decompression bomb, or an index listed larger than
+// the bound.
+var ErrTooLarge = errors.New("index: larger than allowed")
+
+// Read returns the uncompressed content of a stored index file named name,
+// reading no more than max bytes of it (DefaultMaxSize when max <= 0): an
+// index decompressing to more is an error wrapping ErrTooLarge.
+func Read(ctx context.Context, store blob.Store, name string, d blob.Digest, max int64) ([]byte, error) {
+	if max <= 0 {
+		max = DefaultMaxSize
+	}
 	rc, _, err := store.Open(ctx, d)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
@@ -129,20 +144,24 @@ func Read(ctx context.Context, store blob.Store, name string, d blob.Digest) ([]
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
-	data, err := io.ReadAll(r)
+	data, err := io.ReadAll(io.LimitReader(r, max+1))
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	if int64(len(data)) > max {
+		return nil, fmt.Errorf("%s: %w: decompresses to more than %d bytes", name, ErrTooLarge, max)
 	}
 	return data, nil
 }
 
 // ReadSuite returns the uncompressed content of the index at base
 // ("main/binary-amd64/Packages") among a suite's files (by path), from
-// the plain variant if the suite has it, else from .gz or .xz.
-func ReadSuite(ctx context.Context, store blob.Store, byPath map[string]catalog.IndexFile, base string) ([]byte, error) {
+// the plain variant if the suite has it, else from .gz or .xz, bounded
+// as Read.
+func ReadSuite(ctx context.Context, store blob.Store, byPath map[string]catalog.IndexFile, base string, max int64) ([]byte, error) {
 	for _, ext := range []string{"", ".gz", ".xz"} {
 		if f, ok := byPath[base+ext]; ok {
-			return Read(ctx, store, f.Path, f.SHA256)
+			return Read(ctx, store, f.Path, f.SHA256, max)
 		}
 	}
 	return nil, fmt.Errorf("no readable variant of %s", base)

@@ -46,6 +46,10 @@ type Options struct {
 	Client *http.Client
 	// Parallel is the number of concurrent pool downloads (default 8).
 	Parallel int
+	// MaxIndexSize bounds the uncompressed size of an index whose Release
+	// lists none for it, and refuses one listed larger
+	// (index.DefaultMaxSize when zero).
+	MaxIndexSize int64
 	// Retries is the number of attempts per download (default 3).
 	Retries int
 	// Now is the clock (time.Now if nil).
@@ -67,6 +71,7 @@ type Mirror struct {
 	locker   lock.Locker
 	client   *http.Client
 	parallel int
+	maxIndex int64
 	retries  int
 	now      func() time.Time
 	log      *slog.Logger
@@ -77,13 +82,16 @@ type Mirror struct {
 // New returns a Mirror.
 func New(o Options) *Mirror {
 	m := &Mirror{cat: o.Catalog, store: o.Store, pub: o.Publisher, public: o.PublicURL,
-		locker: o.Locker, client: o.Client, parallel: o.Parallel, retries: o.Retries, now: o.Now, log: o.Log, progress: o.Progress,
+		locker: o.Locker, client: o.Client, parallel: o.Parallel, maxIndex: o.MaxIndexSize, retries: o.Retries, now: o.Now, log: o.Log, progress: o.Progress,
 		events: o.Events}
 	if m.client == nil {
 		m.client = &http.Client{Timeout: 30 * time.Minute}
 	}
 	if m.parallel <= 0 {
 		m.parallel = 8
+	}
+	if m.maxIndex <= 0 {
+		m.maxIndex = index.DefaultMaxSize
 	}
 	if m.retries <= 0 {
 		m.retries = 3
@@ -117,7 +125,7 @@ func Reason(err error) string {
 		errors.Is(err, pgp.ErrWeakDigest), errors.Is(err, pgp.ErrKeyExpired), errors.Is(err, pgp.ErrKeyRevoked),
 		errors.Is(err, pgp.ErrSignatureExpired):
 		return "signature"
-	case errors.Is(err, blob.ErrMismatch):
+	case errors.Is(err, blob.ErrMismatch), errors.Is(err, index.ErrTooLarge):
 		return "checksum"
 	case errors.Is(err, ErrDate):
 		return "date"
@@ -510,12 +518,21 @@ func (m *Mirror) fetchListed(ctx context.Context, base string, rel *release.Rele
 // plain variant if stored, else from .gz or .xz, checked against plain's
 // checksum when upstream lists one.
 func (m *Mirror) decompressed(ctx context.Context, name string, files []release.File, plain *release.File) ([]byte, error) {
+	// No more than the plain file the Release lists, or the bound: a
+	// small compressed file may decompress to gigabytes.
+	limit := m.maxIndex
+	if plain != nil {
+		if plain.Size > limit {
+			return nil, fmt.Errorf("%w: %s is listed at %d bytes, over the bound of %d (max_index_mib)", index.ErrTooLarge, plain.Path, plain.Size, limit)
+		}
+		limit = plain.Size
+	}
 	for _, want := range []string{"", ".gz", ".xz"} {
 		for _, f := range files {
 			if path.Base(f.Path) != name+want {
 				continue
 			}
-			data, err := index.Read(ctx, m.store, f.Path, f.SHA256)
+			data, err := index.Read(ctx, m.store, f.Path, f.SHA256, limit)
 			if err != nil {
 				return nil, err
 			}

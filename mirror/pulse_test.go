@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -87,7 +88,7 @@ func (s *setup) packages(t *testing.T, snap catalog.Snapshot, suite string) stri
 	for _, f := range su.Files {
 		byPath[f.Path] = f
 	}
-	data, err := index.ReadSuite(ctx, s.e.Store, byPath, "main/binary-amd64/Packages")
+	data, err := index.ReadSuite(ctx, s.e.Store, byPath, "main/binary-amd64/Packages", 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -456,5 +457,39 @@ func TestEndlessUpstreamBody(t *testing.T) {
 	tmp, _ := os.ReadDir(filepath.Join(s.e.Dir.Blobs(), "tmp"))
 	if stored > 1<<20 || len(tmp) != 0 {
 		t.Errorf("%d bytes stored, %d temporary files left", stored, len(tmp))
+	}
+}
+
+// TestDecompressionBomb: an index that decompresses to far more than the
+// Release lists (or, when it lists no plain size, than the bound) is
+// refused having decompressed no more than that.
+func TestDecompressionBomb(t *testing.T) {
+	for _, keepPlain := range []bool{true, false} {
+		t.Run(fmt.Sprint("plain listed: ", keepPlain), func(t *testing.T) {
+			s := newSetup(t, false)
+			s.m = mirror.New(mirror.Options{Catalog: s.e.Catalog, Store: s.e.Store, Publisher: s.e.Publisher, PublicURL: "http://x",
+				Locker: s.e.Locker, Retries: 1, MaxIndexSize: 4 << 20, Now: s.e.Clock.Now, Log: s.e.Log, Events: s.e.Events})
+			if err := hostile.Bomb(s.up.Repo.Dir, "bookworm", "main/binary-amd64", 128<<20, keepPlain, s.up.Repo.Signer); err != nil {
+				t.Fatal(err)
+			}
+			s.up.SetFault(func(w http.ResponseWriter, r *http.Request) bool {
+				if strings.HasSuffix(r.URL.Path, "/Packages") || strings.Contains(r.URL.Path, "/by-hash/") { // read the bomb
+					http.NotFound(w, r)
+					return true
+				}
+				return false
+			})
+			var before, after runtime.MemStats
+			runtime.GC()
+			runtime.ReadMemStats(&before)
+			_, err := s.m.Pulse(context.Background(), s.arc)
+			runtime.ReadMemStats(&after)
+			if !errors.Is(err, index.ErrTooLarge) || mirror.Reason(err) != "checksum" {
+				t.Fatalf("pulse against a decompression bomb: %v (%s)", err, mirror.Reason(err))
+			}
+			if alloc := after.TotalAlloc - before.TotalAlloc; alloc > 32<<20 {
+				t.Errorf("the pulse allocated %d MiB against a bomb of 128 MiB bounded at 4 MiB", alloc>>20)
+			}
+		})
 	}
 }

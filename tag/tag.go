@@ -33,6 +33,8 @@ type Options struct {
 	Store     blob.Store
 	Publisher *publish.Publisher
 	Locker    lock.Locker
+	// MaxIndexSize bounds reading an index (index.DefaultMaxSize when zero).
+	MaxIndexSize int64
 	// Now is the clock (time.Now if nil).
 	Now func() time.Time
 	// Log receives a line per tag made or deleted (slog.Default() if nil).
@@ -90,7 +92,7 @@ func (tg *Tagger) create(ctx context.Context, tag string, from map[string]string
 		return nil, err
 	}
 	defer sl.Release()
-	t := &tagging{store: tg.o.Store, pub: tg.o.Publisher, m: m, found: map[string]bool{}}
+	t := &tagging{store: tg.o.Store, pub: tg.o.Publisher, maxIndex: tg.o.MaxIndexSize, m: m, found: map[string]bool{}}
 	var news []publish.Snapshot
 	created := tg.o.Now()
 	for _, arc := range archives {
@@ -145,10 +147,11 @@ func (tg *Tagger) Delete(ctx context.Context, tag string) (int, error) {
 
 // tagging builds the suites of a tag.
 type tagging struct {
-	store blob.Store
-	pub   *publish.Publisher
-	m     *manifest.Manifest
-	found map[string]bool // manifest entries seen, by String()
+	store    blob.Store
+	pub      *publish.Publisher
+	maxIndex int64
+	m        *manifest.Manifest
+	found    map[string]bool // manifest entries seen, by String()
 }
 
 func (t *tagging) missing() []string {
@@ -212,7 +215,7 @@ func (t *tagging) filter(ctx context.Context, su catalog.Suite, ps *publish.Suit
 		}
 	}
 	for _, d := range dirs {
-		data, err := index.ReadSuite(ctx, t.store, byPath, d.dir+"/"+d.kind)
+		data, err := index.ReadSuite(ctx, t.store, byPath, d.dir+"/"+d.kind, t.maxIndex)
 		if err != nil {
 			return err
 		}

@@ -130,7 +130,7 @@ func TestCreateFromManifest(t *testing.T) {
 		if !ok {
 			t.Fatalf("the tag serves no %s: %v", variant, su.Files)
 		}
-		data, err := index.Read(ctx, e.Store, f.Path, f.SHA256)
+		data, err := index.Read(ctx, e.Store, f.Path, f.SHA256, 0)
 		if err != nil {
 			t.Fatal(err)
 		}

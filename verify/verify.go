@@ -27,6 +27,8 @@ type Options struct {
 	Store   blob.Store
 	// Keyring holds the key our Release files are signed with.
 	Keyring *pgp.Keyring
+	// MaxIndexSize bounds reading an index (index.DefaultMaxSize when zero).
+	MaxIndexSize int64
 }
 
 // Verifier checks snapshots.
@@ -192,7 +194,7 @@ func (r *resolver) check(ctx context.Context, archive string, su catalog.Suite) 
 	}
 	var out []string
 	for base, kind := range bases {
-		data, err := index.ReadSuite(ctx, r.v.o.Store, byPath, base)
+		data, err := index.ReadSuite(ctx, r.v.o.Store, byPath, base, r.v.o.MaxIndexSize)
 		if err != nil {
 			continue // a missing or damaged file is a problem of its own
 		}

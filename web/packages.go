@@ -141,8 +141,10 @@ func packageIndices(files []catalog.IndexFile) []pkgIndex {
 type indexCache struct {
 	store blob.Store
 	// dir holds the sidecars (see sidecar.go); none when empty.
-	dir  string
-	pkgs *lru.Cache[blob.Digest, []pkg]
+	dir string
+	// maxIndex bounds an index's uncompressed size.
+	maxIndex int64
+	pkgs     *lru.Cache[blob.Digest, []pkg]
 
 	mu      sync.Mutex
 	loading map[blob.Digest]*load
@@ -158,8 +160,11 @@ type load struct {
 	err  error
 }
 
-func newIndexCache(store blob.Store, maxPackages int, dir string) *indexCache {
-	return &indexCache{store: store, dir: dir, loading: map[blob.Digest]*load{},
+func newIndexCache(store blob.Store, maxPackages int, dir string, maxIndex int64) *indexCache {
+	if maxIndex <= 0 {
+		maxIndex = index.DefaultMaxSize
+	}
+	return &indexCache{store: store, dir: dir, maxIndex: maxIndex, loading: map[blob.Digest]*load{},
 		pkgs: lru.New[blob.Digest](int64(maxPackages), func(p []pkg) int64 { return int64(len(p)) })}
 }
 
@@ -259,7 +264,11 @@ func (c *indexCache) sidecar(ctx context.Context, f catalog.IndexFile) ([]pkg, e
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", f.Path, err)
 	}
-	pkgs, err := scanPackages(r)
+	lr := &io.LimitedReader{R: r, N: c.maxIndex + 1}
+	pkgs, err := scanPackages(lr)
+	if err == nil && lr.N == 0 {
+		err = fmt.Errorf("%w: decompresses to more than %d bytes", index.ErrTooLarge, c.maxIndex)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", f.Path, err)
 	}
@@ -285,7 +294,7 @@ func (c *indexCache) warm(ctx context.Context, f catalog.IndexFile) error {
 // plain one in a single allocation of its size.
 func (c *indexCache) read(ctx context.Context, f catalog.IndexFile) ([]byte, error) {
 	if path.Base(f.Path) != "Packages" {
-		return index.Read(ctx, c.store, f.Path, f.SHA256)
+		return index.Read(ctx, c.store, f.Path, f.SHA256, c.maxIndex)
 	}
 	rc, info, err := c.store.Open(ctx, f.SHA256)
 	if err != nil {

@@ -170,7 +170,7 @@ func TestIndexCacheSharesAndEvicts(t *testing.T) {
 		}
 		files = append(files, catalog.IndexFile{Path: "main/binary-amd64/Packages", SHA256: info.Digest})
 	}
-	c := newIndexCache(store, 20, "") // room for two indices of 10
+	c := newIndexCache(store, 20, "", 0) // room for two indices of 10
 	var wg sync.WaitGroup
 	for range 8 {
 		wg.Go(func() {
@@ -217,8 +217,8 @@ func TestSidecars(t *testing.T) {
 		}
 		files = append(files, catalog.IndexFile{Path: "main/binary-amd64/Packages", SHA256: info.Digest})
 	}
-	scanner := newIndexCache(store, 0, "")
-	c := newIndexCache(store, 0, dir)
+	scanner := newIndexCache(store, 0, "", 0)
+	c := newIndexCache(store, 0, dir, 0)
 	if err := c.warm(ctx, files[0]); err != nil {
 		t.Fatal(err)
 	}
@@ -338,7 +338,7 @@ func TestSidecarDamage(t *testing.T) {
 					t.Errorf("lookupSidecar %s = %d packages %.60v, want %v or an error", name, len(got), fmt.Sprint(got), want)
 				}
 			}
-			c := newIndexCache(store, 0, dir)
+			c := newIndexCache(store, 0, dir, 0)
 			for _, name := range []string{"pkg000000", "pkg001500", "pkg002999"} {
 				got, err := c.find(ctx, f, name)
 				if err != nil || fmt.Sprint(got) != fmt.Sprint(lookup(pkgs, name)) {
@@ -365,7 +365,7 @@ func TestSidecarEmptyFields(t *testing.T) {
 		t.Fatal(err)
 	}
 	f := catalog.IndexFile{Path: "main/binary-amd64/Packages", SHA256: info.Digest}
-	c := newIndexCache(store, 0, t.TempDir())
+	c := newIndexCache(store, 0, t.TempDir(), 0)
 	if err := c.warm(ctx, f); err != nil {
 		t.Fatal(err)
 	}

@@ -48,6 +48,8 @@ type Options struct {
 	// Log receives what goes wrong writing package lists (slog.Default()
 	// if nil).
 	Log *slog.Logger
+	// MaxIndexSize bounds reading an index (index.DefaultMaxSize when zero).
+	MaxIndexSize int64
 }
 
 // cachePackages bounds the parsed-index cache: about 25 MB, room for the
@@ -71,7 +73,7 @@ func New(o Options) *UI {
 		o.Log = slog.Default()
 	}
 	o.PublicURL = strings.TrimRight(o.PublicURL, "/")
-	return &UI{&ui{o: o, cache: newIndexCache(o.Store, cachePackages, o.CacheDir)}}
+	return &UI{&ui{o: o, cache: newIndexCache(o.Store, cachePackages, o.CacheDir, o.MaxIndexSize)}}
 }
 
 // ServeHTTP serves the pages.
