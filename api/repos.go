@@ -12,12 +12,16 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/aptsnap/aptsnap/catalog"
 )
 
 // MaxUpload is the largest body POST .../packages accepts.
 const MaxUpload = 4 << 30
+
+// MaxUploadFiles is the most files one upload may hold.
+const MaxUploadFiles = 256
 
 // Archives implements Repos.
 func (c *Client) Archives(ctx context.Context) ([]Archive, error) {
@@ -175,6 +179,20 @@ func (s *server) uploadErr(what string, err error) error {
 	return fmt.Errorf("%w: %s: %v", ErrInvalid, what, err)
 }
 
+// cleanUploads removes what uploads of a server that died left in its
+// spool directory, last written before t.
+func (s *server) cleanUploads(t time.Time) {
+	if s.uploadDir == "" {
+		return
+	}
+	ents, _ := os.ReadDir(s.uploadDir)
+	for _, e := range ents {
+		if info, err := e.Info(); err == nil && strings.HasPrefix(e.Name(), "aptsnap-upload-") && info.ModTime().Before(t) {
+			os.RemoveAll(filepath.Join(s.uploadDir, e.Name()))
+		}
+	}
+}
+
 // repoAdd saves the uploaded files in a temporary directory, then imports
 // them as if they had been named on the command line.
 func (s *server) repoAdd(c *call) error {
@@ -182,7 +200,12 @@ func (s *server) repoAdd(c *call) error {
 	if err != nil {
 		return fmt.Errorf("%w: want multipart/form-data: %v", ErrInvalid, err)
 	}
-	dir, err := os.MkdirTemp("", "aptsnap-upload-")
+	if s.uploadDir != "" {
+		if err := os.MkdirAll(s.uploadDir, 0o700); err != nil {
+			return err
+		}
+	}
+	dir, err := os.MkdirTemp(s.uploadDir, "aptsnap-upload-")
 	if err != nil {
 		return err
 	}
@@ -204,7 +227,13 @@ func (s *server) repoAdd(c *call) error {
 			}
 			req.Component = string(b)
 		case "file":
+			if len(req.Files) == MaxUploadFiles {
+				return fmt.Errorf("%w: upload of more than %d files", ErrInvalid, MaxUploadFiles)
+			}
 			name := part.FileName()
+			if len(name) > 255 {
+				return fmt.Errorf("%w: upload: a file name of %d bytes", ErrInvalid, len(name))
+			}
 			if name == "" || name != filepath.Base(name) || name == "." || name == ".." || strings.HasPrefix(name, ".") {
 				return fmt.Errorf("%w: upload: bad file name %q", ErrInvalid, name)
 			}

@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
+	"mime/multipart"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -23,6 +25,9 @@ func (f *fakeOps) Latest(_ context.Context, archive string) (string, error) {
 }
 
 func (f *fakeOps) RepoAdd(_ context.Context, req AddRequest) (RepoResult, error) {
+	if f.onAdd != nil {
+		f.onAdd(req)
+	}
 	var names []string
 	for _, p := range req.Files {
 		data, err := os.ReadFile(p)
@@ -71,5 +76,65 @@ func TestUploadTooLarge(t *testing.T) {
 	}
 	if calls := f.ops.called(); len(calls) != 1 {
 		t.Errorf("calls %q: the big upload reached Ops", calls)
+	}
+}
+
+// TestRequestBodies: a JSON endpoint reads no more than 1 MiB whatever
+// the Content-Type says, an upload holds at most MaxUploadFiles files and
+// is spooled where the server says, names are bounded, and no answer
+// quotes more than a kilobyte of what it was sent.
+func TestRequestBodies(t *testing.T) {
+	f := newFixture(t)
+	uploads := t.TempDir()
+	f.h = NewServer(ServerOptions{Ops: f.ops, Tokens: f.cat, Log: slog.New(slog.DiscardHandler), UploadDir: uploads})
+	huge := `{"name":"` + strings.Repeat("x", 3<<20) + `","role":"admin"}`
+	for _, ctype := range []string{"application/json", "multipart/form-data; boundary=x"} {
+		req := httptest.NewRequest("POST", "/api/v1/tokens", strings.NewReader(huge))
+		req.RemoteAddr = "127.0.0.1:40000"
+		req.Header.Set("Authorization", "Bearer "+f.admin)
+		req.Header.Set("Content-Type", ctype)
+		w := httptest.NewRecorder()
+		f.h.ServeHTTP(w, req)
+		if w.Code != http.StatusBadRequest || w.Body.Len() > 2<<10 {
+			t.Errorf("a 3 MiB JSON body sent as %s: %d with %d bytes of answer", ctype, w.Code, w.Body.Len())
+		}
+	}
+	long := strings.Repeat("n", MaxTokenName+1)
+	if w := f.do("POST", "/api/v1/tokens", `{"name":"`+long+`","role":"admin"}`, f.admin, ""); w.Code != http.StatusBadRequest {
+		t.Errorf("a token name of %d characters: %d", len(long), w.Code)
+	}
+
+	// An upload of too many files reaches nothing; a good one is spooled
+	// under UploadDir and gone after.
+	var body bytes.Buffer
+	mw := multipart.NewWriter(&body)
+	for i := range MaxUploadFiles + 1 {
+		part, _ := mw.CreateFormFile("file", fmt.Sprintf("f%d.deb", i))
+		part.Write([]byte("x"))
+	}
+	mw.Close()
+	req := httptest.NewRequest("POST", "/api/v1/archives/ours/suites/stable/packages", &body)
+	req.RemoteAddr = "127.0.0.1:40000"
+	req.Header.Set("Authorization", "Bearer "+f.manager)
+	req.Header.Set("Content-Type", mw.FormDataContentType())
+	w := httptest.NewRecorder()
+	f.h.ServeHTTP(w, req)
+	if w.Code != http.StatusBadRequest || len(f.ops.called()) != 0 {
+		t.Errorf("an upload of %d files: %d, calls %q", MaxUploadFiles+1, w.Code, f.ops.called())
+	}
+	spooled := ""
+	f.ops.onAdd = func(req AddRequest) { spooled = req.Files[0] }
+	srv := httptest.NewServer(f.h)
+	defer srv.Close()
+	p := filepath.Join(t.TempDir(), "one.deb")
+	os.WriteFile(p, []byte("DEB"), 0o644)
+	if _, err := (&Client{BaseURL: srv.URL, Token: f.manager}).RepoAdd(context.Background(), AddRequest{Archive: "ours", Suite: "stable", Files: []string{p}}); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(spooled, uploads+string(filepath.Separator)) {
+		t.Errorf("the upload was spooled at %s, not under %s", spooled, uploads)
+	}
+	if left, _ := os.ReadDir(uploads); len(left) != 0 {
+		t.Errorf("%d spool directories left after the upload", len(left))
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/aptsnap/aptsnap/catalog"
 	"github.com/aptsnap/aptsnap/manifest"
@@ -18,8 +19,12 @@ import (
 // Prefix is the path under which the API is served.
 const Prefix = "/api/v1/"
 
-// maxBody limits request bodies.
+// maxBody limits the body of every request but a package upload.
 const maxBody = 1 << 20
+
+// maxMessage bounds the error text the server sends back: a bad request
+// can put anything in what an error would quote.
+const maxMessage = 1 << 10
 
 // Errors the server answers with 401 and 403. A Client's errors wrap them.
 var (
@@ -37,6 +42,22 @@ type server struct {
 	log    *slog.Logger
 	// maxUpload bounds a package upload's body (MaxUpload).
 	maxUpload int64
+	// uploadDir is where uploads are spooled.
+	uploadDir string
+}
+
+// ServerOptions configure the admin API handler.
+type ServerOptions struct {
+	// Ops are the operations served.
+	Ops Ops
+	// Tokens store the API tokens.
+	Tokens catalog.Tokens
+	// Log receives the audit log (slog.Default() if nil).
+	Log *slog.Logger
+	// UploadDir is where package uploads are spooled until imported (the
+	// system's temporary directory if empty); it must have room for
+	// MaxUpload.
+	UploadDir string
 }
 
 // NewServer returns the admin API handler, serving under Prefix:
@@ -58,11 +79,15 @@ type server struct {
 // Tokens come as "Authorization: Bearer SECRET" and are looked up by the
 // SHA-256 of the secret. They are refused over plain HTTP from anywhere
 // but loopback. Errors are JSON {"error": "..."}.
-func NewServer(ops Ops, tokens catalog.Tokens, log *slog.Logger) http.Handler {
-	if log == nil {
-		log = slog.Default()
+//
+// Request bodies are bounded by endpoint: MaxUpload for a package upload
+// (at most MaxUploadFiles files), 1 MiB for every other.
+func NewServer(o ServerOptions) http.Handler {
+	if o.Log == nil {
+		o.Log = slog.Default()
 	}
-	s := &server{ops: ops, tokens: LocalTokens{tokens}, auth: tokens, log: log, maxUpload: MaxUpload}
+	s := &server{ops: o.Ops, tokens: LocalTokens{o.Tokens}, auth: o.Tokens, log: o.Log, maxUpload: MaxUpload, uploadDir: o.UploadDir}
+	s.cleanUploads(time.Now().Add(-24 * time.Hour))
 	return s.routes()
 }
 
@@ -78,7 +103,7 @@ func (s *server) routes() http.Handler {
 	mux.HandleFunc("DELETE /api/v1/tags/{tag}", s.handle(catalog.RoleReleaseManager, s.deleteTag))
 	mux.HandleFunc("GET /api/v1/archives", s.handle("", s.archives))
 	mux.HandleFunc("GET /api/v1/archives/{archive}/suites/{suite}/packages", s.handle("", s.repoList))
-	mux.HandleFunc("POST /api/v1/archives/{archive}/suites/{suite}/packages", s.handle(catalog.RoleReleaseManager, s.repoAdd))
+	mux.HandleFunc("POST /api/v1/archives/{archive}/suites/{suite}/packages", s.handleUpload(catalog.RoleReleaseManager, s.repoAdd))
 	mux.HandleFunc("POST /api/v1/archives/{archive}/suites/{suite}/remove", s.handle(catalog.RoleReleaseManager, s.repoRemove))
 	mux.HandleFunc("POST /api/v1/archives/{archive}/suites/{suite}/copy", s.handle(catalog.RoleReleaseManager, s.repoCopy))
 	mux.HandleFunc("POST /api/v1/tokens", s.handle(catalog.RoleAdmin, s.createToken))
@@ -98,12 +123,21 @@ type call struct {
 }
 
 // handle authenticates the request (need "" means public: a token is
-// then optional, but checked if given) and runs h.
+// then optional, but checked if given) and runs h, with the request body
+// bounded to maxBody.
 func (s *server) handle(need catalog.Role, h func(c *call) error) http.HandlerFunc {
+	return s.handleLimit(need, maxBody, h)
+}
+
+// handleUpload is handle for a package upload, bounded to maxUpload.
+func (s *server) handleUpload(need catalog.Role, h func(c *call) error) http.HandlerFunc {
+	return s.handleLimit(need, -1, h)
+}
+
+func (s *server) handleLimit(need catalog.Role, limit int64, h func(c *call) error) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		limit := int64(maxBody)
-		if strings.HasPrefix(r.Header.Get("Content-Type"), "multipart/form-data") {
-			limit = s.maxUpload // package uploads; JSON endpoints fail on the first byte
+		if limit < 0 {
+			limit = s.maxUpload
 		}
 		r.Body = http.MaxBytesReader(w, r.Body, limit)
 		who, err := s.authenticate(r)
@@ -370,6 +404,9 @@ func (s *server) fail(w http.ResponseWriter, r *http.Request, who *catalog.Token
 	}
 	code := status(err)
 	msg := err.Error()
+	if len(msg) > maxMessage {
+		msg = msg[:maxMessage] + "…"
+	}
 	if code == http.StatusInternalServerError {
 		s.log.Error("api", "op", r.Method+" "+r.URL.Path, "err", err)
 		if who == nil {

@@ -26,6 +26,7 @@ type fakeOps struct {
 	mu    sync.Mutex
 	calls []string
 	snaps []Snapshot
+	onAdd func(AddRequest) // sees an import before it runs
 }
 
 func (f *fakeOps) record(format string, args ...any) {
@@ -145,7 +146,7 @@ func newFixture(t *testing.T) *fixture {
 		}
 		*tk.dst = nt.Secret
 	}
-	f.h = NewServer(f.ops, cat, slog.New(slog.NewTextHandler(f.logs, nil)))
+	f.h = NewServer(ServerOptions{Ops: f.ops, Tokens: cat, Log: slog.New(slog.NewTextHandler(f.logs, nil)), UploadDir: t.TempDir()})
 	return f
 }
 

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/aptsnap/aptsnap/blob"
 	"github.com/aptsnap/aptsnap/catalog"
@@ -69,6 +70,9 @@ func ParseRole(s string) (catalog.Role, error) {
 	return "", fmt.Errorf("%w: unknown role %q (want %s or %s)", ErrInvalid, s, catalog.RoleReleaseManager, catalog.RoleAdmin)
 }
 
+// MaxTokenName is the longest a token's name may be.
+const MaxTokenName = 64
+
 // LocalTokens implements TokenOps on a catalog: the server uses it, and so
 // does the CLI when it works on a configuration directly.
 type LocalTokens struct {
@@ -82,8 +86,13 @@ func (l LocalTokens) CreateToken(ctx context.Context, name string, role catalog.
 	if _, err := ParseRole(string(role)); err != nil {
 		return NewToken{}, err
 	}
-	if strings.TrimSpace(name) == "" || strings.ContainsAny(name, "/\x00") {
-		return NewToken{}, fmt.Errorf("%w: token name %q: want a non-empty name without '/'", ErrInvalid, name)
+	if strings.TrimSpace(name) == "" || strings.ContainsAny(name, "/\x00") || len(name) > MaxTokenName ||
+		strings.ContainsFunc(name, unicode.IsControl) {
+		if len(name) > MaxTokenName {
+			name = name[:MaxTokenName] + "…"
+		}
+		return NewToken{}, fmt.Errorf("%w: token name %q: want a non-empty name of at most %d characters, without '/' or control characters",
+			ErrInvalid, name, MaxTokenName)
 	}
 	list, err := l.Tokens.ListTokens(ctx)
 	if err != nil {

@@ -162,7 +162,7 @@ func (a *App) Handler() http.Handler {
 			PublicURL: a.Config.PublicURL, Now: a.Now, CacheDir: a.packageLists(), Log: a.Log, MaxIndexSize: a.Config.MaxIndexSize()})
 		a.ui.Listen(a.Events)
 	})
-	admin := api.NewServer(a, a.Catalog, a.Log)
+	admin := api.NewServer(api.ServerOptions{Ops: a, Tokens: a.Catalog, Log: a.Log, UploadDir: datadir.Dir(a.Config.DataDir).Uploads()})
 	metrics := a.Metrics.Handler()
 	ui := a.ui
 	// A prefix test rather than a ServeMux: a mux would redirect unclean

@@ -128,7 +128,7 @@ func TestAddRemoveCopy(t *testing.T) {
 	snap, _ := e.Catalog.Snapshot(ctx, "ours", res.Serial)
 	su, _ := e.Catalog.Suite(ctx, snap.ID, "stable")
 	for _, want := range []string{"Origin: ours\n", "Suite: stable\n", "Acquire-By-Hash: yes\n", "Snapshots: http://snap.example/ours/@SNAPSHOTID@/\n",
-		"Valid-Until: " + release.FormatTime(publish.ValidUntil(snap.Created, 10)) + "\n"} {
+		"Valid-Until: " + release.FormatTime(snap.ValidUntil) + "\n"} {
 		if !strings.Contains(string(su.Release), want) {
 			t.Errorf("Release lacks %q:\n%s", want, su.Release)
 		}

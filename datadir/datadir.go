@@ -6,6 +6,7 @@
 //	locks/            the lock files between processes (lock.Flock)
 //	cache/packages/   the web UI's package list per index
 //	certs/            the ACME account, certificates and keys
+//	uploads/          package uploads spooled until imported
 //	signing-key.asc   the signing key, when generated (signing_key unset)
 //
 // Everything under data_dir but the catalog, the store and the signing key
@@ -31,6 +32,9 @@ func (d Dir) PackageLists() string { return d.join("cache", "packages") }
 
 // Certs holds what ACME certificate management keeps.
 func (d Dir) Certs() string { return d.join("certs") }
+
+// Uploads is where the API spools package uploads until they are imported.
+func (d Dir) Uploads() string { return d.join("uploads") }
 
 // SigningKey is where the signing key is generated when the configuration
 // names none.

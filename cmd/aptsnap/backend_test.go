@@ -29,7 +29,7 @@ func TestBackendChoice(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer cat.Close()
-	srv := httptest.NewServer(api.NewServer(listOnly{}, cat, nil))
+	srv := httptest.NewServer(api.NewServer(api.ServerOptions{Ops: listOnly{}, Tokens: cat}))
 	defer srv.Close()
 	missing := filepath.Join(t.TempDir(), "none.toml")
 	remoteOut := "ARCHIVE  SERIAL      CREATED               VALID UNTIL           SUITES\n" +
