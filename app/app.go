@@ -116,7 +116,9 @@ func (a *App) publisher() *publish.Publisher {
 
 func (a *App) mirror() *mirror.Mirror {
 	return mirror.New(mirror.Options{Catalog: a.Catalog, Store: a.Store, Publisher: a.publisher(), PublicURL: a.Config.PublicURL,
-		Locker: a.Locker, Parallel: a.Config.Parallel, MaxIndexSize: a.Config.MaxIndexSize(), Now: a.Now, Log: a.Log, Progress: a.Progress, Client: a.Client,
+		Locker: a.Locker, Parallel: a.Config.Parallel, MaxIndexSize: a.Config.MaxIndexSize(), Now: a.Now,
+		Timeouts: mirror.Timeouts{Connect: a.Config.Downloads.Connect, Stall: a.Config.Downloads.Stall,
+			MinRate: int64(a.Config.Downloads.MinRateKiB) << 10, Pulse: a.Config.Downloads.Pulse}, Log: a.Log, Progress: a.Progress, Client: a.Client,
 		Events: a.Events})
 }
 

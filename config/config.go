@@ -50,6 +50,27 @@ type Config struct {
 	Customs []Custom `toml:"custom"`
 	// TLS, when set, adds an HTTPS listener; plain HTTP stays on Listen.
 	TLS *TLS `toml:"tls"`
+	// Downloads bound what a slow upstream takes of a pulse.
+	Downloads Downloads `toml:"downloads"`
+}
+
+// Downloads is the [downloads] section: timeouts of pulses, as Go
+// durations ("30s", "2m", "12h"). Empty keys take the defaults, sized for
+// a first mirror of all of Debian over an ordinary link.
+type Downloads struct {
+	// ConnectTimeout bounds establishing a connection (default 30s).
+	ConnectTimeout string `toml:"connect_timeout"`
+	// StallTimeout is how long a download may wait for its response or
+	// its next byte, and the window MinRateKiB is averaged over (2m).
+	StallTimeout string `toml:"stall_timeout"`
+	// MinRateKiB is the least a download must average over StallTimeout,
+	// in KiB/s (4).
+	MinRateKiB int `toml:"min_rate_kib"`
+	// PulseTimeout bounds a whole pulse (12h).
+	PulseTimeout string `toml:"pulse_timeout"`
+
+	// Connect, Stall and Pulse are the durations parsed (zero: default).
+	Connect, Stall, Pulse time.Duration `toml:"-"`
 }
 
 // TLS is the [tls] section: an HTTPS listener with a certificate taken
@@ -283,6 +304,9 @@ func (c *Config) Validate() error {
 	if err := c.TLS.validate(); err != nil {
 		return err
 	}
+	if err := c.Downloads.validate(); err != nil {
+		return err
+	}
 	seen := map[string]bool{}
 	for i, a := range c.Archives {
 		where := fmt.Sprintf("archive[%d] %q", i, a.Name)
@@ -451,6 +475,27 @@ func (t *TLS) validate() error {
 		if err != nil || u.Scheme != "https" || u.Host == "" {
 			return fmt.Errorf("tls.acme: ca must be an https directory URL or \"staging\", not %q", a.CA)
 		}
+	}
+	return nil
+}
+
+func (d *Downloads) validate() error {
+	for _, f := range []struct {
+		key string
+		in  string
+		out *time.Duration
+	}{{"connect_timeout", d.ConnectTimeout, &d.Connect}, {"stall_timeout", d.StallTimeout, &d.Stall}, {"pulse_timeout", d.PulseTimeout, &d.Pulse}} {
+		if f.in == "" {
+			continue
+		}
+		v, err := time.ParseDuration(f.in)
+		if err != nil || v <= 0 {
+			return fmt.Errorf("downloads.%s: want a positive duration such as \"2m\", not %q", f.key, f.in)
+		}
+		*f.out = v
+	}
+	if d.MinRateKiB < 0 {
+		return fmt.Errorf("downloads.min_rate_kib: want a number of KiB/s, not %d", d.MinRateKiB)
 	}
 	return nil
 }

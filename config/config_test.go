@@ -219,3 +219,21 @@ func TestCustom(t *testing.T) {
 		})
 	}
 }
+
+func TestDownloads(t *testing.T) {
+	c, err := Parse([]byte("[downloads]\nconnect_timeout = \"5s\"\nstall_timeout = \"1m\"\nmin_rate_kib = 16\npulse_timeout = \"3h\"\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := c.Downloads; d.Connect != 5*time.Second || d.Stall != time.Minute || d.MinRateKiB != 16 || d.Pulse != 3*time.Hour {
+		t.Errorf("downloads %+v", d)
+	}
+	if c, err := Parse(nil); err != nil || c.Downloads.Stall != 0 {
+		t.Errorf("no [downloads]: %+v, %v (zero: the defaults)", c.Downloads, err)
+	}
+	for _, bad := range []string{`stall_timeout = "soon"`, `pulse_timeout = "-1h"`, `min_rate_kib = -2`, `retries = 3`} {
+		if _, err := Parse([]byte("[downloads]\n" + bad + "\n")); err == nil {
+			t.Errorf("[downloads] %s accepted", bad)
+		}
+	}
+}

@@ -16,6 +16,7 @@ import (
 	"github.com/aptsnap/aptsnap/blob"
 	"github.com/aptsnap/aptsnap/datadir"
 	"github.com/aptsnap/aptsnap/internal/hostile"
+	"github.com/aptsnap/aptsnap/mirror"
 )
 
 // TestIdenticalIndexInTwoArchives: two archives whose snapshots hold the
@@ -228,5 +229,25 @@ func TestDecompressionBomb(t *testing.T) {
 	}
 	if alloc := after.TotalAlloc - before.TotalAlloc; alloc > 64<<20 {
 		t.Errorf("the pulse allocated %d MiB for an index listed at a few kB: %v", alloc>>20, err)
+	}
+}
+
+// TestStalledUpstream: an upstream that stops sending mid-file fails the
+// pulse as stalled once stall_timeout passes, instead of holding it (and
+// every other pulse of the archive) for 30 minutes per try.
+func TestStalledUpstream(t *testing.T) {
+	e := newEnvWith(t, "\n[downloads]\nstall_timeout = \"1s\"\n")
+	e.mustPulse()
+	e.up.write(1)
+	e.up.setFault(hostile.Stall(hostile.Suffix(".deb"), hostile.From(filepath.Join(e.up.dir, "repo"), "/debian"), 10))
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	start := time.Now()
+	_, err := e.app.Pulse(ctx, "debian")
+	if err == nil || mirror.Reason(err) != "stalled" || ctx.Err() != nil {
+		t.Fatalf("pulse against a stalled upstream after %s: %v (%s)", time.Since(start).Round(time.Second), err, mirror.Reason(err))
+	}
+	if _, body := e.get("/metrics"); !strings.Contains(body, `aptsnap_pulses_total{archive="debian",result="stalled"} 1`) {
+		t.Error("the metrics do not count a stalled pulse")
 	}
 }

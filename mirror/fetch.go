@@ -25,7 +25,8 @@ func (e *httpError) Error() string { return fmt.Sprintf("GET %s: %s", e.url, e.s
 
 // retryable reports whether trying again may help.
 func retryable(err error) bool {
-	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, errNotFound) {
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, errNotFound) ||
+		errors.Is(err, errBadRedirect) {
 		return false
 	}
 	var he *httpError
@@ -35,24 +36,33 @@ func retryable(err error) bool {
 	return true // network errors, truncated bodies, checksum mismatches
 }
 
+// get fetches url under a watchdog (see Timeouts); the caller closes the
+// body of the response it gets.
 func (m *Mirror) get(ctx context.Context, url string) (*http.Response, error) {
+	ctx, w := watch(ctx, m.timeouts, url)
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
+		w.done()
 		return nil, err
 	}
 	req.Header.Set("User-Agent", "aptsnap")
 	resp, err := m.client.Do(req)
 	if err != nil {
-		return nil, err
+		w.done()
+		return nil, stalled(ctx, err)
 	}
+	w.progress(0)
 	switch {
 	case resp.StatusCode == http.StatusOK:
+		resp.Body = &watchedBody{ReadCloser: resp.Body, w: w, ctx: ctx}
 		return resp, nil
 	case resp.StatusCode == http.StatusNotFound || resp.StatusCode == http.StatusGone:
 		resp.Body.Close()
+		w.done()
 		return nil, fmt.Errorf("GET %s: %w", url, errNotFound)
 	default:
 		resp.Body.Close()
+		w.done()
 		return nil, &httpError{url: url, status: resp.Status, code: resp.StatusCode}
 	}
 }

@@ -42,8 +42,11 @@ type Options struct {
 	// Locker keeps two pulses of one archive apart, and GC from sweeping
 	// what a pulse is about to reference (none: the caller ensures both).
 	Locker lock.Locker
-	// Client fetches from upstream; http.DefaultClient's transport if nil.
+	// Client fetches from upstream (one with Timeouts' connect timeout and
+	// only http and https redirects if nil).
 	Client *http.Client
+	// Timeouts bound what a slow upstream takes of a pulse.
+	Timeouts Timeouts
 	// Parallel is the number of concurrent pool downloads (default 8).
 	Parallel int
 	// MaxIndexSize bounds the uncompressed size of an index whose Release
@@ -70,6 +73,7 @@ type Mirror struct {
 	public   string
 	locker   lock.Locker
 	client   *http.Client
+	timeouts Timeouts
 	parallel int
 	maxIndex int64
 	retries  int
@@ -82,13 +86,13 @@ type Mirror struct {
 // New returns a Mirror.
 func New(o Options) *Mirror {
 	m := &Mirror{cat: o.Catalog, store: o.Store, pub: o.Publisher, public: o.PublicURL,
-		locker: o.Locker, client: o.Client, parallel: o.Parallel, maxIndex: o.MaxIndexSize, retries: o.Retries, now: o.Now, log: o.Log, progress: o.Progress,
+		locker: o.Locker, client: o.Client, parallel: o.Parallel, maxIndex: o.MaxIndexSize, timeouts: o.Timeouts.withDefaults(), retries: o.Retries, now: o.Now, log: o.Log, progress: o.Progress,
 		events: o.Events}
-	if m.client == nil {
-		m.client = &http.Client{Timeout: 30 * time.Minute}
-	}
 	if m.parallel <= 0 {
 		m.parallel = 8
+	}
+	if m.client == nil {
+		m.client = newClient(m.timeouts, m.parallel)
 	}
 	if m.maxIndex <= 0 {
 		m.maxIndex = index.DefaultMaxSize
@@ -113,7 +117,7 @@ func New(o Options) *Mirror {
 var ErrDate = errors.New("upstream Release dates")
 
 // Reason names the kind of a pulse failure, for metrics: signature,
-// checksum, date, missing, unreachable, busy or other.
+// checksum, date, missing, unreachable, stalled, busy or other.
 func Reason(err error) string {
 	var ne net.Error
 	var ue *url.Error
@@ -133,6 +137,10 @@ func Reason(err error) string {
 		return "missing"
 	case errors.Is(err, errBusy):
 		return "busy"
+	case errors.Is(err, ErrStalled):
+		return "stalled"
+	case errors.Is(err, errBadRedirect):
+		return "other"
 	case errors.As(err, &ne), errors.As(err, &ue), errors.As(err, &he), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
 		return "unreachable"
 	}
@@ -155,7 +163,15 @@ func (e *Error) Unwrap() error { return e.Err }
 // The result, good or bad, is recorded in the catalog's pulse log.
 func (m *Mirror) Pulse(ctx context.Context, a *config.Archive) (catalog.Snapshot, error) {
 	started := m.now()
-	snap, err := m.pulse(ctx, a)
+	pctx, cancel := context.WithTimeoutCause(ctx, m.timeouts.Pulse,
+		fmt.Errorf("%w: the pulse took longer than %s (pulse_timeout)", ErrStalled, m.timeouts.Pulse))
+	snap, err := m.pulse(pctx, a)
+	if err != nil && ctx.Err() == nil {
+		if cause := context.Cause(pctx); errors.Is(cause, ErrStalled) {
+			err = cause
+		}
+	}
+	cancel()
 	rec := catalog.Pulse{Archive: a.Name, Started: started, Finished: m.now(), OK: err == nil, Serial: snap.Serial}
 	m.events.Pulsed(events.Pulse{Archive: a.Name, Reason: Reason(err), Took: rec.Finished.Sub(started), Ended: rec.Finished})
 	if err != nil {

@@ -493,3 +493,47 @@ func TestDecompressionBomb(t *testing.T) {
 		})
 	}
 }
+
+// TestStalledUpstreams: an upstream that answers late, a byte at a time,
+// or stops mid-file fails the pulse as stalled within the stall timeout
+// (not after 30 minutes per request, three times); a pulse over its
+// deadline fails as stalled too; a redirect to another scheme is refused.
+func TestStalledUpstreams(t *testing.T) {
+	deb := hostile.Suffix(".deb")
+	for _, tc := range []struct {
+		name   string
+		fault  func(root string) hostile.Fault
+		t      mirror.Timeouts
+		want   string
+		reason string
+	}{
+		{"headers late", func(string) hostile.Fault { return hostile.Delay(deb, time.Minute) },
+			mirror.Timeouts{Stall: 300 * time.Millisecond}, "nothing for", "stalled"},
+		{"stops mid-file", func(root string) hostile.Fault { return hostile.Stall(deb, hostile.From(root, ""), 100) },
+			mirror.Timeouts{Stall: 300 * time.Millisecond}, "nothing for", "stalled"},
+		{"trickles", func(root string) hostile.Fault { return hostile.Trickle(deb, hostile.From(root, ""), 50) },
+			mirror.Timeouts{Stall: 400 * time.Millisecond, MinRate: 1 << 10}, "under the minimum", "stalled"},
+		{"pulse over its deadline", func(string) hostile.Fault { return hostile.Delay(deb, 3*time.Second) },
+			mirror.Timeouts{Pulse: 500 * time.Millisecond, Stall: time.Minute}, "longer than 500ms", "stalled"},
+		{"redirect to file", func(string) hostile.Fault { return hostile.Redirect(deb, "file:///etc") },
+			mirror.Timeouts{}, "only http and https", "other"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := newSetup(t, false)
+			s.pulse(t)
+			s.up.Write(generation(1)...)
+			s.up.SetFault(tc.fault(s.up.Repo.Dir))
+			s.m = mirror.New(mirror.Options{Catalog: s.e.Catalog, Store: s.e.Store, Publisher: s.e.Publisher, PublicURL: "http://x",
+				Locker: s.e.Locker, Retries: 2, Timeouts: tc.t, Now: s.e.Clock.Now, Log: s.e.Log, Events: s.e.Events})
+			start := time.Now()
+			_, err := s.m.Pulse(context.Background(), s.arc)
+			took := time.Since(start)
+			if err == nil || !strings.Contains(err.Error(), tc.want) || mirror.Reason(err) != tc.reason {
+				t.Fatalf("pulse: %v (%s), want %q (%s)", err, mirror.Reason(err), tc.want, tc.reason)
+			}
+			if took > 10*time.Second {
+				t.Errorf("the pulse took %s to give up", took)
+			}
+		})
+	}
+}

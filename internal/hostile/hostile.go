@@ -59,11 +59,26 @@ func Delay(m Match, d time.Duration) Fault {
 	}
 }
 
-// Stall sends the headers and the first n bytes of body, then nothing,
-// holding the connection until the client goes.
-func Stall(m Match, body []byte, n int) Fault {
+// Files reads the file a request path names under root, after removing
+// prefix from the path (the repository is served under prefix).
+type Files func(path string) ([]byte, error)
+
+// From is Files of root served under prefix.
+func From(root, prefix string) Files {
+	return func(p string) ([]byte, error) {
+		return os.ReadFile(filepath.Join(root, filepath.FromSlash(strings.TrimPrefix(p, prefix))))
+	}
+}
+
+// Stall sends the headers and the first n bytes of the file the request
+// names, then nothing, holding the connection until the client goes.
+func Stall(m Match, files Files, n int) Fault {
 	return func(w http.ResponseWriter, r *http.Request) bool {
 		if !m(r.URL.Path) {
+			return false
+		}
+		body, err := files(r.URL.Path)
+		if err != nil {
 			return false
 		}
 		w.Header().Set("Content-Length", fmt.Sprint(len(body)))
@@ -75,11 +90,15 @@ func Stall(m Match, body []byte, n int) Fault {
 	}
 }
 
-// Trickle sends body at bytesPerSecond, a byte at a time, until done or
-// the client goes.
-func Trickle(m Match, body []byte, bytesPerSecond int) Fault {
+// Trickle sends the file the request names at bytesPerSecond, a byte at a
+// time, until done or the client goes.
+func Trickle(m Match, files Files, bytesPerSecond int) Fault {
 	return func(w http.ResponseWriter, r *http.Request) bool {
 		if !m(r.URL.Path) {
+			return false
+		}
+		body, err := files(r.URL.Path)
+		if err != nil {
 			return false
 		}
 		w.Header().Set("Content-Length", fmt.Sprint(len(body)))
