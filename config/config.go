@@ -191,14 +191,32 @@ func Parse(data []byte) (*Config, error) {
 		sort.Strings(keys)
 		return nil, fmt.Errorf("unknown key(s): %s", strings.Join(keys, ", "))
 	}
-	c.applyDefaults()
+	c.applyDefaults(setPerElement(md, "archive"), setPerElement(md, "custom"))
 	if err := c.Validate(); err != nil {
 		return nil, err
 	}
 	return &c, nil
 }
 
-func (c *Config) applyDefaults() {
+// setPerElement lists, for each element of an array of tables, the keys
+// the file sets in it: a key set to 0 is not a key left out.
+func setPerElement(md toml.MetaData, table string) []map[string]bool {
+	var out []map[string]bool
+	for _, k := range md.Keys() {
+		switch {
+		case len(k) == 1 && k[0] == table:
+			out = append(out, map[string]bool{})
+		case len(k) == 2 && k[0] == table && len(out) > 0:
+			out[len(out)-1][k[1]] = true
+		}
+	}
+	return out
+}
+
+// applyDefaults fills what the file leaves out; archives and customs say
+// which keys the file sets in each [[archive]] and [[custom]] (nil: none).
+func (c *Config) applyDefaults(archives, customs []map[string]bool) {
+	set := func(list []map[string]bool, i int, key string) bool { return i < len(list) && list[i][key] }
 	if c.DataDir == "" {
 		c.DataDir = DefaultDataDir
 	}
@@ -249,20 +267,20 @@ func (c *Config) applyDefaults() {
 			cu.PublicURL = c.PublicURL
 		}
 		cu.PublicURL = strings.TrimRight(cu.PublicURL, "/")
-		if cu.PulsesPerDay == 0 {
+		if !set(customs, i, "pulses_per_day") {
 			cu.PulsesPerDay = DefaultPulsesPerDay
 		}
-		if cu.ValidDays == 0 {
+		if !set(customs, i, "valid_days") {
 			cu.ValidDays = DefaultValidDays
 		}
 	}
 	for i := range c.Archives {
 		a := &c.Archives[i]
 		a.URL = strings.TrimRight(a.URL, "/")
-		if a.PulsesPerDay == 0 {
+		if !set(archives, i, "pulses_per_day") {
 			a.PulsesPerDay = DefaultPulsesPerDay
 		}
-		if a.ValidDays == 0 {
+		if !set(archives, i, "valid_days") {
 			a.ValidDays = DefaultValidDays
 		}
 	}
@@ -333,8 +351,8 @@ func (c *Config) Validate() error {
 			return fmt.Errorf("%s: valid_days must be at least 1", where)
 		}
 		u, err := url.Parse(a.URL)
-		if err != nil || (u.Scheme != "http" && u.Scheme != "https" && u.Scheme != "file") {
-			return fmt.Errorf("%s: url must be http, https or file: %q", where, a.URL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return fmt.Errorf("%s: url must be http, https with a host (file: serve the tree with any web server): %q", where, a.URL)
 		}
 		if err := checkNames(where, a.Suites, a.Components, a.Architectures); err != nil {
 			return err

@@ -237,3 +237,23 @@ func TestDownloads(t *testing.T) {
 		}
 	}
 }
+
+// TestZeroIsNotUnset: pulses_per_day = 0 means never on schedule (as
+// gc_every = "0"), not the default; valid_days = 0 is refused, not the
+// default; file URLs are refused (every pulse of one failed).
+func TestZeroIsNotUnset(t *testing.T) {
+	base := "[[archive]]\nname = \"debian\"\nurl = \"http://deb.debian.org/debian\"\nkeyring = \"k.gpg\"\nsuites = [\"bookworm\"]\ncomponents = [\"main\"]\narchitectures = [\"amd64\"]\n"
+	c, err := Parse([]byte(base + "pulses_per_day = 0\n[[custom]]\nname = \"ours\"\nsuites = [\"stable\"]\npulses_per_day = 0\n[[custom]]\nname = \"more\"\nsuites = [\"stable\"]\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Archives[0].PulseInterval() != 0 || c.Customs[0].PulseInterval() != 0 || c.Customs[1].PulsesPerDay != DefaultPulsesPerDay {
+		t.Errorf("pulses_per_day = 0: intervals %s %s, default for the other custom %d", c.Archives[0].PulseInterval(),
+			c.Customs[0].PulseInterval(), c.Customs[1].PulsesPerDay)
+	}
+	for _, bad := range []string{base + "valid_days = 0\n", strings.Replace(base, "http://deb.debian.org/debian", "file:///srv/mirror", 1)} {
+		if _, err := Parse([]byte(bad)); err == nil {
+			t.Errorf("accepted:\n%s", bad)
+		}
+	}
+}
