@@ -51,7 +51,7 @@ func New(cat catalog.Catalog, store blob.Store, archives []string, now func() ti
 		store: &storeCollector{store: store}, certs: &certCollector{}}
 	f := func(c prometheus.Collector) { m.reg.MustRegister(c) }
 	m.pulses = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "aptsnap_pulses_total",
-		Help: "Pulses by archive and result: ok, or the kind of failure (signature, checksum, date, missing, unreachable, busy, other)."},
+		Help: "Pulses by archive and result: ok, or the kind of failure (signature, checksum, date, missing, unreachable, stalled, storage, busy, other)."},
 		[]string{"archive", "result"})
 	m.pulseDuration = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "aptsnap_pulse_duration_seconds",
 		Help: "Duration of pulses.", Buckets: prometheus.ExponentialBuckets(0.05, 2.5, 12)}, []string{"archive"})

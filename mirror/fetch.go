@@ -26,7 +26,7 @@ func (e *httpError) Error() string { return fmt.Sprintf("GET %s: %s", e.url, e.s
 // retryable reports whether trying again may help.
 func retryable(err error) bool {
 	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, errNotFound) ||
-		errors.Is(err, errBadRedirect) {
+		errors.Is(err, errBadRedirect) || localStorage(err) {
 		return false
 	}
 	var he *httpError

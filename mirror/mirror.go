@@ -17,6 +17,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/aptsnap/aptsnap/blob"
@@ -117,11 +118,9 @@ func New(o Options) *Mirror {
 var ErrDate = errors.New("upstream Release dates")
 
 // Reason names the kind of a pulse failure, for metrics: signature,
-// checksum, date, missing, unreachable, stalled, busy or other.
+// checksum, date, missing, unreachable, stalled, storage (our disk: full,
+// read-only, failing), busy or other.
 func Reason(err error) string {
-	var ne net.Error
-	var ue *url.Error
-	var he *httpError
 	switch {
 	case err == nil:
 		return ""
@@ -137,17 +136,54 @@ func Reason(err error) string {
 		return "missing"
 	case errors.Is(err, errBusy):
 		return "busy"
+	case localStorage(err):
+		return "storage"
 	case errors.Is(err, ErrStalled):
 		return "stalled"
 	case errors.Is(err, errBadRedirect):
 		return "other"
-	case errors.As(err, &ne), errors.As(err, &ue), errors.As(err, &he), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
+	case network(err):
 		return "unreachable"
 	}
 	return "other"
 }
 
 var errBusy = errors.New("busy")
+
+// localStorage reports whether err is our own storage failing (a full or
+// read-only disk, an I/O error): trying again does not help.
+func localStorage(err error) bool {
+	if _, ok := errors.AsType[*net.OpError](err); ok {
+		return false
+	}
+	for _, e := range []error{syscall.ENOSPC, syscall.EDQUOT, syscall.EROFS, syscall.EIO} {
+		if errors.Is(err, e) {
+			return true
+		}
+	}
+	return false
+}
+
+// network reports whether err comes from talking to the upstream. A bare
+// errno is not: it passes for a net.Error (it has Timeout and Temporary)
+// but comes from a local file as often.
+func network(err error) bool {
+	if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
+		return true
+	}
+	if _, ok := errors.AsType[*url.Error](err); ok {
+		return true
+	}
+	if _, ok := errors.AsType[*httpError](err); ok {
+		return true
+	}
+	if _, ok := errors.AsType[*net.OpError](err); ok {
+		return true
+	}
+	ne, ok := errors.AsType[net.Error](err)
+	_, errno := ne.(syscall.Errno)
+	return ok && !errno
+}
 
 // Error is a failed pulse: one line naming the archive and the reason.
 type Error struct {

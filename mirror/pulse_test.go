@@ -5,16 +5,20 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"io/fs"
 	"net/http"
 	"os"
 	"path/filepath"
 	"runtime"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/aptsnap/aptsnap/blob"
+	"github.com/aptsnap/aptsnap/blob/local"
 	"github.com/aptsnap/aptsnap/catalog"
 	"github.com/aptsnap/aptsnap/config"
 	"github.com/aptsnap/aptsnap/events"
@@ -535,5 +539,39 @@ func TestStalledUpstreams(t *testing.T) {
 				t.Errorf("the pulse took %s to give up", took)
 			}
 		})
+	}
+}
+
+// fullStore is a store whose disk fills up at the next pool file.
+type fullStore struct {
+	*local.Store
+	puts atomic.Int64
+}
+
+func (s *fullStore) Put(ctx context.Context, r io.Reader, want blob.Digest, size int64) (blob.Info, error) {
+	if size > 500 { // the pool files, not the small indices
+		s.puts.Add(1)
+		return blob.Info{}, fmt.Errorf("blob: write: %w", &fs.PathError{Op: "write", Path: "/srv/aptsnap/blobs/tmp/put-1", Err: syscall.ENOSPC})
+	}
+	return s.Store.Put(ctx, r, want, size)
+}
+
+// TestDiskFullIsNotUnreachable: our own disk full is a storage failure,
+// said as such and not retried; a missing keyring is no network failure.
+func TestDiskFullIsNotUnreachable(t *testing.T) {
+	s := newSetup(t, false)
+	full := &fullStore{Store: s.e.Store}
+	s.m = mirror.New(mirror.Options{Catalog: s.e.Catalog, Store: full, Publisher: s.e.Publisher, PublicURL: "http://x",
+		Locker: s.e.Locker, Retries: 3, Parallel: 1, Now: s.e.Clock.Now, Log: s.e.Log, Events: s.e.Events})
+	_, err := s.m.Pulse(context.Background(), s.arc)
+	if mirror.Reason(err) != "storage" || !strings.Contains(err.Error(), "no space left") {
+		t.Fatalf("pulse with a full disk: %v (%s), want a storage failure", err, mirror.Reason(err))
+	}
+	if n := full.puts.Load(); n != 1 {
+		t.Errorf("the full disk was tried %d times", n)
+	}
+	s.arc.Keyring = filepath.Join(t.TempDir(), "missing.gpg")
+	if _, err := s.m.Pulse(context.Background(), s.arc); mirror.Reason(err) == "unreachable" {
+		t.Errorf("a missing keyring is classified unreachable: %v", err)
 	}
 }
