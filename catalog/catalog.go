@@ -90,6 +90,11 @@ type NewSnapshot struct {
 	Clock      func() time.Time
 	ValidUntil time.Time
 	Suites     []NewSuite
+	// Pulse, when set, is the pulse that made the snapshot: recorded in
+	// the pulse log in the same transaction, as a success with the
+	// snapshot's serial, finished when it was stamped. A pulse killed right
+	// after its commit is then not missing from the log.
+	Pulse *Pulse
 }
 
 // Snapshot is a created snapshot.

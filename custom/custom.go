@@ -144,7 +144,7 @@ func (x *Archives) Remove(ctx context.Context, archive, suite string, packages [
 			res.Removed = append(res.Removed, gone...)
 		}
 		return nil
-	})
+	}, nil)
 	x.created(ctx, snap)
 	return res, err
 }
@@ -202,7 +202,7 @@ func (x *Archives) Copy(ctx context.Context, req CopyRequest) (Result, error) {
 		}
 		copiedFrom = fromWhere
 		return nil
-	})
+	}, nil)
 	x.created(ctx, snap)
 	if err == nil {
 		x.o.Log.Info("copied", "package", pkgSpec(req.Package, req.Version), "from", copiedFrom, "to", req.Archive+"/"+req.Suite, "serial", res.Serial)
@@ -277,7 +277,11 @@ func entriesVersion(es []repo.Entry) string {
 // Resnapshot makes a fresh snapshot of a custom archive's newest contents
 // (a new serial, Date and Valid-Until): the pulse of an archive we own.
 func (x *Archives) Resnapshot(ctx context.Context, archive string) (catalog.Snapshot, error) {
-	snap, err := x.edit(ctx, archive, &Result{}, nil)
+	return x.resnapshot(ctx, archive, nil)
+}
+
+func (x *Archives) resnapshot(ctx context.Context, archive string, pulse *catalog.Pulse) (catalog.Snapshot, error) {
+	snap, err := x.edit(ctx, archive, &Result{}, nil, pulse)
 	if err != nil {
 		return catalog.Snapshot{}, err
 	}
@@ -289,15 +293,15 @@ func (x *Archives) Resnapshot(ctx context.Context, archive string) (catalog.Snap
 // as an event).
 func (x *Archives) Pulse(ctx context.Context, archive string) (catalog.Snapshot, error) {
 	started := x.o.Now()
-	snap, err := x.Resnapshot(ctx, archive)
+	snap, err := x.resnapshot(ctx, archive, &catalog.Pulse{Archive: archive, Started: started})
 	p := catalog.Pulse{Archive: archive, Started: started, Finished: x.o.Now(), OK: err == nil, Serial: snap.Serial}
 	reason := ""
-	if err != nil {
+	if err != nil { // a success is recorded with its snapshot
 		p.Error, reason = err.Error(), "other"
 		x.o.Log.Error("resnapshot failed", "archive", archive, "err", err)
-	}
-	if rerr := x.o.Catalog.RecordPulse(ctx, p); rerr != nil && err == nil {
-		err = rerr
+		if rerr := x.o.Catalog.RecordPulse(context.WithoutCancel(ctx), p); rerr != nil {
+			x.o.Log.Warn("recording pulse result", "archive", archive, "err", rerr)
+		}
 	}
 	x.o.Events.Pulsed(events.Pulse{Archive: archive, Reason: reason, Took: p.Finished.Sub(started), Ended: p.Finished})
 	return snap, err
@@ -363,7 +367,8 @@ func indexKind(kind string) string {
 // a fresh snapshot of the same contents), and publishes them as the next
 // snapshot. When edit changes nothing (no package added or removed), no
 // snapshot is made and res.Serial stays empty.
-func (x *Archives) edit(ctx context.Context, archive string, res *Result, edit func(map[string]*repo.Suite) error) (catalog.Snapshot, error) {
+// A pulse, when given, is recorded with the snapshot.
+func (x *Archives) edit(ctx context.Context, archive string, res *Result, edit func(map[string]*repo.Suite) error, pulse *catalog.Pulse) (catalog.Snapshot, error) {
 	cu, err := x.custom(archive)
 	if err != nil {
 		return catalog.Snapshot{}, err
@@ -411,7 +416,7 @@ func (x *Archives) edit(ctx context.Context, archive string, res *Result, edit f
 			return catalog.Snapshot{}, fmt.Errorf("%w: %s: %s", errdefs.ErrExists, archive, strings.Join(added, "; "))
 		}
 	}
-	snap, err := x.commit(ctx, cu, suites)
+	snap, err := x.commit(ctx, cu, suites, pulse)
 	if err != nil {
 		return catalog.Snapshot{}, fmt.Errorf("%s: %w", archive, err)
 	}
@@ -513,10 +518,10 @@ func (x *Archives) loadSuite(ctx context.Context, name string, comps, archs []st
 
 // commit writes every suite's indices (plain, .gz, .xz) to the
 // store, and publishes them with a Release per suite as the next snapshot.
-func (x *Archives) commit(ctx context.Context, cu *config.Custom, suites map[string]*repo.Suite) (catalog.Snapshot, error) {
+func (x *Archives) commit(ctx context.Context, cu *config.Custom, suites map[string]*repo.Suite, pulse *catalog.Pulse) (catalog.Snapshot, error) {
 	pub := x.o.Publisher
 	created := x.o.Now().UTC()
-	ps := publish.Snapshot{Archive: cu.Name, Created: created, ValidDays: cu.ValidDays, URL: cu.PublicURL}
+	ps := publish.Snapshot{Archive: cu.Name, Created: created, ValidDays: cu.ValidDays, URL: cu.PublicURL, Pulse: pulse}
 	for _, name := range cu.Suites {
 		su := publish.Suite{Name: name, UpstreamDate: created}
 		idx := suites[name].Indices()

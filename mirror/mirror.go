@@ -201,7 +201,7 @@ func (m *Mirror) Pulse(ctx context.Context, a *config.Archive) (catalog.Snapshot
 	started := m.now()
 	pctx, cancel := context.WithTimeoutCause(ctx, m.timeouts.Pulse,
 		fmt.Errorf("%w: the pulse took longer than %s (pulse_timeout)", ErrStalled, m.timeouts.Pulse))
-	snap, err := m.pulse(pctx, a)
+	snap, err := m.pulse(pctx, a, started)
 	if err != nil && ctx.Err() == nil {
 		if cause := context.Cause(pctx); errors.Is(cause, ErrStalled) {
 			err = cause
@@ -217,14 +217,15 @@ func (m *Mirror) Pulse(ctx context.Context, a *config.Archive) (catalog.Snapshot
 	} else {
 		m.log.Info("pulse done", "archive", a.Name, "serial", snap.Serial, "duration", rec.Finished.Sub(started).Round(time.Millisecond))
 	}
+	if err == nil { // recorded with the snapshot
+		m.events.Created(ctx, snap)
+		return snap, nil
+	}
 	// Record even when ctx was cancelled, so a killed pulse is not silent.
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
 	if rerr := m.cat.RecordPulse(rctx, rec); rerr != nil {
 		m.log.Warn("recording pulse result", "archive", a.Name, "err", rerr)
-	}
-	if err == nil {
-		m.events.Created(ctx, snap)
 	}
 	return snap, err
 }
@@ -266,7 +267,7 @@ type suiteWork struct {
 	archs    []string
 }
 
-func (m *Mirror) pulse(ctx context.Context, a *config.Archive) (catalog.Snapshot, error) {
+func (m *Mirror) pulse(ctx context.Context, a *config.Archive, started time.Time) (catalog.Snapshot, error) {
 	if m.locker != nil {
 		l, err := m.locker.Writer(ctx, a.Name, false)
 		if errors.Is(err, lock.ErrBusy) {
@@ -323,7 +324,7 @@ func (m *Mirror) pulse(ctx context.Context, a *config.Archive) (catalog.Snapshot
 			return catalog.Snapshot{}, err
 		}
 	}
-	return m.commit(ctx, a, suites)
+	return m.commit(ctx, a, suites, started)
 }
 
 // recheck makes sure every file the snapshot will reference is still
@@ -657,9 +658,10 @@ Feed:
 	return nil
 }
 
-// commit publishes the snapshot.
-func (m *Mirror) commit(ctx context.Context, a *config.Archive, suites []*suiteWork) (catalog.Snapshot, error) {
-	ps := publish.Snapshot{Archive: a.Name, ValidDays: a.ValidDays, URL: m.public}
+// commit publishes the snapshot, with the pulse that started at started.
+func (m *Mirror) commit(ctx context.Context, a *config.Archive, suites []*suiteWork, started time.Time) (catalog.Snapshot, error) {
+	ps := publish.Snapshot{Archive: a.Name, ValidDays: a.ValidDays, URL: m.public,
+		Pulse: &catalog.Pulse{Archive: a.Name, Started: started}}
 	for _, sw := range suites {
 		ps.Suites = append(ps.Suites, publish.Suite{Name: sw.name, Fields: sw.rel, Components: sw.comps,
 			Architectures: sw.archs, UpstreamDate: sw.date, Upstream: sw.upstream, Files: sw.files, Indices: sw.indices})

@@ -575,3 +575,22 @@ func TestDiskFullIsNotUnreachable(t *testing.T) {
 		t.Errorf("a missing keyring is classified unreachable: %v", err)
 	}
 }
+
+// dyingCatalog is a catalog whose process dies right after a commit: the
+// pulse log entry written after the snapshot never arrives.
+type dyingCatalog struct{ catalog.Catalog }
+
+func (dyingCatalog) RecordPulse(context.Context, catalog.Pulse) error { return errors.New("killed") }
+
+// TestPulseKilledAfterCommit: a pulse's success is in the pulse log with
+// its snapshot, whatever happens to the process after the commit.
+func TestPulseKilledAfterCommit(t *testing.T) {
+	s := newSetup(t, false)
+	s.m = mirror.New(mirror.Options{Catalog: dyingCatalog{s.e.Catalog}, Store: s.e.Store, Publisher: s.e.Publisher, PublicURL: "http://x",
+		Locker: s.e.Locker, Now: s.e.Clock.Now, Log: s.e.Log, Events: s.e.Events})
+	snap := s.pulse(t)
+	got, err := s.e.Catalog.Pulses(context.Background(), "debian", 5)
+	if err != nil || len(got) != 1 || !got[0].OK || got[0].Serial != snap.Serial {
+		t.Errorf("pulse log: %+v, %v; want the pulse of %s", got, err, snap.Serial)
+	}
+}

@@ -117,6 +117,9 @@ type Snapshot struct {
 	// URL is where the archive is served, for the Snapshots: field.
 	URL    string
 	Suites []Suite
+	// Pulse is the pulse making the snapshot, recorded with it (see
+	// catalog.NewSnapshot.Pulse).
+	Pulse *catalog.Pulse
 }
 
 // Publish signs every suite's Release, makes the store durable and
@@ -137,7 +140,7 @@ func (p *Publisher) Publish(ctx context.Context, ss ...Snapshot) ([]catalog.Snap
 }
 
 func (p *Publisher) build(s Snapshot) (catalog.NewSnapshot, error) {
-	ns := catalog.NewSnapshot{Archive: s.Archive, Tag: s.Tag, Created: s.Created, Clock: p.now}
+	ns := catalog.NewSnapshot{Archive: s.Archive, Tag: s.Tag, Created: s.Created, Clock: p.now, Pulse: s.Pulse}
 	if ns.Created.IsZero() {
 		ns.Created = p.now()
 	}

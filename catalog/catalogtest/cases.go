@@ -640,6 +640,32 @@ func testPulses(t *testing.T, open Opener) {
 	}
 }
 
+// testPulseWithSnapshot: a pulse given with its snapshot is in the log as
+// soon as the snapshot is, and only if it is.
+func testPulseWithSnapshot(t *testing.T, open Opener) {
+	ctx := context.Background()
+	c := open(t)
+	ns := newSnap("debian", t0, blob.Sum([]byte("index")), entries(1, ""))
+	ns.Pulse = &catalog.Pulse{Archive: "debian", Started: t0.Add(-time.Minute)}
+	s, err := c.CreateSnapshot(ctx, ns)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := c.Pulses(ctx, "debian", 5)
+	if err != nil || len(got) != 1 || !got[0].OK || got[0].Serial != s.Serial || !got[0].Started.Equal(t0.Add(-time.Minute)) ||
+		!got[0].Finished.Equal(s.Created) {
+		t.Fatalf("pulse log after a snapshot with its pulse: %+v, %v", got, err)
+	}
+	bad := newSnap("debian", t0.Add(time.Hour), blob.Sum([]byte("unknown")), nil)
+	bad.Pulse = &catalog.Pulse{Archive: "debian", Started: t0}
+	if _, err := c.CreateSnapshot(ctx, bad); err == nil {
+		t.Fatal("a snapshot of an unknown index was made")
+	}
+	if got, _ := c.Pulses(ctx, "debian", 5); len(got) != 1 {
+		t.Errorf("a refused snapshot's pulse was recorded as a success: %+v", got)
+	}
+}
+
 func testTokens(t *testing.T, open Opener) {
 	ctx := context.Background()
 	c := open(t)

@@ -45,6 +45,7 @@ func Run(t *testing.T, open Opener) {
 		{"ArchiveEmptiedByGC", testArchiveEmptiedByGC},
 		{"Untrack", testUntrack},
 		{"Pulses", testPulses},
+		{"PulseKilledAfterCommit", testPulseWithSnapshot},
 		{"Tokens", testTokens},
 	} {
 		t.Run(tc.name, func(t *testing.T) { tc.f(t, open) })

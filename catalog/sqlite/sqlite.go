@@ -377,6 +377,12 @@ func createSnapshot(ctx context.Context, tx *sql.Tx, s catalog.NewSnapshot) (cat
 		return catalog.Snapshot{}, fmt.Errorf("catalog: snapshot: %w", err)
 	}
 	sid, _ := res.LastInsertId()
+	if p := s.Pulse; p != nil {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO pulses(archive_id, started, finished, ok, serial, error) VALUES (?, ?, ?, 1, ?, '')`,
+			aid, p.Started.UnixMilli(), max(created.UnixMilli(), p.Started.UnixMilli()), serial); err != nil {
+			return catalog.Snapshot{}, fmt.Errorf("catalog: pulse: %w", err)
+		}
+	}
 	var names []string
 	for i, su := range s.Suites {
 		if _, err := tx.ExecContext(ctx, `INSERT INTO snapshot_suites(snapshot_id, suite, state_id, release, inrelease, release_gpg, signed)
