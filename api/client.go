@@ -71,10 +71,14 @@ func (c *Client) Snapshots(ctx context.Context, archive string) ([]Snapshot, err
 }
 
 // Bump implements Ops.
-func (c *Client) Bump(ctx context.Context, archive, serial string, days int) (BumpResult, error) {
+func (c *Client) Bump(ctx context.Context, archive, serial string, days int, allowShorten bool) (BumpResult, error) {
 	var out BumpResult
 	path := "archives/" + url.PathEscape(archive) + "/snapshots/" + url.PathEscape(serial) + "/bump"
-	err := c.do(ctx, http.MethodPost, path, map[string]int{"days": days}, &out)
+	body := map[string]any{"days": days}
+	if allowShorten {
+		body["allow_shorten"] = true
+	}
+	err := c.do(ctx, http.MethodPost, path, body, &out)
 	return out, wrap("bump", archive+"/"+serial, err)
 }
 

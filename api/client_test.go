@@ -41,7 +41,7 @@ func TestClientRoundTrip(t *testing.T) {
 		}
 	})
 	t.Run("bump", func(t *testing.T) {
-		res, err := manager.Bump(ctx, "debian", "2026112301", 30)
+		res, err := manager.Bump(ctx, "debian", "2026112301", 30, false)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -84,7 +84,7 @@ func TestClientRoundTrip(t *testing.T) {
 		}
 		// The new secret works, and is what the catalog knows by hash.
 		ci := &Client{BaseURL: srv.URL, Token: nt.Secret}
-		if _, err := ci.Bump(ctx, "debian", "2026112302", 1); err != nil {
+		if _, err := ci.Bump(ctx, "debian", "2026112302", 1, false); err != nil {
 			t.Fatalf("bump with the new token: %v", err)
 		}
 		list, err := admin.ListTokens(ctx)
@@ -101,7 +101,7 @@ func TestClientRoundTrip(t *testing.T) {
 		if err := admin.RevokeToken(ctx, "ci"); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := ci.Bump(ctx, "debian", "2026112302", 1); !errors.Is(err, ErrUnauthorized) {
+		if _, err := ci.Bump(ctx, "debian", "2026112302", 1, false); !errors.Is(err, ErrUnauthorized) {
 			t.Errorf("bump with a revoked token: %v, want 401", err)
 		}
 	})
@@ -114,9 +114,9 @@ func TestClientRoundTrip(t *testing.T) {
 			status  int
 			message string
 		}{
-			{"unknown snapshot", func() error { _, err := admin.Bump(ctx, "debian", "2020010101", 3); return err },
+			{"unknown snapshot", func() error { _, err := admin.Bump(ctx, "debian", "2020010101", 3, false); return err },
 				catalog.ErrNotFound, 404, "bump debian/2020010101: 404: catalog: not found: snapshot debian/2020010101"},
-			{"bad days", func() error { _, err := admin.Bump(ctx, "debian", "2026112301", 0); return err },
+			{"bad days", func() error { _, err := admin.Bump(ctx, "debian", "2026112301", 0, false); return err },
 				ErrInvalid, 400, "bump debian/2026112301: 400: invalid argument: days must be positive, got 0"},
 			{"no token", func() error { _, err := anon.GC(ctx, true); return err },
 				ErrUnauthorized, 401, "gc: 401: unauthorized: this call needs a token"},

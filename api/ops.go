@@ -60,8 +60,10 @@ type Problem struct {
 type Ops interface {
 	// Snapshots lists an archive's snapshots (all archives if empty), oldest first.
 	Snapshots(ctx context.Context, archive string) ([]Snapshot, error)
-	// Bump sets a snapshot's Valid-Until to now + days and re-signs its Release files.
-	Bump(ctx context.Context, archive, serial string, days int) (BumpResult, error)
+	// Bump sets a snapshot's Valid-Until to now + days and re-signs its
+	// Release files; a bump that would shorten its life is refused unless
+	// allowShorten is set.
+	Bump(ctx context.Context, archive, serial string, days int, allowShorten bool) (BumpResult, error)
 	// GC deletes expired snapshots, then every stored file no snapshot needs.
 	GC(ctx context.Context, dryRun bool) (GCResult, error)
 	// Untrack removes a suite from an archive and from all its snapshots.

@@ -63,7 +63,7 @@ type ServerOptions struct {
 // NewServer returns the admin API handler, serving under Prefix:
 //
 //	GET    /api/v1/snapshots[?archive=A]                       []Snapshot      anyone
-//	POST   /api/v1/archives/{archive}/snapshots/{serial}/bump  {"days":N}      release-manager
+//	POST   /api/v1/archives/{archive}/snapshots/{serial}/bump  {"days":N,"allow_shorten":B} release-manager
 //	POST   /api/v1/gc                                          {"dry_run":B}   admin
 //	POST   /api/v1/archives/{archive}/untrack                  {"suite":S}     admin
 //	GET    /api/v1/verify[?archive=A[&serial=S]]               []Problem       admin
@@ -208,7 +208,8 @@ func (s *server) snapshots(c *call) error {
 
 func (s *server) bump(c *call) error {
 	var req struct {
-		Days int `json:"days"`
+		Days         int  `json:"days"`
+		AllowShorten bool `json:"allow_shorten"`
 	}
 	if err := decode(c.r, &req); err != nil {
 		return err
@@ -217,7 +218,7 @@ func (s *server) bump(c *call) error {
 	if req.Days <= 0 {
 		return fmt.Errorf("%w: days must be positive, got %d", ErrInvalid, req.Days)
 	}
-	res, err := s.ops.Bump(c.r.Context(), archive, serial, req.Days)
+	res, err := s.ops.Bump(c.r.Context(), archive, serial, req.Days, req.AllowShorten)
 	s.audit(c, "bump", err, "archive", archive, "serial", serial, "days", req.Days,
 		"valid_until", res.Snapshot.ValidUntil, "previous", res.Previous)
 	if err != nil {

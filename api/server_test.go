@@ -61,7 +61,7 @@ func (f *fakeOps) Snapshots(_ context.Context, archive string) ([]Snapshot, erro
 	return out, nil
 }
 
-func (f *fakeOps) Bump(_ context.Context, archive, serial string, days int) (BumpResult, error) {
+func (f *fakeOps) Bump(_ context.Context, archive, serial string, days int, _ bool) (BumpResult, error) {
 	f.record("bump %s %s %d", archive, serial, days)
 	s, err := f.find(archive, serial)
 	if err != nil {

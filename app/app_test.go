@@ -99,7 +99,7 @@ suites = ["stable"]
 	if code, _ := get("/ours/" + res.Serial + "/dists/stable/main/binary-amd64/Packages"); code != 200 {
 		t.Errorf("the import's snapshot is not served: %d", code)
 	}
-	b, err := a.Bump(ctx, "debian", snap.Serial, 30)
+	b, err := a.Bump(ctx, "debian", snap.Serial, 30, false)
 	if err != nil || !b.Snapshot.ValidUntil.After(snap.ValidUntil) {
 		t.Errorf("Bump = %+v, %v", b, err)
 	}

@@ -39,8 +39,8 @@ func (a *App) Snapshots(ctx context.Context, archive string) ([]api.Snapshot, er
 
 // Bump implements api.Ops: Valid-Until becomes now + days and the
 // snapshot's Release files are signed again; their Date stays.
-func (a *App) Bump(ctx context.Context, archive, serial string, days int) (api.BumpResult, error) {
-	prev, snap, err := a.publisher().Bump(ctx, archive, serial, days)
+func (a *App) Bump(ctx context.Context, archive, serial string, days int, allowShorten bool) (api.BumpResult, error) {
+	prev, snap, err := a.publisher().Bump(ctx, archive, serial, days, allowShorten)
 	if err != nil {
 		return api.BumpResult{}, err
 	}

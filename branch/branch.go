@@ -57,7 +57,7 @@ type Server interface {
 	// catalog.ErrNotFound when the server has no such snapshot.
 	Snapshot(ctx context.Context, archive, serial string) (api.Snapshot, error)
 	// Bump sets the snapshot's Valid-Until to now + days.
-	Bump(ctx context.Context, archive, serial string, days int) (api.BumpResult, error)
+	Bump(ctx context.Context, archive, serial string, days int, allowShorten bool) (api.BumpResult, error)
 }
 
 // Settings are the contents of aptsnap.toml.
@@ -457,10 +457,10 @@ func (t *Tree) frozen() []string {
 
 // Bump bumps every frozen serial on the server: Valid-Until = now + days.
 // It stops at the first error, returning the bumps done so far.
-func (t *Tree) Bump(ctx context.Context, srv Server, days int) ([]api.BumpResult, error) {
+func (t *Tree) Bump(ctx context.Context, srv Server, days int, allowShorten bool) ([]api.BumpResult, error) {
 	var out []api.BumpResult
 	for _, a := range t.frozen() {
-		r, err := srv.Bump(ctx, a, t.serials[a], days)
+		r, err := srv.Bump(ctx, a, t.serials[a], days, allowShorten)
 		if err != nil {
 			return out, fmt.Errorf("bump %s/%s: %w", a, t.serials[a], err)
 		}

@@ -47,7 +47,7 @@ func (f *fakeServer) Snapshot(_ context.Context, archive, serial string) (api.Sn
 	return s, nil
 }
 
-func (f *fakeServer) Bump(_ context.Context, archive, serial string, days int) (api.BumpResult, error) {
+func (f *fakeServer) Bump(_ context.Context, archive, serial string, days int, _ bool) (api.BumpResult, error) {
 	k := archive + "/" + serial
 	if err := f.errs[k]; err != nil {
 		return api.BumpResult{}, err
@@ -498,7 +498,7 @@ func TestBump(t *testing.T) {
 		t.Fatal(err)
 	}
 	srv := &fakeServer{}
-	res, err := tr.Bump(context.Background(), srv, 30)
+	res, err := tr.Bump(context.Background(), srv, 30, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -510,7 +510,7 @@ func TestBump(t *testing.T) {
 	}
 
 	srv = &fakeServer{errs: map[string]error{"mycustom/2026113001": &api.Error{Status: 403, Message: "forbidden"}}}
-	res, err = tr.Bump(context.Background(), srv, 30)
+	res, err = tr.Bump(context.Background(), srv, 30, false)
 	if !errors.Is(err, api.ErrForbidden) || len(res) != 1 {
 		t.Errorf("Bump with a refusal: %d results, error %v", len(res), err)
 	}

@@ -69,7 +69,7 @@ func TestBump(t *testing.T) {
 	if _, err := a.Run("update"); err == nil || !strings.Contains(err.Error(), "expired") {
 		t.Fatalf("apt-get update before the bump: %v", err)
 	}
-	res, err := e.app.Bump(context.Background(), "debian", old.Serial, 5)
+	res, err := e.app.Bump(context.Background(), "debian", old.Serial, 5, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -101,11 +101,11 @@ func TestBump(t *testing.T) {
 		t.Errorf("bumped snapshot after gc: %d", code)
 	}
 	e.fingerprint(old.Serial)
-	if _, err := e.app.Bump(context.Background(), "debian", gone.Serial, 5); !errors.Is(err, catalog.ErrNotFound) || !strings.Contains(err.Error(), "collected") {
+	if _, err := e.app.Bump(context.Background(), "debian", gone.Serial, 5, false); !errors.Is(err, catalog.ErrNotFound) || !strings.Contains(err.Error(), "collected") {
 		t.Errorf("bump of a collected snapshot: %v", err)
 	}
 	for _, days := range []int{0, -1, 200000} {
-		if _, err := e.app.Bump(context.Background(), "debian", old.Serial, days); err == nil {
+		if _, err := e.app.Bump(context.Background(), "debian", old.Serial, days, false); err == nil {
 			t.Errorf("bump by %d days succeeded", days)
 		}
 	}

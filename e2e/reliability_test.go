@@ -251,3 +251,21 @@ func TestStalledUpstream(t *testing.T) {
 		t.Error("the metrics do not count a stalled pulse")
 	}
 }
+
+// TestBumpShortens: a bump to a Valid-Until earlier than the snapshot's
+// is refused, saying so, unless --allow-shorten is given.
+func TestBumpShortens(t *testing.T) {
+	e := newEnv(t)
+	snap := e.mustPulse() // valid 10 days
+	c := &cli{t: t, bin: aptsnapBinary(t), config: e.writeConfig(t)}
+	out, stderr, err := c.run("", "--config", c.config, "bump", "debian", snap.Serial, "3")
+	if err == nil || !strings.Contains(stderr, "would shorten") {
+		t.Fatalf("a bump shortening a snapshot's life: %v\n%s%s", err, out, stderr)
+	}
+	if s, _ := e.app.Catalog.Snapshot(context.Background(), "debian", snap.Serial); !s.ValidUntil.Equal(snap.ValidUntil) {
+		t.Errorf("a refused bump changed Valid-Until to %s", s.ValidUntil)
+	}
+	if out := c.local("bump", "debian", snap.Serial, "3", "--allow-shorten"); !strings.Contains(out, "valid until") {
+		t.Errorf("bump --allow-shorten: %s", out)
+	}
+}

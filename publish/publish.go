@@ -224,8 +224,9 @@ func (p *Publisher) WriteIndex(ctx context.Context, name string, plain []byte) (
 // Bump sets a snapshot's Valid-Until to now + days and signs its Release
 // files again; their Date, and everything else, stays byte for byte. It
 // returns the snapshot before and after. An expired snapshot not yet
-// collected comes back.
-func (p *Publisher) Bump(ctx context.Context, archive, serial string, days int) (prev, snap catalog.Snapshot, err error) {
+// collected comes back. A bump that would shorten the snapshot's life is
+// refused unless allowShorten is set.
+func (p *Publisher) Bump(ctx context.Context, archive, serial string, days int, allowShorten bool) (prev, snap catalog.Snapshot, err error) {
 	if days <= 0 || days > MaxBumpDays {
 		return prev, snap, fmt.Errorf("bump: %w: days must be between 1 and %d, not %d", errdefs.ErrInvalid, MaxBumpDays, days)
 	}
@@ -237,6 +238,10 @@ func (p *Publisher) Bump(ctx context.Context, archive, serial string, days int) 
 		return prev, snap, fmt.Errorf("bump %s/%s: %w", archive, serial, err)
 	}
 	until := ValidUntil(p.now(), days)
+	if until.Before(prev.ValidUntil) && !allowShorten {
+		return prev, snap, fmt.Errorf("bump %s/%s: %w: %d days from now (%s) is before its Valid-Until (%s): a bump would shorten it (allow it with --allow-shorten)",
+			archive, serial, errdefs.ErrInvalid, days, release.FormatTime(until), release.FormatTime(prev.ValidUntil))
+	}
 	snap, err = p.cat.UpdateReleases(ctx, archive, serial, until, func(suite string, rel []byte) (catalog.SignedRelease, error) {
 		text, err := release.SetValidUntil(rel, until)
 		if err != nil {

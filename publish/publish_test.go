@@ -217,15 +217,15 @@ func TestBump(t *testing.T) {
 	snap := published(t, e, publish.Snapshot{Archive: "debian", ValidDays: 10, URL: "http://snap.example", Suites: []publish.Suite{mirroredSuite(t, e)}})
 	before, _ := e.Catalog.Suite(ctx, snap.ID, "bookworm")
 	for _, days := range []int{0, -1, publish.MaxBumpDays + 1} {
-		if _, _, err := e.Publisher.Bump(ctx, "debian", snap.Serial, days); !errors.Is(err, errdefs.ErrInvalid) {
+		if _, _, err := e.Publisher.Bump(ctx, "debian", snap.Serial, days, false); !errors.Is(err, errdefs.ErrInvalid) {
 			t.Errorf("bump by %d days: %v, want ErrInvalid", days, err)
 		}
 	}
-	if _, _, err := e.Publisher.Bump(ctx, "debian", "2020010101", 5); !errors.Is(err, catalog.ErrNotFound) || !strings.Contains(err.Error(), "collected, or never made") {
+	if _, _, err := e.Publisher.Bump(ctx, "debian", "2020010101", 5, false); !errors.Is(err, catalog.ErrNotFound) || !strings.Contains(err.Error(), "collected, or never made") {
 		t.Errorf("bump of an unknown serial: %v", err)
 	}
 	e.Clock.Shift(30 * 24 * time.Hour) // expired by now: a bump brings it back
-	prev, after, err := e.Publisher.Bump(ctx, "debian", snap.Serial, 40)
+	prev, after, err := e.Publisher.Bump(ctx, "debian", snap.Serial, 40, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -257,5 +257,23 @@ func TestValidUntil(t *testing.T) {
 	}
 	if got := publish.SnapshotsURL("http://h:8080/", "debian"); got != "http://h:8080/debian/@SNAPSHOTID@/" {
 		t.Errorf("SnapshotsURL = %s", got)
+	}
+}
+
+// TestBumpShortens: a bump never shortens a snapshot's life by surprise.
+func TestBumpShortens(t *testing.T) {
+	ctx := context.Background()
+	e := testenv.New(t)
+	snap := published(t, e, publish.Snapshot{Archive: "debian", ValidDays: 10, URL: "http://x", Suites: []publish.Suite{mirroredSuite(t, e)}})
+	_, _, err := e.Publisher.Bump(ctx, "debian", snap.Serial, 3, false)
+	if !errors.Is(err, errdefs.ErrInvalid) || !strings.Contains(err.Error(), "would shorten") {
+		t.Fatalf("a bump of 3 days on a snapshot valid 10: %v", err)
+	}
+	if s, _ := e.Catalog.Snapshot(ctx, "debian", snap.Serial); !s.ValidUntil.Equal(snap.ValidUntil) {
+		t.Errorf("a refused bump changed Valid-Until to %s", s.ValidUntil)
+	}
+	_, after, err := e.Publisher.Bump(ctx, "debian", snap.Serial, 3, true)
+	if err != nil || !after.ValidUntil.Before(snap.ValidUntil) {
+		t.Errorf("an allowed shortening: %+v, %v", after, err)
 	}
 }

@@ -204,6 +204,7 @@ func freezeCmd(g *globals, f *serialsFlags) *cobra.Command {
 
 func serialsBumpCmd(g *globals, f *serialsFlags) *cobra.Command {
 	var days int
+	var allowShorten bool
 	c := &cobra.Command{
 		Use:   "bump --days N",
 		Short: "Bump the Valid-Until of every frozen serial to now + N days",
@@ -212,7 +213,7 @@ func serialsBumpCmd(g *globals, f *serialsFlags) *cobra.Command {
 			if days <= 0 {
 				return errors.New("serials bump: --days must be positive")
 			}
-			res, err := t.Bump(ctx, srv, days)
+			res, err := t.Bump(ctx, srv, days, allowShorten)
 			for _, r := range res {
 				printBump(w, r)
 			}
@@ -220,6 +221,7 @@ func serialsBumpCmd(g *globals, f *serialsFlags) *cobra.Command {
 		}),
 	}
 	c.Flags().IntVar(&days, "days", 0, "days from now")
+	c.Flags().BoolVar(&allowShorten, "allow-shorten", false, "bump a snapshot even to a Valid-Until earlier than it has")
 	return c
 }
 

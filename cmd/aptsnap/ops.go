@@ -32,17 +32,21 @@ func snapshotCmd(g *globals) *cobra.Command {
 }
 
 func bumpCmd(g *globals) *cobra.Command {
-	return &cobra.Command{
+	var allowShorten bool
+	c := &cobra.Command{
 		Use:   "bump ARCHIVE SERIAL DAYS",
 		Short: "Set a snapshot's Valid-Until to now + DAYS and re-sign its Release files",
-		Args:  cobra.ExactArgs(3),
+		Long: `Sets a snapshot's Valid-Until to now + DAYS and signs its Release files again
+(their Date stays). A snapshot already valid longer is left as it is, with an
+error, unless --allow-shorten is given.`,
+		Args: cobra.ExactArgs(3),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			days, err := strconv.Atoi(args[2])
 			if err != nil || days <= 0 {
 				return fmt.Errorf("bump: DAYS must be a positive number of days, not %q", args[2])
 			}
 			return g.withBackend(cmd, func(ctx context.Context, b *backend, w io.Writer) error {
-				res, err := b.Bump(ctx, args[0], args[1], days)
+				res, err := b.Bump(ctx, args[0], args[1], days, allowShorten)
 				if err != nil {
 					return err
 				}
@@ -51,6 +55,8 @@ func bumpCmd(g *globals) *cobra.Command {
 			})
 		},
 	}
+	c.Flags().BoolVar(&allowShorten, "allow-shorten", false, "bump even to a Valid-Until earlier than the snapshot has")
+	return c
 }
 
 func gcCmd(g *globals) *cobra.Command {
