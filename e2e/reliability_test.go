@@ -269,3 +269,23 @@ func TestBumpShortens(t *testing.T) {
 		t.Errorf("bump --allow-shorten: %s", out)
 	}
 }
+
+// TestEmptySuffixRange: "Range: bytes=-0" is answered 416, not 206 with
+// an empty body, for an index, a pool file and a Release alike.
+func TestEmptySuffixRange(t *testing.T) {
+	e := newEnv(t)
+	snap := e.mustPulse()
+	base := e.srv.URL + "/debian/" + snap.Serial + "/"
+	for _, p := range []string{"dists/bookworm/InRelease", "dists/bookworm/main/binary-amd64/Packages", "pool/main/h/hello/hello_2.10-1_amd64.deb"} {
+		req, _ := http.NewRequest("GET", base+p, nil)
+		req.Header.Set("Range", "bytes=-0")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusRequestedRangeNotSatisfiable || !strings.HasPrefix(resp.Header.Get("Content-Range"), "bytes */") {
+			t.Errorf("%s with Range bytes=-0: %d, Content-Range %q", p, resp.StatusCode, resp.Header.Get("Content-Range"))
+		}
+	}
+}

@@ -19,6 +19,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"path"
@@ -139,7 +140,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case p == "/keys/aptsnap.asc":
 		w.Header().Set("Content-Type", "application/pgp-keys")
-		http.ServeContent(w, r, "aptsnap.asc", s.keyTime, bytes.NewReader(s.key))
+		serveContent(w, r, "aptsnap.asc", s.keyTime, bytes.NewReader(s.key))
 	case len(segs) >= 4 && segs[0] == "tagged" && names.Tag(segs[1]) && s.archives[segs[2]]:
 		s.serveSnapshot(w, r, segs[2], catalog.TagSerial(segs[1]), segs[3:])
 	case len(segs) == 4 && segs[1] == "project" && segs[2] == "trace" && segs[3] == segs[0] && s.archives[segs[0]]:
@@ -194,7 +195,7 @@ func (s *Server) serveTrace(w http.ResponseWriter, r *http.Request, archive stri
 	body := fmt.Sprintf("Archive serial: %s\nDate: %s\n", snap.Serial, release.FormatTime(snap.Created))
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-cache")
-	http.ServeContent(w, r, "trace", snap.Created, strings.NewReader(body))
+	serveContent(w, r, "trace", snap.Created, strings.NewReader(body))
 }
 
 // view resolves a serial or timestamp to a snapshot and loads what is
@@ -284,7 +285,7 @@ func (s *Server) serveDists(w http.ResponseWriter, r *http.Request, v *snapView,
 			h.Set("Content-Type", "application/pgp-signature")
 		}
 		h.Set("ETag", `"`+blob.Sum(data).String()+`"`)
-		http.ServeContent(w, r, rel, sv.su.Signed, bytes.NewReader(data))
+		serveContent(w, r, rel, sv.su.Signed, bytes.NewReader(data))
 		return
 	}
 	if f, ok := sv.files[rel]; ok {
@@ -405,7 +406,7 @@ func (s *Server) serveBlob(w http.ResponseWriter, r *http.Request, name string, 
 		return
 	}
 	defer f.Close()
-	http.ServeContent(w, r, "", mod, f)
+	serveContent(w, r, "", mod, f)
 }
 
 // serveSmall answers with a file held in memory (Content-Type and ETag
@@ -415,7 +416,7 @@ func serveSmall(w http.ResponseWriter, r *http.Request, data []byte, mod time.Ti
 	if !unconditional(r) {
 		// Without ReadFrom, net/http buffers header and body together and
 		// sends a small file in one write instead of two.
-		http.ServeContent(plainWriter{w}, r, "", mod, bytes.NewReader(data))
+		serveContent(plainWriter{w}, r, "", mod, bytes.NewReader(data))
 		return
 	}
 	h := w.Header()
@@ -428,6 +429,36 @@ func serveSmall(w http.ResponseWriter, r *http.Request, data []byte, mod time.Ti
 	if r.Method != http.MethodHead {
 		plainWriter{w}.Write(data)
 	}
+}
+
+// serveContent is http.ServeContent, but for a Range of only empty
+// suffixes ("bytes=-0"), which no byte satisfies: 416 with the size, as
+// RFC 9110 says, where ServeContent answers 206 with no body.
+func serveContent(w http.ResponseWriter, r *http.Request, name string, mod time.Time, content io.ReadSeeker) {
+	if emptySuffixes(r.Header.Get("Range")) {
+		if size, err := content.Seek(0, io.SeekEnd); err == nil {
+			w.Header().Set("Content-Range", fmt.Sprintf("bytes */%d", size))
+			http.Error(w, "416 requested range not satisfiable", http.StatusRequestedRangeNotSatisfiable)
+			return
+		}
+		content.Seek(0, io.SeekStart)
+	}
+	http.ServeContent(w, r, name, mod, content)
+}
+
+// emptySuffixes reports whether a Range header asks only for suffixes of
+// zero bytes.
+func emptySuffixes(h string) bool {
+	spec, ok := strings.CutPrefix(strings.TrimSpace(h), "bytes=")
+	if !ok {
+		return false
+	}
+	for part := range strings.SplitSeq(spec, ",") {
+		if n, ok := strings.CutPrefix(strings.TrimSpace(part), "-"); !ok || strings.TrimLeft(n, "0") != "" || n == "" {
+			return false
+		}
+	}
+	return true
 }
 
 // unconditional reports whether a request has none of the headers that

@@ -2,6 +2,7 @@ package serve
 
 import (
 	"bytes"
+	"fmt"
 	"maps"
 	"net/http"
 	"net/http/httptest"
@@ -43,6 +44,37 @@ func TestServeSmallAsServeContent(t *testing.T) {
 		if got.Code != want.Code || !bytes.Equal(got.Body.Bytes(), want.Body.Bytes()) || !maps.EqualFunc(got.Header(), want.Header(),
 			func(a, b []string) bool { return len(a) == len(b) && (len(a) == 0 || a[0] == b[0]) }) {
 			t.Errorf("%s %v: got %d %v %q, want %d %v %q", tc.method, tc.header, got.Code, got.Header(), got.Body, want.Code, want.Header(), want.Body)
+		}
+	}
+}
+
+// TestEmptySuffixRange: "Range: bytes=-0" asks for no byte: 416 with the
+// size, for small and large files alike, not 206 with an empty body.
+func TestEmptySuffixRange(t *testing.T) {
+	mod := time.Date(2026, 11, 30, 6, 0, 0, 0, time.UTC)
+	for _, size := range []int{26, smallFile + 1} {
+		data := bytes.Repeat([]byte("x"), size)
+		for _, rng := range []string{"bytes=-0", "bytes=-000", "bytes=-0, -0"} {
+			w := httptest.NewRecorder()
+			r := httptest.NewRequest("GET", "/x", nil)
+			r.Header.Set("Range", rng)
+			if size <= smallFile {
+				serveSmall(w, r, data, mod)
+			} else {
+				serveContent(w, r, "", mod, bytes.NewReader(data))
+			}
+			if w.Code != http.StatusRequestedRangeNotSatisfiable || w.Header().Get("Content-Range") != fmt.Sprintf("bytes */%d", size) {
+				t.Errorf("%d bytes, Range %s: %d, Content-Range %q", size, rng, w.Code, w.Header().Get("Content-Range"))
+			}
+		}
+		for _, rng := range []string{"bytes=-1", "bytes=0-", "bytes=-0, 0-1"} {
+			w := httptest.NewRecorder()
+			r := httptest.NewRequest("GET", "/x", nil)
+			r.Header.Set("Range", rng)
+			serveContent(w, r, "", mod, bytes.NewReader(data))
+			if w.Code != http.StatusPartialContent {
+				t.Errorf("%d bytes, Range %s: %d, want 206", size, rng, w.Code)
+			}
 		}
 	}
 }
