@@ -158,7 +158,7 @@ func (a *App) Pulse(ctx context.Context, archive string) (catalog.Snapshot, erro
 func (a *App) Handler() http.Handler {
 	a.once.Do(func() {
 		a.server = serve.New(serve.Options{Catalog: a.Catalog, Store: a.Store, PublicKey: a.Signer.PublicKey(),
-			Archives: a.Config.Names(), Log: a.Log})
+			Archives: a.Config.Names(), Log: a.Log, Now: func() time.Time { return a.Now() }})
 		a.Events.OnChanged(a.server.Invalidate)
 		a.ui = web.New(web.Options{Catalog: a.Catalog, Store: a.Store, Archives: a.Config.Names(),
 			PublicURL: a.Config.PublicURL, Now: a.Now, CacheDir: a.packageLists(), Log: a.Log, MaxIndexSize: a.Config.MaxIndexSize()})

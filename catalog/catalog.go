@@ -82,10 +82,12 @@ type NewSnapshot struct {
 	// of a serial, with no Valid-Until, never collected until deleted.
 	Tag string
 	// Created is when the snapshot is made, as its Release says. With a
-	// Clock, the catalog records the later of it and Clock's time once it
-	// holds its write lock, right before the commit, so that no snapshot
-	// appears in the past: a timestamp URL answered while the snapshot
-	// waited for the lock keeps its answer.
+	// Clock, the catalog records the later of it and the first whole second
+	// after Clock's time once it holds its write lock, right before the
+	// commit: no snapshot appears in the past, so a timestamp URL for an
+	// instant already reached (timestamps name seconds) never changes its
+	// answer, even while snapshots wait for the lock or come several a
+	// second.
 	Created    time.Time
 	Clock      func() time.Time
 	ValidUntil time.Time

@@ -135,6 +135,12 @@ func TestTimestampURLStable(t *testing.T) {
 	if _, again := e.get(url); again != first {
 		t.Errorf("GET %s changed its answer once the waiting snapshot was committed:\nbefore:\n%s\nafter:\n%s", url, first, again)
 	}
+	// An instant not reached yet is refused: snapshots made until then
+	// would change its answer.
+	future := "/debian/" + time.Now().Add(time.Hour).UTC().Format("20060102T150405Z") + "/dists/bookworm/InRelease"
+	if code, _ := e.get(future); code != http.StatusNotFound {
+		t.Errorf("GET %s: %d, want 404 for a timestamp in the future", future, code)
+	}
 }
 
 // TestArchiveEmptiedByGC: when an archive's pulses fail for longer than

@@ -137,6 +137,7 @@ func TestServeURLs(t *testing.T) {
 	e.up.write(1)
 	e.clock.Shift(time.Hour)
 	s2 := e.mustPulse()
+	e.clock.Shift(time.Second) // a timestamp is answered once reached (snapshots are stamped the second after their commit)
 
 	_, p1 := e.get("/debian/" + s1.Serial + "/dists/bookworm/main/binary-amd64/Packages")
 	_, p2 := e.get("/debian/" + s2.Serial + "/dists/bookworm/main/binary-amd64/Packages")

@@ -44,6 +44,10 @@ type Options struct {
 	Archives []string
 	// Log receives request errors (slog.Default() if nil).
 	Log *slog.Logger
+	// Now is the clock timestamp URLs are checked against (time.Now if
+	// nil): one naming an instant not reached yet is refused, since
+	// snapshots made until then would change its answer.
+	Now func() time.Time
 	// CacheTTL bounds how long catalog answers are reused (default 2s).
 	CacheTTL time.Duration
 	// FileCacheBytes bounds the memory holding the content of small files
@@ -64,6 +68,7 @@ type Server struct {
 	keyTime  time.Time
 	archives map[string]bool
 	log      *slog.Logger
+	now      func() time.Time
 
 	snaps   *ttlCache[snapKey, *snapView]
 	pool    *ttlCache[poolKey, []catalog.PoolFile]
@@ -88,7 +93,10 @@ type suiteView struct {
 
 // New returns a Server.
 func New(o Options) *Server {
-	s := &Server{cat: o.Catalog, store: o.Store, key: o.PublicKey, keyTime: time.Now(), archives: map[string]bool{}, log: o.Log}
+	s := &Server{cat: o.Catalog, store: o.Store, key: o.PublicKey, keyTime: time.Now(), archives: map[string]bool{}, log: o.Log, now: o.Now}
+	if s.now == nil {
+		s.now = time.Now
+	}
 	for _, a := range o.Archives {
 		s.archives[a] = true
 	}
@@ -212,6 +220,9 @@ func (s *Server) view(ctx context.Context, archive, id string) (*snapView, error
 		snap, err = s.cat.Snapshot(ctx, archive, id)
 	case snapshotID(id):
 		t, _ := names.Timestamp(id)
+		if t.After(s.now()) {
+			return nil, fmt.Errorf("%w: %s is in the future (snapshots made until then would change the answer)", catalog.ErrNotFound, id)
+		}
 		snap, err = s.cat.SnapshotAt(ctx, archive, t)
 	default:
 		return nil, fmt.Errorf("%w: %q is neither a serial nor a timestamp", catalog.ErrNotFound, id)

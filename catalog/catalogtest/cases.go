@@ -304,10 +304,11 @@ func testIdenticalIndexInTwoArchives(t *testing.T, open Opener) {
 	}
 }
 
-// testTimestampURLStable: a snapshot is stamped with the time the catalog
-// commits it (its Clock's, once it holds the write lock), not the time it
-// was made: SnapshotAt for an instant between the two, answered by the
-// previous snapshot while the new one waited, keeps that answer.
+// testTimestampURLStable: a snapshot is stamped with the second after the
+// time the catalog commits it (its Clock's, once it holds the write lock),
+// not the time it was made: SnapshotAt for an instant between the two, or
+// in the second of the commit, answered by the previous snapshot while the
+// new one waited, keeps that answer.
 func testTimestampURLStable(t *testing.T, open Opener) {
 	ctx := context.Background()
 	c := open(t)
@@ -323,14 +324,17 @@ func testTimestampURLStable(t *testing.T, open Opener) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !clocked || !s2.Created.Equal(committed) {
-		t.Errorf("created %s (clock read: %v), want the commit time %s", s2.Created, clocked, committed)
+	if !clocked || !s2.Created.Equal(committed.Add(time.Second)) {
+		t.Errorf("created %s (clock read: %v), want the second after the commit %s", s2.Created, clocked, committed)
 	}
 	if got, err := c.SnapshotAt(ctx, "debian", made.Add(10*time.Second)); err != nil || got.Serial != s1.Serial {
 		t.Errorf("SnapshotAt an instant before the commit = %s, %v; want %s", got.Serial, err, s1.Serial)
 	}
-	if got, _ := c.SnapshotAt(ctx, "debian", committed); got.Serial != s2.Serial {
-		t.Errorf("SnapshotAt the commit = %s, want %s", got.Serial, s2.Serial)
+	if got, _ := c.SnapshotAt(ctx, "debian", committed); got.Serial != s1.Serial {
+		t.Errorf("SnapshotAt the second of the commit = %s, want %s", got.Serial, s1.Serial)
+	}
+	if got, _ := c.SnapshotAt(ctx, "debian", committed.Add(time.Second)); got.Serial != s2.Serial {
+		t.Errorf("SnapshotAt the second after the commit = %s, want %s", got.Serial, s2.Serial)
 	}
 	// A clock behind what the snapshot says changes nothing.
 	ns = newSnap("debian", t0.Add(2*time.Hour), blob.Sum([]byte("three")), entries(1, "+3"))

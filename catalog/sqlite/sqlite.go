@@ -358,8 +358,10 @@ func createSnapshot(ctx context.Context, tx *sql.Tx, s catalog.NewSnapshot) (cat
 	// already given.
 	created := s.Created
 	if s.Clock != nil {
-		if now := s.Clock(); now.After(created) {
-			created = now
+		// The next whole second: timestamp URLs name seconds, and one
+		// naming the second under way must not change its answer.
+		if next := s.Clock().Truncate(time.Second).Add(time.Second); next.After(created) {
+			created = next
 		}
 	}
 	created = created.UTC()
