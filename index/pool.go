@@ -22,10 +22,27 @@ import (
 // Checksums-Sha256 files under Directory of a Sources index (kind
 // "Sources"). Paths that could escape the archive are refused.
 func PoolFiles(kind string, data []byte) ([]catalog.PoolEntry, error) {
+	return poolFiles(kind, deb822.NewScanner(data))
+}
+
+// PoolFilesFrom is PoolFiles reading the index from r, holding one stanza
+// at a time.
+func PoolFilesFrom(kind string, r io.Reader) ([]catalog.PoolEntry, error) {
+	return poolFiles(kind, deb822.NewStreamScanner(r))
+}
+
+func poolFiles(kind string, sc *deb822.Scanner) ([]catalog.PoolEntry, error) {
 	if kind == "Sources" {
-		return parseSources(data)
+		return scanSources(sc)
 	}
-	return parsePackages(data)
+	return scanPackages(sc)
+}
+
+func parsePackages(data []byte) ([]catalog.PoolEntry, error) {
+	return scanPackages(deb822.NewScanner(data))
+}
+func parseSources(data []byte) ([]catalog.PoolEntry, error) {
+	return scanSources(deb822.NewScanner(data))
 }
 
 // Decompress returns a reader of the uncompressed content of an index
@@ -54,8 +71,7 @@ func checkPoolPath(p string) error {
 	return nil
 }
 
-func parsePackages(data []byte) ([]catalog.PoolEntry, error) {
-	sc := deb822.NewScanner(data)
+func scanPackages(sc *deb822.Scanner) ([]catalog.PoolEntry, error) {
 	var out []catalog.PoolEntry
 	for sc.Scan() {
 		fn, sz, sum := sc.Field("Filename"), sc.Field("Size"), sc.Field("SHA256")
@@ -74,8 +90,7 @@ func parsePackages(data []byte) ([]catalog.PoolEntry, error) {
 	return out, nil
 }
 
-func parseSources(data []byte) ([]catalog.PoolEntry, error) {
-	sc := deb822.NewScanner(data)
+func scanSources(sc *deb822.Scanner) ([]catalog.PoolEntry, error) {
 	var out []catalog.PoolEntry
 	for sc.Scan() {
 		dir := string(sc.Field("Directory"))

@@ -1,8 +1,12 @@
 package index
 
 import (
+	"bytes"
+	"fmt"
+	"slices"
 	"strings"
 	"testing"
+	"testing/iotest"
 )
 
 const sha = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
@@ -62,6 +66,11 @@ func FuzzParsePackages(f *testing.F) {
 	f.Add([]byte("Package: a\nFilename: pool/a.deb\nSize: 0\nSHA256: " + sha + "\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		entries, err := parsePackages(data)
+		// Read from a stream, a byte at a time, the index gives the same.
+		streamed, serr := PoolFilesFrom("Packages", iotest.OneByteReader(bytes.NewReader(data)))
+		if fmt.Sprint(err) != fmt.Sprint(serr) || !slices.Equal(entries, streamed) {
+			t.Fatalf("from a stream: %v, %v; in memory: %v, %v", streamed, serr, entries, err)
+		}
 		if err != nil {
 			return
 		}

@@ -6,6 +6,7 @@ package mirror
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io"
@@ -342,13 +343,10 @@ func (m *Mirror) recheck(ctx context.Context, a *config.Archive, suites []*suite
 			err := m.fetchListed(ctx, a.URL+"/dists/"+sw.name+"/", sw.rel, f)
 			if errors.Is(err, errNotFound) && !strings.Contains(path.Base(f.Path), ".") {
 				// An uncompressed index upstream lists but does not ship: make it again.
-				var data []byte
 				variants := slices.DeleteFunc(slices.Clone(sw.files), func(x release.File) bool {
 					return x.Path == f.Path || path.Dir(x.Path) != path.Dir(f.Path)
 				})
-				if data, err = m.decompressed(ctx, path.Base(f.Path), variants, &f); err == nil {
-					_, err = m.store.Put(ctx, bytes.NewReader(data), f.SHA256, f.Size)
-				}
+				_, _, err = m.readIndex(ctx, path.Base(f.Path), variants, &f, true)
 			}
 			if err != nil {
 				return fmt.Errorf("%s: %s: %w", sw.name, f.Path, err)
@@ -520,19 +518,14 @@ func (m *Mirror) fetchIndex(ctx context.Context, archive, base string, rel *rele
 			return iw, files, nil
 		}
 	}
-	data, err := m.decompressed(ctx, name, files, plain)
+	key, entries, err := m.readIndex(ctx, name, files, plain, missingPlain)
 	if err != nil {
 		return iw, nil, fmt.Errorf("%s/%s: %w", dir, name, err)
 	}
-	if plain == nil {
-		iw.Key = blob.Sum(data)
-	}
 	if missingPlain {
-		if _, err := m.store.Put(ctx, bytes.NewReader(data), plain.SHA256, plain.Size); err != nil {
-			return iw, nil, fmt.Errorf("%s: made from a compressed variant: %w", plain.Path, err)
-		}
 		files = append(files, *plain)
 	}
+	iw.Key = key
 	known, err := m.cat.KnownIndices(ctx, archive, []blob.Digest{iw.Key})
 	if err != nil {
 		return iw, nil, err
@@ -541,14 +534,7 @@ func (m *Mirror) fetchIndex(ctx context.Context, archive, base string, rel *rele
 		iw.Known = true
 		return iw, files, nil
 	}
-	if name == "Sources" {
-		iw.Entries, err = index.PoolFiles("Sources", data)
-	} else {
-		iw.Entries, err = index.PoolFiles("Packages", data)
-	}
-	if err != nil {
-		return iw, nil, fmt.Errorf("%s/%s: %w", dir, name, err)
-	}
+	iw.Entries = entries
 	return iw, files, nil
 }
 
@@ -567,35 +553,88 @@ func (m *Mirror) fetchListed(ctx context.Context, base string, rel *release.Rele
 	return m.fetchBlob(ctx, base+f.Path, f.SHA256, f.Size)
 }
 
-// decompressed returns the uncompressed content of an index, from the
-// plain variant if stored, else from .gz or .xz, checked against plain's
-// checksum when upstream lists one.
-func (m *Mirror) decompressed(ctx context.Context, name string, files []release.File, plain *release.File) ([]byte, error) {
-	// No more than the plain file the Release lists, or the bound: a
-	// small compressed file may decompress to gigabytes.
+// readIndex streams the uncompressed content of an index (base name
+// name: Packages or Sources) from the first of its variants stored: plain,
+// .gz, .xz. It reads no more than the plain size the Release lists, or
+// maxIndex when it lists none (a small compressed file may decompress to
+// gigabytes), checks it against the plain file's checksum when listed,
+// stores it as that plain file when storePlain is set (upstream lists it
+// but does not serve it), and parses the pool files it lists, holding one
+// stanza at a time. It returns the SHA256 of the content and the pool
+// files.
+func (m *Mirror) readIndex(ctx context.Context, name string, files []release.File, plain *release.File, storePlain bool) (blob.Digest, []catalog.PoolEntry, error) {
 	limit := m.maxIndex
 	if plain != nil {
 		if plain.Size > limit {
-			return nil, fmt.Errorf("%w: %s is listed at %d bytes, over the bound of %d (max_index_mib)", index.ErrTooLarge, plain.Path, plain.Size, limit)
+			return blob.Digest{}, nil, fmt.Errorf("%w: %s is listed at %d bytes, over the bound of %d (max_index_mib)", index.ErrTooLarge, plain.Path, plain.Size, limit)
 		}
 		limit = plain.Size
 	}
+	var f *release.File
 	for _, want := range []string{"", ".gz", ".xz"} {
-		for _, f := range files {
-			if path.Base(f.Path) != name+want {
-				continue
+		for i := range files {
+			if f == nil && path.Base(files[i].Path) == name+want {
+				f = &files[i]
 			}
-			data, err := index.Read(ctx, m.store, f.Path, f.SHA256, limit)
-			if err != nil {
-				return nil, err
-			}
-			if plain != nil && (blob.Sum(data) != plain.SHA256 || int64(len(data)) != plain.Size) {
-				return nil, fmt.Errorf("%s: uncompressed content does not match the Release's checksum of %s", f.Path, plain.Path)
-			}
-			return data, nil
 		}
 	}
-	return nil, errors.New("no uncompressed, .gz or .xz variant to read")
+	if f == nil {
+		return blob.Digest{}, nil, errors.New("no uncompressed, .gz or .xz variant to read")
+	}
+	rc, _, err := m.store.Open(ctx, f.SHA256)
+	if err != nil {
+		return blob.Digest{}, nil, fmt.Errorf("%s: %w", f.Path, err)
+	}
+	defer rc.Close()
+	dr, err := index.Decompress(f.Path, rc)
+	if err != nil {
+		return blob.Digest{}, nil, fmt.Errorf("%s: %w", f.Path, err)
+	}
+	lr := &io.LimitedReader{R: dr, N: limit + 1}
+	h := sha256.New()
+	var r io.Reader = io.TeeReader(lr, h)
+	// The plain file goes to the store as it is read; Put checks it.
+	var put chan error
+	var pw *io.PipeWriter
+	if storePlain {
+		var pr *io.PipeReader
+		pr, pw = io.Pipe()
+		put = make(chan error, 1)
+		go func() {
+			_, err := m.store.Put(ctx, pr, plain.SHA256, plain.Size)
+			pr.CloseWithError(err) // unblocks the writer if Put stopped early
+			put <- err
+		}()
+		r = io.TeeReader(r, pw)
+	}
+	kind := "Packages"
+	if name == "Sources" {
+		kind = "Sources"
+	}
+	entries, perr := index.PoolFilesFrom(kind, r)
+	// The rest, if anything (after the last stanza, or after what did not
+	// parse: content that is not what the Release lists says so first).
+	_, err = io.Copy(io.Discard, r)
+	n := limit + 1 - lr.N
+	var key blob.Digest
+	h.Sum(key[:0])
+	switch {
+	case n > limit:
+		err = fmt.Errorf("%s: %w: decompresses to more than %d bytes", f.Path, index.ErrTooLarge, limit)
+	case err != nil:
+		err = fmt.Errorf("%s: %w", f.Path, err)
+	case plain != nil && (key != plain.SHA256 || n != plain.Size):
+		err = fmt.Errorf("%s: uncompressed content does not match the Release's checksum of %s", f.Path, plain.Path)
+	case perr != nil:
+		err = fmt.Errorf("%s: %w", f.Path, perr)
+	}
+	if pw != nil {
+		pw.CloseWithError(err)
+		if perr := <-put; err == nil && perr != nil {
+			err = fmt.Errorf("%s: made from a compressed variant: %w", plain.Path, perr)
+		}
+	}
+	return key, entries, err
 }
 
 // fetchPool downloads, verified, every pool file the new indices list that
