@@ -211,7 +211,7 @@ func (s *server) repoAdd(c *call) error {
 	}
 	defer os.RemoveAll(dir)
 	req := AddRequest{Archive: c.r.PathValue("archive"), Suite: c.r.PathValue("suite")}
-	for {
+	for parts := 0; ; parts++ {
 		part, err := mr.NextPart()
 		if err == io.EOF {
 			break
@@ -219,8 +219,14 @@ func (s *server) repoAdd(c *call) error {
 		if err != nil {
 			return s.uploadErr("upload", err)
 		}
+		if parts > MaxUploadFiles {
+			return fmt.Errorf("%w: upload of more than %d parts", ErrInvalid, MaxUploadFiles+1)
+		}
 		switch part.FormName() {
 		case "component":
+			if req.Component != "" {
+				return fmt.Errorf("%w: upload: component given twice", ErrInvalid)
+			}
 			b, err := io.ReadAll(io.LimitReader(part, 256))
 			if err != nil {
 				return fmt.Errorf("%w: upload: %v", ErrInvalid, err)
