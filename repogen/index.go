@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -22,6 +23,7 @@ const releaseTimeFormat = "Mon, 02 Jan 2006 15:04:05 UTC"
 type suiteFiles struct {
 	name     string
 	indices  map[string][]byte // path relative to the suite dir -> content
+	unserved map[string][]byte // listed in the Release, not written (as Debian's uncompressed variants)
 	byHash   map[string][]byte // by-hash path relative to the suite dir -> content
 	release  []byte
 	inRel    []byte
@@ -41,7 +43,7 @@ type binary struct {
 // buildSuite builds a suite's pool files (through addPool), indices,
 // Release and signatures, in memory.
 func (r *Repo) buildSuite(s *Suite, addPool func(string, []byte) error) (*suiteFiles, error) {
-	sf := &suiteFiles{name: s.Name, indices: map[string][]byte{}, byHash: map[string][]byte{}}
+	sf := &suiteFiles{name: s.Name, indices: map[string][]byte{}, unserved: map[string][]byte{}, byHash: map[string][]byte{}}
 	for _, comp := range s.components() {
 		var bins []binary
 		for _, p := range s.Components[comp] {
@@ -64,6 +66,18 @@ func (r *Repo) buildSuite(s *Suite, addPool func(string, []byte) error) (*suiteF
 			}
 			return strings.Compare(a.Arch, b.Arch)
 		})
+		if s.Translations {
+			for i := range bins {
+				bins[i].control = bins[i].shortControl()
+			}
+		}
+		udebs, err := r.buildUdebs(comp, s.Installer[comp], addPool)
+		if err != nil {
+			return nil, err
+		}
+		if err := r.addMetadata(s, sf, comp, bins, udebs); err != nil {
+			return nil, err
+		}
 		for _, arch := range s.Architectures {
 			var idx bytes.Buffer
 			for _, b := range bins {
@@ -100,7 +114,9 @@ func (r *Repo) buildSuite(s *Suite, addPool func(string, []byte) error) (*suiteF
 			sf.indices[dir+"/Release"] = r.subRelease(s, comp, "source")
 		}
 	}
-	sf.release = r.release(s, sf.indices)
+	listed := maps.Clone(sf.indices)
+	maps.Copy(listed, sf.unserved)
+	sf.release = r.release(s, listed)
 	var err error
 	if sf.inRel, err = r.Signer.ClearSign(sf.release); err != nil {
 		return nil, fmt.Errorf("repogen: sign %s: %w", s.Name, err)

@@ -49,6 +49,21 @@ type Suite struct {
 	// .orig.tar.gz + .debian.tar.xz per source package (a .tar.xz alone,
 	// format "3.0 (native)", when the version has no Debian revision).
 	Sources bool
+	// Translations moves long descriptions out of Packages into
+	// <comp>/i18n/Translation-en, as Debian does: Packages keep the short
+	// description and a Description-md5. The Release lists the plain
+	// Translation-en without it being served (as Debian's), .gz and .xz,
+	// and <comp>/i18n/Index names them.
+	Translations bool
+	// Contents writes <comp>/Contents-<arch>.gz (and, with Installer,
+	// Contents-udeb-<arch>.gz), listing the plain file without serving it.
+	Contents bool
+	// Dep11 writes <comp>/dep11/Components-<arch>.yml{,.gz,.xz} and
+	// icons-48x48.tar.gz, the AppStream metadata of software centres.
+	Dep11 bool
+	// Installer are udebs by component, listed in
+	// <comp>/debian-installer/binary-<arch>/Packages.
+	Installer map[string][]Package
 	// Description is the Release Description; empty means
 	// "<Label> <Name>" (or just the suite name without a Label).
 	Description string
