@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -120,6 +121,18 @@ type Archive struct {
 	Architectures []string `toml:"architectures"`
 	// Sources also mirrors <component>/source/Sources and the source packages.
 	Sources bool `toml:"sources"`
+	// Languages are the translations mirrored (<component>/i18n/Translation-<lang>):
+	// "*" (the default) for every language upstream lists, none for an
+	// empty list.
+	Languages []string `toml:"languages"`
+	// Contents mirrors the Contents-<arch> indices apt-file reads (default true).
+	Contents bool `toml:"contents"`
+	// Installer mirrors debian-installer/binary-<arch>/Packages and its
+	// udebs (default true).
+	Installer bool `toml:"installer"`
+	// DEP11 mirrors the AppStream metadata and icons software centres read
+	// (<component>/dep11/, default true).
+	DEP11 bool `toml:"dep11"`
 	// PulsesPerDay is how many times a day `aptsnap serve` pulses this archive.
 	PulsesPerDay int `toml:"pulses_per_day"`
 	// ValidDays is how long a new snapshot's Release stays valid.
@@ -283,8 +296,27 @@ func (c *Config) applyDefaults(archives, customs []map[string]bool) {
 		if !set(archives, i, "valid_days") {
 			a.ValidDays = DefaultValidDays
 		}
+		if !set(archives, i, "languages") {
+			a.Languages = []string{"*"}
+		}
+		for _, k := range []struct {
+			key string
+			v   *bool
+		}{{"contents", &a.Contents}, {"installer", &a.Installer}, {"dep11", &a.DEP11}} {
+			if !set(archives, i, k.key) {
+				*k.v = true
+			}
+		}
 	}
 }
+
+// Language reports whether the archive mirrors the translation into lang.
+func (a *Archive) Language(lang string) bool {
+	return slices.Contains(a.Languages, "*") || slices.Contains(a.Languages, lang)
+}
+
+// AllLanguages reports whether the archive mirrors every translation.
+func (a *Archive) AllLanguages() bool { return slices.Contains(a.Languages, "*") }
 
 func (c *Config) resolve(dir string) {
 	abs := func(p string) string {
@@ -354,7 +386,7 @@ func (c *Config) Validate() error {
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			return fmt.Errorf("%s: url must be http, https with a host (file: serve the tree with any web server): %q", where, a.URL)
 		}
-		if err := checkNames(where, a.Suites, a.Components, a.Architectures); err != nil {
+		if err := checkNames(where, a.Suites, a.Components, a.Architectures, a.Languages); err != nil {
 			return err
 		}
 		seen[a.Name] = true
@@ -386,13 +418,19 @@ func (c *Config) Validate() error {
 	return nil
 }
 
-// checkNames refuses suite, component and architecture names that are
-// empty, hold white space or could leave the archive's directory.
+// checkNames refuses suite, component, architecture and language names
+// that are empty, hold white space or could leave the archive's
+// directory. A name may hold slashes (Debian's old security suites are
+// "<codename>/updates"), but no empty, "." or ".." segment.
 func checkNames(where string, lists ...[]string) error {
 	for _, list := range lists {
 		for _, s := range list {
-			if s == "" || strings.ContainsAny(s, " \t\n") || s == "." || strings.HasPrefix(s, "/") || strings.Contains(s, "..") {
-				return fmt.Errorf("%s: invalid name %q", where, s)
+			bad := s == "" || strings.ContainsAny(s, " \t\n\r\\")
+			for seg := range strings.SplitSeq(s, "/") {
+				bad = bad || seg == "" || seg == "." || seg == ".."
+			}
+			if bad {
+				return fmt.Errorf("%s: invalid name %q: no white space, backslash, empty, \".\" or \"..\" path segment", where, s)
 			}
 		}
 	}

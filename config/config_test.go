@@ -58,6 +58,34 @@ func TestDefaults(t *testing.T) {
 	}
 }
 
+// TestIndices: every index is mirrored unless the archive narrows it, and
+// a suite may hold a slash (Debian's old "<codename>/updates").
+func TestIndices(t *testing.T) {
+	c, err := Parse([]byte(good))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := c.Archives[0]
+	if !a.Contents || !a.Installer || !a.DEP11 || !a.AllLanguages() || !a.Language("de") {
+		t.Errorf("defaults: contents %v installer %v dep11 %v languages %q", a.Contents, a.Installer, a.DEP11, a.Languages)
+	}
+	text := strings.Replace(good, "valid_days = 10", "valid_days = 10\nlanguages = [\"en\"]\ncontents = false\ninstaller = false\ndep11 = false", 1)
+	text = strings.Replace(text, `suites = ["bookworm", "bookworm-updates"]`, `suites = ["bookworm/updates"]`, 1)
+	if c, err = Parse([]byte(text)); err != nil {
+		t.Fatal(err)
+	}
+	a = c.Archives[0]
+	if a.Contents || a.Installer || a.DEP11 || a.AllLanguages() || !a.Language("en") || a.Language("de") || a.Suites[0] != "bookworm/updates" {
+		t.Errorf("narrowed: contents %v installer %v dep11 %v languages %q suites %q", a.Contents, a.Installer, a.DEP11, a.Languages, a.Suites)
+	}
+	if c, err = Parse([]byte(strings.Replace(good, "valid_days = 10", "valid_days = 10\nlanguages = []", 1))); err != nil {
+		t.Fatal(err)
+	}
+	if a = c.Archives[0]; a.Language("en") {
+		t.Errorf("languages = [] mirrors en: %q", a.Languages)
+	}
+}
+
 func TestInvalid(t *testing.T) {
 	for _, tt := range []struct{ name, edit, want string }{
 		{"unknown top-level key", `listen = "127.0.0.1:8080"` + "\nlisten_port = 3", "unknown key(s): listen_port"},
@@ -69,6 +97,13 @@ func TestInvalid(t *testing.T) {
 		{"no keyring", `keyring = "/path/to/upstream-keyring.gpg"|keyring = ""`, "keyring is required"},
 		{"no suites", `suites = ["bookworm", "bookworm-updates"]|suites = []`, "suites is empty"},
 		{"traversal suite", `suites = ["bookworm", "bookworm-updates"]|suites = ["../../etc"]`, "invalid name"},
+		{"traversal after a slash", `suites = ["bookworm", "bookworm-updates"]|suites = ["bookworm/../../etc"]`, "invalid name"},
+		{"empty segment", `suites = ["bookworm", "bookworm-updates"]|suites = ["bookworm//updates"]`, "invalid name"},
+		{"trailing slash", `suites = ["bookworm", "bookworm-updates"]|suites = ["bookworm/updates/"]`, "invalid name"},
+		{"dot segment", `suites = ["bookworm", "bookworm-updates"]|suites = ["./bookworm"]`, "invalid name"},
+		{"backslash", `suites = ["bookworm", "bookworm-updates"]|suites = ["bookworm\\updates"]`, "invalid name"},
+		{"traversal language", `valid_days = 10` + "\nlanguages = [\"../x\"]", "invalid name"},
+		{"contents not a bool", `valid_days = 10` + "\ncontents = \"no\"", "contents"},
 		{"valid_days", `valid_days = 10|valid_days = -1`, "valid_days"},
 		{"pulses", `pulses_per_day = 4|pulses_per_day = 1000`, "pulses_per_day"},
 		{"not toml", `data_dir = "/var/lib/aptsnap"|data_dir = `, "expected"},

@@ -53,7 +53,7 @@ func TestFilterAndCompress(t *testing.T) {
 			t.Errorf("Decompress(%s) differs", name)
 		}
 	}
-	if _, err := Decompress("Packages.bz2", bytes.NewReader(nil)); err == nil {
-		t.Error("Decompress of .bz2 succeeded")
+	if _, err := Decompress("Packages.lzma", bytes.NewReader(nil)); err == nil {
+		t.Error("Decompress of .lzma succeeded")
 	}
 }

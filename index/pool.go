@@ -1,10 +1,13 @@
 package index
 
 import (
+	"compress/bzip2"
 	"compress/gzip"
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"path"
 	"strconv"
@@ -46,13 +49,15 @@ func parseSources(data []byte) ([]catalog.PoolEntry, error) {
 }
 
 // Decompress returns a reader of the uncompressed content of an index
-// file, by the extension of its name (none, .gz or .xz).
+// file, by the extension of its name (none, .gz, .xz or .bz2).
 func Decompress(name string, r io.Reader) (io.Reader, error) {
 	switch path.Ext(name) {
 	case ".gz":
 		return gzip.NewReader(r)
 	case ".xz":
 		return xz.NewReader(r)
+	case ".bz2":
+		return bzip2.NewReader(r), nil
 	case "", ".":
 		return r, nil
 	}
@@ -171,13 +176,83 @@ func Read(ctx context.Context, store blob.Store, name string, d blob.Digest, max
 
 // ReadSuite returns the uncompressed content of the index at base
 // ("main/binary-amd64/Packages") among a suite's files (by path), from
-// the plain variant if the suite has it, else from .gz or .xz, bounded
-// as Read.
+// the plain variant if the suite has it stored, else from .gz or .xz,
+// bounded as Read.
 func ReadSuite(ctx context.Context, store blob.Store, byPath map[string]catalog.IndexFile, base string, max int64) ([]byte, error) {
 	for _, ext := range []string{"", ".gz", ".xz"} {
 		if f, ok := byPath[base+ext]; ok {
-			return Read(ctx, store, f.Path, f.SHA256, max)
+			data, err := Read(ctx, store, f.Path, f.SHA256, max)
+			if ext == "" && errors.Is(err, blob.ErrNotFound) {
+				continue // derived (see OpenDerived)
+			}
+			return data, err
 		}
 	}
 	return nil, fmt.Errorf("no readable variant of %s", base)
 }
+
+// Derivable are the compressed variants a plain index file is derived
+// from, in order of preference: the fastest to decompress first.
+var Derivable = []string{".gz", ".xz", ".bz2"}
+
+// DerivedFrom returns the stored-or-not variant among a suite's files (by
+// path) that the plain file at p would be derived from, if any: an
+// uncompressed index upstream lists but does not serve (Debian lists
+// every one, serves few) is listed in our Release too, as APT wants, and
+// served decompressed from a compressed variant rather than stored.
+func DerivedFrom(byPath map[string]catalog.IndexFile, p string) (catalog.IndexFile, bool) {
+	switch path.Ext(p) {
+	case ".gz", ".xz", ".bz2", ".lzma", ".lz4", ".zst":
+		return catalog.IndexFile{}, false
+	}
+	for _, ext := range Derivable {
+		if f, ok := byPath[p+ext]; ok {
+			return f, true
+		}
+	}
+	return catalog.IndexFile{}, false
+}
+
+// OpenDerived opens the plain file f of a suite, derived from its
+// compressed variant from (see DerivedFrom): it reads no more than f.Size
+// bytes, and a content of another size or checksum fails the read with
+// blob.ErrMismatch at its end.
+func OpenDerived(ctx context.Context, store blob.Store, f, from catalog.IndexFile) (io.ReadCloser, error) {
+	rc, _, err := store.Open(ctx, from.SHA256)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", from.Path, err)
+	}
+	dr, err := Decompress(from.Path, rc)
+	if err != nil {
+		rc.Close()
+		return nil, fmt.Errorf("%s: %w", from.Path, err)
+	}
+	return &derived{r: io.LimitReader(dr, f.Size+1), c: rc, h: sha256.New(), f: f}, nil
+}
+
+type derived struct {
+	r io.Reader
+	c io.Closer
+	h hash.Hash
+	n int64
+	f catalog.IndexFile
+}
+
+func (d *derived) Read(p []byte) (int, error) {
+	n, err := d.r.Read(p)
+	d.h.Write(p[:n])
+	d.n += int64(n)
+	if d.n > d.f.Size {
+		return n, fmt.Errorf("%s: %w: decompresses to more than the %d bytes listed", d.f.Path, blob.ErrMismatch, d.f.Size)
+	}
+	if err == io.EOF {
+		var got blob.Digest
+		d.h.Sum(got[:0])
+		if d.n != d.f.Size || got != d.f.SHA256 {
+			return n, fmt.Errorf("%s: %w: decompressed content is not the one listed", d.f.Path, blob.ErrMismatch)
+		}
+	}
+	return n, err
+}
+
+func (d *derived) Close() error { return d.c.Close() }
