@@ -10,15 +10,16 @@ import (
 	"github.com/aptsnap/aptsnap/internal/apttest"
 )
 
-// newAPT returns a throwaway apt that trusts only aptsnap's served key.
-func (e *env) newAPT(t *testing.T, base string) *apttest.APT {
+// newAPT returns a throwaway apt that trusts only aptsnap's served key;
+// opts are further apt options ("Name=value").
+func (e *env) newAPT(t *testing.T, base string, opts ...string) *apttest.APT {
 	t.Helper()
 	code, key := e.get("/keys/aptsnap.asc")
 	if code != 200 {
 		t.Fatalf("GET /keys/aptsnap.asc: %d", code)
 	}
 	a := apttest.New(t, "deb [signed-by=$ROOT/aptsnap.asc] "+e.srv.URL+base+" bookworm main\n"+
-		"deb [signed-by=$ROOT/aptsnap.asc] "+e.srv.URL+base+" bookworm-updates main\n")
+		"deb [signed-by=$ROOT/aptsnap.asc] "+e.srv.URL+base+" bookworm-updates main\n", opts...)
 	a.WriteFile("aptsnap.asc", []byte(key))
 	return a
 }

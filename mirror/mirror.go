@@ -262,7 +262,8 @@ type suiteWork struct {
 	rel      *release.Release
 	upstream blob.Digest
 	date     time.Time
-	files    []release.File  // index files served
+	files    []release.File  // index files served, stored
+	derived  []release.File  // plain files served decompressed from one of files
 	indices  []publish.Index // parsed indices (Packages, Sources)
 	comps    []string
 	archs    []string
@@ -424,17 +425,26 @@ func (m *Mirror) fetchSuite(ctx context.Context, a *config.Archive, kr *pgp.Keyr
 	sw := &suiteWork{name: suite, rel: rel, upstream: up.Digest, date: date}
 	sw.comps, sw.archs = narrow(rel.Get("Components"), a.Components), narrow(rel.Get("Architectures"), a.Architectures)
 
-	type dir struct{ path, base string }
+	type dir struct {
+		path, base string
+		optional   bool // mirrored when upstream lists it
+	}
 	var dirs []dir
 	for _, c := range a.Components {
 		for _, arch := range a.Architectures {
-			dirs = append(dirs, dir{c + "/binary-" + arch, "Packages"})
+			dirs = append(dirs, dir{c + "/binary-" + arch, "Packages", false})
+			if a.Installer {
+				dirs = append(dirs, dir{c + "/debian-installer/binary-" + arch, "Packages", true})
+			}
 		}
 		if a.Sources {
-			dirs = append(dirs, dir{c + "/source", "Sources"})
+			dirs = append(dirs, dir{c + "/source", "Sources", false})
 		}
 	}
 	for _, d := range dirs {
+		if d.optional && !listsIndex(rel, d.path, d.base) {
+			continue
+		}
 		iw, files, err := m.fetchIndex(ctx, a.Name, base, rel, d.path, d.base)
 		if err != nil {
 			return nil, err
@@ -442,8 +452,41 @@ func (m *Mirror) fetchSuite(ctx context.Context, a *config.Archive, kr *pgp.Keyr
 		sw.files = append(sw.files, files...)
 		sw.indices = append(sw.indices, iw)
 	}
+	prev, err := m.previousFiles(ctx, a.Name, suite)
+	if err != nil {
+		return nil, err
+	}
+	meta, derived, err := m.fetchMeta(ctx, a, base, rel, prev)
+	if err != nil {
+		return nil, err
+	}
+	sw.files, sw.derived = append(sw.files, meta...), derived
 	slices.SortFunc(sw.files, func(x, y release.File) int { return strings.Compare(x.Path, y.Path) })
 	return sw, nil
+}
+
+// previousFiles returns the files of suite in the archive's newest
+// snapshot, by path (none if it has no snapshot, or not of that suite).
+func (m *Mirror) previousFiles(ctx context.Context, archive, suite string) (map[string]catalog.IndexFile, error) {
+	snap, err := m.cat.Latest(ctx, archive)
+	if errors.Is(err, catalog.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	if !slices.Contains(snap.Suites, suite) {
+		return nil, nil
+	}
+	su, err := m.cat.Suite(ctx, snap.ID, suite)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]catalog.IndexFile, len(su.Files))
+	for _, f := range su.Files {
+		out[f.Path] = f
+	}
+	return out, nil
 }
 
 // narrow keeps the configured names, in upstream's order where upstream
@@ -464,6 +507,16 @@ func narrow(upstream string, want []string) []string {
 }
 
 var compressions = []string{"", ".gz", ".xz", ".bz2", ".lzma", ".lz4", ".zst"}
+
+// listsIndex reports whether rel lists a variant of dir/name.
+func listsIndex(rel *release.Release, dir, name string) bool {
+	for _, ext := range compressions {
+		if _, ok := rel.Files[dir+"/"+name+ext]; ok {
+			return true
+		}
+	}
+	return false
+}
 
 // fetchIndex fetches every listed variant of one index (dir/Packages,
 // .gz, .xz ... and dir/Release), verified, and parses it if new.
@@ -703,7 +756,7 @@ func (m *Mirror) commit(ctx context.Context, a *config.Archive, suites []*suiteW
 		Pulse: &catalog.Pulse{Archive: a.Name, Started: started}}
 	for _, sw := range suites {
 		ps.Suites = append(ps.Suites, publish.Suite{Name: sw.name, Fields: sw.rel, Components: sw.comps,
-			Architectures: sw.archs, UpstreamDate: sw.date, Upstream: sw.upstream, Files: sw.files, Indices: sw.indices})
+			Architectures: sw.archs, UpstreamDate: sw.date, Upstream: sw.upstream, Files: append(slices.Clone(sw.files), sw.derived...), Indices: sw.indices})
 	}
 	snaps, err := m.pub.Publish(ctx, ps)
 	if err != nil {

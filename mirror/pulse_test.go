@@ -60,7 +60,8 @@ func newSetup(t *testing.T, sources bool) *setup {
 	s := &setup{e: testenv.New(t), up: testenv.NewUpstream(t)}
 	s.up.Write(generation(0)...)
 	s.arc = &config.Archive{Name: "debian", URL: s.up.URL(), Keyring: s.up.Keyring, Suites: []string{"bookworm", "bookworm-updates"},
-		Components: []string{"main"}, Architectures: []string{"amd64"}, Sources: sources, ValidDays: 10}
+		Components: []string{"main"}, Architectures: []string{"amd64"}, Sources: sources, ValidDays: 10,
+		Languages: []string{"*"}, Contents: true, Installer: true, DEP11: true}
 	s.e.Events.OnPulse(func(p events.Pulse) { s.told = append(s.told, p) })
 	s.m = s.mirror(s.e.Locker)
 	return s

@@ -30,6 +30,7 @@ import (
 
 	"github.com/aptsnap/aptsnap/blob"
 	"github.com/aptsnap/aptsnap/catalog"
+	"github.com/aptsnap/aptsnap/index"
 	"github.com/aptsnap/aptsnap/names"
 	"github.com/aptsnap/aptsnap/release"
 )
@@ -74,6 +75,8 @@ type Server struct {
 	pool    *ttlCache[poolKey, []catalog.PoolFile]
 	members *ttlCache[indexKey, bitset]
 	files   *fileCache
+	// deriving bounds the plain files decompressed at once (see serveFile).
+	deriving chan struct{}
 }
 
 type snapKey struct{ archive, id string }
@@ -115,8 +118,13 @@ func New(o Options) *Server {
 		fc = DefaultFileCacheBytes
 	}
 	s.files = newFileCache(fc)
+	s.deriving = make(chan struct{}, maxDeriving)
 	return s
 }
+
+// maxDeriving is how many plain files may be decompressed for clients at
+// once; APT asks for them only when it can read no compressed variant.
+const maxDeriving = 4
 
 // Invalidate drops cached catalog answers (after a local change).
 func (s *Server) Invalidate() {
@@ -300,7 +308,7 @@ func (s *Server) serveDists(w http.ResponseWriter, r *http.Request, v *snapView,
 		return
 	}
 	if f, ok := sv.files[rel]; ok {
-		s.serveBlob(w, r, rel, f.SHA256, f.Size, v.snap.Created)
+		s.serveFile(w, r, sv, f, v.snap.Created)
 		return
 	}
 	// <dir>/by-hash/SHA256/<hex>
@@ -311,13 +319,60 @@ func (s *Server) serveDists(w http.ResponseWriter, r *http.Request, v *snapView,
 			want := strings.TrimSuffix(dir, "by-hash/SHA256/")
 			for _, f := range sv.su.Files {
 				if f.SHA256 == d && path.Dir(f.Path)+"/" == want {
-					s.serveBlob(w, r, f.Path, d, f.Size, v.snap.Created)
+					s.serveFile(w, r, sv, f, v.snap.Created)
 					return
 				}
 			}
 		}
 	}
 	http.NotFound(w, r)
+}
+
+// serveFile serves an index file of a suite: from the store, or, for a
+// plain file upstream listed without serving it, decompressed from its
+// compressed variant (see index.DerivedFrom), without ranges.
+func (s *Server) serveFile(w http.ResponseWriter, r *http.Request, sv *suiteView, f catalog.IndexFile, mod time.Time) {
+	from, ok := index.DerivedFrom(sv.files, f.Path)
+	if !ok {
+		s.serveBlob(w, r, f.Path, f.SHA256, f.Size, mod)
+		return
+	}
+	if _, err := s.store.Stat(r.Context(), f.SHA256); !errors.Is(err, blob.ErrNotFound) {
+		s.serveBlob(w, r, f.Path, f.SHA256, f.Size, mod)
+		return
+	}
+	h := w.Header()
+	h.Set("Content-Type", "text/plain; charset=utf-8")
+	h.Set("ETag", `"`+f.SHA256.String()+`"`)
+	h.Set("Last-Modified", mod.UTC().Format(http.TimeFormat))
+	if match := r.Header.Get("If-None-Match"); match != "" && strings.Contains(match, f.SHA256.String()) {
+		w.WriteHeader(http.StatusNotModified)
+		return
+	}
+	h.Set("Content-Length", strconv.FormatInt(f.Size, 10))
+	if r.Method == http.MethodHead {
+		return
+	}
+	select {
+	case s.deriving <- struct{}{}:
+		defer func() { <-s.deriving }()
+	default:
+		h.Del("Content-Length")
+		h.Set("Retry-After", "5")
+		http.Error(w, "503 busy decompressing other files: retry, or fetch "+path.Base(from.Path), http.StatusServiceUnavailable)
+		return
+	}
+	rc, err := index.OpenDerived(r.Context(), s.store, f, from)
+	if err != nil {
+		h.Del("Content-Length")
+		s.fail(w, r, err)
+		return
+	}
+	defer rc.Close()
+	if _, err := io.Copy(w, rc); err != nil && !errors.Is(err, context.Canceled) {
+		// The headers are gone: the client sees a short body.
+		s.log.Error("serve", "path", r.URL.Path, "err", err)
+	}
 }
 
 func (s *Server) servePool(w http.ResponseWriter, r *http.Request, v *snapView, rel string) {

@@ -108,8 +108,16 @@ func (v *Verifier) Run(ctx context.Context, archive, serial string) ([]Problem, 
 				if _, err := kr.VerifyDetached(su.Release, su.ReleaseGPG); err != nil {
 					bad("%s: Release.gpg: %v", name, err)
 				}
+				byPath := make(map[string]catalog.IndexFile, len(su.Files))
 				for _, f := range su.Files {
-					if p := check(f.SHA256, f.Size); p != "" {
+					byPath[f.Path] = f
+				}
+				for _, f := range su.Files {
+					p := check(f.SHA256, f.Size)
+					if from, ok := index.DerivedFrom(byPath, f.Path); ok && p == "missing from the store" {
+						p = v.checkDerived(ctx, f, from)
+					}
+					if p != "" {
 						bad("%s: %s: %s", name, f.Path, p)
 					}
 				}
@@ -158,6 +166,20 @@ func (v *Verifier) checkBlob(ctx context.Context, d blob.Digest, size int64) str
 	h.Sum(got[:0])
 	if got != d {
 		return fmt.Sprintf("stored content has sha256 %s", got)
+	}
+	return ""
+}
+
+// checkDerived checks a plain file served decompressed from another (see
+// index.DerivedFrom).
+func (v *Verifier) checkDerived(ctx context.Context, f, from catalog.IndexFile) string {
+	rc, err := index.OpenDerived(ctx, v.o.Store, f, from)
+	if err != nil {
+		return fmt.Sprintf("made from %s: %v", path.Base(from.Path), err)
+	}
+	defer rc.Close()
+	if _, err := io.Copy(io.Discard, rc); err != nil {
+		return fmt.Sprintf("made from %s: %v", path.Base(from.Path), err)
 	}
 	return ""
 }
