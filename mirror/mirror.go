@@ -655,6 +655,11 @@ func (m *Mirror) readIndex(ctx context.Context, name string, files []release.Fil
 		put = make(chan error, 1)
 		go func() {
 			_, err := m.store.Put(ctx, pr, plain.SHA256, plain.Size)
+			if err == nil {
+				// Put may return at once when the file is stored already
+				// (another archive, same index): keep reading, for the hash.
+				_, err = io.Copy(io.Discard, pr)
+			}
 			pr.CloseWithError(err) // unblocks the writer if Put stopped early
 			put <- err
 		}()

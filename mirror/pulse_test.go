@@ -595,3 +595,48 @@ func TestPulseKilledAfterCommit(t *testing.T) {
 		t.Errorf("pulse log: %+v, %v; want the pulse of %s", got, err, snap.Serial)
 	}
 }
+
+// blindStore is a store that says "not stored" for every plain index,
+// stored or not: as when another archive's pulse stores the same index
+// between our look and our write.
+type blindStore struct{ *local.Store }
+
+func (s blindStore) Stat(ctx context.Context, d blob.Digest) (blob.Info, error) {
+	info, err := s.Store.Stat(ctx, d)
+	if err == nil && info.Size > 0 {
+		if data, _ := s.Store.ReadFile(ctx, d, nil); bytes.HasPrefix(data, []byte("Package: ")) {
+			return blob.Info{}, blob.ErrNotFound
+		}
+	}
+	return info, err
+}
+
+// TestPlainStoredMeanwhile: a plain index made from a compressed one that
+// is stored already by the time it is written (Put returns at once) is
+// still read to its end, checked and parsed.
+func TestPlainStoredMeanwhile(t *testing.T) {
+	s := newSetup(t, false)
+	s.up.SetFault(func(w http.ResponseWriter, r *http.Request) bool {
+		if strings.HasSuffix(r.URL.Path, "/Packages") || strings.Contains(r.URL.Path, "/by-hash/") {
+			http.NotFound(w, r)
+			return true
+		}
+		return false
+	})
+	// Every plain Packages stored beforehand, but not seen as such.
+	for _, suite := range s.arc.Suites {
+		data, err := os.ReadFile(filepath.Join(s.up.Repo.Dir, "dists", suite, "main/binary-amd64/Packages"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.e.Store.Put(context.Background(), bytes.NewReader(data), blob.Sum(data), int64(len(data))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s.m = mirror.New(mirror.Options{Catalog: s.e.Catalog, Store: blindStore{s.e.Store}, Publisher: s.e.Publisher, PublicURL: "http://x",
+		Locker: s.e.Locker, Retries: 1, Now: s.e.Clock.Now, Log: s.e.Log, Events: s.e.Events})
+	snap := s.pulse(t)
+	if got := s.packages(t, snap, "bookworm"); !strings.Contains(got, "Package: hello") {
+		t.Errorf("Packages: %q", got)
+	}
+}
