@@ -118,8 +118,8 @@ func TestTimestampURLStable(t *testing.T) {
 	}
 	done := make(chan error, 1)
 	go func() { _, err := e.pulse(); done <- err }()
-	time.Sleep(2500 * time.Millisecond) // the pulse has fetched generation 1 and waits for the catalog
-	stamp := time.Now().UTC().Format("20060102T150405Z")
+	time.Sleep(2500 * time.Millisecond)                                    // the pulse has fetched generation 1 and waits for the catalog
+	stamp := time.Now().Add(-time.Second).UTC().Format("20060102T150405Z") // answered once a second past
 	url := "/debian/" + stamp + "/dists/bookworm/InRelease"
 	code, first := e.get(url)
 	if code != 200 {

@@ -137,7 +137,7 @@ func TestServeURLs(t *testing.T) {
 	e.up.write(1)
 	e.clock.Shift(time.Hour)
 	s2 := e.mustPulse()
-	e.clock.Shift(time.Second) // a timestamp is answered once reached (snapshots are stamped the second after their commit)
+	e.clock.Shift(2 * time.Second) // a timestamp is answered once a second past (snapshots are stamped the second after their commit)
 
 	_, p1 := e.get("/debian/" + s1.Serial + "/dists/bookworm/main/binary-amd64/Packages")
 	_, p2 := e.get("/debian/" + s2.Serial + "/dists/bookworm/main/binary-amd64/Packages")
@@ -173,6 +173,7 @@ func TestServeURLs(t *testing.T) {
 		{"/debian/" + ts(s1.Created.Add(30*time.Minute)) + "/dists/bookworm/main/binary-amd64/Packages", 200, "Version: 2.10-1"},
 		{"/debian/" + ts(s2.Created) + "/dists/bookworm/main/binary-amd64/Packages", 200, "Version: 2.10-2"},
 		{"/debian/" + ts(s1.Created.Add(-time.Hour)) + "/dists/bookworm/InRelease", 404, ""},
+		{"/debian/" + ts(e.clock.Now()) + "/dists/bookworm/InRelease", 404, ""}, // not a second past: a commit may still be stamped so
 		{"/debian/project/trace/debian", 200, "Archive serial: " + s2.Serial + "\nDate: "},
 		{"/keys/aptsnap.asc", 200, "-----BEGIN PGP PUBLIC KEY BLOCK-----"},
 		{"/debian/2001010101/dists/bookworm/InRelease", 404, ""},

@@ -46,8 +46,8 @@ type Options struct {
 	// Log receives request errors (slog.Default() if nil).
 	Log *slog.Logger
 	// Now is the clock timestamp URLs are checked against (time.Now if
-	// nil): one naming an instant not reached yet is refused, since
-	// snapshots made until then would change its answer.
+	// nil): one naming an instant not a second past yet is refused,
+	// since snapshots made until then would change its answer.
 	Now func() time.Time
 	// CacheTTL bounds how long catalog answers are reused (default 2s).
 	CacheTTL time.Duration
@@ -214,6 +214,10 @@ func (s *Server) serveTrace(w http.ResponseWriter, r *http.Request, archive stri
 	serveContent(w, r, "trace", snap.Created, strings.NewReader(body))
 }
 
+// timestampSettle is how long after its instant a timestamp URL is
+// answered (see catalog.NewSnapshot.Clock).
+const timestampSettle = time.Second
+
 // view resolves a serial or timestamp to a snapshot and loads what is
 // needed to serve it.
 func (s *Server) view(ctx context.Context, archive, id string) (*snapView, error) {
@@ -228,8 +232,10 @@ func (s *Server) view(ctx context.Context, archive, id string) (*snapView, error
 		snap, err = s.cat.Snapshot(ctx, archive, id)
 	case snapshotID(id):
 		t, _ := names.Timestamp(id)
-		if t.After(s.now()) {
-			return nil, fmt.Errorf("%w: %s is in the future (snapshots made until then would change the answer)", catalog.ErrNotFound, id)
+		// A snapshot committing now is stamped at most a second ahead of
+		// the clock it read: a timestamp is answered once a second past.
+		if t.Add(timestampSettle).After(s.now()) {
+			return nil, fmt.Errorf("%w: %s is not past yet (snapshots made until then would change the answer)", catalog.ErrNotFound, id)
 		}
 		snap, err = s.cat.SnapshotAt(ctx, archive, t)
 	default:
