@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/aptsnap/aptsnap/blob"
+	"github.com/aptsnap/aptsnap/internal/apttest"
 	"github.com/aptsnap/aptsnap/release"
 	"github.com/aptsnap/aptsnap/repogen"
 )
@@ -106,5 +107,50 @@ func TestCompleteSnapshotWithApt(t *testing.T) {
 	}
 	if !strings.Contains(out, "libfoo1: /usr/share/doc/libfoo1/README") {
 		t.Errorf("apt-file search found: %q", out)
+	}
+}
+
+// TestSlashSuite: a suite named as Debian's old security suites,
+// "<codename>/updates" (its Release names the codename alone), is
+// mirrored and served to the real apt.
+func TestSlashSuite(t *testing.T) {
+	e := newEnvWith(t, `
+[[archive]]
+name = "security"
+url = "{{UPSTREAM}}"
+keyring = "{{KEYRING}}"
+suites = ["bookworm/updates"]
+components = ["main"]
+architectures = ["amd64"]
+`)
+	e.up.write(0, func(r *repogen.Repo) {
+		r.Suites = append(r.Suites, repogen.Suite{Name: "bookworm/updates", Codename: "bookworm", SuiteField: "oldstable-security",
+			Architectures: []string{"amd64"}, Date: r.Suites[0].Date,
+			Components: map[string][]repogen.Package{"main": {{Name: "hello", Version: "2.10-1+deb12u1", Arch: "amd64"}}}})
+	})
+	snap, err := e.app.Pulse(t.Context(), "security")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(snap.Suites) != 1 || snap.Suites[0] != "bookworm/updates" {
+		t.Fatalf("snapshot suites %q", snap.Suites)
+	}
+	// The parent directory's suite is another one, still mirrored.
+	e.mustPulse()
+
+	_, key := e.get("/keys/aptsnap.asc")
+	a := apttest.New(t, "deb [signed-by=$ROOT/aptsnap.asc] "+e.srv.URL+"/security/"+snap.Serial+"/ bookworm/updates main\n")
+	a.WriteFile("aptsnap.asc", []byte(key))
+	if out, err := a.Run("update"); err != nil {
+		t.Fatalf("apt-get update: %v\n%s", err, out)
+	}
+	if got := candidate(t, a, "hello"); got != "2.10-1+deb12u1" {
+		t.Errorf("hello candidate %s", got)
+	}
+	if out, err := a.Run("download", "hello"); err != nil {
+		t.Fatalf("apt-get download: %v\n%s", err, out)
+	}
+	if code, _ := e.get("/security/" + snap.Serial + "/dists/bookworm/InRelease"); code != 404 {
+		t.Errorf("dists/bookworm of an archive tracking only bookworm/updates: %d", code)
 	}
 }

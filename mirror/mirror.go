@@ -394,7 +394,9 @@ func (m *Mirror) fetchSuite(ctx context.Context, a *config.Archive, kr *pgp.Keyr
 	if err != nil {
 		return nil, err
 	}
-	if rel.Get("Suite") != suite && rel.Get("Codename") != suite {
+	// As APT, a suite "<codename>/updates" is that codename's.
+	expected, _, _ := strings.Cut(suite, "/")
+	if rel.Get("Suite") != suite && rel.Get("Codename") != suite && rel.Get("Suite") != expected && rel.Get("Codename") != expected {
 		return nil, fmt.Errorf("upstream Release is for suite %q, codename %q, not %q", rel.Get("Suite"), rel.Get("Codename"), suite)
 	}
 	date, err := rel.Date()

@@ -2,6 +2,7 @@ package repogen
 
 import (
 	"bytes"
+	"cmp"
 	"fmt"
 	"io/fs"
 	"maps"
@@ -231,7 +232,8 @@ func (r *Repo) release(s *Suite, indices map[string][]byte) []byte {
 	if r.Label != "" {
 		fmt.Fprintf(&b, "Label: %s\n", r.Label)
 	}
-	fmt.Fprintf(&b, "Suite: %s\nCodename: %s\n", s.Name, s.Name)
+	suite, codename := cmp.Or(s.SuiteField, s.Name), cmp.Or(s.Codename, s.Name)
+	fmt.Fprintf(&b, "Suite: %s\nCodename: %s\n", suite, codename)
 	date := s.Date
 	if date.IsZero() {
 		date = time.Now()
@@ -270,7 +272,7 @@ func (r *Repo) release(s *Suite, indices map[string][]byte) []byte {
 // write puts the suite's files under dir: indices and by-hash copies, then
 // Release, Release.gpg and InRelease; then removes files it did not write
 // (but not old by-hash copies).
-func (sf *suiteFiles) write(dir string) error {
+func (sf *suiteFiles) write(dir string, others []string) error {
 	written := map[string]bool{}
 	put := func(rel string, data []byte) error {
 		p := filepath.Join(dir, filepath.FromSlash(rel))
@@ -307,6 +309,9 @@ func (sf *suiteFiles) write(dir string) error {
 			return err
 		}
 		if d.IsDir() {
+			if p != dir && slices.Contains(others, p) {
+				return filepath.SkipDir
+			}
 			if d.Name() == "by-hash" {
 				rel, _ := filepath.Rel(dir, p)
 				if slices.Contains(sf.keepDirs, filepath.ToSlash(rel)) {

@@ -38,7 +38,12 @@ type Package struct {
 
 // Suite is one distribution (dists/<Name>) of a sample repository.
 type Suite struct {
-	Name       string               // Suite and Codename, e.g. "bookworm"
+	// Name is the suite's directory under dists/, and its Suite and
+	// Codename unless set below: "bookworm", or "buster/updates" for
+	// Debian's old security layout (Codename "buster").
+	Name       string
+	Codename   string               // the Release's Codename, if not Name
+	SuiteField string               // the Release's Suite, if not Name
 	Components map[string][]Package // component -> packages
 	// Architectures lists the binary architectures, e.g. ["amd64"]; packages
 	// with Arch "all" are listed in every binary-<arch>/Packages.
@@ -83,7 +88,7 @@ var (
 	reVersion = regexp.MustCompile(`^([0-9]+:)?[0-9][A-Za-z0-9.+~-]*$`)
 	reArch    = regexp.MustCompile(`^[a-z0-9][a-z0-9-]*$`)
 	reComp    = regexp.MustCompile(`^[a-z0-9][a-z0-9._/-]*$`)
-	reSuite   = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._+-]*$`)
+	reSuite   = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._+-]*(/[A-Za-z0-9][A-Za-z0-9._+-]*)*$`)
 )
 
 func (p Package) source() string {
@@ -269,8 +274,13 @@ func (r *Repo) Write() error {
 		}
 	}
 
+	var dirs []string
 	for _, sf := range suites {
-		if err := sf.write(filepath.Join(r.Dir, "dists", sf.name)); err != nil {
+		dirs = append(dirs, filepath.Join(r.Dir, "dists", filepath.FromSlash(sf.name)))
+	}
+	for i, sf := range suites {
+		// A suite's directory may hold another's ("buster" and "buster/updates").
+		if err := sf.write(dirs[i], slices.Delete(slices.Clone(dirs), i, i+1)); err != nil {
 			return fmt.Errorf("repogen: write dists/%s: %w", sf.name, err)
 		}
 	}
@@ -286,7 +296,8 @@ func (r *Repo) removeOtherSuites() error {
 	for _, e := range entries {
 		keep := false
 		for _, s := range r.Suites {
-			keep = keep || s.Name == e.Name()
+			first, _, _ := strings.Cut(s.Name, "/")
+			keep = keep || first == e.Name()
 		}
 		if !keep {
 			if err := os.RemoveAll(filepath.Join(r.Dir, "dists", e.Name())); err != nil {

@@ -185,16 +185,15 @@ func (s *Server) serveSnapshot(w http.ResponseWriter, r *http.Request, archive, 
 	}
 	switch rest[0] {
 	case "dists":
-		if len(rest) < 3 {
-			http.NotFound(w, r)
-			return
+		// A suite name may hold slashes (Debian's old "<codename>/updates"):
+		// the longest one served wins.
+		for i := len(rest) - 1; i >= 2; i-- {
+			if sv := v.suites[strings.Join(rest[1:i], "/")]; sv != nil {
+				s.serveDists(w, r, v, sv, strings.Join(rest[i:], "/"))
+				return
+			}
 		}
-		sv := v.suites[rest[1]]
-		if sv == nil {
-			http.NotFound(w, r)
-			return
-		}
-		s.serveDists(w, r, v, sv, strings.Join(rest[2:], "/"))
+		http.NotFound(w, r)
 	case "pool":
 		s.servePool(w, r, v, strings.Join(rest, "/"))
 	default:
