@@ -18,8 +18,15 @@ func (e *env) newAPT(t *testing.T, base string, opts ...string) *apttest.APT {
 	if code != 200 {
 		t.Fatalf("GET /keys/aptsnap.asc: %d", code)
 	}
-	a := apttest.New(t, "deb [signed-by=$ROOT/aptsnap.asc] "+e.srv.URL+base+" bookworm main\n"+
-		"deb [signed-by=$ROOT/aptsnap.asc] "+e.srv.URL+base+" bookworm-updates main\n", opts...)
+	return newAPTFor(t, "deb [signed-by=$ROOT/aptsnap.asc] "+e.srv.URL+base+" bookworm main\n"+
+		"deb [signed-by=$ROOT/aptsnap.asc] "+e.srv.URL+base+" bookworm-updates main\n", key, opts...)
+}
+
+// newAPTFor returns a throwaway apt with these sources, trusting key as
+// $ROOT/aptsnap.asc.
+func newAPTFor(t *testing.T, sources, key string, opts ...string) *apttest.APT {
+	t.Helper()
+	a := apttest.New(t, sources, opts...)
 	a.WriteFile("aptsnap.asc", []byte(key))
 	return a
 }

@@ -7,7 +7,6 @@ import (
 	"testing"
 
 	"github.com/aptsnap/aptsnap/blob"
-	"github.com/aptsnap/aptsnap/internal/apttest"
 	"github.com/aptsnap/aptsnap/release"
 	"github.com/aptsnap/aptsnap/repogen"
 )
@@ -139,8 +138,7 @@ architectures = ["amd64"]
 	e.mustPulse()
 
 	_, key := e.get("/keys/aptsnap.asc")
-	a := apttest.New(t, "deb [signed-by=$ROOT/aptsnap.asc] "+e.srv.URL+"/security/"+snap.Serial+"/ bookworm/updates main\n")
-	a.WriteFile("aptsnap.asc", []byte(key))
+	a := newAPTFor(t, "deb [signed-by=$ROOT/aptsnap.asc] "+e.srv.URL+"/security/"+snap.Serial+"/ bookworm/updates main\n", key)
 	if out, err := a.Run("update"); err != nil {
 		t.Fatalf("apt-get update: %v\n%s", err, out)
 	}
