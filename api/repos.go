@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"mime/multipart"
 	"net/http"
 	"net/url"
@@ -170,8 +171,9 @@ func (s *server) repoCopy(c *call) error {
 	return writeJSON(c.w, http.StatusOK, res)
 }
 
-// uploadErr is an upload's read error: ErrTooLarge past the size limit,
-// else ErrInvalid.
+// uploadErr is an error reading an upload from the client: ErrTooLarge
+// past the size limit, else ErrInvalid. Errors spooling it are the
+// server's (see spool).
 func (s *server) uploadErr(what string, err error) error {
 	if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
 		return fmt.Errorf("%w: upload over %d bytes", ErrTooLarge, s.maxUpload)
@@ -193,6 +195,73 @@ func (s *server) cleanUploads(t time.Time) {
 	}
 }
 
+// spool copies an uploaded file to a new file at path. Failing to read it
+// is the client's error (400, or 413 past the size limit); failing to
+// write it, a full or broken disk, is the server's (500, logged).
+func (s *server) spool(path string, part io.Reader) error {
+	name := filepath.Base(path)
+	create := s.createSpool
+	if create == nil {
+		create = createFile
+	}
+	f, err := create(path)
+	if errors.Is(err, fs.ErrExist) {
+		return fmt.Errorf("%w: upload: file %s given twice: give each file once", ErrInvalid, name)
+	}
+	if err != nil {
+		return s.spoolErr("upload "+name, err)
+	}
+	w := &errWriter{w: f}
+	_, err = io.Copy(w, part)
+	cerr := f.Close()
+	switch {
+	case w.err != nil:
+		return s.spoolErr("upload "+name, w.err)
+	case err != nil:
+		return s.uploadErr("upload "+name, err)
+	case cerr != nil:
+		return s.spoolErr("upload "+name, cerr)
+	}
+	return nil
+}
+
+// spoolErr is the server's failure to spool an upload (what says which).
+func (s *server) spoolErr(what string, err error) error {
+	return fmt.Errorf("%s: the server could not store it in its upload directory: %w; "+
+		"its administrator should check the disk holding %s (free space?), then upload again", what, err, s.spoolDir())
+}
+
+// spoolDir is the directory uploads are spooled under.
+func (s *server) spoolDir() string {
+	if s.uploadDir != "" {
+		return s.uploadDir
+	}
+	return os.TempDir()
+}
+
+// createFile creates a new file at path, for writing.
+func createFile(path string) (io.WriteCloser, error) {
+	return os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
+}
+
+// errWriter writes to w, keeping the first error: what io.Copy returns
+// is then told apart as the writer's or the reader's.
+type errWriter struct {
+	w   io.Writer
+	err error
+}
+
+func (e *errWriter) Write(p []byte) (int, error) {
+	n, err := e.w.Write(p)
+	if err == nil && n < len(p) {
+		err = io.ErrShortWrite
+	}
+	if err != nil && e.err == nil {
+		e.err = err
+	}
+	return n, err
+}
+
 // repoAdd saves the uploaded files in a temporary directory, then imports
 // them as if they had been named on the command line.
 func (s *server) repoAdd(c *call) error {
@@ -202,12 +271,12 @@ func (s *server) repoAdd(c *call) error {
 	}
 	if s.uploadDir != "" {
 		if err := os.MkdirAll(s.uploadDir, 0o700); err != nil {
-			return err
+			return s.spoolErr("upload", err)
 		}
 	}
 	dir, err := os.MkdirTemp(s.uploadDir, "aptsnap-upload-")
 	if err != nil {
-		return err
+		return s.spoolErr("upload", err)
 	}
 	defer os.RemoveAll(dir)
 	req := AddRequest{Archive: c.r.PathValue("archive"), Suite: c.r.PathValue("suite")}
@@ -244,16 +313,8 @@ func (s *server) repoAdd(c *call) error {
 				return fmt.Errorf("%w: upload: bad file name %q", ErrInvalid, name)
 			}
 			p := filepath.Join(dir, name)
-			f, err := os.OpenFile(p, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
-			if err != nil {
-				return fmt.Errorf("%w: upload: %s: %v", ErrInvalid, name, err)
-			}
-			_, err = io.Copy(f, part)
-			if cerr := f.Close(); err == nil {
-				err = cerr
-			}
-			if err != nil {
-				return s.uploadErr("upload "+name, err)
+			if err := s.spool(p, part); err != nil {
+				return err
 			}
 			req.Files = append(req.Files, p)
 		default:

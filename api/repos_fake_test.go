@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"mime/multipart"
 	"net/http"
@@ -13,6 +14,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
+	"syscall"
 	"testing"
 )
 
@@ -136,5 +139,139 @@ func TestRequestBodies(t *testing.T) {
 	}
 	if left, _ := os.ReadDir(uploads); len(left) != 0 {
 		t.Errorf("%d spool directories left after the upload", len(left))
+	}
+}
+
+// badFile is a spool file on a failing disk: its writes fail once it
+// holds room bytes, its Close with closeErr.
+type badFile struct {
+	path     string
+	room     int
+	writeErr error
+	closeErr error
+}
+
+func (b *badFile) Write(p []byte) (int, error) {
+	if len(p) > b.room {
+		n := b.room
+		b.room = 0
+		return n, &fs.PathError{Op: "write", Path: b.path, Err: b.writeErr}
+	}
+	b.room -= len(p)
+	return len(p), nil
+}
+
+func (b *badFile) Close() error { return b.closeErr }
+
+// uploadBody is a multipart upload of component main and files, given as
+// name and content.
+func uploadBody(files ...string) (body, ctype string) {
+	var buf bytes.Buffer
+	mw := multipart.NewWriter(&buf)
+	mw.WriteField("component", "main")
+	for i := 0; i+1 < len(files); i += 2 {
+		part, _ := mw.CreateFormFile("file", files[i])
+		part.Write([]byte(files[i+1]))
+	}
+	mw.Close()
+	return buf.String(), mw.FormDataContentType()
+}
+
+// TestUploadSpoolErrors: an upload the client sent wrong is its error
+// (400, 413), one the server cannot store is the server's (500, logged),
+// and neither reaches Ops.
+func TestUploadSpoolErrors(t *testing.T) {
+	big := strings.Repeat("x", 64<<10)
+	good, goodType := uploadBody("a.deb", big)
+	twice, twiceType := uploadBody("a.deb", "DEB", "a.deb", "DEB")
+	for _, tc := range []struct {
+		name  string
+		body  string
+		ctype string
+		// create is the spool's createSpool (the real one if nil).
+		create    func(path string) (io.WriteCloser, error)
+		maxUpload int64
+		want      int
+		says      string // what the answer says
+	}{
+		{name: "stored", body: good, ctype: goodType, want: http.StatusOK, says: "2026112303"},
+		{name: "disk full", body: good, ctype: goodType, want: http.StatusInternalServerError, says: "no space left on device",
+			create: func(p string) (io.WriteCloser, error) {
+				return &badFile{path: p, room: 1000, writeErr: syscall.ENOSPC}, nil
+			}},
+		{name: "disk broken", body: good, ctype: goodType, want: http.StatusInternalServerError, says: "input/output error",
+			create: func(p string) (io.WriteCloser, error) { return &badFile{path: p, room: 0, writeErr: syscall.EIO}, nil }},
+		{name: "close fails", body: good, ctype: goodType, want: http.StatusInternalServerError, says: "input/output error",
+			create: func(p string) (io.WriteCloser, error) {
+				return &badFile{path: p, room: len(big), closeErr: syscall.EIO}, nil
+			}},
+		{name: "cannot create", body: good, ctype: goodType, want: http.StatusInternalServerError, says: "permission denied",
+			create: func(p string) (io.WriteCloser, error) {
+				return nil, &fs.PathError{Op: "open", Path: p, Err: syscall.EACCES}
+			}},
+		{name: "body cut short", body: good[:len(good)-100], ctype: goodType, want: http.StatusBadRequest, says: "upload a.deb"},
+		{name: "file given twice", body: twice, ctype: twiceType, want: http.StatusBadRequest, says: "given twice"},
+		{name: "over the limit", body: good, ctype: goodType, maxUpload: 1000, want: http.StatusRequestEntityTooLarge, says: "over 1000 bytes"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFixture(t)
+			var logs bytes.Buffer
+			s := &server{ops: f.ops, tokens: LocalTokens{f.cat}, auth: f.cat, log: slog.New(slog.NewTextHandler(&logs, nil)),
+				maxUpload: MaxUpload, uploadDir: t.TempDir(), createSpool: tc.create}
+			if tc.maxUpload != 0 {
+				s.maxUpload = tc.maxUpload
+			}
+			req := httptest.NewRequest("POST", "/api/v1/archives/ours/suites/stable/packages", strings.NewReader(tc.body))
+			req.RemoteAddr = "127.0.0.1:40000"
+			req.Header.Set("Authorization", "Bearer "+f.manager)
+			req.Header.Set("Content-Type", tc.ctype)
+			w := httptest.NewRecorder()
+			s.routes().ServeHTTP(w, req)
+			if w.Code != tc.want || !strings.Contains(w.Body.String(), tc.says) {
+				t.Fatalf("status %d: %s; want %d saying %q", w.Code, w.Body, tc.want, tc.says)
+			}
+			if tc.want == http.StatusOK {
+				return
+			}
+			if calls := f.ops.called(); len(calls) != 0 {
+				t.Errorf("a failed upload reached Ops: %q", calls)
+			}
+			if logged := strings.Contains(logs.String(), "level=ERROR"); logged != (tc.want == http.StatusInternalServerError) {
+				t.Errorf("logged as an error: %v, want %v:\n%s", logged, !logged, logs.String())
+			}
+			if left, _ := os.ReadDir(s.uploadDir); len(left) != 0 {
+				t.Errorf("%d spool directories left after the upload", len(left))
+			}
+		})
+	}
+}
+
+// TestConcurrentUploads: uploads served at once (go test -race) do not
+// share their handler's state.
+func TestConcurrentUploads(t *testing.T) {
+	f := newFixture(t)
+	const n = 8
+	codes := make([]int, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			body, ctype := uploadBody(fmt.Sprintf("f%d.deb", i), "DEB")
+			req := httptest.NewRequest("POST", "/api/v1/archives/ours/suites/stable/packages", strings.NewReader(body))
+			req.RemoteAddr = "127.0.0.1:40000"
+			req.Header.Set("Authorization", "Bearer "+f.manager)
+			req.Header.Set("Content-Type", ctype)
+			w := httptest.NewRecorder()
+			f.h.ServeHTTP(w, req)
+			codes[i] = w.Code
+		})
+	}
+	wg.Wait()
+	for i, code := range codes {
+		if code != http.StatusOK {
+			t.Errorf("upload %d: status %d", i, code)
+		}
+	}
+	if calls := f.ops.called(); len(calls) != n {
+		t.Errorf("%d imports for %d uploads: %q", len(calls), n, calls)
 	}
 }

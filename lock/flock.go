@@ -123,13 +123,10 @@ func (fl *Flock) Writer(ctx context.Context, archive string, waitFor bool) (Lock
 	if waitFor {
 		l, err = wait(ctx, fl.writerPath(archive), syscall.LOCK_EX)
 	} else {
-		// Writers probes with a shared lock for an instant: try a few times.
-		for range 20 {
-			if l, err = try(fl.writerPath(archive), syscall.LOCK_EX); !errors.Is(err, ErrBusy) {
-				break
-			}
-			time.Sleep(10 * time.Millisecond)
-		}
+		l, err = tryWriter(ctx, fl.writerPath(archive))
+	}
+	if ctx.Err() != nil && errors.Is(err, ctx.Err()) {
+		return nil, fmt.Errorf("lock: writer lock of %s: given up: %w", archive, err)
 	}
 	if err != nil {
 		return nil, err
@@ -141,13 +138,41 @@ func (fl *Flock) Writer(ctx context.Context, archive string, waitFor bool) (Lock
 	return l, nil
 }
 
+// writerTries and writerRetry bound how long Writer without waiting
+// tries: Writers probes a writer lock shared for an instant.
+const (
+	writerTries = 20
+	writerRetry = 10 * time.Millisecond
+)
+
+// tryWriter takes the writer lock at path if nobody holds it, trying
+// again for as long as Writers might be probing it, until ctx ends.
+func tryWriter(ctx context.Context, path string) (*fileLock, error) {
+	for i := 1; ; i++ {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		l, err := try(path, syscall.LOCK_EX)
+		if !errors.Is(err, ErrBusy) || i == writerTries {
+			return l, err
+		}
+		t := time.NewTimer(writerRetry)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil, ctx.Err()
+		case <-t.C:
+		}
+	}
+}
+
 // Sweep implements Locker.
 func (fl *Flock) Sweep(ctx context.Context, exclusive bool) (Lock, error) {
 	how := syscall.LOCK_SH
 	if exclusive {
 		how = syscall.LOCK_EX
 	}
-	return wait(ctx, filepath.Join(fl.dir, "sweep.lock"), how)
+	return held(wait(ctx, filepath.Join(fl.dir, "sweep.lock"), how))
 }
 
 // GC implements Locker.
@@ -155,11 +180,22 @@ func (fl *Flock) GC(ctx context.Context) (Lock, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	return try(filepath.Join(fl.dir, "gc.lock"), syscall.LOCK_EX)
+	return held(try(filepath.Join(fl.dir, "gc.lock"), syscall.LOCK_EX))
+}
+
+// held returns l as a Lock, a nil one (not a nil *fileLock) on an error.
+func held(l *fileLock, err error) (Lock, error) {
+	if err != nil {
+		return nil, err
+	}
+	return l, nil
 }
 
 // Writers implements Locker.
 func (fl *Flock) Writers(ctx context.Context) ([]time.Time, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("lock: looking for running writers: given up: %w", err)
+	}
 	ents, err := os.ReadDir(fl.dir)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, nil

@@ -1,10 +1,12 @@
 package sqlite
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/aptsnap/aptsnap/blob"
 )
@@ -15,7 +17,7 @@ import (
 // copies of those pool file records in that archive (same path key,
 // content and size): its snapshots' pool files then resolve, as they did
 // not before.
-func indicesPerArchive(ctx context.Context, tx *sql.Tx) error {
+func indicesPerArchive(ctx context.Context, tx migrationTx) error {
 	if _, err := tx.ExecContext(ctx, `CREATE TABLE indices_new (
 		archive_id INTEGER NOT NULL REFERENCES archives(id),
 		sha256     BLOB NOT NULL,
@@ -73,6 +75,7 @@ func indicesPerArchive(ctx context.Context, tx *sql.Tx) error {
 	if err := rows.Err(); err != nil {
 		return err
 	}
+	copiers := map[int64]*poolCopier{} // by archive, across indices
 	for _, r := range all {
 		ids, err := decodeIDs(r.members)
 		if err != nil {
@@ -96,7 +99,12 @@ func indicesPerArchive(ctx context.Context, tx *sql.Tx) error {
 			if aid == owner {
 				continue
 			}
-			copied, err := copyMembers(ctx, tx, ids, aid)
+			if copiers[aid] == nil {
+				if copiers[aid], err = newPoolCopier(ctx, tx, aid); err != nil {
+					return err
+				}
+			}
+			copied, err := copiers[aid].copyMembers(ctx, tx, ids)
 			if err != nil {
 				return fmt.Errorf("index %s: %w", r.sha, err)
 			}
@@ -110,29 +118,134 @@ func indicesPerArchive(ctx context.Context, tx *sql.Tx) error {
 	return err
 }
 
-// copyMembers finds or makes, in archive aid, the pool file records of
-// ids (of another archive) and returns their IDs, sorted.
-func copyMembers(ctx context.Context, tx *sql.Tx, ids []int64, aid int64) ([]int64, error) {
-	out := make([]int64, 0, len(ids))
-	for _, id := range ids {
-		var key, size int64
-		var sha []byte
-		if err := tx.QueryRowContext(ctx, `SELECT path_key, sha256, size FROM pool_files WHERE id = ?`, id).Scan(&key, &sha, &size); err != nil {
-			return nil, fmt.Errorf("pool file %d: %w", id, err)
+// poolCopier copies pool file records of other archives into one archive
+// for the migration. It loads the archive's records once and remembers
+// each record it resolved, so that the indices an archive shares cost
+// about one statement per distinct pool file, not one per member of each.
+type poolCopier struct {
+	archiveID int64
+	byKey     map[int64][]poolRecord // the archive's records by path key, oldest first
+	copied    map[int64]int64        // another archive's pool file ID -> this archive's
+}
+
+// poolRecord is a pool_files row as the migration copies it.
+type poolRecord struct {
+	id, key, size int64
+	sha           []byte
+}
+
+// copyBatchSize bounds the IDs one query looks up.
+const copyBatchSize = 500
+
+// newPoolCopier returns the copier into archive aid, its records loaded.
+func newPoolCopier(ctx context.Context, tx migrationTx, aid int64) (*poolCopier, error) {
+	p := &poolCopier{archiveID: aid, byKey: map[int64][]poolRecord{}, copied: map[int64]int64{}}
+	rows, err := tx.QueryContext(ctx, `SELECT id, path_key, sha256, size FROM pool_files WHERE archive_id = ? ORDER BY id`, aid)
+	if err != nil {
+		return nil, fmt.Errorf("pool files of archive %d: %w", aid, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var r poolRecord
+		if err := rows.Scan(&r.id, &r.key, &r.sha, &r.size); err != nil {
+			return nil, fmt.Errorf("pool files of archive %d: %w", aid, err)
 		}
-		var mine int64
-		err := tx.QueryRowContext(ctx, `SELECT id FROM pool_files WHERE archive_id = ? AND path_key = ? AND sha256 = ?`, aid, key, sha).Scan(&mine)
-		if err == sql.ErrNoRows {
-			res, err := tx.ExecContext(ctx, `INSERT INTO pool_files(archive_id, path_key, sha256, size) VALUES (?, ?, ?, ?)`, aid, key, sha, size)
-			if err != nil {
-				return nil, err
-			}
-			mine, _ = res.LastInsertId()
-		} else if err != nil {
+		p.byKey[r.key] = append(p.byKey[r.key], r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("pool files of archive %d: %w", aid, err)
+	}
+	return p, nil
+}
+
+// copyMembers finds or makes, in the copier's archive, the pool file
+// records of ids (of another archive) and returns their IDs, sorted.
+func (p *poolCopier) copyMembers(ctx context.Context, tx migrationTx, ids []int64) ([]int64, error) {
+	var todo []int64
+	for _, id := range ids {
+		if _, ok := p.copied[id]; !ok {
+			todo = append(todo, id)
+		}
+	}
+	for i := 0; i < len(todo); i += copyBatchSize {
+		if err := p.copyBatch(ctx, tx, todo[i:min(i+copyBatchSize, len(todo))]); err != nil {
 			return nil, err
 		}
-		out = append(out, mine)
+	}
+	out := make([]int64, 0, len(ids))
+	for _, id := range ids {
+		out = append(out, p.copied[id])
 	}
 	slices.Sort(out)
 	return slices.Compact(out), nil
+}
+
+// copyBatch resolves ids, at most copyBatchSize of them, none resolved yet.
+func (p *poolCopier) copyBatch(ctx context.Context, tx migrationTx, ids []int64) error {
+	src, err := poolRecords(ctx, tx, ids)
+	if err != nil {
+		return err
+	}
+	for _, id := range ids {
+		r, ok := src[id]
+		if !ok {
+			return fmt.Errorf("pool file %d: %w", id, sql.ErrNoRows)
+		}
+		mine, err := p.resolve(ctx, tx, r)
+		if err != nil {
+			return fmt.Errorf("pool file %d: %w", id, err)
+		}
+		p.copied[id] = mine
+	}
+	return nil
+}
+
+// resolve returns the ID of the archive's record of r's path key and
+// content, made if it has none.
+func (p *poolCopier) resolve(ctx context.Context, tx migrationTx, r poolRecord) (int64, error) {
+	for _, f := range p.byKey[r.key] {
+		if bytes.Equal(f.sha, r.sha) {
+			return f.id, nil
+		}
+	}
+	res, err := tx.ExecContext(ctx, `INSERT INTO pool_files(archive_id, path_key, sha256, size) VALUES (?, ?, ?, ?)`,
+		p.archiveID, r.key, r.sha, r.size)
+	if err != nil {
+		return 0, err
+	}
+	id, err := res.LastInsertId()
+	if err != nil {
+		return 0, err
+	}
+	p.byKey[r.key] = append(p.byKey[r.key], poolRecord{id: id, key: r.key, size: r.size, sha: r.sha})
+	return id, nil
+}
+
+// poolRecords reads the pool file records of ids, by ID.
+func poolRecords(ctx context.Context, tx migrationTx, ids []int64) (map[int64]poolRecord, error) {
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	args := make([]any, len(ids))
+	for i, id := range ids {
+		args[i] = id
+	}
+	rows, err := tx.QueryContext(ctx, `SELECT id, path_key, sha256, size FROM pool_files WHERE id IN (?`+
+		strings.Repeat(",?", len(ids)-1)+`)`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("pool files: %w", err)
+	}
+	defer rows.Close()
+	out := make(map[int64]poolRecord, len(ids))
+	for rows.Next() {
+		var r poolRecord
+		if err := rows.Scan(&r.id, &r.key, &r.sha, &r.size); err != nil {
+			return nil, fmt.Errorf("pool files: %w", err)
+		}
+		out[r.id] = r
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("pool files: %w", err)
+	}
+	return out, nil
 }

@@ -166,15 +166,23 @@ var migrations = []migration{
 	indicesPerArchive,
 }
 
-// migration is SQL (a string) or a func(context.Context, *sql.Tx) error.
+// migration is SQL (a string) or a func(context.Context, migrationTx) error.
 type migration any
+
+// migrationTx is what a migration in Go uses of its transaction (a
+// *sql.Tx): tests count the statements it runs.
+type migrationTx interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+}
 
 func (c *Catalog) apply(ctx context.Context, tx *sql.Tx, m migration) error {
 	switch m := m.(type) {
 	case string:
 		_, err := tx.ExecContext(ctx, m)
 		return err
-	case func(context.Context, *sql.Tx) error:
+	case func(context.Context, migrationTx) error:
 		return m(ctx, tx)
 	}
 	return fmt.Errorf("unknown migration %T", m)
@@ -305,23 +313,19 @@ func createSnapshot(ctx context.Context, tx *sql.Tx, s catalog.NewSnapshot) (cat
 	}
 	if s.Tag != "" {
 		var n int
-		tx.QueryRowContext(ctx, `SELECT count(*) FROM snapshots WHERE archive_id = ? AND serial = ?`, aid, catalog.TagSerial(s.Tag)).Scan(&n)
+		if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM snapshots WHERE archive_id = ? AND serial = ?`,
+			aid, catalog.TagSerial(s.Tag)).Scan(&n); err != nil {
+			return catalog.Snapshot{}, fmt.Errorf("catalog: tag %s of %s: %w", s.Tag, s.Archive, err)
+		}
 		if n > 0 {
 			return catalog.Snapshot{}, fmt.Errorf("%w: tag %s has a snapshot of %s", catalog.ErrExists, s.Tag, s.Archive)
 		}
 	} else {
 		// Untracked while the pulse ran: not part of the snapshot.
-		untracked := map[string]bool{}
-		rows, err := tx.QueryContext(ctx, `SELECT suite FROM untracked WHERE archive_id = ?`, aid)
+		untracked, err := untrackedSuites(ctx, tx, aid)
 		if err != nil {
-			return catalog.Snapshot{}, fmt.Errorf("catalog: untracked: %w", err)
+			return catalog.Snapshot{}, fmt.Errorf("catalog: untracked suites of %s: %w", s.Archive, err)
 		}
-		for rows.Next() {
-			var su string
-			rows.Scan(&su)
-			untracked[su] = true
-		}
-		rows.Close()
 		s.Suites = slices.DeleteFunc(slices.Clone(s.Suites), func(su catalog.NewSuite) bool { return untracked[su.Name] })
 		if len(s.Suites) == 0 {
 			return catalog.Snapshot{}, fmt.Errorf("catalog: every suite of the snapshot of %s was untracked meanwhile", s.Archive)
@@ -406,6 +410,24 @@ func createSnapshot(ctx context.Context, tx *sql.Tx, s catalog.NewSnapshot) (cat
 		out.ValidUntil = time.Unix(validUntil, 0).UTC()
 	}
 	return out, nil
+}
+
+// untrackedSuites returns the suites of archive aid untracked so far.
+func untrackedSuites(ctx context.Context, tx *sql.Tx, aid int64) (map[string]bool, error) {
+	rows, err := tx.QueryContext(ctx, `SELECT suite FROM untracked WHERE archive_id = ?`, aid)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[string]bool{}
+	for rows.Next() {
+		var su string
+		if err := rows.Scan(&su); err != nil {
+			return nil, err
+		}
+		out[su] = true
+	}
+	return out, rows.Err()
 }
 
 // nextSerial gives a time-based snapshot created at created its serial,

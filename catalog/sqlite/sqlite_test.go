@@ -3,9 +3,12 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/aptsnap/aptsnap/blob"
 	"github.com/aptsnap/aptsnap/catalog"
@@ -92,5 +95,59 @@ func TestMigrateIndicesPerArchive(t *testing.T) {
 		if err != nil || len(got) != 1 || got[0].ID != ids[0] || got[0].SHA256 != deb || got[0].Size != 5 {
 			t.Errorf("%s: %s resolves to %+v (members %v), %v", arc, poolPath, got, ids, err)
 		}
+	}
+}
+
+// TestCreateSnapshotChecks: a tag taken is ErrExists, and what cannot be
+// read of the suites untracked fails the snapshot rather than being
+// taken for no suite.
+func TestCreateSnapshotChecks(t *testing.T) {
+	t0 := time.Date(2026, 11, 23, 6, 0, 0, 0, time.UTC)
+	snap := func(tag string) catalog.NewSnapshot {
+		idx := blob.Sum([]byte("Packages " + tag))
+		ns := catalog.NewSnapshot{Archive: "debian", Tag: tag, Created: t0, Suites: []catalog.NewSuite{{
+			Name: "stable", UpstreamDate: t0, Indices: []blob.Digest{idx}, Release: []byte("Suite: stable\n"), InRelease: []byte("signed"), ReleaseGPG: []byte("sig"),
+			Files:      []catalog.IndexFile{{Path: "main/binary-amd64/Packages", SHA256: idx, Size: 10}},
+			NewIndices: map[blob.Digest][]catalog.PoolEntry{idx: {{Path: "pool/main/h/hello/hello_1.0_all.deb", SHA256: blob.Sum([]byte("hello")), Size: 5}}},
+		}}}
+		if tag == "" {
+			ns.ValidUntil = t0.AddDate(0, 0, 10)
+		}
+		return ns
+	}
+	for _, tc := range []struct {
+		name string
+		// before runs on the catalog once it holds a snapshot of debian.
+		before string
+		tag    string
+		is     error  // what the error wraps, if not nil
+		says   string // what the error says
+	}{
+		{name: "a tag taken", tag: "v1", is: catalog.ErrExists, says: "tag v1 has a snapshot of debian"},
+		{name: "an unreadable untracked suite",
+			before: `DROP TABLE untracked; CREATE TABLE untracked (archive_id INTEGER, suite TEXT);
+				INSERT INTO untracked VALUES ((SELECT id FROM archives WHERE name = 'debian'), NULL)`,
+			says: "untracked suites of debian"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := context.Background()
+			c, err := Open(ctx, filepath.Join(t.TempDir(), "catalog.db"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			if _, err := c.CreateSnapshot(ctx, snap(tc.tag)); err != nil {
+				t.Fatal(err)
+			}
+			if tc.before != "" {
+				if _, err := c.w.ExecContext(ctx, tc.before); err != nil {
+					t.Fatal(err)
+				}
+			}
+			_, err = c.CreateSnapshot(ctx, snap(tc.tag))
+			if err == nil || (tc.is != nil && !errors.Is(err, tc.is)) || !strings.Contains(err.Error(), tc.says) {
+				t.Fatalf("second snapshot: %v, want an error saying %q", err, tc.says)
+			}
+		})
 	}
 }

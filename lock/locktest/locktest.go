@@ -27,6 +27,7 @@ func Run(t *testing.T, open Opener) {
 		{"Sweep", testSweep},
 		{"SweepWaitEndsWithContext", testSweepContext},
 		{"GC", testGC},
+		{"CancelledContext", testCancelled},
 	} {
 		t.Run(tc.name, func(t *testing.T) { tc.f(t, open) })
 	}
@@ -208,4 +209,69 @@ func testGC(t *testing.T, open Opener) {
 		t.Fatal(err)
 	}
 	g2.Release()
+}
+
+// testCancelled: with its context already ended, every call returns the
+// context's error, holding nothing, whether or not the lock is free.
+func testCancelled(t *testing.T, open Opener) {
+	for _, tc := range []struct {
+		name string
+		// held is taken first, with a live context, if not nil.
+		held func(ctx context.Context, l lock.Locker) (lock.Lock, error)
+		call func(ctx context.Context, l lock.Locker) (lock.Lock, error)
+	}{
+		{name: "Writer, free", call: func(ctx context.Context, l lock.Locker) (lock.Lock, error) { return l.Writer(ctx, "debian", false) }},
+		{name: "Writer, held",
+			held: func(ctx context.Context, l lock.Locker) (lock.Lock, error) { return l.Writer(ctx, "debian", false) },
+			call: func(ctx context.Context, l lock.Locker) (lock.Lock, error) { return l.Writer(ctx, "debian", false) }},
+		{name: "Writer waiting, free", call: func(ctx context.Context, l lock.Locker) (lock.Lock, error) { return l.Writer(ctx, "debian", true) }},
+		{name: "Writer waiting, held",
+			held: func(ctx context.Context, l lock.Locker) (lock.Lock, error) { return l.Writer(ctx, "debian", false) },
+			call: func(ctx context.Context, l lock.Locker) (lock.Lock, error) { return l.Writer(ctx, "debian", true) }},
+		{name: "Writers", call: func(ctx context.Context, l lock.Locker) (lock.Lock, error) { _, err := l.Writers(ctx); return nil, err }},
+		{name: "Writers, one running",
+			held: func(ctx context.Context, l lock.Locker) (lock.Lock, error) { return l.Writer(ctx, "debian", false) },
+			call: func(ctx context.Context, l lock.Locker) (lock.Lock, error) { _, err := l.Writers(ctx); return nil, err }},
+		{name: "Sweep", call: func(ctx context.Context, l lock.Locker) (lock.Lock, error) { return l.Sweep(ctx, true) }},
+		{name: "GC", call: func(ctx context.Context, l lock.Locker) (lock.Lock, error) { return l.GC(ctx) }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			a, b := open(t)
+			if tc.held != nil {
+				h, err := tc.held(context.Background(), a)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer h.Release()
+			}
+			ctx, cancel := context.WithCancel(context.Background())
+			cancel()
+			var l lock.Lock
+			var err error
+			if _, returned := within(5*time.Second, func() { l, err = tc.call(ctx, b) }); !returned {
+				t.Fatal("a call with its context ended did not return")
+			}
+			if !errors.Is(err, context.Canceled) || l != nil {
+				if l != nil {
+					l.Release()
+				}
+				t.Fatalf("with its context ended: %v (lock %v), want context.Canceled and no lock", err, l)
+			}
+			if tc.held != nil {
+				return
+			}
+			// Nothing was left held.
+			for _, take := range []func() (lock.Lock, error){
+				func() (lock.Lock, error) { return a.Writer(context.Background(), "debian", false) },
+				func() (lock.Lock, error) { return a.Sweep(context.Background(), true) },
+				func() (lock.Lock, error) { return a.GC(context.Background()) },
+			} {
+				got, err := take()
+				if err != nil {
+					t.Fatalf("after a call with its context ended: %v", err)
+				}
+				got.Release()
+			}
+		})
+	}
 }
