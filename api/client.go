@@ -90,10 +90,10 @@ func (c *Client) GC(ctx context.Context, dryRun bool) (GCResult, error) {
 }
 
 // Untrack implements Ops.
-func (c *Client) Untrack(ctx context.Context, archive, suite string) (UntrackResult, error) {
+func (c *Client) Untrack(ctx context.Context, archive string, suites []string) (UntrackResult, error) {
 	var out UntrackResult
-	err := c.do(ctx, http.MethodPost, "archives/"+url.PathEscape(archive)+"/untrack", map[string]string{"suite": suite}, &out)
-	return out, wrap("untrack", archive+" "+suite, err)
+	err := c.do(ctx, http.MethodPost, "archives/"+url.PathEscape(archive)+"/untrack", map[string][]string{"suites": suites}, &out)
+	return out, wrap("untrack", archive+" "+strings.Join(suites, " "), err)
 }
 
 // TagCreate implements Ops.

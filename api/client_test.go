@@ -59,9 +59,9 @@ func TestClientRoundTrip(t *testing.T) {
 		}
 	})
 	t.Run("untrack", func(t *testing.T) {
-		res, err := admin.Untrack(ctx, "debian", "bookworm-updates")
-		want := UntrackResult{Archive: "debian", Suite: "bookworm-updates", Snapshots: 2}
-		if err != nil || res != want {
+		res, err := admin.Untrack(ctx, "debian", []string{"bookworm-updates", "bookworm-backports"})
+		want := UntrackResult{Archive: "debian", Suites: []string{"bookworm-updates", "bookworm-backports"}, Snapshots: 2}
+		if err != nil || !reflect.DeepEqual(res, want) {
 			t.Errorf("got %+v, %v", res, err)
 		}
 	})

@@ -42,11 +42,11 @@ type GCResult struct {
 	Kept int `json:"kept"`
 }
 
-// UntrackResult is the outcome of untracking a suite.
+// UntrackResult is the outcome of untracking suites.
 type UntrackResult struct {
-	Archive   string `json:"archive"`
-	Suite     string `json:"suite"`
-	Snapshots int    `json:"snapshots"` // snapshots the suite was removed from
+	Archive   string   `json:"archive"`
+	Suites    []string `json:"suites"`    // the suites untracked, patterns resolved
+	Snapshots int      `json:"snapshots"` // snapshots they were removed from
 }
 
 // Problem is one thing verify found wrong.
@@ -66,8 +66,9 @@ type Ops interface {
 	Bump(ctx context.Context, archive, serial string, days int, allowShorten bool) (BumpResult, error)
 	// GC deletes expired snapshots, then every stored file no snapshot needs.
 	GC(ctx context.Context, dryRun bool) (GCResult, error)
-	// Untrack removes a suite from an archive and from all its snapshots.
-	Untrack(ctx context.Context, archive, suite string) (UntrackResult, error)
+	// Untrack removes suites (names, or patterns such as "bullseye*")
+	// from an archive and from all its snapshots, in one transaction.
+	Untrack(ctx context.Context, archive string, suites []string) (UntrackResult, error)
 	// Verify checks stored files and signatures of live snapshots.
 	Verify(ctx context.Context, archive, serial string) ([]Problem, error)
 	// TagCreate makes a tagged snapshot of each archive from a serial

@@ -44,6 +44,9 @@ type server struct {
 	maxUpload int64
 	// uploadDir is where uploads are spooled.
 	uploadDir string
+	// createSpool creates the file an uploaded file is spooled to
+	// (createFile if nil): tests make it fail as a full disk would.
+	createSpool func(path string) (io.WriteCloser, error)
 }
 
 // ServerOptions configure the admin API handler.
@@ -134,12 +137,15 @@ func (s *server) handleUpload(need catalog.Role, h func(c *call) error) http.Han
 	return s.handleLimit(need, -1, h)
 }
 
+// handleLimit is handle with the request body bounded to limit bytes, to
+// s.maxUpload if limit is negative.
 func (s *server) handleLimit(need catalog.Role, limit int64, h func(c *call) error) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		if limit < 0 {
-			limit = s.maxUpload
+		bound := limit // per request: handlers run concurrently
+		if bound < 0 {
+			bound = s.maxUpload
 		}
-		r.Body = http.MaxBytesReader(w, r.Body, limit)
+		r.Body = http.MaxBytesReader(w, r.Body, bound)
 		who, err := s.authenticate(r)
 		if err == nil && who == nil && need != "" {
 			err = fmt.Errorf("%w: this call needs a token (Authorization: Bearer ...)", ErrUnauthorized)
@@ -243,19 +249,26 @@ func (s *server) gc(c *call) error {
 	return writeJSON(c.w, http.StatusOK, res)
 }
 
+// maxUntrack bounds the suites one untrack names.
+const maxUntrack = 256
+
 func (s *server) untrack(c *call) error {
 	var req struct {
-		Suite string `json:"suite"`
+		Suites []string `json:"suites"`
+		Suite  string   `json:"suite"` // one suite, as older clients send it
 	}
 	if err := decode(c.r, &req); err != nil {
 		return err
 	}
 	archive := c.r.PathValue("archive")
-	if req.Suite == "" {
-		return fmt.Errorf("%w: untrack needs a suite", ErrInvalid)
+	if req.Suite != "" {
+		req.Suites = append(req.Suites, req.Suite)
 	}
-	res, err := s.ops.Untrack(c.r.Context(), archive, req.Suite)
-	s.audit(c, "untrack", err, "archive", archive, "suite", req.Suite, "snapshots", res.Snapshots)
+	if len(req.Suites) == 0 || len(req.Suites) > maxUntrack {
+		return fmt.Errorf("%w: untrack needs from 1 to %d suites or patterns", ErrInvalid, maxUntrack)
+	}
+	res, err := s.ops.Untrack(c.r.Context(), archive, req.Suites)
+	s.audit(c, "untrack", err, "archive", archive, "suites", req.Suites, "snapshots", res.Snapshots)
 	if err != nil {
 		return err
 	}

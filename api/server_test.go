@@ -77,12 +77,12 @@ func (f *fakeOps) GC(_ context.Context, dryRun bool) (GCResult, error) {
 	return GCResult{DryRun: dryRun, Expired: f.snaps[:1], Files: 3, Bytes: 4096, Kept: 7}, nil
 }
 
-func (f *fakeOps) Untrack(_ context.Context, archive, suite string) (UntrackResult, error) {
-	f.record("untrack %s %s", archive, suite)
+func (f *fakeOps) Untrack(_ context.Context, archive string, suites []string) (UntrackResult, error) {
+	f.record("untrack %s %s", archive, strings.Join(suites, " "))
 	if archive != "debian" {
 		return UntrackResult{}, fmt.Errorf("%w: archive %s", catalog.ErrNotFound, archive)
 	}
-	return UntrackResult{Archive: archive, Suite: suite, Snapshots: 2}, nil
+	return UntrackResult{Archive: archive, Suites: suites, Snapshots: 2}, nil
 }
 
 func (f *fakeOps) TagCreate(_ context.Context, tag string, from map[string]string, m *manifest.Manifest) ([]Snapshot, error) {
@@ -204,6 +204,8 @@ func TestAuthMatrix(t *testing.T) {
 			need: catalog.RoleAdmin, want: 200, happened: calledOps("gc true")},
 		{name: "untrack", method: "POST", path: "/api/v1/archives/debian/untrack", body: `{"suite":"bookworm-updates"}`,
 			need: catalog.RoleAdmin, want: 200, happened: calledOps("untrack debian bookworm-updates")},
+		{name: "untrack several", method: "POST", path: "/api/v1/archives/debian/untrack", body: `{"suites":["bullseye*","buster"]}`,
+			need: catalog.RoleAdmin, want: 200, happened: calledOps("untrack debian bullseye* buster")},
 		{name: "verify", method: "GET", path: "/api/v1/verify?archive=debian&serial=2026112301",
 			need: catalog.RoleAdmin, want: 200, happened: calledOps("verify debian 2026112301")},
 		{name: "token create", method: "POST", path: "/api/v1/tokens", body: `{"name":"ci","role":"release-manager"}`,
@@ -342,7 +344,8 @@ func TestBadRequests(t *testing.T) {
 		{"unknown role", "POST", "/api/v1/tokens", `{"name":"x","role":"root"}`, 400, "unknown role"},
 		{"empty token name", "POST", "/api/v1/tokens", `{"name":"","role":"admin"}`, 400, "token name"},
 		{"token name taken", "POST", "/api/v1/tokens", `{"name":"rm","role":"admin"}`, 409, "already exists"},
-		{"untrack without suite", "POST", "/api/v1/archives/debian/untrack", `{}`, 400, "needs a suite"},
+		{"untrack without suite", "POST", "/api/v1/archives/debian/untrack", `{}`, 400, "untrack needs from 1 to 256 suites"},
+		{"untrack too many suites", "POST", "/api/v1/archives/debian/untrack", `{"suites":[` + strings.Repeat(`"x",`, 256) + `"y"]}`, 400, "untrack needs from 1 to 256 suites"},
 		{"verify serial without archive", "GET", "/api/v1/verify?serial=2026112301", ``, 400, "needs an archive"},
 		{"bump unknown snapshot", "POST", "/api/v1/archives/debian/snapshots/2020010101/bump", `{"days":1}`, 404, "not found"},
 		{"untrack unknown archive", "POST", "/api/v1/archives/nope/untrack", `{"suite":"x"}`, 404, "not found"},

@@ -55,16 +55,16 @@ func (a *App) GC(ctx context.Context, dryRun bool) (api.GCResult, error) {
 }
 
 // Untrack implements api.Ops.
-func (a *App) Untrack(ctx context.Context, archive, suite string) (api.UntrackResult, error) {
+func (a *App) Untrack(ctx context.Context, archive string, suites []string) (api.UntrackResult, error) {
 	arc, err := a.Config.Archive(archive)
 	if err != nil {
 		return api.UntrackResult{}, fmt.Errorf("untrack: %w: %v", catalog.ErrNotFound, err)
 	}
-	n, err := a.mirror().Untrack(ctx, arc, suite)
+	names, n, err := a.mirror().Untrack(ctx, arc, suites...)
 	if err != nil {
 		return api.UntrackResult{}, err
 	}
-	return api.UntrackResult{Archive: archive, Suite: suite, Snapshots: n}, nil
+	return api.UntrackResult{Archive: archive, Suites: names, Snapshots: n}, nil
 }
 
 // Verify implements api.Ops (see package verify).

@@ -249,10 +249,10 @@ type Lifecycle interface {
 	// snapshots live keeps serving its latest, and a custom archive's
 	// contents live there.
 	Collect(ctx context.Context, now time.Time, dry bool) (Collection, error)
-	// Untrack removes a suite from every snapshot of an archive and records
-	// it as untracked, so that pulses skip it. It returns the number of
-	// snapshots changed.
-	Untrack(ctx context.Context, archive, suite string) (int, error)
+	// Untrack removes suites from every snapshot of an archive and records
+	// them as untracked, so that pulses skip them, in one transaction. It
+	// returns the number of snapshots changed.
+	Untrack(ctx context.Context, archive string, suites ...string) (int, error)
 	// Untracked lists an archive's untracked suites.
 	Untracked(ctx context.Context, archive string) ([]string, error)
 	// Track undoes Untrack for future pulses.

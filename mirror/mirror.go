@@ -24,6 +24,7 @@ import (
 	"github.com/aptsnap/aptsnap/blob"
 	"github.com/aptsnap/aptsnap/catalog"
 	"github.com/aptsnap/aptsnap/config"
+	"github.com/aptsnap/aptsnap/errdefs"
 	"github.com/aptsnap/aptsnap/events"
 	"github.com/aptsnap/aptsnap/index"
 	"github.com/aptsnap/aptsnap/lock"
@@ -231,27 +232,49 @@ func (m *Mirror) Pulse(ctx context.Context, a *config.Archive) (catalog.Snapshot
 	return snap, err
 }
 
-// Untrack stops tracking a suite of a: it is removed from every snapshot
-// of the archive (tags keep it), and pulses skip it until it leaves the
-// configuration. Its files go at the next GC. It returns the number of
-// snapshots changed.
-func (m *Mirror) Untrack(ctx context.Context, a *config.Archive, suite string) (int, error) {
-	if !slices.Contains(a.Suites, suite) {
-		snaps, err := m.cat.Snapshots(ctx, a.Name)
-		if err != nil {
-			return 0, err
+// Untrack removes suites from an archive and from all its snapshots, in
+// one transaction: pulses skip them until they leave the archive's
+// configuration. Each of suites is a suite's name or a pattern of names
+// ("bullseye*", as path.Match), matched against the suites the archive
+// tracks or its snapshots hold; one that names none is an error, and
+// nothing is untracked then. Their files go at the next GC. It returns
+// the suites untracked and the number of snapshots changed.
+func (m *Mirror) Untrack(ctx context.Context, a *config.Archive, suites ...string) ([]string, int, error) {
+	snaps, err := m.cat.Snapshots(ctx, a.Name)
+	if err != nil {
+		return nil, 0, err
+	}
+	known := slices.Clone(a.Suites)
+	for _, s := range snaps {
+		known = append(known, s.Suites...)
+	}
+	slices.Sort(known)
+	known = slices.Compact(known)
+	var names []string
+	for _, pat := range suites {
+		if _, err := path.Match(pat, ""); err != nil {
+			return nil, 0, fmt.Errorf("untrack: %w: %q is not a suite name or pattern: %v", errdefs.ErrInvalid, pat, err)
 		}
-		if !slices.ContainsFunc(snaps, func(s catalog.Snapshot) bool { return slices.Contains(s.Suites, suite) }) {
-			return 0, fmt.Errorf("untrack: %w: %s tracks no suite %q", catalog.ErrNotFound, a.Name, suite)
+		n := len(names)
+		for _, k := range known {
+			if ok, _ := path.Match(pat, k); ok && !slices.Contains(names, k) {
+				names = append(names, k)
+			}
+		}
+		if len(names) == n && !slices.Contains(names, pat) {
+			return nil, 0, fmt.Errorf("untrack: %w: %s tracks no suite %q (it has %s)", catalog.ErrNotFound, a.Name, pat, strings.Join(known, ", "))
 		}
 	}
-	n, err := m.cat.Untrack(ctx, a.Name, suite)
+	if len(names) == 0 {
+		return nil, 0, fmt.Errorf("untrack: %w: name a suite of %s", errdefs.ErrInvalid, a.Name)
+	}
+	n, err := m.cat.Untrack(ctx, a.Name, names...)
 	if err != nil {
-		return 0, fmt.Errorf("untrack %s %s: %w", a.Name, suite, err)
+		return nil, 0, fmt.Errorf("untrack %s %s: %w", a.Name, strings.Join(names, " "), err)
 	}
 	m.events.Changed()
-	m.log.Info("untracked", "archive", a.Name, "suite", suite, "snapshots", n)
-	return n, nil
+	m.log.Info("untracked", "archive", a.Name, "suites", names, "snapshots", n)
+	return names, n, nil
 }
 
 func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }

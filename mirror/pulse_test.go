@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -419,19 +420,26 @@ func TestUntrack(t *testing.T) {
 	s := newSetup(t, false)
 	s.pulse(t)
 	s.pulse(t)
-	n, err := s.m.Untrack(ctx, s.arc, "bookworm-updates")
-	if err != nil || n != 2 {
-		t.Fatalf("Untrack = %d, %v; want 2 snapshots", n, err)
+	names, n, err := s.m.Untrack(ctx, s.arc, "bookworm-updates")
+	if err != nil || n != 2 || !slices.Equal(names, []string{"bookworm-updates"}) {
+		t.Fatalf("Untrack = %q %d, %v; want bookworm-updates from 2 snapshots", names, n, err)
 	}
 	next := s.pulse(t)
 	if strings.Join(next.Suites, " ") != "bookworm" {
 		t.Errorf("a pulse after untrack has suites %v", next.Suites)
 	}
-	if _, err := s.m.Untrack(ctx, s.arc, "sid"); !errors.Is(err, catalog.ErrNotFound) {
+	if _, _, err := s.m.Untrack(ctx, s.arc, "sid"); !errors.Is(err, catalog.ErrNotFound) {
 		t.Errorf("untrack of a suite never tracked: %v", err)
 	}
-	if _, err := s.m.Untrack(ctx, s.arc, "bookworm"); err != nil {
-		t.Fatal(err)
+	// A pattern naming nothing fails the whole untrack: bookworm stays.
+	if _, _, err := s.m.Untrack(ctx, s.arc, "bookworm", "bullseye*"); !errors.Is(err, catalog.ErrNotFound) {
+		t.Errorf("untrack with a pattern naming nothing: %v", err)
+	}
+	if _, _, err := s.m.Untrack(ctx, s.arc, "[b"); err == nil {
+		t.Error("untrack of a malformed pattern succeeded")
+	}
+	if names, _, err := s.m.Untrack(ctx, s.arc, "book*"); err != nil || !slices.Equal(names, []string{"bookworm", "bookworm-updates"}) {
+		t.Fatalf("untrack book* = %q, %v", names, err)
 	}
 	if _, err := s.m.Pulse(ctx, s.arc); err == nil || !strings.Contains(err.Error(), "every suite of debian is untracked") {
 		t.Errorf("a pulse of an archive with every suite untracked: %v", err)

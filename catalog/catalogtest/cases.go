@@ -611,6 +611,26 @@ func testUntrack(t *testing.T, open Opener) {
 	if u, _ := c.Untracked(ctx, "debian"); len(u) != 0 {
 		t.Errorf("Untracked after Track = %v", u)
 	}
+
+	// Several suites at once: each snapshot counted once.
+	c = open(t)
+	for i := range 2 {
+		if _, err := c.CreateSnapshot(ctx, twoSuites("debian", t0.Add(time.Duration(i)*time.Hour), "")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n, err := c.Untrack(ctx, "debian", "bookworm", "bookworm-updates"); err != nil || n != 2 {
+		t.Fatalf("Untrack of two suites = %d, %v; want 2 snapshots", n, err)
+	}
+	if u, err := c.Untracked(ctx, "debian"); err != nil || !slices.Equal(u, []string{"bookworm", "bookworm-updates"}) {
+		t.Errorf("Untracked = %v, %v", u, err)
+	}
+	snaps, _ = c.Snapshots(ctx, "debian")
+	for _, s := range snaps {
+		if len(s.Suites) != 0 {
+			t.Errorf("%s after untracking both suites: %v", s.Serial, s.Suites)
+		}
+	}
 }
 
 func testPulses(t *testing.T, open Opener) {

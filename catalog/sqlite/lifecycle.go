@@ -240,7 +240,7 @@ func collectUnreferenced(ctx context.Context, tx *sql.Tx) (map[blob.Digest]bool,
 }
 
 // Untrack implements Lifecycle.
-func (c *Catalog) Untrack(ctx context.Context, archive, suite string) (int, error) {
+func (c *Catalog) Untrack(ctx context.Context, archive string, suites ...string) (int, error) {
 	tx, err := c.w.BeginTx(ctx, nil)
 	if err != nil {
 		return 0, fmt.Errorf("catalog: begin: %w", err)
@@ -250,20 +250,39 @@ func (c *Catalog) Untrack(ctx context.Context, archive, suite string) (int, erro
 	if err != nil {
 		return 0, err
 	}
-	// Tagged snapshots are immutable: they keep the suite.
-	res, err := tx.ExecContext(ctx, `DELETE FROM snapshot_suites WHERE suite = ? AND snapshot_id IN
-		(SELECT id FROM snapshots WHERE archive_id = ? AND serial NOT LIKE '@%')`, suite, aid)
-	if err != nil {
+	changed := map[int64]bool{}
+	for _, suite := range suites {
+		// Tagged snapshots are immutable: they keep the suite.
+		rows, err := tx.QueryContext(ctx, `DELETE FROM snapshot_suites WHERE suite = ? AND snapshot_id IN
+			(SELECT id FROM snapshots WHERE archive_id = ? AND serial NOT LIKE '@%') RETURNING snapshot_id`, suite, aid)
+		if err != nil {
+			return 0, fmt.Errorf("catalog: untrack %s: %w", suite, err)
+		}
+		for rows.Next() {
+			var id int64
+			if err := rows.Scan(&id); err != nil {
+				rows.Close()
+				return 0, fmt.Errorf("catalog: untrack %s: %w", suite, err)
+			}
+			changed[id] = true
+		}
+		if err := rows.Close(); err != nil {
+			return 0, fmt.Errorf("catalog: untrack %s: %w", suite, err)
+		}
+		if err := rows.Err(); err != nil {
+			return 0, fmt.Errorf("catalog: untrack %s: %w", suite, err)
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO untracked(archive_id, suite) VALUES (?, ?)`, aid, suite); err != nil {
+			return 0, fmt.Errorf("catalog: untrack %s: %w", suite, err)
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM suite_marks WHERE archive_id = ? AND suite = ?`, aid, suite); err != nil {
+			return 0, fmt.Errorf("catalog: untrack %s: %w", suite, err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
 		return 0, fmt.Errorf("catalog: untrack: %w", err)
 	}
-	n, _ := res.RowsAffected()
-	if _, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO untracked(archive_id, suite) VALUES (?, ?)`, aid, suite); err != nil {
-		return 0, fmt.Errorf("catalog: untrack: %w", err)
-	}
-	if _, err := tx.ExecContext(ctx, `DELETE FROM suite_marks WHERE archive_id = ? AND suite = ?`, aid, suite); err != nil {
-		return 0, fmt.Errorf("catalog: untrack: %w", err)
-	}
-	return int(n), tx.Commit()
+	return len(changed), nil
 }
 
 // Untracked implements Lifecycle.

@@ -82,12 +82,17 @@ func gcCmd(g *globals) *cobra.Command {
 
 func untrackCmd(g *globals) *cobra.Command {
 	return &cobra.Command{
-		Use:   "untrack ARCHIVE SUITE",
-		Short: "Stop tracking a suite: remove it from the archive and all its snapshots",
-		Args:  cobra.ExactArgs(2),
+		Use:   "untrack ARCHIVE SUITE...",
+		Short: "Stop tracking suites: remove them from the archive and all its snapshots, in one go",
+		Long: `Stop tracking suites: remove them from the archive and from all its
+snapshots (tagged snapshots keep them), in one transaction; pulses skip
+them until they leave the configuration, and GC frees their files.
+A SUITE may be a pattern of names: untrack debian 'bullseye*' removes
+bullseye, bullseye-updates and bullseye-backports together.`,
+		Args: cobra.MinimumNArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return g.withBackend(cmd, func(ctx context.Context, b *backend, w io.Writer) error {
-				res, err := b.Untrack(ctx, args[0], args[1])
+				res, err := b.Untrack(ctx, args[0], args[1:])
 				if err != nil {
 					return err
 				}

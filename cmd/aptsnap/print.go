@@ -47,7 +47,7 @@ func printGC(w io.Writer, r api.GCResult) {
 }
 
 func printUntrack(w io.Writer, r api.UntrackResult) {
-	fmt.Fprintf(w, "untracked %s from %s (%d snapshots)\n", r.Suite, r.Archive, r.Snapshots)
+	fmt.Fprintf(w, "untracked %s from %s (%d snapshots)\n", strings.Join(r.Suites, ", "), r.Archive, r.Snapshots)
 }
 
 // printProblems prints what verify found, and returns an error if anything.

@@ -55,7 +55,7 @@ func TestPrint(t *testing.T) {
 		{"gc nothing", func(w *bytes.Buffer) error { printGC(w, api.GCResult{Kept: 5}); return nil },
 			"gc: 0 snapshot(s), 0 file(s), 0 B deleted, 5 kept\n", ""},
 		{"untrack", func(w *bytes.Buffer) error {
-			printUntrack(w, api.UntrackResult{Archive: "debian", Suite: "bookworm-updates", Snapshots: 4})
+			printUntrack(w, api.UntrackResult{Archive: "debian", Suites: []string{"bookworm-updates"}, Snapshots: 4})
 			return nil
 		}, "untracked bookworm-updates from debian (4 snapshots)\n", ""},
 		{"verify ok", func(w *bytes.Buffer) error { return printProblems(w, nil) }, "verify: ok\n", ""},
