@@ -2,8 +2,10 @@
 // tree builds from.
 //
 // The tree records, per archive, the serial it builds from in
-// config/APT_snapshots.d/<archive>/serial: a serial YYYYMMDDNN, or the
-// word latest (the archive follows the server's newest snapshot). The
+// config/APT_snapshots.d/<archive>/serial: a serial YYYYMMDDNN, the word
+// latest (the archive follows the server's newest snapshot), or
+// tagged/<tag>, a tagged snapshot (a stable branch builds from the tagged
+// snapshots of its last release; they never expire). The
 // archives are the subdirectories of config/APT_snapshots.d; the optional
 // config/APT_snapshots.d/aptsnap.toml holds the tree's settings:
 //
@@ -11,7 +13,8 @@
 //	freeze_exceptions = ["debian-security"]   # archives that stay latest on freeze
 //	exceptions_archive = "mycustom"           # custom archive that receives freeze exceptions
 //
-// Freeze writes the server's latest serials, thaw writes latest, and
+// Freeze writes the server's latest serials, thaw writes latest (both
+// leave an archive on a tag alone unless it is named), and
 // prepare-build resolves the set one build uses and writes it to
 // tmp/APT_snapshots.resolved.json (ResolvedPath), where the build reads it.
 package branch
@@ -41,6 +44,32 @@ import (
 
 // Latest is the serial file value of an archive that follows the newest snapshot.
 const Latest = "latest"
+
+// TagPrefix starts the serial file value of an archive that builds from a
+// tagged snapshot: "tagged/6.1", as in its URL /tagged/6.1/<archive>/.
+const TagPrefix = "tagged/"
+
+// Tag returns the tag a serial file value names, if it names one.
+func Tag(value string) (string, bool) {
+	tag, ok := strings.CutPrefix(value, TagPrefix)
+	return tag, ok && names.Tag(tag)
+}
+
+// validValue reports whether v may be in a serial file (latest allowed)
+// or in a resolved set (not).
+func validValue(v string, latestOK bool) bool {
+	_, tagged := Tag(v)
+	return names.Serial(v) || tagged || (latestOK && v == Latest)
+}
+
+// ServerSerial is how the server names the snapshot of a resolved value:
+// the serial, or "@" and the tag.
+func ServerSerial(value string) string {
+	if tag, ok := Tag(value); ok {
+		return "@" + tag
+	}
+	return value
+}
 
 // Dir is where a tree keeps its serials, relative to the tree root.
 const Dir = "config/APT_snapshots.d"
@@ -119,8 +148,8 @@ func Open(root string) (*Tree, error) {
 			return nil, err
 		}
 		v := strings.TrimSpace(string(b))
-		if v != Latest && !names.Serial(v) {
-			return nil, fmt.Errorf("%s: %q is neither a serial (YYYYMMDDNN) nor %q", p, v, Latest)
+		if !validValue(v, true) {
+			return nil, fmt.Errorf("%s: %q is neither a serial (YYYYMMDDNN), %q nor %s<tag>", p, v, Latest, TagPrefix)
 		}
 		t.serials[e.Name()] = v
 	}
@@ -158,7 +187,8 @@ func (t *Tree) Archives() []string {
 	return out
 }
 
-// Serials returns a copy of archive -> serial file value (a serial or "latest").
+// Serials returns a copy of archive -> serial file value (a serial,
+// "latest" or "tagged/<tag>").
 func (t *Tree) Serials() map[string]string {
 	out := make(map[string]string, len(t.serials))
 	for a, s := range t.serials {
@@ -265,6 +295,10 @@ func (t *Tree) Freeze(ctx context.Context, srv Server, archives []string, except
 	}
 	want := make(map[string]string, len(as))
 	for _, a := range as {
+		if _, tagged := Tag(t.serials[a]); tagged && len(archives) == 0 {
+			want[a] = t.serials[a] // a tag is frozen already: named, it moves
+			continue
+		}
 		if !exceptionsToo && slices.Contains(t.Settings.FreezeExceptions, a) {
 			want[a] = Latest
 			continue
@@ -285,6 +319,9 @@ func (t *Tree) Thaw(archives []string) ([]Change, error) {
 	want := make(map[string]string, len(as))
 	for _, a := range as {
 		want[a] = Latest
+		if _, tagged := Tag(t.serials[a]); tagged && len(archives) == 0 {
+			want[a] = t.serials[a] // a tag stays unless its archive is named
+		}
 	}
 	return t.write(as, want)
 }
@@ -355,11 +392,11 @@ func writeAtomic(path string, data []byte) error {
 // ResolvedPath(t.Root) (creating tmp/), as CatJSON would print them.
 //
 // Without fromJSON (nil or empty), every latest is resolved to the
-// server's latest serial and frozen serials are kept. With fromJSON, a
-// JSON object archive -> serial (what CatJSON prints, say, at freeze
-// time), the serials are taken from it instead and srv is not used: it
-// must name every archive of the tree and no other, each with a serial
-// (latest is refused).
+// server's latest serial, frozen serials are kept, and a tag is kept once
+// the server says it has it. With fromJSON, a JSON object archive ->
+// serial (what CatJSON prints, say, at freeze time), the serials are taken
+// from it instead and srv is not used: it must name every archive of the
+// tree and no other, each with a serial or a tag (latest is refused).
 func (t *Tree) PrepareBuild(ctx context.Context, srv Server, fromJSON []byte) (map[string]string, error) {
 	var res map[string]string
 	if len(bytes.TrimSpace(fromJSON)) > 0 {
@@ -396,6 +433,14 @@ func (t *Tree) PrepareBuild(ctx context.Context, srv Server, fromJSON []byte) (m
 					return nil, err
 				}
 			}
+			if tag, ok := Tag(s); ok {
+				if srv == nil {
+					return nil, fmt.Errorf("tag %s of %s: no server to ask", tag, a)
+				}
+				if _, err := srv.Snapshot(ctx, a, ServerSerial(s)); err != nil {
+					return nil, fmt.Errorf("%s builds from tag %s: %w (aptsnap tag list shows the tags)", a, tag, err)
+				}
+			}
 			res[a] = s
 		}
 	}
@@ -423,8 +468,8 @@ func parseResolved(data []byte) (map[string]string, error) {
 		return nil, errors.New("serials JSON: not an object")
 	}
 	for _, a := range slices.Sorted(maps.Keys(m)) {
-		if s := m[a]; !names.Serial(s) {
-			return nil, fmt.Errorf("serials JSON: %s: %q is not a serial (YYYYMMDDNN)", a, s)
+		if s := m[a]; !validValue(s, false) {
+			return nil, fmt.Errorf("serials JSON: %s: %q is neither a serial (YYYYMMDDNN) nor %s<tag>", a, s, TagPrefix)
 		}
 	}
 	return m, nil
@@ -444,11 +489,23 @@ func LoadResolved(root string) (map[string]string, error) {
 	return m, nil
 }
 
-// frozen returns the archives whose serial file holds a serial, sorted.
+// frozen returns the archives whose serial file holds a serial (not
+// latest, not a tag), sorted.
 func (t *Tree) frozen() []string {
 	var out []string
 	for _, a := range t.Archives() {
-		if t.serials[a] != Latest {
+		if names.Serial(t.serials[a]) {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+// tagged returns the archives whose serial file names a tag, sorted.
+func (t *Tree) tagged() []string {
+	var out []string
+	for _, a := range t.Archives() {
+		if _, ok := Tag(t.serials[a]); ok {
 			out = append(out, a)
 		}
 	}
@@ -456,6 +513,7 @@ func (t *Tree) frozen() []string {
 }
 
 // Bump bumps every frozen serial on the server: Valid-Until = now + days.
+// Tagged snapshots never expire: there is nothing to bump.
 // It stops at the first error, returning the bumps done so far.
 func (t *Tree) Bump(ctx context.Context, srv Server, days int, allowShorten bool) ([]api.BumpResult, error) {
 	var out []api.BumpResult
@@ -473,13 +531,14 @@ func (t *Tree) Bump(ctx context.Context, srv Server, days int, allowShorten bool
 // Valid-Until is before now + minDays days ("expires 2026-12-03T10:00:00Z,
 // in 2.5 days", or "expired ..., 1.0 days ago" when the server still has
 // it) and for each the server does not have ("gone"). A snapshot without
-// Valid-Until never expires. Other server errors are returned as errors.
+// Valid-Until never expires: a tagged one, which is only checked to exist.
+// Other server errors are returned as errors.
 func (t *Tree) Expiry(ctx context.Context, srv Server, minDays int, now time.Time) ([]Problem, error) {
 	limit := now.Add(time.Duration(minDays) * 24 * time.Hour)
 	var out []Problem
-	for _, a := range t.frozen() {
+	for _, a := range slices.Concat(t.frozen(), t.tagged()) {
 		s := t.serials[a]
-		snap, err := srv.Snapshot(ctx, a, s)
+		snap, err := srv.Snapshot(ctx, a, ServerSerial(s))
 		if errors.Is(err, catalog.ErrNotFound) {
 			out = append(out, Problem{Archive: a, Serial: s, What: "gone"})
 			continue

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -453,8 +454,8 @@ func TestPrepareBuildRefuses(t *testing.T) {
 	tests := []struct {
 		name, json, want string
 	}{
-		{"latest", `{"debian":"2026113002","debian-security":"latest","mycustom":"2026113001"}`, `debian-security: "latest" is not a serial`},
-		{"malformed serial", `{"debian":"2026-11-30","debian-security":"2026120101","mycustom":"2026113001"}`, `debian: "2026-11-30" is not a serial`},
+		{"latest", `{"debian":"2026113002","debian-security":"latest","mycustom":"2026113001"}`, `debian-security: "latest" is neither a serial`},
+		{"malformed serial", `{"debian":"2026-11-30","debian-security":"2026120101","mycustom":"2026113001"}`, `debian: "2026-11-30" is neither a serial`},
 		{"missing archive", `{"debian":"2026113002","mycustom":"2026113001"}`, "lacks archives of the tree: debian-security"},
 		{"unknown archive", `{"debian":"2026113002","debian-security":"2026120101","mycustom":"2026113001","ubuntu":"2026113001"}`, "does not have: ubuntu"},
 		{"not an object", `["debian"]`, "serials JSON"},
@@ -601,5 +602,77 @@ func TestExpiry(t *testing.T) {
 	}
 	if _, err := tr.Expiry(context.Background(), srv, 7, now); err == nil || !strings.Contains(err.Error(), "database is locked") {
 		t.Errorf("Expiry with a server error: %v", err)
+	}
+}
+
+// TestTaggedBranch: a stable branch builds from the tagged snapshots of
+// its last release: its serial files name tags, which freeze and thaw
+// leave alone unless named, prepare-build checks exist and keeps, bump
+// skips and expiry never finds expiring, only gone.
+func TestTaggedBranch(t *testing.T) {
+	ctx := context.Background()
+	root := makeTree(t, map[string]string{
+		"debian/serial":          "tagged/6.1\n",
+		"debian-security/serial": "latest\n",
+		"mycustom/serial":        "tagged/6.1\n",
+	})
+	tr, err := Open(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := standardServer()
+	srv.snaps = map[string]api.Snapshot{
+		"debian/@6.1":   {Archive: "debian", Serial: "@6.1"},
+		"mycustom/@6.1": {Archive: "mycustom", Serial: "@6.1"},
+	}
+	res, err := tr.PrepareBuild(ctx, srv, nil)
+	want := map[string]string{"debian": "tagged/6.1", "debian-security": "2026120101", "mycustom": "tagged/6.1"}
+	if err != nil || !maps.Equal(res, want) {
+		t.Fatalf("PrepareBuild = %v, %v; want %v", res, err, want)
+	}
+	if got, err := LoadResolved(root); err != nil || !maps.Equal(got, want) {
+		t.Errorf("LoadResolved = %v, %v", got, err)
+	}
+	bumps, err := tr.Bump(ctx, srv, 30, false)
+	if err != nil || len(bumps) != 0 || len(srv.bumped) != 0 {
+		t.Errorf("Bump of a tagged branch: %v %v %v", bumps, srv.bumped, err)
+	}
+	probs, err := tr.Expiry(ctx, srv, 10000, time.Now())
+	if err != nil || len(probs) != 0 {
+		t.Errorf("Expiry of a tagged branch: %v, %v", probs, err)
+	}
+
+	// Freeze and thaw of the whole branch leave the tags.
+	if _, err := tr.Freeze(ctx, srv, nil, true); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tr.Thaw(nil); err != nil {
+		t.Fatal(err)
+	}
+	if got := readSerials(t, root, "debian", "mycustom"); got["debian"] != "tagged/6.1\n" || got["mycustom"] != "tagged/6.1\n" {
+		t.Errorf("freeze and thaw moved the tags: %v", got)
+	}
+	// Named, a tagged archive moves.
+	if _, err := tr.Freeze(ctx, srv, []string{"debian"}, false); err != nil {
+		t.Fatal(err)
+	}
+	if got := readSerials(t, root, "debian"); got["debian"] != "2026113002\n" {
+		t.Errorf("freeze debian: %q", got["debian"])
+	}
+
+	// A tag the server does not have: prepare-build and expiry say so.
+	delete(srv.snaps, "mycustom/@6.1")
+	if _, err := tr.PrepareBuild(ctx, srv, nil); err == nil || !strings.Contains(err.Error(), "mycustom builds from tag 6.1") {
+		t.Errorf("PrepareBuild with a missing tag: %v", err)
+	}
+	probs, err = tr.Expiry(ctx, srv, 1, time.Now())
+	if err != nil || len(probs) != 2 || probs[1] != (Problem{Archive: "mycustom", Serial: "tagged/6.1", What: "gone"}) {
+		t.Errorf("Expiry with a missing tag: %+v, %v", probs, err)
+	}
+	for _, bad := range []string{"tagged/", "tagged/../x", "tagged/6.1/x", "tagged/-x"} {
+		root := makeTree(t, map[string]string{"debian/serial": bad + "\n"})
+		if _, err := Open(root); err == nil {
+			t.Errorf("Open accepted serial %q", bad)
+		}
 	}
 }

@@ -44,7 +44,17 @@ func TestSources(t *testing.T) {
 			t.Errorf("%+v:\n%s\nwant\n%s", tc.o, b.String(), tc.want)
 		}
 	}
+	// Tags: the server's /tagged/<tag>/<archive>/, on the archive's host.
 	var b bytes.Buffer
+	if err := Sources(&b, map[string]string{"debian": "tagged/6.1", "ours": "tagged/6.1"}, served, SourcesOptions{Format: OneLine}); err != nil {
+		t.Fatal(err)
+	}
+	if want := "deb http://snap.example/tagged/6.1/debian/ bookworm main contrib\n" +
+		"deb http://snap.example/tagged/6.1/debian/ bookworm-updates main contrib\n" +
+		"deb http://ours.example/tagged/6.1/ours/ stable main\n"; b.String() != want {
+		t.Errorf("tagged sources:\n%s\nwant\n%s", b.String(), want)
+	}
+	b.Reset()
 	if err := Sources(&b, map[string]string{"gone": "2026112301"}, served, SourcesOptions{Format: OneLine}); err == nil {
 		t.Error("sources of an archive the server lacks")
 	}

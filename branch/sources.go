@@ -65,7 +65,13 @@ func Sources(w io.Writer, set map[string]string, archives []api.Archive, o Sourc
 		names = append(names, n)
 	}
 	slices.Sort(names)
-	uri := func(n string) string { return byName[n].URL + "/" + set[n] + "/" }
+	uri := func(n string) string {
+		if tag, ok := Tag(set[n]); ok {
+			// The server's /tagged/<tag>/<archive>/, beside /<archive>/.
+			return strings.TrimSuffix(byName[n].URL, "/"+n) + "/tagged/" + tag + "/" + n + "/"
+		}
+		return byName[n].URL + "/" + set[n] + "/"
+	}
 	switch o.Format {
 	case OneLine:
 		opt := ""

@@ -210,3 +210,68 @@ func TestBranchFreezeAndExceptions(t *testing.T) {
 	}
 	policy("2.10-1")
 }
+
+// TestTaggedBranch: a stable branch whose serial files name the tag of
+// its last release builds from /tagged/: prepare-build keeps the tag,
+// sources prints /tagged/<tag>/<archive>/ lines the real apt-get uses
+// (the tagged versions, whatever the archives' newest), expiry passes
+// whatever the minimum (a tag never expires), and a missing tag is said.
+func TestTaggedBranch(t *testing.T) {
+	bin := aptsnapBinary(t)
+	e := newEnvWith(t, customConfig(""))
+	c := &cli{t: t, bin: bin, config: e.writeConfig(t), server: e.srv.URL}
+	rm := createToken(t, c, "release-manager", "rm")
+	s1 := e.mustPulse().Serial // hello 2.10-1
+	ours, err := e.app.Pulse(t.Context(), "ours")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.app.TagCreate(t.Context(), "6.1", map[string]string{"debian": s1, "ours": ours.Serial}, nil); err != nil {
+		t.Fatal(err)
+	}
+	e.up.write(1)
+	e.mustPulse() // hello 2.10-2, the newest
+
+	root := branchTree(t, e.srv.URL, branchPrefs)
+	for _, arc := range []string{"debian", "ours"} {
+		os.WriteFile(filepath.Join(root, "config/APT_snapshots.d", arc, "serial"), []byte("tagged/6.1\n"), 0o644)
+	}
+	must := func(args ...string) string {
+		t.Helper()
+		out, stderr, err := c.run(rm, append(args, "--tree", root)...)
+		if err != nil {
+			t.Fatalf("aptsnap %s: %v\n%s%s", strings.Join(args, " "), err, out, stderr)
+		}
+		return out
+	}
+	if out := must("serials", "prepare-build"); out != "debian: tagged/6.1\nours: tagged/6.1\n" {
+		t.Errorf("prepare-build:\n%s", out)
+	}
+	if out := must("serials", "expiry", "--min-days", "3650"); !strings.Contains(out, "at least 3650") {
+		t.Errorf("expiry of a tagged branch: %q", out)
+	}
+	if out := must("serials", "freeze"); !strings.Contains(out, "debian: tagged/6.1 (unchanged)") {
+		t.Errorf("freeze of a tagged branch:\n%s", out)
+	}
+	keyPath := filepath.Join(t.TempDir(), "aptsnap.asc")
+	os.WriteFile(keyPath, e.app.Signer.PublicKey(), 0o644)
+	sources := must("sources", "--signed-by", keyPath)
+	if want := fmt.Sprintf("deb [signed-by=%s] %s/tagged/6.1/debian/ bookworm main\n", keyPath, e.srv.URL); !strings.Contains(sources, want) ||
+		!strings.Contains(sources, "/tagged/6.1/ours/ stable main\n") {
+		t.Errorf("sources:\n%s", sources)
+	}
+	apt := apttest.New(t, sources)
+	if out, err := apt.Run("update"); err != nil {
+		t.Fatalf("apt-get update: %v\n%s", err, out)
+	}
+	if got := candidate(t, apt, "hello"); got != "2.10-1" {
+		t.Errorf("hello from the tag: %s, want the tagged 2.10-1", got)
+	}
+
+	if _, err := e.app.TagDelete(t.Context(), "6.1"); err != nil {
+		t.Fatal(err)
+	}
+	if _, stderr, err := c.run(rm, "serials", "prepare-build", "--tree", root); err == nil || !strings.Contains(stderr, "builds from tag 6.1") {
+		t.Errorf("prepare-build with the tag deleted: %v %s", err, stderr)
+	}
+}

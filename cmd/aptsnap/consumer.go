@@ -47,12 +47,16 @@ func (g *globals) treeBackend(cmd *cobra.Command, root string) (*branch.Tree, *b
 type branchServer struct{ *backend }
 
 func (s branchServer) Snapshot(ctx context.Context, archive, serial string) (api.Snapshot, error) {
-	snaps, err := s.Snapshots(ctx, archive)
+	list := s.Snapshots
+	if strings.HasPrefix(serial, "@") { // a tag
+		list = func(ctx context.Context, _ string) ([]api.Snapshot, error) { return s.Tags(ctx) }
+	}
+	snaps, err := list(ctx, archive)
 	if err != nil {
 		return api.Snapshot{}, err
 	}
 	for _, sn := range snaps {
-		if sn.Serial == serial {
+		if sn.Archive == archive && sn.Serial == serial {
 			return sn, nil
 		}
 	}
