@@ -114,6 +114,21 @@ type RepoResult struct {
 	Removed []Package `json:"removed"`
 	// Unchanged are packages already there with the same content.
 	Unchanged []Package `json:"unchanged"`
+	// From is the suite a copy took (or, dry, would take) its package from.
+	From *CopySource `json:"from,omitempty"`
+}
+
+// CopySource is the suite a copy takes its package from, with the fields
+// of its Release APT pins by (apt_preferences(5): o=, l=, a=, n=, v=).
+type CopySource struct {
+	Archive      string `json:"archive"`
+	Serial       string `json:"serial"`
+	Suite        string `json:"suite"`
+	Origin       string `json:"origin"`
+	Label        string `json:"label"`
+	ReleaseSuite string `json:"release_suite"`
+	Codename     string `json:"codename"`
+	Version      string `json:"version"`
 }
 
 // AddRequest imports package files into a custom archive's suite.
@@ -140,6 +155,8 @@ type CopyRequest struct {
 	FromSuite   string `json:"from_suite"`
 	Package     string `json:"package"`
 	Version     string `json:"version"` // the newest when empty
+	// DryRun finds what the copy would bring and where from, changing nothing.
+	DryRun bool `json:"dry_run"`
 }
 
 // Repos are the operations on custom archives and on the list of archives.

@@ -164,8 +164,13 @@ func apiSnapshots(snaps []catalog.Snapshot) []api.Snapshot {
 }
 
 func apiRepoResult(r custom.Result) api.RepoResult {
-	return api.RepoResult{Archive: r.Archive, Suite: r.Suite, Serial: r.Serial,
+	out := api.RepoResult{Archive: r.Archive, Suite: r.Suite, Serial: r.Serial,
 		Added: apiPackages(r.Added), Removed: apiPackages(r.Removed), Unchanged: apiPackages(r.Unchanged)}
+	if r.From != nil {
+		from := api.CopySource(*r.From)
+		out.From = &from
+	}
+	return out
 }
 
 // apiPackages converts packages for the API (nil stays nil).

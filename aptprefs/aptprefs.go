@@ -364,6 +364,101 @@ func (f *File) OriginPriority(pkg, host string) int {
 	return general
 }
 
+// Source is where a package version comes from, as APT matches pins
+// against it: the host of the repository's URL ("Pin: origin HOST") and
+// the fields of its Release ("Pin: release o=,l=,a=,n=,v=,c=,b=").
+type Source struct {
+	Host                                    string // origin
+	Origin, Label, Suite, Codename, Version string // o, l, a, n, v
+	Component, Architecture                 string // c, b
+}
+
+// Priority returns the Pin-Priority APT would give package pkg from src,
+// or 0 when no entry applies (APT's default then: 500, or 100 for a
+// NotAutomatic source). "origin" and "release" pins are matched against
+// src, the first entry whose Package field names pkg winning (see
+// OriginPriority for how Package fields name packages), failing that the
+// first "Package: *" entry; "version" pins are not about a source and are
+// skipped. Release values match exactly, as glob patterns or as
+// /regular expressions/, as in APT.
+func (f *File) Priority(pkg string, src Source) int {
+	general := 0
+	for _, p := range f.paras {
+		if !src.selectedBy(p.entry.Pin) {
+			continue
+		}
+		if p.entry.Package == "*" {
+			if general == 0 {
+				general = p.entry.Priority
+			}
+			continue
+		}
+		if NamesPackage(p.entry.Package, pkg) {
+			return p.entry.Priority
+		}
+	}
+	return general
+}
+
+// selectedBy reports whether a Pin value selects src.
+func (src Source) selectedBy(pin string) bool {
+	if host, ok := PinOrigin(pin); ok {
+		return strings.EqualFold(host, src.Host)
+	}
+	pin = strings.TrimSpace(pin)
+	word, rest, _ := strings.Cut(pin, " ")
+	if !strings.EqualFold(word, "release") {
+		return false
+	}
+	rest = strings.TrimSpace(rest)
+	if !strings.Contains(rest, "=") { // "release 12": a version
+		return releaseMatches(rest, src.Version)
+	}
+	for item := range strings.SplitSeq(rest, ",") {
+		k, v, ok := strings.Cut(strings.TrimSpace(item), "=")
+		if !ok {
+			return false
+		}
+		var field string
+		switch strings.TrimSpace(k) {
+		case "a":
+			field = src.Suite
+		case "n":
+			field = src.Codename
+		case "v":
+			field = src.Version
+		case "o":
+			field = src.Origin
+		case "l":
+			field = src.Label
+		case "c":
+			field = src.Component
+		case "b":
+			field = src.Architecture
+		default:
+			return false
+		}
+		if !releaseMatches(strings.Trim(strings.TrimSpace(v), `"`), field) {
+			return false
+		}
+	}
+	return true
+}
+
+// releaseMatches matches a release pin's value against a field: exactly,
+// as a glob, or as a /regular expression/.
+func releaseMatches(pattern, field string) bool {
+	switch {
+	case len(pattern) >= 2 && pattern[0] == '/' && pattern[len(pattern)-1] == '/':
+		re, err := regexp.Compile(pattern[1 : len(pattern)-1])
+		return err == nil && re.MatchString(field)
+	case strings.ContainsAny(pattern, "*?["):
+		ok, err := path.Match(pattern, field)
+		return err == nil && ok
+	}
+	return pattern == field
+}
+
 // NamesPackage reports whether a Package field (other than "*") names
 // package pkg the way APT reads it: a space-separated list of names, glob
 // patterns (with *, ? or [) and /regular expressions/; patterns match

@@ -525,3 +525,67 @@ func FuzzRoundTrip(f *testing.F) {
 		}
 	})
 }
+
+// TestPriority: origin and release pins against a package's source, as
+// APT reads them.
+func TestPriority(t *testing.T) {
+	f, err := Parse([]byte(`Package: *
+Pin: release o=Debian,n=bookworm
+Pin-Priority: 990
+
+Package: *
+Pin: release a=unstable
+Pin-Priority: 50
+
+Package: firefox-esr
+Pin: release o=Debian, n=bookworm-backports
+Pin-Priority: 995
+
+Package: linux-*
+Pin: release n=/^bookworm-(proposed-)?updates$/
+Pin-Priority: 991
+
+Package: *
+Pin: origin snap.example
+Pin-Priority: 500
+
+Package: tor
+Pin: release l=TorProject,c=main
+Pin-Priority: 992
+
+Package: *
+Pin: release 12.*
+Pin-Priority: 700
+
+Package: hello
+Pin: version 2.10*
+Pin-Priority: 1001
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	bookworm := Source{Host: "snap.example", Origin: "Debian", Label: "Debian", Suite: "stable", Codename: "bookworm", Component: "main"}
+	backports := Source{Host: "snap.example", Origin: "Debian", Suite: "stable-backports", Codename: "bookworm-backports"}
+	updates := Source{Host: "snap.example", Origin: "Debian", Suite: "stable-updates", Codename: "bookworm-updates"}
+	for _, tt := range []struct {
+		pkg  string
+		src  Source
+		want int
+	}{
+		{"hello", bookworm, 990},
+		{"firefox-esr", bookworm, 990},
+		{"firefox-esr", backports, 995},
+		{"vim", backports, 500},             // the origin entry
+		{"linux-image-amd64", updates, 991}, // a regular expression
+		{"linux-image-amd64", Source{Codename: "bookworm-proposed-updates"}, 991},
+		{"hello", Source{Host: "elsewhere", Suite: "unstable"}, 50}, // a=
+		{"tor", Source{Host: "deb.torproject.org", Label: "TorProject", Component: "main"}, 992},
+		{"tor", Source{Host: "deb.torproject.org", Label: "TorProject", Component: "contrib"}, 0}, // every item must match
+		{"hello", Source{Host: "x", Version: "12.8"}, 700},                                        // a bare release value is a version
+		{"hello", Source{Host: "nowhere"}, 0},                                                     // version pins are not about sources
+	} {
+		if got := f.Priority(tt.pkg, tt.src); got != tt.want {
+			t.Errorf("Priority(%s, %+v) = %d, want %d", tt.pkg, tt.src, got, tt.want)
+		}
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -98,6 +99,11 @@ type copier struct {
 func (c *copier) Archives(context.Context) ([]api.Archive, error) { return served, nil }
 
 func (c *copier) RepoCopy(_ context.Context, req api.CopyRequest) (api.RepoResult, error) {
+	if req.DryRun {
+		res := c.res
+		res.Serial = ""
+		return res, nil
+	}
 	c.reqs = append(c.reqs, req)
 	return c.res, c.err
 }
@@ -135,11 +141,47 @@ func TestGrant(t *testing.T) {
 	}
 
 	// A pin APT would not use copies nothing.
-	os.WriteFile(prefs, []byte("Package: tool\nPin: origin ours.example\nPin-Priority: 100\n"), 0o644)
+	os.WriteFile(prefs, []byte("Package: hello-doc\nPin: origin ours.example\nPin-Priority: 100\n"), 0o644)
 	c.reqs = nil
-	if _, err := tree.Grant(ctx, c, Grant{Package: "tool", From: "debian", Suite: "stable"}); err == nil || len(c.reqs) != 0 {
+	if _, err := tree.Grant(ctx, c, Grant{Package: "hello", From: "debian", Suite: "stable"}); err == nil || len(c.reqs) != 0 {
 		t.Errorf("a grant its pin cannot win: %v, %d copies", err, len(c.reqs))
 	}
+
+	// The rule: no pin when the package's distribution is pinned at 990
+	// or more, one otherwise, whatever the custom archive's own pin.
+	c.res.From = &api.CopySource{Archive: "debian", Serial: "2026112901", Suite: "bookworm-updates", Origin: "Debian", ReleaseSuite: "stable-updates", Codename: "bookworm-updates"}
+	for _, tt := range []struct {
+		name, prefs string
+		pinned      []string // packages pinned by the grant
+	}{
+		{"distribution at 990", "Package: *\nPin: release o=Debian,n=bookworm-updates\nPin-Priority: 990\n", nil},
+		{"distribution at 990 by origin", "Package: *\nPin: origin snap.example\nPin-Priority: 1000\n", nil},
+		{"one binary's distribution at 990", "Package: hello\nPin: release a=stable-updates\nPin-Priority: 995\n", []string{"hello-doc"}},
+		{"distribution below 990", "Package: *\nPin: release n=bookworm-updates\nPin-Priority: 989\n", []string{"hello", "hello-doc"}},
+		{"custom archive at 990, distribution not", "Package: *\nPin: origin ours.example\nPin-Priority: 990\n", []string{"hello", "hello-doc"}},
+		{"another distribution at 990", "Package: *\nPin: release n=bookworm\nPin-Priority: 990\n", []string{"hello", "hello-doc"}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			os.WriteFile(prefs, []byte(tt.prefs), 0o644)
+			c.reqs, c.err = nil, nil
+			done, err := tree.Grant(ctx, c, Grant{Package: "hello", From: "debian/2026112901", Suite: "stable"})
+			if err != nil || len(c.reqs) != 1 {
+				t.Fatalf("grant: %v, %d copies", err, len(c.reqs))
+			}
+			f, _ := ReadPreferences(root)
+			var pinned []string
+			for _, e := range f.Exceptions() {
+				pinned = append(pinned, e.Package)
+			}
+			if !slices.Equal(pinned, tt.pinned) {
+				t.Errorf("pinned %q, want %q (%q)", pinned, tt.pinned, done.Pins)
+			}
+			if len(tt.pinned) < 2 && !slices.ContainsFunc(done.Pins, func(p string) bool { return strings.Contains(p, "no pin needed") }) {
+				t.Errorf("no word of the pin not needed: %q", done.Pins)
+			}
+		})
+	}
+	c.res.From = nil
 	// A refused copy writes nothing.
 	os.Remove(prefs)
 	c.err = errors.New("409: conflict")

@@ -74,6 +74,25 @@ type Result struct {
 	Removed []repo.Entry
 	// Unchanged are packages already there with the same content.
 	Unchanged []repo.Entry
+	// From is the suite a copy took its package from.
+	From *Source
+}
+
+// Source is the suite a copy takes its package from, with the fields of
+// its Release that APT pins by (apt_preferences(5): o=, l=, a=, n=, v=).
+type Source struct {
+	Archive, Serial, Suite                         string
+	Origin, Label, ReleaseSuite, Codename, Version string
+}
+
+// sourceOf describes a suite of a snapshot from its Release.
+func sourceOf(archive, serial string, su catalog.Suite) (*Source, error) {
+	rel, err := release.Parse(su.Release)
+	if err != nil {
+		return nil, fmt.Errorf("%s/%s %s: %w", archive, serial, su.Name, err)
+	}
+	return &Source{Archive: archive, Serial: serial, Suite: su.Name, Origin: rel.Get("Origin"), Label: rel.Get("Label"),
+		ReleaseSuite: rel.Get("Suite"), Codename: rel.Get("Codename"), Version: rel.Get("Version")}, nil
 }
 
 // AddRequest imports package files into a suite.
@@ -99,6 +118,9 @@ type CopyRequest struct {
 	FromSuite   string
 	Package     string
 	Version     string // the newest when empty
+	// DryRun finds what the copy would bring and where from (Result's
+	// Added and From) and changes nothing.
+	DryRun bool
 }
 
 // List lists a suite's packages in the archive's newest snapshot, by
@@ -163,7 +185,7 @@ func (x *Archives) Copy(ctx context.Context, req CopyRequest) (Result, error) {
 		return res, err
 	}
 	var copiedFrom string
-	snap, err := x.edit(ctx, req.Archive, &res, func(suites map[string]*repo.Suite) error {
+	doCopy := func(suites map[string]*repo.Suite) error {
 		dst, err := suiteOf(suites, req.Archive, req.Suite)
 		if err != nil {
 			return err
@@ -176,7 +198,9 @@ func (x *Archives) Copy(ctx context.Context, req CopyRequest) (Result, error) {
 				return err
 			}
 			from, fromWhere = src.Find(req.Package, req.Version), req.Archive+"/"+req.FromSuite
-		} else if from, fromWhere, err = x.findInSnapshot(ctx, req); err != nil {
+			res.From = &Source{Archive: req.Archive, Suite: req.FromSuite, Origin: cu.Origin, Label: cu.Label,
+				ReleaseSuite: req.FromSuite, Codename: req.FromSuite}
+		} else if from, fromWhere, res.From, err = x.findInSnapshot(ctx, req); err != nil {
 			// Under edit's shared sweep lock: the files found stored
 			// stay until the commit references them.
 			return err
@@ -196,13 +220,25 @@ func (x *Archives) Copy(ctx context.Context, req CopyRequest) (Result, error) {
 			if !slices.Contains(dst.Components, e.Component) {
 				e.Component = dst.Components[0]
 			}
+			if req.DryRun {
+				res.Added = append(res.Added, e)
+				continue
+			}
 			if err := addEntry(dst, e, cu.MultipleVersions, &res); err != nil {
 				return err
 			}
 		}
 		copiedFrom = fromWhere
 		return nil
-	}, nil)
+	}
+	if req.DryRun {
+		suites, _, err := x.suites(ctx, cu)
+		if err == nil {
+			err = doCopy(suites)
+		}
+		return res, err
+	}
+	snap, err := x.edit(ctx, req.Archive, &res, doCopy, nil)
 	x.created(ctx, snap)
 	if err == nil {
 		x.o.Log.Info("copied", "package", pkgSpec(req.Package, req.Version), "from", copiedFrom, "to", req.Archive+"/"+req.Suite, "serial", res.Serial)
@@ -212,7 +248,7 @@ func (x *Archives) Copy(ctx context.Context, req CopyRequest) (Result, error) {
 
 // findInSnapshot finds what copying req.Package brings from a snapshot of
 // any archive, checking that the files it lists are stored.
-func (x *Archives) findInSnapshot(ctx context.Context, req CopyRequest) ([]repo.Entry, string, error) {
+func (x *Archives) findInSnapshot(ctx context.Context, req CopyRequest) ([]repo.Entry, string, *Source, error) {
 	var snap catalog.Snapshot
 	var err error
 	if req.FromSerial == "" {
@@ -221,46 +257,51 @@ func (x *Archives) findInSnapshot(ctx context.Context, req CopyRequest) ([]repo.
 		snap, err = x.o.Catalog.Snapshot(ctx, req.FromArchive, req.FromSerial)
 	}
 	if err != nil {
-		return nil, "", fmt.Errorf("repo copy: %w", err)
+		return nil, "", nil, fmt.Errorf("repo copy: %w", err)
 	}
 	where := req.FromArchive + "/" + snap.Serial
 	// Without a suite, the newest version across the snapshot's suites
 	// (bookworm-updates over bookworm).
 	var best []repo.Entry
 	var bestWhere string
+	var bestSource *Source
 	for _, name := range snap.Suites {
 		if req.FromSuite != "" && name != req.FromSuite {
 			continue
 		}
 		su, err := x.o.Catalog.Suite(ctx, snap.ID, name)
 		if err != nil {
-			return nil, "", err
+			return nil, "", nil, err
 		}
 		s, err := x.loadSuite(ctx, name, nil, nil, su)
 		if err != nil {
-			return nil, "", err
+			return nil, "", nil, err
 		}
 		if found := s.Find(req.Package, req.Version); len(found) > 0 {
 			for _, e := range found {
 				entries, err := index.PoolFiles(indexKind(e.Kind), e.Raw)
 				if err != nil {
-					return nil, "", err
+					return nil, "", nil, err
 				}
 				for _, pe := range entries {
 					if _, err := x.o.Store.Stat(ctx, pe.SHA256); err != nil {
-						return nil, "", fmt.Errorf("repo copy: %s: %w", pe.Path, err)
+						return nil, "", nil, fmt.Errorf("repo copy: %s: %w", pe.Path, err)
 					}
 				}
 			}
 			if best == nil || debver.Compare(entriesVersion(found), entriesVersion(best)) > 0 {
-				best, bestWhere = found, where+"/"+name
+				src, err := sourceOf(req.FromArchive, snap.Serial, su)
+				if err != nil {
+					return nil, "", nil, err
+				}
+				best, bestWhere, bestSource = found, where+"/"+name, src
 			}
 		}
 	}
 	if best != nil {
-		return best, bestWhere, nil
+		return best, bestWhere, bestSource, nil
 	}
-	return nil, where, fmt.Errorf("repo copy: %w: %s in %s", catalog.ErrNotFound, pkgSpec(req.Package, req.Version), where)
+	return nil, where, nil, fmt.Errorf("repo copy: %w: %s in %s", catalog.ErrNotFound, pkgSpec(req.Package, req.Version), where)
 }
 
 // entriesVersion is the version a Find result copies: its binaries', else

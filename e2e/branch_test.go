@@ -6,10 +6,13 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
+	"github.com/aptsnap/aptsnap/api"
 	"github.com/aptsnap/aptsnap/internal/apttest"
+	"github.com/aptsnap/aptsnap/repogen"
 )
 
 // branchTree makes a release team's source tree: serials for debian and
@@ -209,6 +212,46 @@ func TestBranchFreezeAndExceptions(t *testing.T) {
 		t.Errorf("preferences after thaw:\n%s\nwant\n%s", got, thawed)
 	}
 	policy("2.10-1")
+
+	// Pruned: debian's newest snapshot carries hello 2.10-2, the
+	// exception is no longer needed in ours.
+	if out := must("exception", "prune", "--dry-run"); !regexp.MustCompile(`(?m)^would remove hello 2\.10-2 from ours/stable: debian/` + s2 + ` bookworm \(o=Debian,a=bookworm,n=bookworm\) carries 2\.10-2$`).MatchString(out) {
+		t.Errorf("exception prune --dry-run:\n%s", out)
+	}
+	if pkgs, _ := e.app.RepoList(t.Context(), "ours", "stable"); !slices.ContainsFunc(pkgs, func(p api.Package) bool { return p.Package == "hello" }) {
+		t.Fatalf("a dry run removed hello: %+v", pkgs)
+	}
+	if out := must("exception", "prune"); !strings.Contains(out, "removed hello 2.10-2 from ours/stable") {
+		t.Errorf("exception prune:\n%s", out)
+	}
+	if pkgs, _ := e.app.RepoList(t.Context(), "ours", "stable"); slices.ContainsFunc(pkgs, func(p api.Package) bool { return p.Package == "hello" }) {
+		t.Errorf("hello still in ours/stable after prune: %+v", pkgs)
+	}
+	// A thawed exception no mirrored archive carries yet is kept.
+	deb, err := repogen.BuildDeb(repogen.Package{Name: "hello", Version: "2.10-9", Arch: "amd64"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	debPath := filepath.Join(t.TempDir(), "hello_2.10-9_amd64.deb")
+	os.WriteFile(debPath, deb, 0o644)
+	if _, err := e.app.RepoAdd(t.Context(), api.AddRequest{Archive: "ours", Suite: "stable", Files: []string{debPath}}); err != nil {
+		t.Fatal(err)
+	}
+	if out := must("exception", "thaw", "--prune"); !strings.Contains(out, "kept hello 2.10-9 in ours/stable: no mirrored archive carries it") {
+		t.Errorf("exception thaw --prune:\n%s", out)
+	}
+
+	// The rule: when the distribution the package comes from is pinned
+	// at 990 or more, granting adds no pin.
+	pinned := "Package: *\nPin: release o=Debian,n=bookworm\nPin-Priority: 990\n"
+	os.WriteFile(filepath.Join(root, "config/chroot_apt/preferences"), []byte(pinned), 0o644)
+	out = must("exception", "grant", "libfoo1", "--suite", "testing", "--from", "debian")
+	if !strings.Contains(out, "added libfoo1 1.0-1 amd64") || !strings.Contains(out, "libfoo1 comes from debian/"+s2+" bookworm (o=Debian,a=bookworm,n=bookworm), pinned at 990") {
+		t.Errorf("grant from a distribution pinned at 990:\n%s", out)
+	}
+	if got := string(mustRead(t, filepath.Join(root, "config/chroot_apt/preferences"))); got != pinned {
+		t.Errorf("a grant from a distribution pinned at 990 changed the preferences:\n%s", got)
+	}
 }
 
 // TestTaggedBranch: a stable branch whose serial files name the tag of

@@ -344,9 +344,38 @@ func exceptionCmd(g *globals) *cobra.Command {
 			}
 			return nil
 		},
-	}, &cobra.Command{
+	})
+	var pr branch.Prune
+	var pruneToo bool
+	prune := func(cmd *cobra.Command) error {
+		t, b, err := g.treeBackend(cmd, root)
+		if err != nil {
+			return err
+		}
+		defer b.Close()
+		done, err := t.Prune(cmd.Context(), b, pr)
+		w := cmd.OutOrStdout()
+		verb := "removed"
+		if pr.DryRun {
+			verb = "would remove"
+		}
+		for _, l := range done.Removed {
+			fmt.Fprintf(w, "%s %s\n", verb, l)
+		}
+		for _, l := range done.Kept {
+			fmt.Fprintf(w, "kept %s\n", l)
+		}
+		for _, r := range done.Results {
+			printRepoResult(w, r)
+		}
+		if err == nil && len(done.Removed)+len(done.Kept) == 0 {
+			fmt.Fprintln(w, "no thawed freeze exception in the custom archive")
+		}
+		return err
+	}
+	thaw := &cobra.Command{
 		Use:   "thaw",
-		Short: "Set every freeze-exception pin to Pin-Priority: -1",
+		Short: "Set every freeze-exception pin to Pin-Priority: -1 (--prune: then prune)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			w := cmd.OutOrStdout()
@@ -358,8 +387,27 @@ func exceptionCmd(g *globals) *cobra.Command {
 			if wrote != "" {
 				fmt.Fprintf(w, "wrote %s\n", wrote)
 			}
-			return err
+			if err != nil || !pruneToo {
+				return err
+			}
+			return prune(cmd)
 		},
-	})
+	}
+	thaw.Flags().BoolVar(&pruneToo, "prune", false, "then remove from the custom archive what the mirrored archives now carry (see prune)")
+	thaw.Flags().StringVar(&pr.To, "to", "", "custom archive of the exceptions, with --prune (default as for grant)")
+	pruneCmd := &cobra.Command{
+		Use:   "prune",
+		Short: "Remove from the custom archive the thawed exceptions that a mirrored archive's newest snapshot now carries at a version at least as new",
+		Long: `After a release, exception thaw sets the freeze-exception pins to -1. prune
+then removes from the custom archive (every suite) the packages those pins
+name, once the newest snapshot of an archive the server mirrors carries
+each at a version at least as new: the exception is no longer needed.
+Packages still needed are kept and listed. The pins stay, at -1.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return prune(cmd) },
+	}
+	pruneCmd.Flags().StringVar(&pr.To, "to", "", "custom archive of the exceptions (default as for grant)")
+	pruneCmd.Flags().BoolVar(&pr.DryRun, "dry-run", false, "say what would be removed, remove nothing")
+	c.AddCommand(thaw, pruneCmd)
 	return c
 }
