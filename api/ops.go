@@ -116,6 +116,10 @@ type RepoResult struct {
 	Unchanged []Package `json:"unchanged"`
 	// From is the suite a copy took (or, dry, would take) its package from.
 	From *CopySource `json:"from,omitempty"`
+	// Pending says the change waits in the archive's working state, to
+	// be published by PublishBy (see Repos.RepoPublish).
+	Pending   bool      `json:"pending,omitempty"`
+	PublishBy time.Time `json:"publish_by,omitzero"`
 }
 
 // CopySource is the suite a copy takes its package from, with the fields
@@ -139,6 +143,9 @@ type AddRequest struct {
 	// Files are paths of .deb, .udeb, .dsc and .changes files and the
 	// files a .dsc or .changes lists (on the machine doing the import).
 	Files []string `json:"-"`
+	// Publish publishes the change at once, whatever the day's serial
+	// budget (see Repos.RepoPublish).
+	Publish bool `json:"publish"`
 }
 
 // CopyRequest copies a package (binaries and source) into a custom
@@ -157,6 +164,9 @@ type CopyRequest struct {
 	Version     string `json:"version"` // the newest when empty
 	// DryRun finds what the copy would bring and where from, changing nothing.
 	DryRun bool `json:"dry_run"`
+	// Publish publishes the change at once (a freeze exception a build
+	// needs now), whatever the day's serial budget.
+	Publish bool `json:"publish"`
 }
 
 // Repos are the operations on custom archives and on the list of archives.
@@ -171,6 +181,15 @@ type Repos interface {
 	RepoRemove(ctx context.Context, archive, suite string, packages []string) (RepoResult, error)
 	// RepoCopy copies a package from a snapshot.
 	RepoCopy(ctx context.Context, req CopyRequest) (RepoResult, error)
-	// RepoList lists a suite's packages in the archive's newest snapshot.
+	// RepoList lists a suite's packages: the archive's working state,
+	// published or not.
 	RepoList(ctx context.Context, archive, suite string) ([]Package, error)
+	// RepoPublish publishes the changes waiting in a custom archive's
+	// working state as its next snapshot. A day has 99 serials per
+	// archive: a change is published at once while the archive has used
+	// fewer than its allowance (24 at midnight, growing evenly to 99 by
+	// the end of the day); past it, changes wait and are published
+	// together within a quarter of an hour, by the server's scheduler, or
+	// at once by RepoPublish or a change asking to be (Publish).
+	RepoPublish(ctx context.Context, archive string) (RepoResult, error)
 }

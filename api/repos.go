@@ -84,6 +84,22 @@ func (c *Client) RepoCopy(ctx context.Context, req CopyRequest) (RepoResult, err
 	return out, c.do(ctx, http.MethodPost, suitePath(req.Archive, req.Suite)+"/copy", req, &out)
 }
 
+// RepoPublish implements Repos.
+func (c *Client) RepoPublish(ctx context.Context, archive string) (RepoResult, error) {
+	var out RepoResult
+	return out, c.do(ctx, http.MethodPost, "archives/"+url.PathEscape(archive)+"/publish", struct{}{}, &out)
+}
+
+func (s *server) repoPublish(c *call) error {
+	archive := c.r.PathValue("archive")
+	res, err := s.ops.RepoPublish(c.r.Context(), archive)
+	s.audit(c, "repo publish", err, "archive", archive, "serial", res.Serial)
+	if err != nil {
+		return err
+	}
+	return writeJSON(c.w, http.StatusOK, res)
+}
+
 // RepoAdd implements Repos: the files go up as one multipart/form-data
 // body, streamed from disk.
 func (c *Client) RepoAdd(ctx context.Context, req AddRequest) (RepoResult, error) {
@@ -99,6 +115,11 @@ func (c *Client) RepoAdd(ctx context.Context, req AddRequest) (RepoResult, error
 		err := func() error {
 			if err := mw.WriteField("component", req.Component); err != nil {
 				return err
+			}
+			if req.Publish {
+				if err := mw.WriteField("publish", "1"); err != nil {
+					return err
+				}
 			}
 			for _, f := range req.Files {
 				part, err := mw.CreateFormFile("file", filepath.Base(f))
@@ -288,8 +309,8 @@ func (s *server) repoAdd(c *call) error {
 		if err != nil {
 			return s.uploadErr("upload", err)
 		}
-		if parts > MaxUploadFiles {
-			return fmt.Errorf("%w: upload of more than %d parts", ErrInvalid, MaxUploadFiles+1)
+		if parts > MaxUploadFiles+1 { // the files, component and publish
+			return fmt.Errorf("%w: upload of more than %d parts", ErrInvalid, MaxUploadFiles+2)
 		}
 		switch part.FormName() {
 		case "component":
@@ -301,6 +322,12 @@ func (s *server) repoAdd(c *call) error {
 				return fmt.Errorf("%w: upload: %v", ErrInvalid, err)
 			}
 			req.Component = string(b)
+		case "publish":
+			b, err := io.ReadAll(io.LimitReader(part, 8))
+			if err != nil {
+				return fmt.Errorf("%w: upload: %v", ErrInvalid, err)
+			}
+			req.Publish = string(b) == "1"
 		case "file":
 			if len(req.Files) == MaxUploadFiles {
 				return fmt.Errorf("%w: upload of more than %d files", ErrInvalid, MaxUploadFiles)

@@ -53,6 +53,11 @@ func (f *fakeOps) RepoCopy(_ context.Context, req CopyRequest) (RepoResult, erro
 	return RepoResult{Archive: req.Archive, Suite: req.Suite, Serial: "2026112303"}, nil
 }
 
+func (f *fakeOps) RepoPublish(_ context.Context, archive string) (RepoResult, error) {
+	f.record("repo publish %s", archive)
+	return RepoResult{Archive: archive, Serial: "2026112304"}, nil
+}
+
 func (f *fakeOps) RepoList(_ context.Context, archive, suite string) ([]Package, error) {
 	return []Package{{Package: "hello", Version: "1.0", Arch: "amd64", Kind: "deb", Component: "main"}}, nil
 }

@@ -109,6 +109,7 @@ func (s *server) routes() http.Handler {
 	mux.HandleFunc("POST /api/v1/archives/{archive}/suites/{suite}/packages", s.handleUpload(catalog.RoleReleaseManager, s.repoAdd))
 	mux.HandleFunc("POST /api/v1/archives/{archive}/suites/{suite}/remove", s.handle(catalog.RoleReleaseManager, s.repoRemove))
 	mux.HandleFunc("POST /api/v1/archives/{archive}/suites/{suite}/copy", s.handle(catalog.RoleReleaseManager, s.repoCopy))
+	mux.HandleFunc("POST /api/v1/archives/{archive}/publish", s.handle(catalog.RoleReleaseManager, s.repoPublish))
 	mux.HandleFunc("POST /api/v1/tokens", s.handle(catalog.RoleAdmin, s.createToken))
 	mux.HandleFunc("GET /api/v1/tokens", s.handle(catalog.RoleAdmin, s.listTokens))
 	mux.HandleFunc("DELETE /api/v1/tokens/{name}", s.handle(catalog.RoleAdmin, s.revokeToken))

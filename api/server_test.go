@@ -224,6 +224,8 @@ func TestAuthMatrix(t *testing.T) {
 			need: catalog.RoleReleaseManager, want: 200, happened: calledOps("repo remove ours stable [hello=1.0]")},
 		{name: "repo copy", method: "POST", path: "/api/v1/archives/ours/suites/stable/copy", body: `{"from_archive":"debian","from_serial":"2026112301","package":"hello","version":"1.0"}`,
 			need: catalog.RoleReleaseManager, want: 200, happened: calledOps("repo copy ours stable from debian/2026112301 hello=1.0")},
+		{name: "repo publish", method: "POST", path: "/api/v1/archives/ours/publish", body: `{}`,
+			need: catalog.RoleReleaseManager, want: 200, happened: calledOps("repo publish ours")},
 		{name: "token revoke", method: "DELETE", path: "/api/v1/tokens/rm",
 			need: catalog.RoleAdmin, want: 204, happened: func(t *testing.T, f *fixture) bool { return !slices.Contains(f.tokenNames(t), "rm") }},
 	} {

@@ -144,6 +144,12 @@ func (a *App) RepoCopy(ctx context.Context, req api.CopyRequest) (api.RepoResult
 	return apiRepoResult(res), err
 }
 
+// RepoPublish implements api.Repos.
+func (a *App) RepoPublish(ctx context.Context, archive string) (api.RepoResult, error) {
+	res, err := a.customs().Publish(ctx, archive)
+	return apiRepoResult(res), err
+}
+
 // RepoAdd implements api.Repos.
 func (a *App) RepoAdd(ctx context.Context, req api.AddRequest) (api.RepoResult, error) {
 	res, err := a.customs().Add(ctx, custom.AddRequest(req))
@@ -165,7 +171,8 @@ func apiSnapshots(snaps []catalog.Snapshot) []api.Snapshot {
 
 func apiRepoResult(r custom.Result) api.RepoResult {
 	out := api.RepoResult{Archive: r.Archive, Suite: r.Suite, Serial: r.Serial,
-		Added: apiPackages(r.Added), Removed: apiPackages(r.Removed), Unchanged: apiPackages(r.Unchanged)}
+		Added: apiPackages(r.Added), Removed: apiPackages(r.Removed), Unchanged: apiPackages(r.Unchanged),
+		Pending: r.Pending, PublishBy: r.PublishBy}
 	if r.From != nil {
 		from := api.CopySource(*r.From)
 		out.From = &from

@@ -22,6 +22,23 @@ func (a *App) Schedule(ctx context.Context) {
 	for i := range a.Config.Customs {
 		all = append(all, scheduled{a.Config.Customs[i].Name, a.Config.Customs[i].PulseInterval()})
 	}
+	if len(a.Config.Customs) > 0 {
+		// Custom archive changes waiting for their serial (see custom.Archives.Publish).
+		wg.Go(func() {
+			t := time.NewTicker(time.Minute)
+			defer t.Stop()
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case <-t.C:
+				}
+				if err := a.customs().PublishDue(ctx); err != nil {
+					a.Log.Error("publishing custom archive changes", "err", err)
+				}
+			}
+		})
+	}
 	for _, arc := range all {
 		every := arc.every
 		if every == 0 {

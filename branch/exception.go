@@ -131,7 +131,8 @@ func (t *Tree) Grant(ctx context.Context, srv Copier, g Grant) (Granted, error) 
 			return out, err
 		}
 	}
-	req.DryRun = false
+	// Published at once: a build needs the exception now.
+	req.DryRun, req.Publish = false, true
 	if out.Copied, err = srv.RepoCopy(ctx, req); err != nil {
 		return out, err
 	}

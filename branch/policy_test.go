@@ -128,7 +128,7 @@ func TestGrant(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := api.CopyRequest{Archive: "ours", Suite: "stable", FromArchive: "debian", FromSerial: "2026112901", Package: "hello", Version: "2.10-4"}
+	want := api.CopyRequest{Archive: "ours", Suite: "stable", FromArchive: "debian", FromSerial: "2026112901", Package: "hello", Version: "2.10-4", Publish: true}
 	if len(c.reqs) != 1 || c.reqs[0] != want {
 		t.Errorf("copies %+v, want %+v", c.reqs, want)
 	}

@@ -81,6 +81,10 @@ type NewSnapshot struct {
 	// Tag, when set, makes a tagged snapshot: named TagSerial(Tag) instead
 	// of a serial, with no Valid-Until, never collected until deleted.
 	Tag string
+	// Replace, for a tagged snapshot, replaces the archive's snapshot of
+	// that tag, if any, in the same transaction, instead of refusing it:
+	// how a custom archive's working state (WorkingTag) moves.
+	Replace bool
 	// Created is when the snapshot is made, as its Release says. With a
 	// Clock, the catalog records the later of it and the first whole second
 	// after Clock's time once it holds its write lock, right before the
@@ -267,6 +271,12 @@ type Lifecycle interface {
 // TagSerial is how a tagged snapshot is named among an archive's
 // snapshots: "@" and the tag, which no serial can be.
 func TagSerial(tag string) string { return "@" + tag }
+
+// WorkingTag names a custom archive's working state: its contents with
+// the changes not published yet, kept as a tagged snapshot (so that GC
+// keeps every file it needs) that no user tag can name, replaced at each
+// change, neither served nor listed by Tags.
+const WorkingTag = "~working"
 
 // MaxSerialsPerDay is the most snapshots an archive can have in one UTC day.
 const MaxSerialsPerDay = 99

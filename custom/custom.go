@@ -15,7 +15,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
+	"math"
+	"path"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -76,6 +80,10 @@ type Result struct {
 	Unchanged []repo.Entry
 	// From is the suite a copy took its package from.
 	From *Source
+	// Pending says the change is in the archive's working state, not
+	// published yet: it will be by PublishBy (see Publish).
+	Pending   bool
+	PublishBy time.Time
 }
 
 // Source is the suite a copy takes its package from, with the fields of
@@ -103,6 +111,9 @@ type AddRequest struct {
 	// Files are paths of .deb, .udeb, .dsc and .changes files and of the
 	// files a .dsc or .changes lists (see UploadFiles).
 	Files []string
+	// Publish publishes the change at once, whatever the day's serial
+	// budget (see Publish), while the day has a serial left.
+	Publish bool
 }
 
 // CopyRequest copies a package (binaries and source) into a suite.
@@ -121,6 +132,9 @@ type CopyRequest struct {
 	// DryRun finds what the copy would bring and where from (Result's
 	// Added and From) and changes nothing.
 	DryRun bool
+	// Publish publishes the change at once (a freeze exception a build
+	// needs now), as AddRequest.Publish.
+	Publish bool
 }
 
 // List lists a suite's packages in the archive's newest snapshot, by
@@ -166,7 +180,7 @@ func (x *Archives) Remove(ctx context.Context, archive, suite string, packages [
 			res.Removed = append(res.Removed, gone...)
 		}
 		return nil
-	}, nil)
+	}, nil, false)
 	x.created(ctx, snap)
 	return res, err
 }
@@ -238,7 +252,7 @@ func (x *Archives) Copy(ctx context.Context, req CopyRequest) (Result, error) {
 		}
 		return res, err
 	}
-	snap, err := x.edit(ctx, req.Archive, &res, doCopy, nil)
+	snap, err := x.edit(ctx, req.Archive, &res, doCopy, nil, req.Publish)
 	x.created(ctx, snap)
 	if err == nil {
 		x.o.Log.Info("copied", "package", pkgSpec(req.Package, req.Version), "from", copiedFrom, "to", req.Archive+"/"+req.Suite, "serial", res.Serial)
@@ -322,12 +336,152 @@ func (x *Archives) Resnapshot(ctx context.Context, archive string) (catalog.Snap
 }
 
 func (x *Archives) resnapshot(ctx context.Context, archive string, pulse *catalog.Pulse) (catalog.Snapshot, error) {
-	snap, err := x.edit(ctx, archive, &Result{}, nil, pulse)
+	res := Result{Archive: archive}
+	snap, err := x.edit(ctx, archive, &res, nil, pulse, true)
 	if err != nil {
 		return catalog.Snapshot{}, err
 	}
+	if res.Pending {
+		return catalog.Snapshot{}, fmt.Errorf("%w: %s has used its %d serials of the day: its contents are published at %s",
+			errdefs.ErrExists, archive, catalog.MaxSerialsPerDay, res.PublishBy.Format(time.RFC3339))
+	}
 	x.o.Events.Created(ctx, snap)
 	return snap, nil
+}
+
+// Publish publishes a custom archive's working state as its next
+// snapshot, when it holds changes not published yet (Result.Serial is
+// empty otherwise).
+//
+// A day has catalog.MaxSerialsPerDay (99) serials per archive. A change
+// is published at once while the archive has used fewer serials today
+// than its allowance: publishBurst at midnight, growing evenly to 99 by
+// the end of the day. Past it, changes wait in the working state (served
+// to nobody, kept by GC, seen by repo list and by the next change) and
+// are published together once the allowance grows, at most
+// 86400/(99-publishBurst) seconds later: PublishDue, which serve runs
+// every minute, does it. A change asking to be published at once
+// (AddRequest.Publish, CopyRequest.Publish: a freeze exception) and this
+// explicit Publish publish whatever the allowance, while a serial is left.
+func (x *Archives) Publish(ctx context.Context, archive string) (Result, error) {
+	res := Result{Archive: archive}
+	cu, err := x.custom(archive)
+	if err != nil {
+		return res, err
+	}
+	if pending, err := x.pending(ctx, cu); err != nil || !pending {
+		return res, err
+	}
+	snap, err := x.edit(ctx, archive, &res, nil, nil, true)
+	x.created(ctx, snap)
+	return res, err
+}
+
+// PublishDue publishes the working state of every custom archive whose
+// changes wait and whose allowance of serials now lets them out (see
+// Publish).
+func (x *Archives) PublishDue(ctx context.Context) error {
+	var errs []error
+	for _, cu := range x.o.Archives {
+		used, err := x.usedToday(ctx, cu.Name, x.o.Now())
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		if used >= allowance(x.o.Now()) {
+			continue
+		}
+		if _, err := x.Publish(ctx, cu.Name); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", cu.Name, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// publishBurst is the serials a custom archive may use at once at the
+// start of a day (see Publish).
+const publishBurst = 24
+
+// allowance is the number of serials a custom archive may have used by t
+// and still publish a change at once.
+func allowance(t time.Time) int {
+	t = t.UTC()
+	sec := t.Sub(t.Truncate(24 * time.Hour)).Seconds()
+	return publishBurst + int(float64(catalog.MaxSerialsPerDay-publishBurst)*sec/86400)
+}
+
+// nextPublish is when an archive having used used serials of t's day may
+// publish again: when its allowance passes used, or the next day.
+func nextPublish(t time.Time, used int) time.Time {
+	t = t.UTC()
+	day := t.Truncate(24 * time.Hour)
+	if used >= catalog.MaxSerialsPerDay {
+		return day.Add(24 * time.Hour)
+	}
+	if used < publishBurst {
+		return t
+	}
+	sec := math.Ceil(float64(used+1-publishBurst) * 86400 / float64(catalog.MaxSerialsPerDay-publishBurst))
+	return day.Add(time.Duration(sec) * time.Second)
+}
+
+// usedToday is how many serials the archive has used on t's day.
+func (x *Archives) usedToday(ctx context.Context, archive string, t time.Time) (int, error) {
+	latest, err := x.o.Catalog.Latest(ctx, archive)
+	if errors.Is(err, catalog.ErrNotFound) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, err
+	}
+	day := t.UTC().Format("20060102")
+	if !strings.HasPrefix(latest.Serial, day) {
+		if latest.Serial > day { // the clock went back: as good as used up
+			return catalog.MaxSerialsPerDay, nil
+		}
+		return 0, nil
+	}
+	n, err := strconv.Atoi(latest.Serial[8:])
+	if err != nil {
+		return 0, fmt.Errorf("%s: serial %s: %w", archive, latest.Serial, err)
+	}
+	return n, nil
+}
+
+// pending reports whether the archive's working state holds changes its
+// newest snapshot lacks.
+func (x *Archives) pending(ctx context.Context, cu *config.Custom) (bool, error) {
+	work, err := x.o.Catalog.Snapshot(ctx, cu.Name, catalog.TagSerial(catalog.WorkingTag))
+	if errors.Is(err, catalog.ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	latest, err := x.o.Catalog.Latest(ctx, cu.Name)
+	if errors.Is(err, catalog.ErrNotFound) {
+		return true, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	if !slices.Equal(work.Suites, latest.Suites) {
+		return true, nil
+	}
+	for _, name := range work.Suites {
+		w, err := x.o.Catalog.Suite(ctx, work.ID, name)
+		if err != nil {
+			return false, err
+		}
+		l, err := x.o.Catalog.Suite(ctx, latest.ID, name)
+		if err != nil {
+			return false, err
+		}
+		if !slices.Equal(w.Indices, l.Indices) {
+			return true, nil
+		}
+	}
+	return false, nil
 }
 
 // Pulse is Resnapshot, recorded as a pulse (in the catalog's pulse log and
@@ -409,7 +563,7 @@ func indexKind(kind string) string {
 // snapshot. When edit changes nothing (no package added or removed), no
 // snapshot is made and res.Serial stays empty.
 // A pulse, when given, is recorded with the snapshot.
-func (x *Archives) edit(ctx context.Context, archive string, res *Result, edit func(map[string]*repo.Suite) error, pulse *catalog.Pulse) (catalog.Snapshot, error) {
+func (x *Archives) edit(ctx context.Context, archive string, res *Result, edit func(map[string]*repo.Suite) error, pulse *catalog.Pulse, force bool) (catalog.Snapshot, error) {
 	cu, err := x.custom(archive)
 	if err != nil {
 		return catalog.Snapshot{}, err
@@ -457,9 +611,22 @@ func (x *Archives) edit(ctx context.Context, archive string, res *Result, edit f
 			return catalog.Snapshot{}, fmt.Errorf("%w: %s: %s", errdefs.ErrExists, archive, strings.Join(added, "; "))
 		}
 	}
-	snap, err := x.commit(ctx, cu, suites, pulse)
+	// Published at once, or kept in the working state (see Publish).
+	now := x.o.Now()
+	used, err := x.usedToday(ctx, archive, now)
+	if err != nil {
+		return catalog.Snapshot{}, err
+	}
+	publishNow := (force || pulse != nil || used < allowance(now)) && used < catalog.MaxSerialsPerDay
+	snap, err := x.commit(ctx, cu, suites, pulse, publishNow)
 	if err != nil {
 		return catalog.Snapshot{}, fmt.Errorf("%s: %w", archive, err)
+	}
+	if !publishNow {
+		res.Pending, res.PublishBy = true, nextPublish(now, used)
+		x.o.Log.Info("custom archive change pending", "archive", archive, "publish_by", res.PublishBy,
+			"added", len(res.Added), "removed", len(res.Removed))
+		return catalog.Snapshot{}, nil
 	}
 	res.Serial = snap.Serial
 	x.o.Log.Info("custom archive snapshot", "archive", archive, "serial", snap.Serial,
@@ -511,7 +678,10 @@ func (x *Archives) suites(ctx context.Context, cu *config.Custom) (map[string]*r
 	for _, name := range cu.Suites {
 		suites[name] = &repo.Suite{Name: name, Components: cu.Components, Architectures: cu.Architectures}
 	}
-	snap, err := x.o.Catalog.Latest(ctx, cu.Name)
+	snap, err := x.o.Catalog.Snapshot(ctx, cu.Name, catalog.TagSerial(catalog.WorkingTag))
+	if errors.Is(err, catalog.ErrNotFound) { // none yet: the newest snapshot
+		snap, err = x.o.Catalog.Latest(ctx, cu.Name)
+	}
 	if errors.Is(err, catalog.ErrNotFound) {
 		return suites, false, nil
 	}
@@ -557,22 +727,23 @@ func (x *Archives) loadSuite(ctx context.Context, name string, comps, archs []st
 	return repo.Load(name, comps, archs, files)
 }
 
-// commit writes every suite's indices (plain, .gz, .xz) to the
-// store, and publishes them with a Release per suite as the next snapshot.
-func (x *Archives) commit(ctx context.Context, cu *config.Custom, suites map[string]*repo.Suite, pulse *catalog.Pulse) (catalog.Snapshot, error) {
+// commit writes every suite's indices (plain, .gz, .xz) to the store and
+// records them with a Release per suite as the archive's working state
+// and, when publishNow is set, as its next snapshot, in one transaction.
+func (x *Archives) commit(ctx context.Context, cu *config.Custom, suites map[string]*repo.Suite, pulse *catalog.Pulse, publishNow bool) (catalog.Snapshot, error) {
 	pub := x.o.Publisher
 	created := x.o.Now().UTC()
 	ps := publish.Snapshot{Archive: cu.Name, Created: created, ValidDays: cu.ValidDays, URL: cu.PublicURL, Pulse: pulse}
+	work := publish.Snapshot{Archive: cu.Name, Created: created, URL: cu.PublicURL, Tag: catalog.WorkingTag, Replace: true}
+	write := pub.WritePlainIndex // the working state needs no compressed variants
+	if publishNow {
+		write = pub.WriteIndex
+	}
 	for _, name := range cu.Suites {
 		su := publish.Suite{Name: name, UpstreamDate: created}
 		idx := suites[name].Indices()
-		paths := make([]string, 0, len(idx))
-		for p := range idx {
-			paths = append(paths, p)
-		}
-		slices.Sort(paths)
-		for _, p := range paths {
-			files, ix, err := pub.WriteIndex(ctx, p, idx[p])
+		for _, p := range slices.Sorted(maps.Keys(idx)) {
+			files, ix, err := write(ctx, p, idx[p])
 			if err != nil {
 				return catalog.Snapshot{}, fmt.Errorf("%s %w", name, err)
 			}
@@ -591,11 +762,28 @@ func (x *Archives) commit(ctx context.Context, cu *config.Custom, suites map[str
 			return catalog.Snapshot{}, err
 		}
 		su.Fields, su.Upstream = up, info.Digest
-		ps.Suites = append(ps.Suites, su)
+		// The working state: plain indices, recorded first.
+		ws := su
+		ws.Files = slices.DeleteFunc(slices.Clone(su.Files), func(f release.File) bool { return path.Ext(f.Path) != "" })
+		work.Suites = append(work.Suites, ws)
+		if publishNow {
+			su.Indices = slices.Clone(su.Indices)
+			for k := range su.Indices {
+				su.Indices[k].Known = true
+			}
+			ps.Suites = append(ps.Suites, su)
+		}
 	}
-	snaps, err := pub.Publish(ctx, ps)
+	ss := []publish.Snapshot{work}
+	if publishNow {
+		ss = append(ss, ps)
+	}
+	snaps, err := pub.Publish(ctx, ss...)
 	if err != nil {
 		return catalog.Snapshot{}, err
 	}
-	return snaps[0], nil
+	if !publishNow {
+		return catalog.Snapshot{}, nil
+	}
+	return snaps[1], nil
 }

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/aptsnap/aptsnap/blob"
 	"github.com/aptsnap/aptsnap/catalog"
@@ -328,5 +329,90 @@ func TestUploadFiles(t *testing.T) {
 	want := []string{dsc, filepath.Join(dir, "hello_1.0.orig.tar.gz"), filepath.Join(dir, "hello_1.0-1.debian.tar.xz")}
 	if !slices.Equal(got, want) {
 		t.Errorf("UploadFiles = %v, want %v", got, want)
+	}
+}
+
+// TestThousandUploadsADay: 1,000 uploads to one custom archive in one UTC
+// day (a controlled clock, the scheduler's PublishDue every minute)
+// succeed, each visible at once in the archive's working state; the
+// day's serials keep the YYYYMMDDNN form, 99 at most; a freeze exception
+// asking to be published is in the newest snapshot at once; and by the
+// next day's first minute the newest snapshot holds every upload.
+func TestThousandUploadsADay(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	e := testenv.New(t)
+	x := archives(t, e)
+	dir := t.TempDir()
+	day := time.Date(2026, 12, 2, 0, 0, 0, 0, time.UTC)
+	e.Clock.Set(day)
+	const uploads = 1000
+	step := 86000 * time.Second / uploads
+	var published, pending int
+	lastPublish := day
+	for i := range uploads {
+		name := fmt.Sprintf("pkg%04d", i)
+		p := deb(t, dir, name, "1.0", "all", name)
+		res, err := x.Add(ctx, custom.AddRequest{Archive: "ours", Suite: "stable", Files: []string{p}})
+		if err != nil {
+			t.Fatalf("upload %d at %s: %v", i, e.Clock.Now().Format(time.TimeOnly), err)
+		}
+		if res.Pending {
+			pending++
+			if !res.PublishBy.After(e.Clock.Now().Add(-time.Second)) || res.PublishBy.Sub(e.Clock.Now()) > time.Hour {
+				t.Fatalf("upload %d pending until %s at %s", i, res.PublishBy, e.Clock.Now())
+			}
+		} else {
+			published++
+		}
+		list, err := x.List(ctx, "ours", "stable")
+		if err != nil || len(list) != i+1 || list[i].Package != name {
+			t.Fatalf("upload %d not visible in the working state: %d packages, %v", i, len(list), err)
+		}
+		if i == uploads/2 {
+			// A freeze exception, published at once whatever the budget.
+			res, err := x.Copy(ctx, custom.CopyRequest{Archive: "ours", Suite: "testing", FromArchive: "ours", FromSuite: "stable", Package: name, Publish: true})
+			if err != nil || res.Serial == "" {
+				t.Fatalf("exception: %+v, %v", res, err)
+			}
+			if got := served(t, e, "ours", res.Serial, "testing"); !strings.Contains(got, "Package: "+name+"\n") {
+				t.Errorf("the exception is not in snapshot %s", res.Serial)
+			}
+		}
+		// The scheduler, every minute.
+		for now := e.Clock.Now(); now.Sub(lastPublish) >= time.Minute; lastPublish = lastPublish.Add(time.Minute) {
+			if err := x.PublishDue(ctx); err != nil {
+				t.Fatal(err)
+			}
+		}
+		e.Clock.Shift(step)
+	}
+	snaps, err := e.Catalog.Snapshots(ctx, "ours")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(snaps) > catalog.MaxSerialsPerDay {
+		t.Errorf("%d snapshots on one day", len(snaps))
+	}
+	for i, s := range snaps {
+		if want := fmt.Sprintf("20261202%02d", i+1); s.Serial != want {
+			t.Errorf("snapshot %d: serial %s, want %s", i, s.Serial, want)
+		}
+	}
+	t.Logf("1,000 uploads: %d published at once, %d waited; %d snapshots", published, pending, len(snaps))
+	if pending == 0 || published < 24 {
+		t.Errorf("published at once %d, waited %d: the budget did not work as designed", published, pending)
+	}
+	// The next day's first minute: everything is out.
+	e.Clock.Set(day.Add(24*time.Hour + time.Minute))
+	if err := x.PublishDue(ctx); err != nil {
+		t.Fatal(err)
+	}
+	latest, err := e.Catalog.Latest(ctx, "ours")
+	if err != nil || !strings.HasPrefix(latest.Serial, "20261203") {
+		t.Fatalf("newest snapshot %+v, %v", latest, err)
+	}
+	if got := served(t, e, "ours", latest.Serial, "stable"); strings.Count(got, "Package: ") != uploads {
+		t.Errorf("the newest snapshot holds %d packages, want %d", strings.Count(got, "Package: "), uploads)
 	}
 }

@@ -60,7 +60,7 @@ func (x *Archives) Add(ctx context.Context, req AddRequest) (Result, error) {
 			}
 		}
 		return nil
-	}, nil)
+	}, nil, req.Publish)
 	x.created(ctx, snap)
 	return res, err
 }

@@ -110,6 +110,9 @@ type Snapshot struct {
 	// Tag, when set, makes a tagged snapshot: no Valid-Until, no
 	// Snapshots: field, never expiring.
 	Tag string
+	// Replace replaces the archive's snapshot of Tag (see
+	// catalog.NewSnapshot.Replace).
+	Replace bool
 	// Created is the snapshot's time (zero: now, once its files are durable).
 	Created time.Time
 	// ValidDays is how long a time-based snapshot stays valid (see ValidUntil).
@@ -140,7 +143,7 @@ func (p *Publisher) Publish(ctx context.Context, ss ...Snapshot) ([]catalog.Snap
 }
 
 func (p *Publisher) build(s Snapshot) (catalog.NewSnapshot, error) {
-	ns := catalog.NewSnapshot{Archive: s.Archive, Tag: s.Tag, Created: s.Created, Clock: p.now, Pulse: s.Pulse}
+	ns := catalog.NewSnapshot{Archive: s.Archive, Tag: s.Tag, Replace: s.Replace, Created: s.Created, Clock: p.now, Pulse: s.Pulse}
 	if ns.Created.IsZero() {
 		ns.Created = p.now()
 	}
@@ -195,6 +198,17 @@ func (p *Publisher) sign(text []byte) (catalog.SignedRelease, error) {
 // list under dists/<suite>/ and the index to record. name is its path
 // there ("main/binary-amd64/Packages", "main/source/Sources").
 func (p *Publisher) WriteIndex(ctx context.Context, name string, plain []byte) ([]release.File, Index, error) {
+	return p.writeIndex(ctx, name, plain, true)
+}
+
+// WritePlainIndex is WriteIndex without the compressed variants: for a
+// state no client fetches (a custom archive's working state), where
+// compressing at every change would be work for nothing.
+func (p *Publisher) WritePlainIndex(ctx context.Context, name string, plain []byte) ([]release.File, Index, error) {
+	return p.writeIndex(ctx, name, plain, false)
+}
+
+func (p *Publisher) writeIndex(ctx context.Context, name string, plain []byte, compressed bool) ([]release.File, Index, error) {
 	kind := path.Base(name)
 	if kind != "Packages" && kind != "Sources" {
 		return nil, Index{}, fmt.Errorf("publish: %s is neither a Packages nor a Sources index", name)
@@ -203,15 +217,21 @@ func (p *Publisher) WriteIndex(ctx context.Context, name string, plain []byte) (
 	if err != nil {
 		return nil, Index{}, fmt.Errorf("%s: %w", name, err)
 	}
-	gz, xz, err := index.Compress(plain)
-	if err != nil {
-		return nil, Index{}, err
-	}
-	var files []release.File
-	for _, v := range []struct {
+	variants := []struct {
 		ext  string
 		data []byte
-	}{{"", plain}, {".gz", gz}, {".xz", xz}} {
+	}{{"", plain}}
+	if compressed {
+		gz, xz, err := index.Compress(plain)
+		if err != nil {
+			return nil, Index{}, err
+		}
+		variants = append(variants, variants[0], variants[0])
+		variants[1].ext, variants[1].data = ".gz", gz
+		variants[2].ext, variants[2].data = ".xz", xz
+	}
+	var files []release.File
+	for _, v := range variants {
 		info, err := p.store.Put(ctx, bytes.NewReader(v.data), blob.Digest{}, -1)
 		if err != nil {
 			return nil, Index{}, err

@@ -227,7 +227,7 @@ func (s *Server) view(ctx context.Context, archive, id string) (*snapView, error
 	var snap catalog.Snapshot
 	var err error
 	switch {
-	case names.Serial(id), strings.HasPrefix(id, "@"):
+	case names.Serial(id), strings.HasPrefix(id, "@") && names.Tag(id[1:]): // not a working state
 		snap, err = s.cat.Snapshot(ctx, archive, id)
 	case snapshotID(id):
 		t, _ := names.Timestamp(id)

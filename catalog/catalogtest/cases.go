@@ -344,6 +344,46 @@ func testTimestampURLStable(t *testing.T, open Opener) {
 	}
 }
 
+// testWorkingState: a custom archive's working state is a tagged
+// snapshot replaced at each change, neither listed nor the newest, and
+// kept by collections.
+func testWorkingState(t *testing.T, open Opener) {
+	ctx := context.Background()
+	c := open(t)
+	s, err := c.CreateSnapshot(ctx, twoSuites("ours", t0, ""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var last catalog.Snapshot
+	for i := range 3 {
+		ns := twoSuites("ours", t0.Add(time.Duration(i+1)*time.Hour), catalog.WorkingTag)
+		ns.Replace = true
+		if last, err = c.CreateSnapshot(ctx, ns); err != nil {
+			t.Fatalf("working state %d: %v", i, err)
+		}
+	}
+	got, err := c.Snapshot(ctx, "ours", catalog.TagSerial(catalog.WorkingTag))
+	if err != nil || got.ID != last.ID {
+		t.Errorf("working state = %+v, %v; want the last one, %d", got, err, last.ID)
+	}
+	if tags, err := c.Tags(ctx); err != nil || len(tags) != 0 {
+		t.Errorf("Tags lists the working state: %+v, %v", tags, err)
+	}
+	if l, err := c.Latest(ctx, "ours"); err != nil || l.ID != s.ID {
+		t.Errorf("Latest = %+v, %v; want the published %s", l, err, s.Serial)
+	}
+	if _, err := c.Collect(ctx, t0.Add(1000*time.Hour), false); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Suite(ctx, last.ID, "bookworm"); err != nil {
+		t.Errorf("a collection took the working state: %v", err)
+	}
+	ns := twoSuites("ours", t0.Add(9*time.Hour), catalog.WorkingTag)
+	if _, err := c.CreateSnapshot(ctx, ns); !errors.Is(err, catalog.ErrExists) {
+		t.Errorf("a tag without Replace over an existing one: %v", err)
+	}
+}
+
 func testTags(t *testing.T, open Opener) {
 	ctx := context.Background()
 	c := open(t)

@@ -315,7 +315,7 @@ func (c *Catalog) Track(ctx context.Context, archive, suite string) error {
 // Tags implements Lifecycle.
 func (c *Catalog) Tags(ctx context.Context) ([]catalog.Snapshot, error) {
 	rows, err := c.r.QueryContext(ctx, `SELECT `+snapshotCols+`, a.name FROM snapshots s JOIN archives a ON a.id = s.archive_id
-		WHERE s.serial LIKE '@%' ORDER BY s.serial, a.name`)
+		WHERE s.serial LIKE '@%' AND s.serial != ? ORDER BY s.serial, a.name`, catalog.TagSerial(catalog.WorkingTag))
 	if err != nil {
 		return nil, fmt.Errorf("catalog: tags: %w", err)
 	}

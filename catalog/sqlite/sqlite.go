@@ -311,7 +311,11 @@ func createSnapshot(ctx context.Context, tx *sql.Tx, s catalog.NewSnapshot) (cat
 	if err != nil {
 		return catalog.Snapshot{}, err
 	}
-	if s.Tag != "" {
+	if s.Tag != "" && s.Replace {
+		if err := deleteSnapshots(ctx, tx, `archive_id = ? AND serial = ?`, aid, catalog.TagSerial(s.Tag)); err != nil {
+			return catalog.Snapshot{}, fmt.Errorf("catalog: replace tag %s of %s: %w", s.Tag, s.Archive, err)
+		}
+	} else if s.Tag != "" {
 		var n int
 		if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM snapshots WHERE archive_id = ? AND serial = ?`,
 			aid, catalog.TagSerial(s.Tag)).Scan(&n); err != nil {
@@ -410,6 +414,16 @@ func createSnapshot(ctx context.Context, tx *sql.Tx, s catalog.NewSnapshot) (cat
 		out.ValidUntil = time.Unix(validUntil, 0).UTC()
 	}
 	return out, nil
+}
+
+// deleteSnapshots deletes the snapshots where (a condition on snapshots'
+// columns) selects, and their suites; GC collects what they referenced.
+func deleteSnapshots(ctx context.Context, tx *sql.Tx, where string, args ...any) error {
+	if _, err := tx.ExecContext(ctx, `DELETE FROM snapshot_suites WHERE snapshot_id IN (SELECT id FROM snapshots WHERE `+where+`)`, args...); err != nil {
+		return err
+	}
+	_, err := tx.ExecContext(ctx, `DELETE FROM snapshots WHERE `+where, args...)
+	return err
 }
 
 // untrackedSuites returns the suites of archive aid untracked so far.

@@ -6,6 +6,7 @@ import (
 	"io"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -18,6 +19,7 @@ import (
 func repoCmd(g *globals) *cobra.Command {
 	c := &cobra.Command{Use: "repo", Short: "Custom archives: import, remove, copy and list packages"}
 	var component string
+	var publish bool
 	add := &cobra.Command{
 		Use:   "add ARCHIVE SUITE FILE...",
 		Short: "Import .deb, .udeb, .dsc (with its files) and .changes (with its files) into a suite",
@@ -28,7 +30,7 @@ func repoCmd(g *globals) *cobra.Command {
 				return err
 			}
 			return g.withBackend(cmd, func(ctx context.Context, b *backend, w io.Writer) error {
-				res, err := b.RepoAdd(ctx, api.AddRequest{Archive: args[0], Suite: args[1], Component: component, Files: files})
+				res, err := b.RepoAdd(ctx, api.AddRequest{Archive: args[0], Suite: args[1], Component: component, Files: files, Publish: publish})
 				if err != nil {
 					return err
 				}
@@ -38,7 +40,33 @@ func repoCmd(g *globals) *cobra.Command {
 		},
 	}
 	add.Flags().StringVar(&component, "component", "", "component to import into (default: the archive's first)")
+	add.Flags().BoolVar(&publish, "publish", false, "publish at once, whatever the day's serial budget (see repo publish)")
 	c.AddCommand(add, &cobra.Command{
+		Use:   "publish ARCHIVE",
+		Short: "Publish the changes waiting in a custom archive's working state as its next snapshot",
+		Long: `A day has 99 serials per archive. A change to a custom archive is published
+at once while the archive has used fewer serials today than its allowance
+(24 at midnight, growing evenly to 99 by the end of the day); past it, the
+change waits in the archive's working state (repo list shows it) and the
+server publishes the waiting changes together within a quarter of an hour.
+repo publish publishes them now, as does repo add --publish and exception
+grant, while the day has a serial left.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return g.withBackend(cmd, func(ctx context.Context, b *backend, w io.Writer) error {
+				res, err := b.RepoPublish(ctx, args[0])
+				if err != nil {
+					return err
+				}
+				if res.Serial == "" {
+					fmt.Fprintf(w, "%s: nothing waits to be published\n", args[0])
+					return nil
+				}
+				fmt.Fprintf(w, "%s: snapshot %s\n", args[0], res.Serial)
+				return nil
+			})
+		},
+	}, &cobra.Command{
 		Use:   "remove ARCHIVE SUITE PACKAGE[=VERSION]...",
 		Short: "Remove packages (binaries and sources of that name) from a suite",
 		Args:  cobra.MinimumNArgs(3),
@@ -99,6 +127,11 @@ func printRepoResult(w io.Writer, r api.RepoResult) {
 	}
 	for _, p := range r.Unchanged {
 		fmt.Fprintf(w, "unchanged %s %s %s (already there, same content)\n", p.Package, p.Version, p.Arch)
+	}
+	if r.Pending {
+		fmt.Fprintf(w, "%s %s: pending, published by %s (the day's serials are spent evenly; aptsnap repo publish %s publishes now)\n",
+			r.Archive, r.Suite, r.PublishBy.UTC().Format(time.RFC3339), r.Archive)
+		return
 	}
 	if r.Serial == "" {
 		fmt.Fprintf(w, "%s %s: nothing changed\n", r.Archive, r.Suite)
