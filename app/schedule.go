@@ -25,18 +25,11 @@ func (a *App) Schedule(ctx context.Context) {
 	if len(a.Config.Customs) > 0 {
 		// Custom archive changes waiting for their serial (see custom.Archives.Publish).
 		wg.Go(func() {
-			t := time.NewTicker(time.Minute)
-			defer t.Stop()
-			for {
-				select {
-				case <-ctx.Done():
-					return
-				case <-t.C:
-				}
+			every(ctx, time.Minute, func() {
 				if err := a.customs().PublishDue(ctx); err != nil {
 					a.Log.Error("publishing custom archive changes", "err", err)
 				}
-			}
+			})
 		})
 	}
 	for _, arc := range all {
@@ -75,17 +68,24 @@ func nextSlot(now time.Time, every time.Duration) time.Time {
 }
 
 // collectEvery runs a garbage collection every interval until ctx ends.
-func (a *App) collectEvery(ctx context.Context, every time.Duration) {
-	t := time.NewTicker(every)
+func (a *App) collectEvery(ctx context.Context, d time.Duration) {
+	every(ctx, d, func() {
+		if _, err := a.GC(ctx, false); err != nil {
+			a.Log.Error("scheduled gc", "err", err)
+		}
+	})
+}
+
+// every runs f every d until ctx ends.
+func every(ctx context.Context, d time.Duration, f func()) {
+	t := time.NewTicker(d)
 	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			if _, err := a.GC(ctx, false); err != nil {
-				a.Log.Error("scheduled gc", "err", err)
-			}
+			f()
 		}
 	}
 }

@@ -345,10 +345,18 @@ func PinOrigin(pin string) (host string, ok bool) {
 // an architecture qualifier (name:arch) only excludes pkg when both name a
 // different architecture.
 func (f *File) OriginPriority(pkg, host string) int {
+	return f.priority(pkg, func(pin string) bool {
+		o, ok := PinOrigin(pin)
+		return ok && strings.EqualFold(o, host)
+	})
+}
+
+// priority is the priority of the first entry whose pin selects names
+// pkg, else of the first "Package: *" one so selected, else 0.
+func (f *File) priority(pkg string, selects func(pin string) bool) int {
 	general := 0
 	for _, p := range f.paras {
-		o, ok := PinOrigin(p.entry.Pin)
-		if !ok || !strings.EqualFold(o, host) {
+		if !selects(p.entry.Pin) {
 			continue
 		}
 		if p.entry.Package == "*" {
@@ -381,24 +389,7 @@ type Source struct {
 // first "Package: *" entry; "version" pins are not about a source and are
 // skipped. Release values match exactly, as glob patterns or as
 // /regular expressions/, as in APT.
-func (f *File) Priority(pkg string, src Source) int {
-	general := 0
-	for _, p := range f.paras {
-		if !src.selectedBy(p.entry.Pin) {
-			continue
-		}
-		if p.entry.Package == "*" {
-			if general == 0 {
-				general = p.entry.Priority
-			}
-			continue
-		}
-		if NamesPackage(p.entry.Package, pkg) {
-			return p.entry.Priority
-		}
-	}
-	return general
-}
+func (f *File) Priority(pkg string, src Source) int { return f.priority(pkg, src.selectedBy) }
 
 // selectedBy reports whether a Pin value selects src.
 func (src Source) selectedBy(pin string) bool {

@@ -63,15 +63,9 @@ func served(t *testing.T, root, suite string) map[string][]byte {
 func (s *setup) snapshotFiles(t *testing.T, snap catalog.Snapshot, suite string) (files map[string][]byte, release string, derived []string) {
 	t.Helper()
 	ctx := context.Background()
-	su, err := s.e.Catalog.Suite(ctx, snap.ID, suite)
-	if err != nil {
-		t.Fatal(err)
-	}
-	byPath := map[string]catalog.IndexFile{}
-	for _, f := range su.Files {
-		byPath[f.Path] = f
-	}
+	su, byPath := s.suite(t, snap, suite)
 	files = map[string][]byte{}
+	var err error
 	for _, f := range su.Files {
 		files[f.Path], err = s.e.Store.ReadFile(ctx, f.SHA256, nil)
 		if from, ok := index.DerivedFrom(byPath, f.Path); ok && errors.Is(err, blob.ErrNotFound) {

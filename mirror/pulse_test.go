@@ -82,11 +82,10 @@ func (s *setup) pulse(t *testing.T) catalog.Snapshot {
 	return snap
 }
 
-// packages is a suite's uncompressed Packages in a snapshot.
-func (s *setup) packages(t *testing.T, snap catalog.Snapshot, suite string) string {
+// suite is a snapshot's suite, and its files by path.
+func (s *setup) suite(t *testing.T, snap catalog.Snapshot, suite string) (catalog.Suite, map[string]catalog.IndexFile) {
 	t.Helper()
-	ctx := context.Background()
-	su, err := s.e.Catalog.Suite(ctx, snap.ID, suite)
+	su, err := s.e.Catalog.Suite(context.Background(), snap.ID, suite)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -94,7 +93,14 @@ func (s *setup) packages(t *testing.T, snap catalog.Snapshot, suite string) stri
 	for _, f := range su.Files {
 		byPath[f.Path] = f
 	}
-	data, err := index.ReadSuite(ctx, s.e.Store, byPath, "main/binary-amd64/Packages", 0)
+	return su, byPath
+}
+
+// packages is a suite's uncompressed Packages in a snapshot.
+func (s *setup) packages(t *testing.T, snap catalog.Snapshot, suite string) string {
+	t.Helper()
+	_, byPath := s.suite(t, snap, suite)
+	data, err := index.ReadSuite(context.Background(), s.e.Store, byPath, "main/binary-amd64/Packages", 0)
 	if err != nil {
 		t.Fatal(err)
 	}
