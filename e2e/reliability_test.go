@@ -153,7 +153,10 @@ func TestArchiveEmptiedByGC(t *testing.T) {
 	first := e.mustPulse()
 	e.up.write(1)
 	last := e.mustPulse()
-	e.up.setFault(func(w http.ResponseWriter, r *http.Request) bool { http.Error(w, "down", 503); return true })
+	e.up.setFault(func(w http.ResponseWriter, r *http.Request) bool {
+		http.Error(w, "down", http.StatusServiceUnavailable)
+		return true
+	})
 	e.clock.Shift(11 * 24 * time.Hour)
 	defer e.clock.Set(time.Now())
 	if _, err := e.pulse(); err == nil {
