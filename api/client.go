@@ -38,7 +38,8 @@ type Error struct {
 	Message string
 }
 
-func (e *Error) Error() string { return fmt.Sprintf("%d: %s", e.Status, e.Message) }
+// Error is the server's message: the same words a local run prints.
+func (e *Error) Error() string { return e.Message }
 
 // Unwrap returns the sentinel error matching the status, if any.
 func (e *Error) Unwrap() error {
@@ -164,12 +165,18 @@ func wrap(op, what string, err error) error {
 	if what != "" {
 		op += " " + what
 	}
-	if e, ok := err.(*Error); ok {
-		// The server's message may name the operation too (local errors
-		// do): say it once.
-		e.Message = strings.TrimPrefix(e.Message, op+": ")
+	if _, ok := err.(*Error); ok {
+		// The server's message names the operation, as a local run's does.
+		return err
 	}
 	return fmt.Errorf("%s: %w", op, err)
+}
+
+// needsToken reports whether a call needs the token: every change, and
+// reading tokens or verifying. A token is never sent where none is needed
+// (it is refused over plain HTTP from the network).
+func needsToken(method, path string) bool {
+	return method != http.MethodGet || strings.HasPrefix(path, "tokens") || strings.HasPrefix(path, "verify")
 }
 
 // do sends a request with a JSON body (if in is not nil) and decodes a JSON
@@ -205,7 +212,7 @@ func (c *Client) send(ctx context.Context, method, path string, body io.Reader, 
 	if ctype != "" {
 		req.Header.Set("Content-Type", ctype)
 	}
-	if c.Token != "" {
+	if c.Token != "" && needsToken(method, path) {
 		req.Header.Set("Authorization", "Bearer "+c.Token)
 	}
 	hc := c.HTTP

@@ -115,17 +115,17 @@ func TestClientRoundTrip(t *testing.T) {
 			message string
 		}{
 			{"unknown snapshot", func() error { _, err := admin.Bump(ctx, "debian", "2020010101", 3, false); return err },
-				catalog.ErrNotFound, 404, "bump debian/2020010101: 404: catalog: not found: snapshot debian/2020010101"},
+				catalog.ErrNotFound, 404, "bump debian/2020010101: no snapshot 2020010101 of debian"},
 			{"bad days", func() error { _, err := admin.Bump(ctx, "debian", "2026112301", 0, false); return err },
-				ErrInvalid, 400, "bump debian/2026112301: 400: invalid argument: days must be positive, got 0"},
+				ErrInvalid, 400, "bump debian/2026112301: days must be at least 1, not 0"},
 			{"no token", func() error { _, err := anon.GC(ctx, true); return err },
-				ErrUnauthorized, 401, "gc: 401: unauthorized: this call needs a token"},
+				ErrUnauthorized, 401, "this needs an API token of role admin: set APTSNAP_TOKEN to one (aptsnap token create --role admin, on the server)"},
 			{"low role", func() error { _, err := manager.GC(ctx, false); return err },
-				ErrForbidden, 403, `gc: 403: forbidden: token "rm" has role release-manager, this call needs admin`},
+				ErrForbidden, 403, `the token in APTSNAP_TOKEN ("rm") has role release-manager; this needs admin`},
 			{"taken name", func() error { _, err := admin.CreateToken(ctx, "rm", catalog.RoleAdmin); return err },
-				ErrExists, 409, `token create rm: 409: token "rm": already exists`},
+				ErrExists, 409, `token create: a token named "rm" exists already: revoke it first (token revoke rm), or pick another name`},
 			{"revoke unknown", func() error { return admin.RevokeToken(ctx, "nobody") },
-				catalog.ErrNotFound, 404, `token revoke nobody: 404: catalog: not found: token "nobody"`},
+				catalog.ErrNotFound, 404, `token revoke: no token named "nobody" (token list shows them)`},
 		} {
 			t.Run(tc.name, func(t *testing.T) {
 				err := tc.call()

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/aptsnap/aptsnap/catalog"
+	"github.com/aptsnap/aptsnap/errdefs"
 	"github.com/aptsnap/aptsnap/manifest"
 )
 
@@ -33,7 +34,7 @@ var (
 )
 
 // errInsecure is the refusal of a token sent in clear over the network.
-var errInsecure = fmt.Errorf("%w: API tokens need HTTPS or a loopback connection", ErrForbidden)
+var errInsecure = errdefs.Errorf(ErrForbidden, "API tokens are accepted over HTTPS or from loopback only: give the server as https://... (--server, APTSNAP_SERVER)")
 
 type server struct {
 	ops    Ops
@@ -149,10 +150,10 @@ func (s *server) handleLimit(need catalog.Role, limit int64, h func(c *call) err
 		r.Body = http.MaxBytesReader(w, r.Body, bound)
 		who, err := s.authenticate(r)
 		if err == nil && who == nil && need != "" {
-			err = fmt.Errorf("%w: this call needs a token (Authorization: Bearer ...)", ErrUnauthorized)
+			err = errdefs.Errorf(ErrUnauthorized, "this needs an API token of role %s: set APTSNAP_TOKEN to one (aptsnap token create --role %s, on the server)", need, need)
 		}
 		if err == nil && who != nil && need != "" && !who.Role.Allows(need) {
-			err = fmt.Errorf("%w: token %q has role %s, this call needs %s", ErrForbidden, who.Name, who.Role, need)
+			err = errdefs.Errorf(ErrForbidden, "the token in APTSNAP_TOKEN (%q) has role %s; this needs %s", who.Name, who.Role, need)
 		}
 		if err != nil {
 			if r.Method != http.MethodGet {
@@ -179,11 +180,11 @@ func (s *server) authenticate(r *http.Request) (*catalog.Token, error) {
 	scheme, secret, ok := strings.Cut(h, " ")
 	secret = strings.TrimSpace(secret)
 	if !ok || !strings.EqualFold(scheme, "Bearer") || secret == "" {
-		return nil, fmt.Errorf("%w: want Authorization: Bearer <token>", ErrUnauthorized)
+		return nil, errdefs.Errorf(ErrUnauthorized, "the Authorization header must be \"Bearer <token>\" (the client sends APTSNAP_TOKEN so)")
 	}
 	t, err := s.auth.TokenByHash(r.Context(), HashSecret(secret))
 	if errors.Is(err, catalog.ErrNotFound) {
-		return nil, fmt.Errorf("%w: unknown or revoked token", ErrUnauthorized)
+		return nil, errdefs.Errorf(ErrUnauthorized, "the token in APTSNAP_TOKEN is unknown or revoked: ask an admin for a new one (aptsnap token create)")
 	}
 	if err != nil {
 		return nil, err
@@ -222,8 +223,8 @@ func (s *server) bump(c *call) error {
 		return err
 	}
 	archive, serial := c.r.PathValue("archive"), c.r.PathValue("serial")
-	if req.Days <= 0 {
-		return fmt.Errorf("%w: days must be positive, got %d", ErrInvalid, req.Days)
+	if req.Days < 1 {
+		return errdefs.Errorf(ErrInvalid, "bump %s/%s: days must be at least 1, not %d", archive, serial, req.Days)
 	}
 	res, err := s.ops.Bump(c.r.Context(), archive, serial, req.Days, req.AllowShorten)
 	s.audit(c, "bump", err, "archive", archive, "serial", serial, "days", req.Days,

@@ -18,6 +18,7 @@ import (
 
 	"github.com/aptsnap/aptsnap/catalog"
 	"github.com/aptsnap/aptsnap/catalog/sqlite"
+	"github.com/aptsnap/aptsnap/errdefs"
 	"github.com/aptsnap/aptsnap/manifest"
 )
 
@@ -47,7 +48,7 @@ func (f *fakeOps) find(archive, serial string) (Snapshot, error) {
 			return s, nil
 		}
 	}
-	return Snapshot{}, fmt.Errorf("%w: snapshot %s/%s", catalog.ErrNotFound, archive, serial)
+	return Snapshot{}, errdefs.Errorf(catalog.ErrNotFound, "no snapshot %s of %s", serial, archive) // as the catalog says it
 }
 
 func (f *fakeOps) Snapshots(_ context.Context, archive string) ([]Snapshot, error) {
@@ -317,7 +318,7 @@ func TestPlainHTTPRefused(t *testing.T) {
 			if w.Code != tc.want {
 				t.Fatalf("status %d, want %d: %s", w.Code, tc.want, w.Body)
 			}
-			if tc.want == 403 && !strings.Contains(w.Body.String(), "HTTPS or a loopback") {
+			if tc.want == 403 && !strings.Contains(w.Body.String(), "HTTPS or from loopback only") {
 				t.Errorf("refusal does not say why: %s", w.Body)
 			}
 		})
@@ -339,19 +340,19 @@ func TestBadRequests(t *testing.T) {
 		{"bad json", "POST", "/api/v1/gc", `{"dry_run":`, 400, "request body"},
 		{"unknown field", "POST", "/api/v1/gc", `{"dryrun":true}`, 400, "unknown field"},
 		{"two values", "POST", "/api/v1/gc", `{} {}`, 400, "more than one"},
-		{"zero days", "POST", "/api/v1/archives/debian/snapshots/2026112301/bump", `{"days":0}`, 400, "days must be positive"},
-		{"negative days", "POST", "/api/v1/archives/debian/snapshots/2026112301/bump", `{"days":-3}`, 400, "days must be positive"},
-		{"no body for bump", "POST", "/api/v1/archives/debian/snapshots/2026112301/bump", ``, 400, "days must be positive"},
+		{"zero days", "POST", "/api/v1/archives/debian/snapshots/2026112301/bump", `{"days":0}`, 400, "days must be at least 1"},
+		{"negative days", "POST", "/api/v1/archives/debian/snapshots/2026112301/bump", `{"days":-3}`, 400, "days must be at least 1"},
+		{"no body for bump", "POST", "/api/v1/archives/debian/snapshots/2026112301/bump", ``, 400, "days must be at least 1"},
 		{"huge body", "POST", "/api/v1/gc", `{"dry_run":true,"x":"` + strings.Repeat("a", 2<<20) + `"}`, 400, "over 1048576 bytes"},
 		{"unknown role", "POST", "/api/v1/tokens", `{"name":"x","role":"root"}`, 400, "unknown role"},
 		{"empty token name", "POST", "/api/v1/tokens", `{"name":"","role":"admin"}`, 400, "token name"},
-		{"token name taken", "POST", "/api/v1/tokens", `{"name":"rm","role":"admin"}`, 409, "already exists"},
+		{"token name taken", "POST", "/api/v1/tokens", `{"name":"rm","role":"admin"}`, 409, "exists already"},
 		{"untrack without suite", "POST", "/api/v1/archives/debian/untrack", `{}`, 400, "untrack needs from 1 to 256 suites"},
 		{"untrack too many suites", "POST", "/api/v1/archives/debian/untrack", `{"suites":[` + strings.Repeat(`"x",`, 256) + `"y"]}`, 400, "untrack needs from 1 to 256 suites"},
 		{"verify serial without archive", "GET", "/api/v1/verify?serial=2026112301", ``, 400, "needs an archive"},
-		{"bump unknown snapshot", "POST", "/api/v1/archives/debian/snapshots/2020010101/bump", `{"days":1}`, 404, "not found"},
+		{"bump unknown snapshot", "POST", "/api/v1/archives/debian/snapshots/2020010101/bump", `{"days":1}`, 404, "no snapshot 2020010101 of debian"},
 		{"untrack unknown archive", "POST", "/api/v1/archives/nope/untrack", `{"suite":"x"}`, 404, "not found"},
-		{"revoke unknown token", "DELETE", "/api/v1/tokens/nobody", ``, 404, "not found"},
+		{"revoke unknown token", "DELETE", "/api/v1/tokens/nobody", ``, 404, "no token named"},
 		{"unknown endpoint", "GET", "/api/v1/nothing", ``, 404, "no API endpoint"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

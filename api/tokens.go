@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -91,8 +92,8 @@ func (l LocalTokens) CreateToken(ctx context.Context, name string, role catalog.
 		if len(name) > MaxTokenName {
 			name = name[:MaxTokenName] + "…"
 		}
-		return NewToken{}, fmt.Errorf("%w: token name %q: want a non-empty name of at most %d characters, without '/' or control characters",
-			ErrInvalid, name, MaxTokenName)
+		return NewToken{}, errdefs.Errorf(ErrInvalid, "token create: token name %q: want a non-empty name of at most %d characters, without '/' or control characters",
+			name, MaxTokenName)
 	}
 	list, err := l.Tokens.ListTokens(ctx)
 	if err != nil {
@@ -100,7 +101,7 @@ func (l LocalTokens) CreateToken(ctx context.Context, name string, role catalog.
 	}
 	for _, t := range list {
 		if t.Name == name {
-			return NewToken{}, fmt.Errorf("token %q: %w", name, ErrExists)
+			return NewToken{}, errdefs.Errorf(ErrExists, "token create: a token named %q exists already: revoke it first (token revoke %s), or pick another name", name, name)
 		}
 	}
 	secret := NewSecret()
@@ -126,7 +127,11 @@ func (l LocalTokens) ListTokens(ctx context.Context) ([]Token, error) {
 
 // RevokeToken implements TokenOps.
 func (l LocalTokens) RevokeToken(ctx context.Context, name string) error {
-	return l.Tokens.RevokeToken(ctx, name)
+	err := l.Tokens.RevokeToken(ctx, name)
+	if errors.Is(err, catalog.ErrNotFound) {
+		return errdefs.Errorf(catalog.ErrNotFound, "token revoke: no token named %q (token list shows them)", name)
+	}
+	return err
 }
 
 func tokenOf(t catalog.Token) Token {

@@ -25,10 +25,10 @@ import (
 )
 
 // ErrNotFound is returned (wrapped) when an archive, snapshot or suite does not exist.
-var ErrNotFound = errors.New("catalog: not found")
+var ErrNotFound = errors.New("not found")
 
 // ErrExists is returned (wrapped) when a name is already taken.
-var ErrExists = errors.New("catalog: already exists")
+var ErrExists = errors.New("already exists")
 
 // PoolEntry is one file an index lists, relative to the archive root
 // (for example "pool/main/h/hello/hello_2.10-3_amd64.deb").

@@ -5,7 +5,10 @@
 // message. Not found is catalog.ErrNotFound.
 package errdefs
 
-import "errors"
+import (
+	"errors"
+	"fmt"
+)
 
 var (
 	// ErrInvalid marks a request that cannot be right: bad arguments, a
@@ -17,3 +20,20 @@ var (
 	// ErrTooLarge marks a request body over its limit (413).
 	ErrTooLarge = errors.New("request too large")
 )
+
+// Errorf formats an error of the given kind (ErrInvalid, ErrExists,
+// catalog.ErrNotFound...) whose message is the formatted text alone: the
+// kind is for errors.Is and the front ends' statuses, the words for the
+// user, who needs no "not found:" in front of "no tag 6.1". A %w in
+// format wraps as fmt.Errorf does.
+func Errorf(kind error, format string, args ...any) error {
+	return &kindError{kind: kind, err: fmt.Errorf(format, args...)}
+}
+
+type kindError struct {
+	kind error
+	err  error
+}
+
+func (e *kindError) Error() string   { return e.err.Error() }
+func (e *kindError) Unwrap() []error { return []error{e.err, e.kind} }

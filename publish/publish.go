@@ -23,6 +23,7 @@ import (
 	"github.com/aptsnap/aptsnap/errdefs"
 	"github.com/aptsnap/aptsnap/events"
 	"github.com/aptsnap/aptsnap/index"
+	"github.com/aptsnap/aptsnap/names"
 	"github.com/aptsnap/aptsnap/pgp"
 	"github.com/aptsnap/aptsnap/release"
 )
@@ -248,7 +249,13 @@ func (p *Publisher) writeIndex(ctx context.Context, name string, plain []byte, c
 // refused unless allowShorten is set.
 func (p *Publisher) Bump(ctx context.Context, archive, serial string, days int, allowShorten bool) (prev, snap catalog.Snapshot, err error) {
 	if days <= 0 || days > MaxBumpDays {
-		return prev, snap, fmt.Errorf("bump: %w: days must be between 1 and %d, not %d", errdefs.ErrInvalid, MaxBumpDays, days)
+		return prev, snap, errdefs.Errorf(errdefs.ErrInvalid, "bump %s/%s: days must be between 1 and %d, not %d", archive, serial, MaxBumpDays, days)
+	}
+	if strings.HasPrefix(serial, "@") {
+		return prev, snap, errdefs.Errorf(errdefs.ErrInvalid, "bump %s/%s: a tagged snapshot never expires: there is nothing to bump", archive, serial)
+	}
+	if !names.Serial(serial) {
+		return prev, snap, errdefs.Errorf(errdefs.ErrInvalid, "bump %s/%s: %q is not a serial (YYYYMMDDNN)", archive, serial, serial)
 	}
 	prev, err = p.cat.Snapshot(ctx, archive, serial)
 	if errors.Is(err, catalog.ErrNotFound) {
@@ -259,8 +266,8 @@ func (p *Publisher) Bump(ctx context.Context, archive, serial string, days int, 
 	}
 	until := ValidUntil(p.now(), days)
 	if until.Before(prev.ValidUntil) && !allowShorten {
-		return prev, snap, fmt.Errorf("bump %s/%s: %w: %d days from now (%s) is before its Valid-Until (%s): a bump would shorten it (allow it with --allow-shorten)",
-			archive, serial, errdefs.ErrInvalid, days, release.FormatTime(until), release.FormatTime(prev.ValidUntil))
+		return prev, snap, errdefs.Errorf(errdefs.ErrInvalid, "bump %s/%s: %d days from now (%s) is before its Valid-Until (%s): a bump would shorten it (allow it with --allow-shorten)",
+			archive, serial, days, release.FormatTime(until), release.FormatTime(prev.ValidUntil))
 	}
 	snap, err = p.cat.UpdateReleases(ctx, archive, serial, until, func(suite string, rel []byte) (catalog.SignedRelease, error) {
 		text, err := release.SetValidUntil(rel, until)

@@ -11,6 +11,7 @@ import (
 
 	"github.com/aptsnap/aptsnap/blob"
 	"github.com/aptsnap/aptsnap/catalog"
+	"github.com/aptsnap/aptsnap/errdefs"
 )
 
 var _ catalog.Lifecycle = (*Catalog)(nil)
@@ -27,7 +28,7 @@ func (c *Catalog) UpdateReleases(ctx context.Context, archive, serial string, va
 	err = tx.QueryRowContext(ctx, `SELECT s.id FROM snapshots s JOIN archives a ON a.id = s.archive_id
 		WHERE a.name = ? AND s.serial = ?`, archive, serial).Scan(&sid)
 	if errors.Is(err, sql.ErrNoRows) {
-		return catalog.Snapshot{}, fmt.Errorf("%w: snapshot %s of %s (collected, or never made)", catalog.ErrNotFound, serial, archive)
+		return catalog.Snapshot{}, errdefs.Errorf(catalog.ErrNotFound, "no snapshot %s of %s (collected, or never made)", serial, archive)
 	}
 	if err != nil {
 		return catalog.Snapshot{}, fmt.Errorf("catalog: %w", err)
@@ -355,7 +356,7 @@ func (c *Catalog) DeleteTag(ctx context.Context, tag string) (int, error) {
 	}
 	n, _ := res.RowsAffected()
 	if n == 0 {
-		return 0, fmt.Errorf("%w: tag %s", catalog.ErrNotFound, tag)
+		return 0, errdefs.Errorf(catalog.ErrNotFound, "no tag %s", tag)
 	}
 	return int(n), tx.Commit()
 }

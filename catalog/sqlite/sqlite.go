@@ -17,6 +17,7 @@ import (
 
 	"github.com/aptsnap/aptsnap/blob"
 	"github.com/aptsnap/aptsnap/catalog"
+	"github.com/aptsnap/aptsnap/errdefs"
 )
 
 // Catalog is the embedded catalog.Catalog, one database file in WAL mode. Several
@@ -230,7 +231,7 @@ func archiveID(ctx context.Context, q queryer, name string, create bool) (int64,
 	err := q.QueryRowContext(ctx, `SELECT id FROM archives WHERE name = ?`, name).Scan(&id)
 	if errors.Is(err, sql.ErrNoRows) {
 		if !create {
-			return 0, fmt.Errorf("%w: archive %q", catalog.ErrNotFound, name)
+			return 0, errdefs.Errorf(catalog.ErrNotFound, "no archive %q", name)
 		}
 		res, err := q.ExecContext(ctx, `INSERT INTO archives(name) VALUES (?)`, name)
 		if err != nil {
@@ -322,7 +323,7 @@ func createSnapshot(ctx context.Context, tx *sql.Tx, s catalog.NewSnapshot) (cat
 			return catalog.Snapshot{}, fmt.Errorf("catalog: tag %s of %s: %w", s.Tag, s.Archive, err)
 		}
 		if n > 0 {
-			return catalog.Snapshot{}, fmt.Errorf("%w: tag %s has a snapshot of %s", catalog.ErrExists, s.Tag, s.Archive)
+			return catalog.Snapshot{}, errdefs.Errorf(catalog.ErrExists, "tag %s has a snapshot of %s already", s.Tag, s.Archive)
 		}
 	} else {
 		// Untracked while the pulse ran: not part of the snapshot.
@@ -674,7 +675,7 @@ func (c *Catalog) oneSnapshot(ctx context.Context, archive, what, where string, 
 		WHERE a.name = ? AND `+where, append([]any{archive}, args...)...)
 	s, err := scanSnapshot(row, archive)
 	if errors.Is(err, sql.ErrNoRows) {
-		return s, fmt.Errorf("%w: snapshot %s of %s", catalog.ErrNotFound, what, archive)
+		return s, errdefs.Errorf(catalog.ErrNotFound, "no snapshot %s of %s", what, archive)
 	}
 	if err != nil {
 		return s, fmt.Errorf("catalog: snapshot %s of %s: %w", what, archive, err)
@@ -709,7 +710,7 @@ func (c *Catalog) Suite(ctx context.Context, snapshotID int64, suite string) (ca
 		WHERE x.snapshot_id = ? AND x.suite = ?`, snapshotID, suite).Scan(
 		&su.StateID, &date, &upstream, &files, &idx, &su.Release, &su.InRelease, &su.ReleaseGPG, &signed)
 	if errors.Is(err, sql.ErrNoRows) {
-		return su, fmt.Errorf("%w: suite %s", catalog.ErrNotFound, suite)
+		return su, errdefs.Errorf(catalog.ErrNotFound, "no suite %s", suite)
 	}
 	if err != nil {
 		return su, fmt.Errorf("catalog: suite %s: %w", suite, err)
@@ -735,7 +736,7 @@ func (c *Catalog) IndexMembers(ctx context.Context, archive string, index blob.D
 	err := c.r.QueryRowContext(ctx, `SELECT i.members FROM indices i JOIN archives a ON a.id = i.archive_id
 		WHERE a.name = ? AND i.sha256 = ?`, archive, index[:]).Scan(&members)
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, fmt.Errorf("%w: index %s", catalog.ErrNotFound, index)
+		return nil, errdefs.Errorf(catalog.ErrNotFound, "no index %s", index)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("catalog: index %s: %w", index, err)

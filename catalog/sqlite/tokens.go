@@ -10,6 +10,7 @@ import (
 
 	"github.com/aptsnap/aptsnap/blob"
 	"github.com/aptsnap/aptsnap/catalog"
+	"github.com/aptsnap/aptsnap/errdefs"
 )
 
 var _ catalog.Tokens = (*Catalog)(nil)
@@ -41,7 +42,7 @@ func (c *Catalog) TokenByHash(ctx context.Context, secretHash blob.Digest) (cata
 	var role string
 	err := c.r.QueryRowContext(ctx, `SELECT id, name, role, created FROM tokens WHERE hash = ?`, secretHash[:]).Scan(&t.ID, &t.Name, &role, &created)
 	if errors.Is(err, sql.ErrNoRows) {
-		return t, fmt.Errorf("%w: token", catalog.ErrNotFound)
+		return t, errdefs.Errorf(catalog.ErrNotFound, "no such token")
 	}
 	if err != nil {
 		return t, fmt.Errorf("catalog: token: %w", err)
@@ -78,7 +79,7 @@ func (c *Catalog) RevokeToken(ctx context.Context, name string) error {
 		return fmt.Errorf("catalog: revoke token: %w", err)
 	}
 	if n, _ := res.RowsAffected(); n == 0 {
-		return fmt.Errorf("%w: token %q", catalog.ErrNotFound, name)
+		return errdefs.Errorf(catalog.ErrNotFound, "no token named %q", name)
 	}
 	return nil
 }

@@ -48,7 +48,7 @@ func TestBackendChoice(t *testing.T) {
 		{"local-only verb with --server", "", []string{"--server", srv.URL, "pulse", "debian"}, "", "works on a configuration"},
 		{"bad days", "", []string{"--server", srv.URL, "bump", "debian", "2026112301", "0"}, "", "DAYS must be a positive number"},
 		{"unknown role", "", []string{"--server", srv.URL, "token", "create", "--name", "x", "--role", "root"}, "", "unknown role"},
-		{"needs a token", "", []string{"--server", srv.URL, "gc"}, "", "gc: 401: unauthorized"},
+		{"needs a token", "", []string{"--server", srv.URL, "gc"}, "", "this needs an API token of role admin: set APTSNAP_TOKEN"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Setenv("APTSNAP_SERVER", tc.env)
