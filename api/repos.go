@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/aptsnap/aptsnap/catalog"
+	"github.com/aptsnap/aptsnap/errdefs"
 )
 
 // MaxUpload is the largest body POST .../packages accepts.
@@ -197,9 +198,9 @@ func (s *server) repoCopy(c *call) error {
 // server's (see spool).
 func (s *server) uploadErr(what string, err error) error {
 	if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
-		return fmt.Errorf("%w: upload over %d bytes", ErrTooLarge, s.maxUpload)
+		return errdefs.Errorf(ErrTooLarge, "upload over %d bytes", s.maxUpload)
 	}
-	return fmt.Errorf("%w: %s: %v", ErrInvalid, what, err)
+	return errdefs.Errorf(ErrInvalid, "%s: %w", what, err)
 }
 
 // cleanUploads removes what uploads of a server that died left in its
@@ -227,7 +228,7 @@ func (s *server) spool(path string, part io.Reader) error {
 	}
 	f, err := create(path)
 	if errors.Is(err, fs.ErrExist) {
-		return fmt.Errorf("%w: upload: file %s given twice: give each file once", ErrInvalid, name)
+		return errdefs.Errorf(ErrInvalid, "upload: file %s given twice: give each file once", name)
 	}
 	if err != nil {
 		return s.spoolErr("upload "+name, err)
@@ -288,7 +289,7 @@ func (e *errWriter) Write(p []byte) (int, error) {
 func (s *server) repoAdd(c *call) error {
 	mr, err := c.r.MultipartReader()
 	if err != nil {
-		return fmt.Errorf("%w: want multipart/form-data: %v", ErrInvalid, err)
+		return errdefs.Errorf(ErrInvalid, "want multipart/form-data: %w", err)
 	}
 	if s.uploadDir != "" {
 		if err := os.MkdirAll(s.uploadDir, 0o700); err != nil {
@@ -310,34 +311,34 @@ func (s *server) repoAdd(c *call) error {
 			return s.uploadErr("upload", err)
 		}
 		if parts > MaxUploadFiles+1 { // the files, component and publish
-			return fmt.Errorf("%w: upload of more than %d parts", ErrInvalid, MaxUploadFiles+2)
+			return errdefs.Errorf(ErrInvalid, "upload of more than %d parts", MaxUploadFiles+2)
 		}
 		switch part.FormName() {
 		case "component":
 			if req.Component != "" {
-				return fmt.Errorf("%w: upload: component given twice", ErrInvalid)
+				return errdefs.Errorf(ErrInvalid, "upload: component given twice")
 			}
 			b, err := io.ReadAll(io.LimitReader(part, 256))
 			if err != nil {
-				return fmt.Errorf("%w: upload: %v", ErrInvalid, err)
+				return errdefs.Errorf(ErrInvalid, "upload: %w", err)
 			}
 			req.Component = string(b)
 		case "publish":
 			b, err := io.ReadAll(io.LimitReader(part, 8))
 			if err != nil {
-				return fmt.Errorf("%w: upload: %v", ErrInvalid, err)
+				return errdefs.Errorf(ErrInvalid, "upload: %w", err)
 			}
 			req.Publish = string(b) == "1"
 		case "file":
 			if len(req.Files) == MaxUploadFiles {
-				return fmt.Errorf("%w: upload of more than %d files", ErrInvalid, MaxUploadFiles)
+				return errdefs.Errorf(ErrInvalid, "upload of more than %d files", MaxUploadFiles)
 			}
 			name := part.FileName()
 			if len(name) > 255 {
-				return fmt.Errorf("%w: upload: a file name of %d bytes", ErrInvalid, len(name))
+				return errdefs.Errorf(ErrInvalid, "upload: a file name of %d bytes", len(name))
 			}
 			if name == "" || name != filepath.Base(name) || name == "." || name == ".." || strings.HasPrefix(name, ".") {
-				return fmt.Errorf("%w: upload: bad file name %q", ErrInvalid, name)
+				return errdefs.Errorf(ErrInvalid, "upload: bad file name %q", name)
 			}
 			p := filepath.Join(dir, name)
 			if err := s.spool(p, part); err != nil {
@@ -345,7 +346,7 @@ func (s *server) repoAdd(c *call) error {
 			}
 			req.Files = append(req.Files, p)
 		default:
-			return fmt.Errorf("%w: upload: unexpected field %q", ErrInvalid, part.FormName())
+			return errdefs.Errorf(ErrInvalid, "upload: unexpected field %q", part.FormName())
 		}
 	}
 	res, err := s.ops.RepoAdd(c.r.Context(), req)

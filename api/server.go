@@ -267,7 +267,7 @@ func (s *server) untrack(c *call) error {
 		req.Suites = append(req.Suites, req.Suite)
 	}
 	if len(req.Suites) == 0 || len(req.Suites) > maxUntrack {
-		return fmt.Errorf("%w: untrack needs from 1 to %d suites or patterns", ErrInvalid, maxUntrack)
+		return errdefs.Errorf(ErrInvalid, "untrack needs from 1 to %d suites or patterns", maxUntrack)
 	}
 	res, err := s.ops.Untrack(c.r.Context(), archive, req.Suites)
 	s.audit(c, "untrack", err, "archive", archive, "suites", req.Suites, "snapshots", res.Snapshots)
@@ -281,7 +281,7 @@ func (s *server) verify(c *call) error {
 	q := c.r.URL.Query()
 	archive, serial := q.Get("archive"), q.Get("serial")
 	if serial != "" && archive == "" {
-		return fmt.Errorf("%w: a serial needs an archive", ErrInvalid)
+		return errdefs.Errorf(ErrInvalid, "a serial needs an archive")
 	}
 	probs, err := s.ops.Verify(c.r.Context(), archive, serial)
 	if err != nil {
@@ -311,7 +311,7 @@ func (s *server) createTag(c *call) error {
 		return err
 	}
 	if req.Tag == "" || len(req.From) == 0 {
-		return fmt.Errorf("%w: a tag needs a name and at least one archive=serial", ErrInvalid)
+		return errdefs.Errorf(ErrInvalid, "a tag needs a name and at least one archive=serial")
 	}
 	res, err := s.ops.TagCreate(c.r.Context(), req.Tag, req.From, req.Manifest)
 	s.audit(c, "tag create", err, "tag", req.Tag, "from", req.From, "manifest", req.Manifest != nil)
@@ -383,12 +383,12 @@ func decode(r *http.Request, v any) error {
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil && !errors.Is(err, io.EOF) {
 		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
-			return fmt.Errorf("%w: request body over %d bytes", ErrInvalid, maxBody)
+			return errdefs.Errorf(ErrInvalid, "request body over %d bytes", maxBody)
 		}
-		return fmt.Errorf("%w: request body: %v", ErrInvalid, err)
+		return errdefs.Errorf(ErrInvalid, "request body: %w", err)
 	}
 	if dec.More() {
-		return fmt.Errorf("%w: request body: more than one JSON value", ErrInvalid)
+		return errdefs.Errorf(ErrInvalid, "request body: more than one JSON value")
 	}
 	return nil
 }

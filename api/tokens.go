@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"errors"
-	"fmt"
 	"strings"
 	"time"
 	"unicode"
@@ -68,7 +67,7 @@ func ParseRole(s string) (catalog.Role, error) {
 	case catalog.RoleReleaseManager, catalog.RoleAdmin:
 		return r, nil
 	}
-	return "", fmt.Errorf("%w: unknown role %q (want %s or %s)", ErrInvalid, s, catalog.RoleReleaseManager, catalog.RoleAdmin)
+	return "", errdefs.Errorf(ErrInvalid, "unknown role %q (want %s or %s)", s, catalog.RoleReleaseManager, catalog.RoleAdmin)
 }
 
 // MaxTokenName is the longest a token's name may be.

@@ -8,6 +8,7 @@ import (
 	"github.com/aptsnap/aptsnap/api"
 	"github.com/aptsnap/aptsnap/catalog"
 	"github.com/aptsnap/aptsnap/custom"
+	"github.com/aptsnap/aptsnap/errdefs"
 	"github.com/aptsnap/aptsnap/manifest"
 	"github.com/aptsnap/aptsnap/repo"
 )
@@ -58,7 +59,7 @@ func (a *App) GC(ctx context.Context, dryRun bool) (api.GCResult, error) {
 func (a *App) Untrack(ctx context.Context, archive string, suites []string) (api.UntrackResult, error) {
 	arc, err := a.Config.Archive(archive)
 	if err != nil {
-		return api.UntrackResult{}, fmt.Errorf("untrack: %w: %v", catalog.ErrNotFound, err)
+		return api.UntrackResult{}, errdefs.Errorf(catalog.ErrNotFound, "untrack: %w", err) // only mirrored archives track suites
 	}
 	names, n, err := a.mirror().Untrack(ctx, arc, suites...)
 	if err != nil {

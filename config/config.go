@@ -469,7 +469,7 @@ func (c *Config) Archive(name string) (*Archive, error) {
 			return &c.Archives[i], nil
 		}
 	}
-	return nil, fmt.Errorf("config: no archive named %q", name)
+	return nil, fmt.Errorf("no archive %q in the configuration (archives: %s)", name, strings.Join(c.Names(), ", "))
 }
 
 // ErrNoArchives is returned by callers that need at least one archive.

@@ -150,7 +150,7 @@ func (x *Archives) List(ctx context.Context, archive, suite string) ([]repo.Entr
 	}
 	s, ok := suites[suite]
 	if !ok {
-		return nil, fmt.Errorf("repo list: %w: %s has no suite %q", catalog.ErrNotFound, archive, suite)
+		return nil, errdefs.Errorf(catalog.ErrNotFound, "repo list: %s has no suite %q", archive, suite)
 	}
 	out := slices.Clone(s.Entries)
 	slices.SortFunc(out, func(p, q repo.Entry) int {
@@ -164,7 +164,7 @@ func (x *Archives) List(ctx context.Context, archive, suite string) ([]repo.Entr
 func (x *Archives) Remove(ctx context.Context, archive, suite string, packages []string) (Result, error) {
 	res := Result{Archive: archive, Suite: suite}
 	if len(packages) == 0 {
-		return res, fmt.Errorf("repo remove: %w: no package named", errdefs.ErrInvalid)
+		return res, errdefs.Errorf(errdefs.ErrInvalid, "repo remove: name the packages to remove (NAME or NAME=VERSION)")
 	}
 	snap, err := x.edit(ctx, archive, &res, func(suites map[string]*repo.Suite) error {
 		s, err := suiteOf(suites, archive, suite)
@@ -175,7 +175,7 @@ func (x *Archives) Remove(ctx context.Context, archive, suite string, packages [
 			name, ver, _ := strings.Cut(p, "=")
 			gone := s.Remove(name, ver)
 			if len(gone) == 0 {
-				return fmt.Errorf("repo remove: %w: %s is not in %s/%s", catalog.ErrNotFound, p, archive, suite)
+				return errdefs.Errorf(catalog.ErrNotFound, "repo remove: %s is not in %s/%s", p, archive, suite)
 			}
 			res.Removed = append(res.Removed, gone...)
 		}
@@ -192,7 +192,7 @@ func (x *Archives) Remove(ctx context.Context, archive, suite string, packages [
 func (x *Archives) Copy(ctx context.Context, req CopyRequest) (Result, error) {
 	res := Result{Archive: req.Archive, Suite: req.Suite}
 	if req.Package == "" || req.FromArchive == "" {
-		return res, fmt.Errorf("repo copy: %w: a package and a source archive are needed", errdefs.ErrInvalid)
+		return res, errdefs.Errorf(errdefs.ErrInvalid, "repo copy: a package and a source archive are needed")
 	}
 	cu, err := x.custom(req.Archive)
 	if err != nil {
@@ -228,7 +228,7 @@ func (x *Archives) Copy(ctx context.Context, req CopyRequest) (Result, error) {
 			if len(from) > 0 {
 				what = " for " + strings.Join(dst.Architectures, ", ")
 			}
-			return fmt.Errorf("repo copy: %w: %s%s in %s", catalog.ErrNotFound, pkgSpec(req.Package, req.Version), what, fromWhere)
+			return errdefs.Errorf(catalog.ErrNotFound, "repo copy: %s%s is not in %s", pkgSpec(req.Package, req.Version), what, fromWhere)
 		}
 		for _, e := range served {
 			if !slices.Contains(dst.Components, e.Component) {
@@ -315,7 +315,7 @@ func (x *Archives) findInSnapshot(ctx context.Context, req CopyRequest) ([]repo.
 	if best != nil {
 		return best, bestWhere, bestSource, nil
 	}
-	return nil, where, nil, fmt.Errorf("repo copy: %w: %s in %s", catalog.ErrNotFound, pkgSpec(req.Package, req.Version), where)
+	return nil, where, nil, errdefs.Errorf(catalog.ErrNotFound, "repo copy: %s is not in %s", pkgSpec(req.Package, req.Version), where)
 }
 
 // entriesVersion is the version a Find result copies: its binaries', else
@@ -508,7 +508,7 @@ func (x *Archives) custom(name string) (*config.Custom, error) {
 			return &x.o.Archives[i], nil
 		}
 	}
-	return nil, fmt.Errorf("%w: %s is not a custom archive", catalog.ErrNotFound, name)
+	return nil, errdefs.Errorf(catalog.ErrNotFound, "%s is not a custom archive", name)
 }
 
 // created tells of the snapshot an edit made, if it made one.
@@ -521,7 +521,7 @@ func (x *Archives) created(ctx context.Context, snap catalog.Snapshot) {
 func suiteOf(suites map[string]*repo.Suite, archive, suite string) (*repo.Suite, error) {
 	s, ok := suites[suite]
 	if !ok {
-		return nil, fmt.Errorf("%w: %s has no suite %q", catalog.ErrNotFound, archive, suite)
+		return nil, errdefs.Errorf(catalog.ErrNotFound, "%s has no suite %q", archive, suite)
 	}
 	return s, nil
 }
@@ -529,10 +529,10 @@ func suiteOf(suites map[string]*repo.Suite, archive, suite string) (*repo.Suite,
 func addEntry(s *repo.Suite, e repo.Entry, multi bool, res *Result) error {
 	replaced, added, err := s.Add(e, multi)
 	if errors.Is(err, repo.ErrConflict) {
-		return fmt.Errorf("%w: %v", errdefs.ErrExists, err)
+		return errdefs.Errorf(errdefs.ErrExists, "%w", err)
 	}
 	if err != nil {
-		return fmt.Errorf("%w: %v", errdefs.ErrInvalid, err)
+		return errdefs.Errorf(errdefs.ErrInvalid, "%w", err)
 	}
 	res.Removed = append(res.Removed, replaced...)
 	if added {
@@ -608,7 +608,7 @@ func (x *Archives) edit(ctx context.Context, archive string, res *Result, edit f
 		}
 		if len(added) > 0 {
 			slices.Sort(added)
-			return catalog.Snapshot{}, fmt.Errorf("%w: %s: %s", errdefs.ErrExists, archive, strings.Join(added, "; "))
+			return catalog.Snapshot{}, errdefs.Errorf(errdefs.ErrExists, "%s: %s", archive, strings.Join(added, "; "))
 		}
 	}
 	// Published at once, or kept in the working state (see Publish).

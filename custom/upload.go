@@ -39,7 +39,7 @@ func (x *Archives) Add(ctx context.Context, req AddRequest) (Result, error) {
 		comp = cu.Components[0]
 	}
 	if !slices.Contains(cu.Components, comp) {
-		return res, fmt.Errorf("repo add: %w: component %q is not one of %s", errdefs.ErrInvalid, comp, strings.Join(cu.Components, ", "))
+		return res, errdefs.Errorf(errdefs.ErrInvalid, "repo add: component %q is not one of %s", comp, strings.Join(cu.Components, ", "))
 	}
 	up, err := planUpload(cu, req.Files)
 	if err != nil {
@@ -133,13 +133,13 @@ type source struct {
 // packages they list and checks every listed file's size and checksums.
 func planUpload(cu *config.Custom, paths []string) (*upload, error) {
 	if len(paths) == 0 {
-		return nil, fmt.Errorf("%w: no file given", errdefs.ErrInvalid)
+		return nil, errdefs.Errorf(errdefs.ErrInvalid, "no file given")
 	}
 	up := &upload{files: map[string]string{}}
 	for _, p := range paths {
 		base := filepath.Base(p)
 		if _, dup := up.files[base]; dup {
-			return nil, fmt.Errorf("%w: %s given twice", errdefs.ErrInvalid, base)
+			return nil, errdefs.Errorf(errdefs.ErrInvalid, "%s given twice", base)
 		}
 		up.files[base] = p
 	}
@@ -172,7 +172,7 @@ func planUpload(cu *config.Custom, paths []string) (*upload, error) {
 			}
 			ch, err := debpkg.ParseChanges(data, kr)
 			if err != nil {
-				return nil, fmt.Errorf("%w: %s: %v", errdefs.ErrInvalid, filepath.Base(p), err)
+				return nil, errdefs.Errorf(errdefs.ErrInvalid, "%s: %w", filepath.Base(p), err)
 			}
 			for _, f := range ch.Files {
 				if err := up.check(filepath.Base(p), f); err != nil {
@@ -204,7 +204,7 @@ func planUpload(cu *config.Custom, paths []string) (*upload, error) {
 		case ".deb", ".udeb", ".dsc", ".changes":
 		default:
 			if !listed[base] {
-				return nil, fmt.Errorf("%w: %s is not a package (.deb, .udeb, .dsc, .changes) nor listed by one", errdefs.ErrInvalid, base)
+				return nil, errdefs.Errorf(errdefs.ErrInvalid, "%s is not a package (.deb, .udeb, .dsc, .changes) nor listed by one", base)
 			}
 		}
 	}
@@ -216,7 +216,7 @@ func planUpload(cu *config.Custom, paths []string) (*upload, error) {
 func (up *upload) check(by string, f debpkg.File) error {
 	p, ok := up.files[f.Name]
 	if !ok {
-		return fmt.Errorf("%w: %s lists %s, which was not given", errdefs.ErrInvalid, by, f.Name)
+		return errdefs.Errorf(errdefs.ErrInvalid, "%s lists %s, which was not given", by, f.Name)
 	}
 	in, err := os.Open(p)
 	if err != nil {
@@ -224,7 +224,7 @@ func (up *upload) check(by string, f debpkg.File) error {
 	}
 	defer in.Close()
 	if err := f.Verify(in); err != nil {
-		return fmt.Errorf("%w: %s: %v", errdefs.ErrInvalid, by, err)
+		return errdefs.Errorf(errdefs.ErrInvalid, "%s: %w", by, err)
 	}
 	return nil
 }
@@ -236,7 +236,7 @@ func readDSC(p string) (source, error) {
 	}
 	dsc, err := debpkg.ParseDSC(data)
 	if err != nil {
-		return source{}, fmt.Errorf("%w: %s: %v", errdefs.ErrInvalid, filepath.Base(p), err)
+		return source{}, errdefs.Errorf(errdefs.ErrInvalid, "%s: %w", filepath.Base(p), err)
 	}
 	return source{name: filepath.Base(p), data: data, dsc: dsc}, nil
 }
@@ -262,7 +262,7 @@ func (x *Archives) storeUpload(ctx context.Context, up *upload, comp string) ([]
 		}
 		stanza, err := debpkg.SourceStanza(src.dsc, src.name, src.data, debpkg.PoolDir(comp, src.dsc.Source))
 		if err != nil {
-			return nil, fmt.Errorf("%w: %s: %v", errdefs.ErrInvalid, src.name, err)
+			return nil, errdefs.Errorf(errdefs.ErrInvalid, "%s: %w", src.name, err)
 		}
 		e, err := repo.NewEntry(repo.Source, comp, stanza)
 		if err != nil {
@@ -287,11 +287,11 @@ func (x *Archives) storeDeb(ctx context.Context, p, comp string) (repo.Entry, er
 	}
 	control, err := debpkg.ReadControl(f, st.Size())
 	if err != nil {
-		return repo.Entry{}, fmt.Errorf("%w: %v", errdefs.ErrInvalid, err)
+		return repo.Entry{}, errdefs.Errorf(errdefs.ErrInvalid, "%w", err)
 	}
 	sc := deb822.NewScanner(control)
 	if !sc.Scan() {
-		return repo.Entry{}, fmt.Errorf("%w: empty control file", errdefs.ErrInvalid)
+		return repo.Entry{}, errdefs.Errorf(errdefs.ErrInvalid, "empty control file")
 	}
 	pkg, ver, arch := string(sc.Field("Package")), string(sc.Field("Version")), string(sc.Field("Architecture"))
 	src, _, _ := strings.Cut(strings.TrimSpace(string(sc.Field("Source"))), " ")
@@ -318,7 +318,7 @@ func (x *Archives) storeDeb(ctx context.Context, p, comp string) (repo.Entry, er
 	stanza, err := debpkg.BinaryStanza(control, name, info.Size, hex.EncodeToString(m5.Sum(nil)),
 		hex.EncodeToString(s1.Sum(nil)), info.Digest.String())
 	if err != nil {
-		return repo.Entry{}, fmt.Errorf("%w: %v", errdefs.ErrInvalid, err)
+		return repo.Entry{}, errdefs.Errorf(errdefs.ErrInvalid, "%w", err)
 	}
 	return repo.NewEntry(kind, comp, stanza)
 }

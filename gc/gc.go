@@ -85,7 +85,7 @@ func (c *Collector) run(ctx context.Context, dryRun bool) (Result, error) {
 	res := Result{DryRun: dryRun}
 	gl, err := c.o.Locker.GC(ctx)
 	if errors.Is(err, lock.ErrBusy) {
-		return res, fmt.Errorf("gc: %w: another garbage collection is running", errdefs.ErrExists)
+		return res, errdefs.Errorf(errdefs.ErrExists, "gc: another garbage collection is running")
 	}
 	if err != nil {
 		return res, err

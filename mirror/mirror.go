@@ -253,7 +253,7 @@ func (m *Mirror) Untrack(ctx context.Context, a *config.Archive, suites ...strin
 	var names []string
 	for _, pat := range suites {
 		if _, err := path.Match(pat, ""); err != nil {
-			return nil, 0, fmt.Errorf("untrack: %w: %q is not a suite name or pattern: %v", errdefs.ErrInvalid, pat, err)
+			return nil, 0, errdefs.Errorf(errdefs.ErrInvalid, "untrack: %q is not a suite name or pattern: %w", pat, err)
 		}
 		n := len(names)
 		for _, k := range known {
@@ -262,11 +262,11 @@ func (m *Mirror) Untrack(ctx context.Context, a *config.Archive, suites ...strin
 			}
 		}
 		if len(names) == n && !slices.Contains(names, pat) {
-			return nil, 0, fmt.Errorf("untrack: %w: %s tracks no suite %q (it has %s)", catalog.ErrNotFound, a.Name, pat, strings.Join(known, ", "))
+			return nil, 0, errdefs.Errorf(catalog.ErrNotFound, "untrack: %s tracks no suite %q (it has %s)", a.Name, pat, strings.Join(known, ", "))
 		}
 	}
 	if len(names) == 0 {
-		return nil, 0, fmt.Errorf("untrack: %w: name a suite of %s", errdefs.ErrInvalid, a.Name)
+		return nil, 0, errdefs.Errorf(errdefs.ErrInvalid, "untrack: name a suite of %s", a.Name)
 	}
 	n, err := m.cat.Untrack(ctx, a.Name, names...)
 	if err != nil {

@@ -30,6 +30,7 @@ import (
 
 	"github.com/aptsnap/aptsnap/blob"
 	"github.com/aptsnap/aptsnap/catalog"
+	"github.com/aptsnap/aptsnap/errdefs"
 	"github.com/aptsnap/aptsnap/index"
 	"github.com/aptsnap/aptsnap/names"
 	"github.com/aptsnap/aptsnap/release"
@@ -234,11 +235,11 @@ func (s *Server) view(ctx context.Context, archive, id string) (*snapView, error
 		// A snapshot committing now is stamped at most a second ahead of
 		// the clock it read: a timestamp is answered once a second past.
 		if t.Add(timestampSettle).After(s.now()) {
-			return nil, fmt.Errorf("%w: %s is not past yet (snapshots made until then would change the answer)", catalog.ErrNotFound, id)
+			return nil, errdefs.Errorf(catalog.ErrNotFound, "%s is not past yet (snapshots made until then would change the answer)", id)
 		}
 		snap, err = s.cat.SnapshotAt(ctx, archive, t)
 	default:
-		return nil, fmt.Errorf("%w: %q is neither a serial nor a timestamp", catalog.ErrNotFound, id)
+		return nil, errdefs.Errorf(catalog.ErrNotFound, "%q is neither a serial (YYYYMMDDNN) nor a timestamp (YYYYMMDDTHHMMSSZ)", id)
 	}
 	if err != nil {
 		return nil, err

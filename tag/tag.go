@@ -62,11 +62,14 @@ func New(o Options) *Tagger {
 // none of the source snapshots is an error naming it, and nothing is
 // created. So is a tag that exists.
 func (tg *Tagger) Create(ctx context.Context, tag string, from map[string]string, m *manifest.Manifest) ([]catalog.Snapshot, error) {
+	if len(tag) > names.MaxTag {
+		return nil, errdefs.Errorf(errdefs.ErrInvalid, "tag create: a tag name is at most %d characters, not %d", names.MaxTag, len(tag))
+	}
 	if !names.Tag(tag) {
-		return nil, fmt.Errorf("tag: %w: invalid name %q (letters, digits, . + _ ~ -)", errdefs.ErrInvalid, tag)
+		return nil, errdefs.Errorf(errdefs.ErrInvalid, "tag create: invalid name %q: letters, digits, . + _ ~ -, starting with a letter or digit", tag)
 	}
 	if len(from) == 0 {
-		return nil, fmt.Errorf("tag: %w: no archive=serial given", errdefs.ErrInvalid)
+		return nil, errdefs.Errorf(errdefs.ErrInvalid, "tag create: name the snapshots to tag (--from ARCHIVE=SERIAL)")
 	}
 	snaps, err := tg.create(ctx, tag, from, m)
 	if err != nil {
@@ -119,7 +122,7 @@ func (tg *Tagger) create(ctx context.Context, tag string, from map[string]string
 	}
 	snaps, err := tg.o.Publisher.Publish(ctx, news...)
 	if errors.Is(err, catalog.ErrExists) {
-		err = fmt.Errorf("%w: %v", errdefs.ErrExists, err)
+		err = errdefs.Errorf(errdefs.ErrExists, "%w", err)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("tag %s: %w", tag, err)

@@ -16,6 +16,7 @@ import (
 	"github.com/aptsnap/aptsnap/aptprefs"
 	"github.com/aptsnap/aptsnap/branch"
 	"github.com/aptsnap/aptsnap/catalog"
+	"github.com/aptsnap/aptsnap/errdefs"
 )
 
 // The consumer verbs run in a release team's source tree (--tree, default
@@ -60,7 +61,7 @@ func (s branchServer) Snapshot(ctx context.Context, archive, serial string) (api
 			return sn, nil
 		}
 	}
-	return api.Snapshot{}, fmt.Errorf("%w: snapshot %s of %s", catalog.ErrNotFound, serial, archive)
+	return api.Snapshot{}, errdefs.Errorf(catalog.ErrNotFound, "no snapshot %s of %s", serial, archive)
 }
 
 // serialsFlags are the flags all serials verbs share.
