@@ -121,8 +121,8 @@ func (c *Client) TagDelete(ctx context.Context, tag string) (int, error) {
 }
 
 // Verify implements Ops.
-func (c *Client) Verify(ctx context.Context, archive, serial string) ([]Problem, error) {
-	var out []Problem
+func (c *Client) Verify(ctx context.Context, archive, serial string) (VerifyResult, error) {
+	var out VerifyResult
 	q := url.Values{}
 	if archive != "" {
 		q.Set("archive", archive)

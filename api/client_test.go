@@ -66,9 +66,9 @@ func TestClientRoundTrip(t *testing.T) {
 		}
 	})
 	t.Run("verify", func(t *testing.T) {
-		probs, err := admin.Verify(ctx, "debian", "")
-		if err != nil || len(probs) != 1 || probs[0].What != "pool/x.deb: missing" {
-			t.Errorf("got %+v, %v", probs, err)
+		v, err := admin.Verify(ctx, "debian", "")
+		if err != nil || len(v.Problems) != 1 || v.Problems[0].What != "pool/x.deb: missing" || v.Files != 3 || v.Signatures != 4 {
+			t.Errorf("got %+v, %v", v, err)
 		}
 		if !slices.Contains(f.ops.called(), "verify debian ") {
 			t.Errorf("calls %q", f.ops.called())

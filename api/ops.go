@@ -49,6 +49,17 @@ type UntrackResult struct {
 	Snapshots int      `json:"snapshots"` // snapshots they were removed from
 }
 
+// VerifyResult is what verify checked, and what it found wrong.
+type VerifyResult struct {
+	Problems []Problem `json:"problems"`
+	// Snapshots, Files (distinct stored files, by content), Bytes and
+	// Signatures are what was checked.
+	Snapshots  int   `json:"snapshots"`
+	Files      int   `json:"files"`
+	Bytes      int64 `json:"bytes"`
+	Signatures int   `json:"signatures"`
+}
+
 // Problem is one thing verify found wrong.
 type Problem struct {
 	Archive string `json:"archive"`
@@ -70,7 +81,7 @@ type Ops interface {
 	// from an archive and from all its snapshots, in one transaction.
 	Untrack(ctx context.Context, archive string, suites []string) (UntrackResult, error)
 	// Verify checks stored files and signatures of live snapshots.
-	Verify(ctx context.Context, archive, serial string) ([]Problem, error)
+	Verify(ctx context.Context, archive, serial string) (VerifyResult, error)
 	// TagCreate makes a tagged snapshot of each archive from a serial
 	// (archive -> serial), cut to a manifest's packages when m is not nil.
 	TagCreate(ctx context.Context, tag string, from map[string]string, m *manifest.Manifest) ([]Snapshot, error)

@@ -283,11 +283,12 @@ func (s *server) verify(c *call) error {
 	if serial != "" && archive == "" {
 		return errdefs.Errorf(ErrInvalid, "a serial needs an archive")
 	}
-	probs, err := s.ops.Verify(c.r.Context(), archive, serial)
+	res, err := s.ops.Verify(c.r.Context(), archive, serial)
 	if err != nil {
 		return err
 	}
-	return writeJSON(c.w, http.StatusOK, nonNil(probs))
+	res.Problems = nonNil(res.Problems)
+	return writeJSON(c.w, http.StatusOK, res)
 }
 
 func (s *server) tags(c *call) error {

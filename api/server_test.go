@@ -100,9 +100,9 @@ func (f *fakeOps) TagDelete(_ context.Context, tag string) (int, error) {
 	return 1, nil
 }
 
-func (f *fakeOps) Verify(_ context.Context, archive, serial string) ([]Problem, error) {
+func (f *fakeOps) Verify(_ context.Context, archive, serial string) (VerifyResult, error) {
 	f.record("verify %s %s", archive, serial)
-	return []Problem{{Archive: "debian", Serial: "2026112301", What: "pool/x.deb: missing"}}, nil
+	return VerifyResult{Problems: []Problem{{Archive: "debian", Serial: "2026112301", What: "pool/x.deb: missing"}}, Snapshots: 1, Files: 3, Bytes: 300, Signatures: 4}, nil
 }
 
 var t0 = time.Date(2026, 11, 23, 6, 0, 0, 0, time.UTC)

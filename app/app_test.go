@@ -121,7 +121,7 @@ suites = ["stable"]
 	if code, _ := get("/debian/" + snap.Serial + "/dists/stable/InRelease"); code != http.StatusNotFound {
 		t.Errorf("a collected snapshot is still served: %d", code)
 	}
-	if probs, err := a.Verify(ctx, "", ""); err != nil || len(probs) != 0 {
-		t.Errorf("Verify = %v, %v", probs, err)
+	if v, err := a.Verify(ctx, "", ""); err != nil || len(v.Problems) != 0 {
+		t.Errorf("Verify = %v, %v", v.Problems, err)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/aptsnap/aptsnap/api"
 	"github.com/aptsnap/aptsnap/catalog"
@@ -19,6 +20,9 @@ var _ api.Ops = (*App)(nil)
 
 // Snapshots implements api.Ops.
 func (a *App) Snapshots(ctx context.Context, archive string) ([]api.Snapshot, error) {
+	if err := a.known("snapshot list", archive); err != nil {
+		return nil, err
+	}
 	names := []string{archive}
 	if archive == "" {
 		names = a.Config.Names()
@@ -69,13 +73,24 @@ func (a *App) Untrack(ctx context.Context, archive string, suites []string) (api
 }
 
 // Verify implements api.Ops (see package verify).
-func (a *App) Verify(ctx context.Context, archive, serial string) ([]api.Problem, error) {
-	probs, err := a.verifier().Run(ctx, archive, serial)
-	out := []api.Problem{}
-	for _, p := range probs {
-		out = append(out, api.Problem(p))
+func (a *App) Verify(ctx context.Context, archive, serial string) (api.VerifyResult, error) {
+	if err := a.known("verify", archive); err != nil {
+		return api.VerifyResult{}, err
+	}
+	rep, err := a.verifier().Run(ctx, archive, serial)
+	out := api.VerifyResult{Problems: []api.Problem{}, Snapshots: rep.Snapshots, Files: rep.Files, Bytes: rep.Bytes, Signatures: rep.Signatures}
+	for _, p := range rep.Problems {
+		out.Problems = append(out.Problems, api.Problem(p))
 	}
 	return out, err
+}
+
+// known checks that archive (if not empty) is one the configuration names.
+func (a *App) known(verb, archive string) error {
+	if archive == "" || slices.Contains(a.Config.Names(), archive) {
+		return nil
+	}
+	return errdefs.Errorf(catalog.ErrNotFound, "%s: no archive %q in the configuration (archives: %s)", verb, archive, strings.Join(a.Config.Names(), ", "))
 }
 
 // TagCreate implements api.Ops (see package tag).

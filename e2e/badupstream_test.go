@@ -175,8 +175,8 @@ func TestBadUpstreams(t *testing.T) {
 			if code != 200 || !strings.Contains(body, "Version: 2.10-3") {
 				t.Fatalf("repaired snapshot serves %d %q", code, body)
 			}
-			if probs, err := e.app.Verify(t.Context(), "", ""); err != nil || len(probs) > 0 {
-				t.Fatalf("verify after repair: %v %v", probs, err)
+			if v, err := e.app.Verify(t.Context(), "", ""); err != nil || len(v.Problems) > 0 {
+				t.Fatalf("verify after repair: %v %v", v.Problems, err)
 			}
 		})
 	}

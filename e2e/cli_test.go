@@ -123,8 +123,17 @@ func TestCLILocalAndRemote(t *testing.T) {
 			t.Errorf("snapshot list lacks %s:\n%s", s, list)
 		}
 	}
-	if got := c.same(admin, "verify"); got != "verify: ok\n" {
+	verifyOK := regexp.MustCompile(`^verify: [1-9]\d* snapshot\(s\), [1-9]\d* file\(s\) \([0-9.]+ k?B\), [1-9]\d* signature\(s\) checked: ok\n$`)
+	if got := c.same(admin, "verify"); !verifyOK.MatchString(got) {
 		t.Errorf("verify: %q", got)
+	}
+	// An unknown archive is an error, both ways, naming the archives.
+	for _, args := range [][]string{{"verify", "debain"}, {"snapshot", "list", "debain"}} {
+		_, lerr, err1 := c.run("", append([]string{"--config", c.config}, args...)...)
+		_, rerr, err2 := c.remoteErr(admin, args...)
+		if err1 == nil || err2 == nil || lerr != rerr || !strings.Contains(lerr, `no archive "debain" in the configuration (archives: debian`) {
+			t.Errorf("%s: local %v %q, remote %v %q", strings.Join(args, " "), err1, lerr, err2, rerr)
+		}
 	}
 
 	// Tags: made remotely by the release manager from a manifest file,
@@ -204,7 +213,7 @@ func TestCLILocalAndRemote(t *testing.T) {
 	if list := c.same("", "snapshot", "list"); strings.Contains(list, expired.Serial) || !strings.Contains(list, live.Serial) {
 		t.Errorf("snapshot list after gc:\n%s", list)
 	}
-	if got := c.same(admin, "verify"); got != "verify: ok\n" {
+	if got := c.same(admin, "verify"); !verifyOK.MatchString(got) {
 		t.Errorf("verify after gc: %q", got)
 	}
 

@@ -254,7 +254,7 @@ func TestCustomImportKilled(t *testing.T) {
 	case <-time.After(30 * time.Second):
 		t.Fatal("the import after the kill is stuck on a lock")
 	}
-	if probs, err := e.app.Verify(context.Background(), "", ""); err != nil || len(probs) != 0 {
-		t.Errorf("verify: %v %v", probs, err)
+	if v, err := e.app.Verify(context.Background(), "", ""); err != nil || len(v.Problems) != 0 {
+		t.Errorf("verify: %v %v", v.Problems, err)
 	}
 }

@@ -254,7 +254,7 @@ func TestCustomArchive(t *testing.T) {
 	if err != nil || !bytes.Equal(got, mustRead(t, tool)) {
 		t.Errorf("downloaded ourtool differs from the upload (%v)", err)
 	}
-	if out := c.local("verify"); out != "verify: ok\n" {
+	if out := c.local("verify"); !strings.HasSuffix(out, " checked: ok\n") {
 		t.Errorf("verify: %q", out)
 	}
 }
@@ -374,7 +374,7 @@ func TestCustomArchiveThroughExpiryAndGC(t *testing.T) {
 	if again, _ := e.app.RepoList(ctx, "ours", "stable"); len(again) != 2 {
 		t.Errorf("re-snapshot lost packages: %v", again)
 	}
-	if probs, err := e.app.Verify(ctx, "", ""); err != nil || len(probs) != 0 {
-		t.Errorf("verify: %v %v", probs, err)
+	if v, err := e.app.Verify(ctx, "", ""); err != nil || len(v.Problems) != 0 {
+		t.Errorf("verify: %v %v", v.Problems, err)
 	}
 }

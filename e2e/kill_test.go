@@ -133,7 +133,7 @@ func TestKillDuringPulse(t *testing.T) {
 				t.Fatalf("pulse after kill -9: %v\n%s", err, out)
 			}
 			vout, err := exec.Command(bin, "--config", cfg, "verify").CombinedOutput()
-			if err != nil || !strings.Contains(string(vout), "verify: ok") {
+			if err != nil || !strings.Contains(string(vout), "checked: ok") {
 				t.Fatalf("verify after kill -9: %v\n%s", err, vout)
 			}
 			lout, err := exec.Command(bin, "--config", cfg, "snapshot", "list", "debian").CombinedOutput()

@@ -219,8 +219,8 @@ func TestGCUnderLoad(t *testing.T) {
 		t.Errorf("the pulse's snapshot lacks %s, swept during the pulse: %d", oldHello, code)
 	}
 	e.fingerprint(snap.Serial)
-	if probs, err := e.app.Verify(context.Background(), "", ""); err != nil || len(probs) > 0 {
-		t.Fatalf("verify: %v %v", probs, err)
+	if v, err := e.app.Verify(context.Background(), "", ""); err != nil || len(v.Problems) > 0 {
+		t.Fatalf("verify: %v %v", v.Problems, err)
 	}
 	// Nothing left that no snapshot needs: a second GC finds nothing.
 	e.ageStore(time.Hour)
@@ -303,8 +303,8 @@ func TestUntrack(t *testing.T) {
 	if s5 := e.mustPulse(); strings.Join(s5.Suites, ",") != "bookworm,bookworm-updates" {
 		t.Errorf("after the suite came back to the configuration, a pulse made suites %v", s5.Suites)
 	}
-	if probs, err := e.app.Verify(context.Background(), "", ""); err != nil || len(probs) > 0 {
-		t.Fatalf("verify: %v %v", probs, err)
+	if v, err := e.app.Verify(context.Background(), "", ""); err != nil || len(v.Problems) > 0 {
+		t.Fatalf("verify: %v %v", v.Problems, err)
 	}
 	if _, err := e.app.Untrack(context.Background(), "debian", []string{"sid"}); !errors.Is(err, catalog.ErrNotFound) {
 		t.Errorf("untrack of an unknown suite: %v", err)

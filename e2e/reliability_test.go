@@ -70,8 +70,8 @@ suites = ["stable"]
 		}
 		check(arc, res.Serial, "stable")
 	}
-	if probs, err := e.app.Verify(ctx, "", ""); err != nil || len(probs) != 0 {
-		t.Errorf("verify: %v %v", probs, err)
+	if v, err := e.app.Verify(ctx, "", ""); err != nil || len(v.Problems) != 0 {
+		t.Errorf("verify: %v %v", v.Problems, err)
 	}
 }
 

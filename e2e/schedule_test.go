@@ -74,7 +74,7 @@ func TestFlakyUpstreamRetried(t *testing.T) {
 		t.Fatalf("only %d pool files were requested", len(failed))
 	}
 	e.fingerprint(snap.Serial)
-	if probs, err := e.app.Verify(t.Context(), "", ""); err != nil || len(probs) > 0 {
-		t.Fatalf("verify: %v %v", probs, err)
+	if v, err := e.app.Verify(t.Context(), "", ""); err != nil || len(v.Problems) > 0 {
+		t.Fatalf("verify: %v %v", v.Problems, err)
 	}
 }

@@ -105,14 +105,14 @@ packages:
 	if !strings.HasPrefix(pk, "Package: hello\n") || !strings.HasSuffix(pk, "\n\n") || strings.Count(pk, "Package: ") != 1 {
 		t.Errorf("generated Packages:\n%q", pk)
 	}
-	if probs, err := e.app.Verify(ctx, "", ""); err != nil || len(probs) > 0 {
-		t.Fatalf("verify: %v %v", probs, err)
+	if v, err := e.app.Verify(ctx, "", ""); err != nil || len(v.Problems) > 0 {
+		t.Fatalf("verify: %v %v", v.Problems, err)
 	}
 	// verify looks at tagged snapshots too: a file only image-42 has, gone, is reported.
 	_, pk2 := e.get("/tagged/image-42/debian/dists/bookworm/main/binary-amd64/Packages.xz")
 	e.app.Store.Delete(ctx, blob.Sum([]byte(pk2)))
-	if probs, _ := e.app.Verify(ctx, "debian", ""); len(probs) != 1 || probs[0].Serial != "@image-42" {
-		t.Errorf("verify after deleting a file of image-42: %+v", probs)
+	if v, _ := e.app.Verify(ctx, "debian", ""); len(v.Problems) != 1 || v.Problems[0].Serial != "@image-42" {
+		t.Errorf("verify after deleting a file of image-42: %+v", v.Problems)
 	}
 
 	if _, err := e.app.TagDelete(ctx, "image-42"); err != nil {

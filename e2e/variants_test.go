@@ -111,8 +111,8 @@ func TestUpstreamVariants(t *testing.T) {
 					t.Errorf("%s: %d, sha256 %s, Release says %s", f[2], code, blob.Sum([]byte(body)), f[0])
 				}
 			}
-			if probs, err := e.app.Verify(t.Context(), "", ""); err != nil || len(probs) > 0 {
-				t.Fatalf("verify: %v %v", probs, err)
+			if v, err := e.app.Verify(t.Context(), "", ""); err != nil || len(v.Problems) > 0 {
+				t.Fatalf("verify: %v %v", v.Problems, err)
 			}
 		})
 	}

@@ -37,6 +37,15 @@ type Verifier struct{ o Options }
 // New returns a Verifier.
 func New(o Options) *Verifier { return &Verifier{o: o} }
 
+// Report is what a run checked, and what it found wrong.
+type Report struct {
+	Problems []Problem
+	// Snapshots, Files (distinct stored files), Bytes and Signatures
+	// are what was checked.
+	Snapshots, Files, Signatures int
+	Bytes                        int64
+}
+
 // Problem is one thing found wrong.
 type Problem struct {
 	Archive string
@@ -49,7 +58,14 @@ type Problem struct {
 // resolves as a client asks for it (by path, in the snapshot's archive),
 // and that their Release files verify with our key. Empty archive means
 // all archives; empty serial all snapshots.
-func (v *Verifier) Run(ctx context.Context, archive, serial string) ([]Problem, error) {
+func (v *Verifier) Run(ctx context.Context, archive, serial string) (Report, error) {
+	var rep Report
+	probs, err := v.run(ctx, archive, serial, &rep)
+	rep.Problems = probs
+	return rep, err
+}
+
+func (v *Verifier) run(ctx context.Context, archive, serial string, rep *Report) ([]Problem, error) {
 	archives := []string{archive}
 	if archive == "" {
 		var err error
@@ -65,6 +81,8 @@ func (v *Verifier) Run(ctx context.Context, archive, serial string) ([]Problem, 
 		}
 		p := v.checkBlob(ctx, d, size)
 		checked[d] = p
+		rep.Files++
+		rep.Bytes += max(size, 0)
 		return p
 	}
 	resolve := &resolver{v: v, done: map[archiveIndex][]string{}}
@@ -90,6 +108,7 @@ func (v *Verifier) Run(ctx context.Context, archive, serial string) ([]Problem, 
 			}
 			snaps = []catalog.Snapshot{s}
 		}
+		rep.Snapshots += len(snaps)
 		for _, s := range snaps {
 			bad := func(format string, args ...any) {
 				probs = append(probs, Problem{Archive: arc, Serial: s.Serial, What: fmt.Sprintf(format, args...)})
@@ -99,6 +118,7 @@ func (v *Verifier) Run(ctx context.Context, archive, serial string) ([]Problem, 
 				if err != nil {
 					return nil, err
 				}
+				rep.Signatures += 2
 				if pt, _, err := kr.VerifyClearsigned(su.InRelease); err != nil {
 					bad("%s: InRelease: %v", name, err)
 				} else if !bytes.Equal(bytes.TrimRight(pt, "\n"), bytes.TrimRight(su.Release, "\n")) {

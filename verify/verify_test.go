@@ -43,12 +43,15 @@ func snapshot(t *testing.T, e *testenv.Env) (catalog.Snapshot, blob.Digest) {
 
 func run(t *testing.T, e *testenv.Env, archive, serial string) []string {
 	t.Helper()
-	probs, err := verify.New(verify.Options{Catalog: e.Catalog, Store: e.Store, Keyring: e.Signer.Keyring()}).Run(context.Background(), archive, serial)
+	rep, err := verify.New(verify.Options{Catalog: e.Catalog, Store: e.Store, Keyring: e.Signer.Keyring()}).Run(context.Background(), archive, serial)
 	if err != nil {
 		t.Fatal(err)
 	}
+	if rep.Snapshots == 0 || rep.Files == 0 || rep.Bytes == 0 || rep.Signatures == 0 {
+		t.Errorf("verify says it checked nothing: %+v", rep)
+	}
 	var out []string
-	for _, p := range probs {
+	for _, p := range rep.Problems {
 		out = append(out, p.Archive+" "+p.Serial+" "+p.What)
 	}
 	return out

@@ -110,11 +110,11 @@ func verifyCmd(g *globals) *cobra.Command {
 		Args:  cobra.MaximumNArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return g.withBackend(cmd, func(ctx context.Context, b *backend, w io.Writer) error {
-				probs, err := b.Verify(ctx, optArg(args, 0), optArg(args, 1))
+				res, err := b.Verify(ctx, optArg(args, 0), optArg(args, 1))
 				if err != nil {
 					return err
 				}
-				return printProblems(w, probs)
+				return printVerify(w, res)
 			})
 		},
 	}

@@ -50,15 +50,17 @@ func printUntrack(w io.Writer, r api.UntrackResult) {
 	fmt.Fprintf(w, "untracked %s from %s (%d snapshots)\n", strings.Join(r.Suites, ", "), r.Archive, r.Snapshots)
 }
 
-// printProblems prints what verify found, and returns an error if anything.
-func printProblems(w io.Writer, probs []api.Problem) error {
-	for _, p := range probs {
+// printVerify prints what verify checked and found, and returns an error
+// if it found anything.
+func printVerify(w io.Writer, r api.VerifyResult) error {
+	for _, p := range r.Problems {
 		fmt.Fprintf(w, "%s/%s: %s\n", p.Archive, p.Serial, p.What)
 	}
-	if len(probs) > 0 {
-		return fmt.Errorf("verify: %d problem(s)", len(probs))
+	checked := fmt.Sprintf("%d snapshot(s), %d file(s) (%s), %d signature(s)", r.Snapshots, r.Files, progress.Bytes(r.Bytes), r.Signatures)
+	if len(r.Problems) > 0 {
+		return fmt.Errorf("verify: %d problem(s) in %s", len(r.Problems), checked)
 	}
-	fmt.Fprintln(w, "verify: ok")
+	fmt.Fprintf(w, "verify: %s checked: ok\n", checked)
 	return nil
 }
 

@@ -58,11 +58,13 @@ func TestPrint(t *testing.T) {
 			printUntrack(w, api.UntrackResult{Archive: "debian", Suites: []string{"bookworm-updates"}, Snapshots: 4})
 			return nil
 		}, "untracked bookworm-updates from debian (4 snapshots)\n", ""},
-		{"verify ok", func(w *bytes.Buffer) error { return printProblems(w, nil) }, "verify: ok\n", ""},
+		{"verify ok", func(w *bytes.Buffer) error {
+			return printVerify(w, api.VerifyResult{Snapshots: 2, Files: 40, Bytes: 3 << 20, Signatures: 8})
+		}, "verify: 2 snapshot(s), 40 file(s) (3.1 MB), 8 signature(s) checked: ok\n", ""},
 		{"verify problems", func(w *bytes.Buffer) error {
-			return printProblems(w, []api.Problem{{Archive: "debian", Serial: "2026112301", What: "pool/main/h/hello.deb: missing"},
-				{Archive: "debian", Serial: "2026112302", What: "bookworm: InRelease: bad signature"}})
-		}, "debian/2026112301: pool/main/h/hello.deb: missing\ndebian/2026112302: bookworm: InRelease: bad signature\n", "verify: 2 problem(s)"},
+			return printVerify(w, api.VerifyResult{Problems: []api.Problem{{Archive: "debian", Serial: "2026112301", What: "pool/main/h/hello.deb: missing"},
+				{Archive: "debian", Serial: "2026112302", What: "bookworm: InRelease: bad signature"}}, Snapshots: 2, Files: 40, Bytes: 3 << 20, Signatures: 8})
+		}, "debian/2026112301: pool/main/h/hello.deb: missing\ndebian/2026112302: bookworm: InRelease: bad signature\n", "verify: 2 problem(s) in 2 snapshot(s), 40 file(s) (3.1 MB), 8 signature(s)"},
 		{"tokens", func(w *bytes.Buffer) error {
 			return printTokens(w, []api.Token{{Name: "ci", Role: catalog.RoleReleaseManager, Created: t0}, {Name: "root", Role: catalog.RoleAdmin, Created: t0.In(paris)}})
 		}, "NAME  ROLE             CREATED\nci    release-manager  2026-11-23T18:00:00Z\nroot  admin            2026-11-23T18:00:00Z\n", ""},
