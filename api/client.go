@@ -91,9 +91,13 @@ func (c *Client) GC(ctx context.Context, dryRun bool) (GCResult, error) {
 }
 
 // Untrack implements Ops.
-func (c *Client) Untrack(ctx context.Context, archive string, suites []string) (UntrackResult, error) {
+func (c *Client) Untrack(ctx context.Context, archive string, suites []string, dryRun bool) (UntrackResult, error) {
 	var out UntrackResult
-	err := c.do(ctx, http.MethodPost, "archives/"+url.PathEscape(archive)+"/untrack", map[string][]string{"suites": suites}, &out)
+	body := struct {
+		Suites []string `json:"suites"`
+		DryRun bool     `json:"dry_run"`
+	}{suites, dryRun}
+	err := c.do(ctx, http.MethodPost, "archives/"+url.PathEscape(archive)+"/untrack", body, &out)
 	return out, wrap("untrack", archive+" "+strings.Join(suites, " "), err)
 }
 
@@ -112,12 +116,23 @@ func (c *Client) Tags(ctx context.Context) ([]Snapshot, error) {
 }
 
 // TagDelete implements Ops.
-func (c *Client) TagDelete(ctx context.Context, tag string) (int, error) {
+func (c *Client) TagDelete(ctx context.Context, tag string, dryRun bool) (int, error) {
 	var out struct {
 		Deleted int `json:"deleted"`
 	}
-	err := c.do(ctx, http.MethodDelete, "tags/"+url.PathEscape(tag), nil, &out)
+	path := "tags/" + url.PathEscape(tag)
+	if dryRun {
+		path += "?dry_run=1"
+	}
+	err := c.do(ctx, http.MethodDelete, path, nil, &out)
 	return out.Deleted, wrap("tag delete", tag, err)
+}
+
+// Expire implements Ops.
+func (c *Client) Expire(ctx context.Context, archive, serial string) (Snapshot, error) {
+	var out Snapshot
+	err := c.do(ctx, http.MethodPost, "archives/"+url.PathEscape(archive)+"/snapshots/"+url.PathEscape(serial)+"/expire", struct{}{}, &out)
+	return out, wrap("snapshot expire", archive+"/"+serial, err)
 }
 
 // Verify implements Ops.

@@ -59,7 +59,7 @@ func TestClientRoundTrip(t *testing.T) {
 		}
 	})
 	t.Run("untrack", func(t *testing.T) {
-		res, err := admin.Untrack(ctx, "debian", []string{"bookworm-updates", "bookworm-backports"})
+		res, err := admin.Untrack(ctx, "debian", []string{"bookworm-updates", "bookworm-backports"}, false)
 		want := UntrackResult{Archive: "debian", Suites: []string{"bookworm-updates", "bookworm-backports"}, Snapshots: 2}
 		if err != nil || !reflect.DeepEqual(res, want) {
 			t.Errorf("got %+v, %v", res, err)

@@ -42,8 +42,10 @@ type GCResult struct {
 	Kept int `json:"kept"`
 }
 
-// UntrackResult is the outcome of untracking suites.
+// UntrackResult is the outcome of untracking suites (or what would be,
+// dry).
 type UntrackResult struct {
+	DryRun    bool     `json:"dry_run,omitempty"`
 	Archive   string   `json:"archive"`
 	Suites    []string `json:"suites"`    // the suites untracked, patterns resolved
 	Snapshots int      `json:"snapshots"` // snapshots they were removed from
@@ -79,7 +81,10 @@ type Ops interface {
 	GC(ctx context.Context, dryRun bool) (GCResult, error)
 	// Untrack removes suites (names, or patterns such as "bullseye*")
 	// from an archive and from all its snapshots, in one transaction.
-	Untrack(ctx context.Context, archive string, suites []string) (UntrackResult, error)
+	Untrack(ctx context.Context, archive string, suites []string, dryRun bool) (UntrackResult, error)
+	// Expire withdraws a snapshot at once: no longer served, the
+	// archive's newest moves back, GC collects its files later.
+	Expire(ctx context.Context, archive, serial string) (Snapshot, error)
 	// Verify checks stored files and signatures of live snapshots.
 	Verify(ctx context.Context, archive, serial string) (VerifyResult, error)
 	// TagCreate makes a tagged snapshot of each archive from a serial
@@ -87,8 +92,9 @@ type Ops interface {
 	TagCreate(ctx context.Context, tag string, from map[string]string, m *manifest.Manifest) ([]Snapshot, error)
 	// Tags lists tagged snapshots (Serial is "@" and the tag).
 	Tags(ctx context.Context) ([]Snapshot, error)
-	// TagDelete deletes a tag's snapshots and reports how many.
-	TagDelete(ctx context.Context, tag string) (int, error)
+	// TagDelete deletes a tag's snapshots (dry: deletes nothing) and
+	// reports how many.
+	TagDelete(ctx context.Context, tag string, dryRun bool) (int, error)
 
 	Repos
 }

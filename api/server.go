@@ -7,8 +7,10 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -100,6 +102,7 @@ func (s *server) routes() http.Handler {
 	mux.HandleFunc("GET /api/v1/snapshots", s.handle("", s.snapshots))
 	mux.HandleFunc("POST /api/v1/archives/{archive}/snapshots/{serial}/bump", s.handle(catalog.RoleReleaseManager, s.bump))
 	mux.HandleFunc("POST /api/v1/gc", s.handle(catalog.RoleAdmin, s.gc))
+	mux.HandleFunc("POST /api/v1/archives/{archive}/snapshots/{serial}/expire", s.handle(catalog.RoleAdmin, s.expire))
 	mux.HandleFunc("POST /api/v1/archives/{archive}/untrack", s.handle(catalog.RoleAdmin, s.untrack))
 	mux.HandleFunc("GET /api/v1/verify", s.handle(catalog.RoleAdmin, s.verify))
 	mux.HandleFunc("GET /api/v1/tags", s.handle("", s.tags))
@@ -258,6 +261,7 @@ func (s *server) untrack(c *call) error {
 	var req struct {
 		Suites []string `json:"suites"`
 		Suite  string   `json:"suite"` // one suite, as older clients send it
+		DryRun bool     `json:"dry_run"`
 	}
 	if err := decode(c.r, &req); err != nil {
 		return err
@@ -269,12 +273,24 @@ func (s *server) untrack(c *call) error {
 	if len(req.Suites) == 0 || len(req.Suites) > maxUntrack {
 		return errdefs.Errorf(ErrInvalid, "untrack needs from 1 to %d suites or patterns", maxUntrack)
 	}
-	res, err := s.ops.Untrack(c.r.Context(), archive, req.Suites)
-	s.audit(c, "untrack", err, "archive", archive, "suites", req.Suites, "snapshots", res.Snapshots)
+	res, err := s.ops.Untrack(c.r.Context(), archive, req.Suites, req.DryRun)
+	if !req.DryRun {
+		s.audit(c, "untrack", err, "archive", archive, "suites", strings.Join(req.Suites, " "), "snapshots", res.Snapshots)
+	}
 	if err != nil {
 		return err
 	}
 	return writeJSON(c.w, http.StatusOK, res)
+}
+
+func (s *server) expire(c *call) error {
+	archive, serial := c.r.PathValue("archive"), c.r.PathValue("serial")
+	snap, err := s.ops.Expire(c.r.Context(), archive, serial)
+	s.audit(c, "snapshot expire", err, "archive", archive, "serial", serial)
+	if err != nil {
+		return err
+	}
+	return writeJSON(c.w, http.StatusOK, snap)
 }
 
 func (s *server) verify(c *call) error {
@@ -315,7 +331,11 @@ func (s *server) createTag(c *call) error {
 		return errdefs.Errorf(ErrInvalid, "a tag needs a name and at least one archive=serial")
 	}
 	res, err := s.ops.TagCreate(c.r.Context(), req.Tag, req.From, req.Manifest)
-	s.audit(c, "tag create", err, "tag", req.Tag, "from", req.From, "manifest", req.Manifest != nil)
+	var from []string
+	for _, a := range slices.Sorted(maps.Keys(req.From)) {
+		from = append(from, a+"="+req.From[a])
+	}
+	s.audit(c, "tag create", err, "tag", req.Tag, "from", strings.Join(from, " "), "manifest", req.Manifest != nil)
 	if err != nil {
 		return err
 	}
@@ -324,8 +344,11 @@ func (s *server) createTag(c *call) error {
 
 func (s *server) deleteTag(c *call) error {
 	tag := c.r.PathValue("tag")
-	n, err := s.ops.TagDelete(c.r.Context(), tag)
-	s.audit(c, "tag delete", err, "tag", tag, "snapshots", n)
+	dry := c.r.URL.Query().Get("dry_run") == "1"
+	n, err := s.ops.TagDelete(c.r.Context(), tag, dry)
+	if !dry {
+		s.audit(c, "tag delete", err, "tag", tag, "snapshots", n)
+	}
 	if err != nil {
 		return err
 	}

@@ -78,12 +78,17 @@ func (f *fakeOps) GC(_ context.Context, dryRun bool) (GCResult, error) {
 	return GCResult{DryRun: dryRun, Expired: f.snaps[:1], Files: 3, Bytes: 4096, Kept: 7}, nil
 }
 
-func (f *fakeOps) Untrack(_ context.Context, archive string, suites []string) (UntrackResult, error) {
-	f.record("untrack %s %s", archive, strings.Join(suites, " "))
+func (f *fakeOps) Untrack(_ context.Context, archive string, suites []string, dryRun bool) (UntrackResult, error) {
+	f.record("untrack %s %s dry=%v", archive, strings.Join(suites, " "), dryRun)
 	if archive != "debian" {
 		return UntrackResult{}, fmt.Errorf("%w: archive %s", catalog.ErrNotFound, archive)
 	}
-	return UntrackResult{Archive: archive, Suites: suites, Snapshots: 2}, nil
+	return UntrackResult{DryRun: dryRun, Archive: archive, Suites: suites, Snapshots: 2}, nil
+}
+
+func (f *fakeOps) Expire(_ context.Context, archive, serial string) (Snapshot, error) {
+	f.record("expire %s %s", archive, serial)
+	return f.find(archive, serial)
 }
 
 func (f *fakeOps) TagCreate(_ context.Context, tag string, from map[string]string, m *manifest.Manifest) ([]Snapshot, error) {
@@ -95,8 +100,8 @@ func (f *fakeOps) Tags(_ context.Context) ([]Snapshot, error) {
 	return []Snapshot{{Archive: "debian", Serial: "@6.1"}}, nil
 }
 
-func (f *fakeOps) TagDelete(_ context.Context, tag string) (int, error) {
-	f.record("tag delete %s", tag)
+func (f *fakeOps) TagDelete(_ context.Context, tag string, dryRun bool) (int, error) {
+	f.record("tag delete %s dry=%v", tag, dryRun)
 	return 1, nil
 }
 
@@ -204,9 +209,9 @@ func TestAuthMatrix(t *testing.T) {
 		{name: "gc dry run", method: "POST", path: "/api/v1/gc", body: `{"dry_run":true}`,
 			need: catalog.RoleAdmin, want: 200, happened: calledOps("gc true")},
 		{name: "untrack", method: "POST", path: "/api/v1/archives/debian/untrack", body: `{"suite":"bookworm-updates"}`,
-			need: catalog.RoleAdmin, want: 200, happened: calledOps("untrack debian bookworm-updates")},
+			need: catalog.RoleAdmin, want: 200, happened: calledOps("untrack debian bookworm-updates dry=false")},
 		{name: "untrack several", method: "POST", path: "/api/v1/archives/debian/untrack", body: `{"suites":["bullseye*","buster"]}`,
-			need: catalog.RoleAdmin, want: 200, happened: calledOps("untrack debian bullseye* buster")},
+			need: catalog.RoleAdmin, want: 200, happened: calledOps("untrack debian bullseye* buster dry=false")},
 		{name: "verify", method: "GET", path: "/api/v1/verify?archive=debian&serial=2026112301",
 			need: catalog.RoleAdmin, want: 200, happened: calledOps("verify debian 2026112301")},
 		{name: "token create", method: "POST", path: "/api/v1/tokens", body: `{"name":"ci","role":"release-manager"}`,
@@ -216,7 +221,13 @@ func TestAuthMatrix(t *testing.T) {
 		{name: "tag create", method: "POST", path: "/api/v1/tags", body: `{"tag":"6.1","from":{"debian":"2026112301"},"manifest":{"packages":{"binary":[{"package":"hello","version":"1"}]}}}`,
 			need: catalog.RoleReleaseManager, want: 201, happened: calledOps("tag 6.1 map[debian:2026112301] true")},
 		{name: "tag delete", method: "DELETE", path: "/api/v1/tags/6.1",
-			need: catalog.RoleReleaseManager, want: 200, happened: calledOps("tag delete 6.1")},
+			need: catalog.RoleReleaseManager, want: 200, happened: calledOps("tag delete 6.1 dry=false")},
+		{name: "tag delete dry", method: "DELETE", path: "/api/v1/tags/6.1?dry_run=1",
+			need: catalog.RoleReleaseManager, want: 200, happened: calledOps("tag delete 6.1 dry=true")},
+		{name: "snapshot expire", method: "POST", path: "/api/v1/archives/debian/snapshots/2026112301/expire", body: `{}`,
+			need: catalog.RoleAdmin, want: 200, happened: calledOps("expire debian 2026112301")},
+		{name: "untrack dry", method: "POST", path: "/api/v1/archives/debian/untrack", body: `{"suites":["sid"],"dry_run":true}`,
+			need: catalog.RoleAdmin, want: 200, happened: calledOps("untrack debian sid dry=true")},
 		{name: "repo add", method: "POST", path: "/api/v1/archives/ours/suites/stable/packages",
 			body:  "--XX\r\nContent-Disposition: form-data; name=\"component\"\r\n\r\nmain\r\n--XX\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.deb\"\r\n\r\nDEB\r\n--XX--\r\n",
 			ctype: "multipart/form-data; boundary=XX",

@@ -11,6 +11,7 @@ import (
 	"github.com/aptsnap/aptsnap/custom"
 	"github.com/aptsnap/aptsnap/errdefs"
 	"github.com/aptsnap/aptsnap/manifest"
+	"github.com/aptsnap/aptsnap/names"
 	"github.com/aptsnap/aptsnap/repo"
 )
 
@@ -60,16 +61,37 @@ func (a *App) GC(ctx context.Context, dryRun bool) (api.GCResult, error) {
 }
 
 // Untrack implements api.Ops.
-func (a *App) Untrack(ctx context.Context, archive string, suites []string) (api.UntrackResult, error) {
+func (a *App) Untrack(ctx context.Context, archive string, suites []string, dryRun bool) (api.UntrackResult, error) {
 	arc, err := a.Config.Archive(archive)
 	if err != nil {
 		return api.UntrackResult{}, errdefs.Errorf(catalog.ErrNotFound, "untrack: %w", err) // only mirrored archives track suites
 	}
-	names, n, err := a.mirror().Untrack(ctx, arc, suites...)
+	untrack := a.mirror().Untrack
+	if dryRun {
+		untrack = a.mirror().Resolve
+	}
+	names, n, err := untrack(ctx, arc, suites...)
 	if err != nil {
 		return api.UntrackResult{}, err
 	}
-	return api.UntrackResult{Archive: archive, Suites: names, Snapshots: n}, nil
+	return api.UntrackResult{DryRun: dryRun, Archive: archive, Suites: names, Snapshots: n}, nil
+}
+
+// Expire implements api.Ops: the snapshot is withdrawn at once.
+func (a *App) Expire(ctx context.Context, archive, serial string) (api.Snapshot, error) {
+	if err := a.known("snapshot expire", archive); err != nil {
+		return api.Snapshot{}, err
+	}
+	if !names.Serial(serial) {
+		return api.Snapshot{}, errdefs.Errorf(errdefs.ErrInvalid, "snapshot expire %s/%s: %q is not a serial (YYYYMMDDNN)", archive, serial, serial)
+	}
+	snap, err := a.Catalog.Expire(ctx, archive, serial)
+	if err != nil {
+		return api.Snapshot{}, fmt.Errorf("snapshot expire: %w", err)
+	}
+	a.Events.Changed()
+	a.Log.Warn("snapshot withdrawn", "archive", archive, "serial", serial)
+	return apiSnapshot(snap), nil
 }
 
 // Verify implements api.Ops (see package verify).
@@ -106,8 +128,24 @@ func (a *App) Tags(ctx context.Context) ([]api.Snapshot, error) {
 }
 
 // TagDelete implements api.Ops.
-func (a *App) TagDelete(ctx context.Context, name string) (int, error) {
-	return a.tagger().Delete(ctx, name)
+func (a *App) TagDelete(ctx context.Context, name string, dryRun bool) (int, error) {
+	if !dryRun {
+		return a.tagger().Delete(ctx, name)
+	}
+	tags, err := a.Catalog.Tags(ctx)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, t := range tags {
+		if t.Serial == catalog.TagSerial(name) {
+			n++
+		}
+	}
+	if n == 0 {
+		return 0, errdefs.Errorf(catalog.ErrNotFound, "tag delete: no tag %s", name)
+	}
+	return n, nil
 }
 
 // Archives implements api.Repos: the mirrored archives (their suites

@@ -433,15 +433,12 @@ func (t *Tree) PrepareBuild(ctx context.Context, srv Server, fromJSON []byte) (m
 					return nil, err
 				}
 			}
-			if tag, ok := Tag(s); ok {
-				if srv == nil {
-					return nil, fmt.Errorf("tag %s of %s: no server to ask", tag, a)
-				}
-				if _, err := srv.Snapshot(ctx, a, ServerSerial(s)); err != nil {
-					return nil, fmt.Errorf("%s builds from tag %s: %w (aptsnap tag list shows the tags)", a, tag, err)
-				}
-			}
 			res[a] = s
+		}
+	}
+	if srv != nil {
+		if err := Check(ctx, srv, res); err != nil {
+			return nil, err
 		}
 	}
 	p := ResolvedPath(t.Root)
@@ -452,6 +449,26 @@ func (t *Tree) PrepareBuild(ctx context.Context, srv Server, fromJSON []byte) (m
 		return nil, err
 	}
 	return res, nil
+}
+
+// Check asks the server for every snapshot set names (archive -> serial
+// or tagged/<tag>), and says which it does not have: a build would fail
+// on it, or a source line would name nothing.
+func Check(ctx context.Context, srv Server, set map[string]string) error {
+	for _, a := range slices.Sorted(maps.Keys(set)) {
+		s := set[a]
+		_, err := srv.Snapshot(ctx, a, ServerSerial(s))
+		switch {
+		case err == nil:
+		case !errors.Is(err, catalog.ErrNotFound):
+			return fmt.Errorf("snapshot %s/%s: %w", a, s, err)
+		case strings.HasPrefix(s, TagPrefix):
+			return fmt.Errorf("%s builds from %s, which the server does not have (aptsnap tag list shows the tags)", a, s)
+		default:
+			return fmt.Errorf("%s builds from %s, which the server does not have (collected, or never made): freeze again, or name a serial it has", a, s)
+		}
+	}
+	return nil
 }
 
 // parseResolved reads a JSON object archive -> serial, every value a serial.

@@ -41,6 +41,9 @@ func (f *fakeServer) Snapshot(_ context.Context, archive, serial string) (api.Sn
 		return api.Snapshot{}, err
 	}
 	s, ok := f.snaps[k]
+	if !ok && f.latest[archive] == serial {
+		s, ok = api.Snapshot{Archive: archive, Serial: serial}, true // the newest exists
+	}
 	if !ok {
 		// What api.Client returns for a 404.
 		return api.Snapshot{}, fmt.Errorf("snapshot %s: %w", k, &api.Error{Status: 404, Message: "not found"})
@@ -384,6 +387,10 @@ func TestFreezeCatJSONPrepareBuild(t *testing.T) {
 		t.Fatal(err)
 	}
 	moved := &fakeServer{latest: map[string]string{"debian": "2026121501", "debian-security": "2026121502", "mycustom": "2026121503"}}
+	if _, err := tr.PrepareBuild(ctx, moved, js.Bytes()); err == nil || !strings.Contains(err.Error(), "debian builds from 2026113002, which the server does not have") {
+		t.Errorf("PrepareBuild of serials the server lacks: %v", err)
+	}
+	moved.snaps = map[string]api.Snapshot{"debian/2026113002": {}, "debian-security/2026120101": {}, "mycustom/2026113001": {}}
 	got, err := tr.PrepareBuild(ctx, moved, js.Bytes())
 	if err != nil {
 		t.Fatal(err)
@@ -419,7 +426,8 @@ func TestPrepareBuildResolvesLatest(t *testing.T) {
 	if _, err := tr.Freeze(ctx, standardServer(), nil, false); err != nil {
 		t.Fatal(err)
 	}
-	later := &fakeServer{latest: map[string]string{"debian": "2026120301", "debian-security": "2026120302", "mycustom": "2026120303"}}
+	later := &fakeServer{latest: map[string]string{"debian": "2026120301", "debian-security": "2026120302", "mycustom": "2026120303"},
+		snaps: map[string]api.Snapshot{"debian/2026113002": {}, "mycustom/2026113001": {}}}
 	got, err := tr.PrepareBuild(ctx, later, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -441,7 +449,7 @@ func TestPrepareBuildResolvesLatest(t *testing.T) {
 		t.Errorf("serial files = %q, want %q", got, want)
 	}
 	// And that resolved set rebuilds the same, the server having moved on again.
-	again, err := tr.PrepareBuild(ctx, &fakeServer{}, b)
+	again, err := tr.PrepareBuild(ctx, &fakeServer{snaps: map[string]api.Snapshot{"debian/2026113002": {}, "debian-security/2026120302": {}, "mycustom/2026113001": {}}}, b)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -662,11 +670,11 @@ func TestTaggedBranch(t *testing.T) {
 
 	// A tag the server does not have: prepare-build and expiry say so.
 	delete(srv.snaps, "mycustom/@6.1")
-	if _, err := tr.PrepareBuild(ctx, srv, nil); err == nil || !strings.Contains(err.Error(), "mycustom builds from tag 6.1") {
+	if _, err := tr.PrepareBuild(ctx, srv, nil); err == nil || !strings.Contains(err.Error(), "mycustom builds from tagged/6.1, which the server does not have") {
 		t.Errorf("PrepareBuild with a missing tag: %v", err)
 	}
 	probs, err = tr.Expiry(ctx, srv, 1, time.Now())
-	if err != nil || len(probs) != 2 || probs[1] != (Problem{Archive: "mycustom", Serial: "tagged/6.1", What: "gone"}) {
+	if err != nil || len(probs) != 1 || probs[0] != (Problem{Archive: "mycustom", Serial: "tagged/6.1", What: "gone"}) {
 		t.Errorf("Expiry with a missing tag: %+v, %v", probs, err)
 	}
 	for _, bad := range []string{"tagged/", "tagged/../x", "tagged/6.1/x", "tagged/-x"} {

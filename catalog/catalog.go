@@ -266,6 +266,12 @@ type Lifecycle interface {
 	// DeleteTag deletes a tag's snapshots; the next collection removes
 	// what only they referenced. It returns how many were deleted.
 	DeleteTag(ctx context.Context, tag string) (int, error)
+	// Expire withdraws a time-based snapshot at once: it is deleted, so
+	// that it is no longer served and the archive's newest is the one
+	// before; the next collection removes what only it referenced. An
+	// archive's only snapshot is not withdrawn (an error wrapping
+	// errdefs.ErrInvalid).
+	Expire(ctx context.Context, archive, serial string) (Snapshot, error)
 }
 
 // TagSerial is how a tagged snapshot is named among an archive's

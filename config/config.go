@@ -13,7 +13,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"sort"
 	"strings"
 	"time"
 
@@ -21,6 +20,7 @@ import (
 
 	"github.com/aptsnap/aptsnap/datadir"
 	"github.com/aptsnap/aptsnap/names"
+	"github.com/aptsnap/aptsnap/pgp"
 )
 
 // Config is the whole configuration file.
@@ -186,7 +186,30 @@ func Load(path string) (*Config, error) {
 		return nil, fmt.Errorf("config %s: %w", path, err)
 	}
 	c.resolve(filepath.Dir(path))
+	if err := c.checkKeyrings(); err != nil {
+		return nil, fmt.Errorf("config %s: %w", path, err)
+	}
 	return c, nil
+}
+
+// checkKeyrings reads every keyring the configuration names: a missing
+// or unreadable one is said when the configuration loads, not at the
+// first pulse.
+func (c *Config) checkKeyrings() error {
+	for _, a := range c.Archives {
+		if _, err := pgp.LoadKeyring(a.Keyring); err != nil {
+			return fmt.Errorf("archive %q: keyring: %w (the upstream's signing keys: fix the path, or fetch the key)", a.Name, err)
+		}
+	}
+	for _, cu := range c.Customs {
+		if cu.Keyring == "" {
+			continue
+		}
+		if _, err := pgp.LoadKeyring(cu.Keyring); err != nil {
+			return fmt.Errorf("custom %q: keyring: %w (the uploaders' keys: fix the path)", cu.Name, err)
+		}
+	}
+	return nil
 }
 
 // Parse decodes and validates a configuration held in memory.
@@ -197,12 +220,7 @@ func Parse(data []byte) (*Config, error) {
 		return nil, err
 	}
 	if und := md.Undecoded(); len(und) > 0 {
-		keys := make([]string, len(und))
-		for i, k := range und {
-			keys[i] = k.String()
-		}
-		sort.Strings(keys)
-		return nil, fmt.Errorf("unknown key(s): %s", strings.Join(keys, ", "))
+		return nil, unknownKeys(data, und)
 	}
 	c.applyDefaults(setPerElement(md, "archive"), setPerElement(md, "custom"))
 	if err := c.Validate(); err != nil {

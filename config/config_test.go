@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/aptsnap/aptsnap/pgp"
 )
 
 const good = `
@@ -88,8 +90,9 @@ func TestIndices(t *testing.T) {
 
 func TestInvalid(t *testing.T) {
 	for _, tt := range []struct{ name, edit, want string }{
-		{"unknown top-level key", `listen = "127.0.0.1:8080"` + "\nlisten_port = 3", "unknown key(s): listen_port"},
-		{"unknown archive key", `valid_days = 10` + "\nvalid_dayz = 3", "unknown key(s): archive.valid_dayz"},
+		{"unknown top-level key", `listen = "127.0.0.1:8080"` + "\nlisten_port = 3", `line 4: unknown key "listen_port"`},
+		{"unknown archive key", `valid_days = 10` + "\nvalid_dayz = 3", `line 15: unknown key "valid_dayz" in [archive] (did you mean valid_days?)`},
+		{"misspelt archive key", `valid_days = 10` + "\npulse_per_day = 3", `line 15: unknown key "pulse_per_day" in [archive] (did you mean pulses_per_day?)`},
 		{"bad name", `name = "debian"|name = "Debian!"`, "name must match"},
 		{"reserved name", `name = "debian"|name = "keys"`, "reserved"},
 		{"no url", `url = "http://127.0.0.1:8088/debian/"|url = ""`, "url is required"},
@@ -127,8 +130,48 @@ func TestInvalid(t *testing.T) {
 	}
 }
 
+// keyring writes a public key at dir/rel, for configurations Load checks.
+func keyring(t *testing.T, dir, rel string) {
+	t.Helper()
+	priv, err := pgp.GenerateKey("Upstream", "up@example.org", pgp.AlgoEd25519)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := pgp.ParseSigner(priv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := filepath.Join(dir, rel)
+	os.MkdirAll(filepath.Dir(p), 0o755)
+	if err := os.WriteFile(p, s.PublicKey(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestKeyringsChecked: a missing or unusable keyring is an error when the
+// configuration loads, once, naming the archive and the file.
+func TestKeyringsChecked(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "aptsnap.toml")
+	text := strings.Replace(good, `"/path/to/upstream-keyring.gpg"`, `"keys/up.gpg"`, 1)
+	os.WriteFile(p, []byte(text), 0o644)
+	if _, err := Load(p); err == nil || !strings.Contains(err.Error(), `archive "debian": keyring: open `+filepath.Join(dir, "keys/up.gpg")+": no such file or directory") {
+		t.Errorf("a missing keyring: %v", err)
+	}
+	os.MkdirAll(filepath.Join(dir, "keys"), 0o755)
+	os.WriteFile(filepath.Join(dir, "keys/up.gpg"), []byte("not a key"), 0o644)
+	if _, err := Load(p); err == nil || !strings.Contains(err.Error(), `archive "debian": keyring: `) || strings.Count(err.Error(), "keyring") > 3 {
+		t.Errorf("a keyring holding no key: %v", err)
+	}
+	keyring(t, dir, "keys/up.gpg")
+	if _, err := Load(p); err != nil {
+		t.Errorf("a good keyring: %v", err)
+	}
+}
+
 func TestLoadResolvesRelativePaths(t *testing.T) {
 	dir := t.TempDir()
+	keyring(t, dir, "keys/up.gpg")
 	p := filepath.Join(dir, "aptsnap.toml")
 	text := strings.Replace(strings.Replace(good, `"/var/lib/aptsnap"`, `"data"`, 1), `"/path/to/upstream-keyring.gpg"`, `"keys/up.gpg"`, 1)
 	os.WriteFile(p, []byte(text), 0o644)
@@ -182,8 +225,9 @@ domains = ["a.example.org", "b.example.org"]
 	}
 
 	dir := t.TempDir()
+	keyring(t, dir, "up.gpg")
 	path := filepath.Join(dir, "aptsnap.toml")
-	if err := os.WriteFile(path, []byte(good+`
+	if err := os.WriteFile(path, []byte(strings.Replace(good, "/path/to/upstream-keyring.gpg", "up.gpg", 1)+`
 [tls]
 listen = "127.0.0.1:8443"
 cert_file = "tls/cert.pem"
@@ -208,8 +252,8 @@ key_file = "/etc/aptsnap/key.pem"
 		{"[tls]\n[tls.acme]\ndomains = [\"a.example.org\"]\n", "email is required"},
 		{"[tls]\n[tls.acme]\nemail = \"x@example.org\"\ndomains = [\"a.example.org\"]\nca = \"http://ca.example.org/dir\"\n", "https directory URL"},
 		{"[tls]\nlisten = \"8443\"\ncert_file = \"c\"\nkey_file = \"k\"\n", "tls.listen"},
-		{"[tls]\n[tls.acme]\ndomains = [\"a.example.org\"]\nemial = \"x\"\n", "unknown key(s): tls.acme.emial"},
-		{"[tls]\ncert = \"c\"\n", "unknown key(s): tls.cert"},
+		{"[tls]\n[tls.acme]\ndomains = [\"a.example.org\"]\nemial = \"x\"\n", `unknown key "emial" in [tls.acme] (did you mean email?)`},
+		{"[tls]\ncert = \"c\"\n", `unknown key "cert" in [tls]`},
 	} {
 		_, err := Parse([]byte(good + tt.body))
 		if err == nil || !strings.Contains(err.Error(), tt.want) {
@@ -244,7 +288,7 @@ func TestCustom(t *testing.T) {
 		{"no suites", "name = \"ours\"", "suites is empty"},
 		{"traversal", "name = \"ours\"\nsuites = [\"../x\"]", "invalid name"},
 		{"relative public_url", "name = \"ours\"\nsuites = [\"s\"]\npublic_url = \"ours.example\"", "public_url"},
-		{"unknown key", "name = \"ours\"\nsuites = [\"s\"]\nmulti = true", "unknown key(s): custom.multi"},
+		{"unknown key", "name = \"ours\"\nsuites = [\"s\"]\nmulti = true", `line 19: unknown key "multi" in [custom]`},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := Parse([]byte(good + "\n[[custom]]\n" + tt.custom + "\n"))

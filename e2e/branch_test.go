@@ -311,10 +311,19 @@ func TestTaggedBranch(t *testing.T) {
 		t.Errorf("hello from the tag: %s, want the tagged 2.10-1", got)
 	}
 
-	if _, err := e.app.TagDelete(t.Context(), "6.1"); err != nil {
+	if _, err := e.app.TagDelete(t.Context(), "6.1", false); err != nil {
 		t.Fatal(err)
 	}
-	if _, stderr, err := c.run(rm, "serials", "prepare-build", "--tree", root); err == nil || !strings.Contains(stderr, "builds from tag 6.1") {
+	if _, stderr, err := c.run(rm, "serials", "prepare-build", "--tree", root); err == nil || !strings.Contains(stderr, "builds from tagged/6.1, which the server does not have") {
 		t.Errorf("prepare-build with the tag deleted: %v %s", err, stderr)
+	}
+	// A frozen serial the server does not have: prepare-build and sources say so.
+	os.WriteFile(filepath.Join(root, "config/APT_snapshots.d/debian/serial"), []byte("2001010101\n"), 0o644)
+	os.WriteFile(filepath.Join(root, "config/APT_snapshots.d/ours/serial"), []byte("latest\n"), 0o644)
+	for _, verb := range [][]string{{"serials", "prepare-build"}, {"sources"}} {
+		os.Remove(filepath.Join(root, "tmp/APT_snapshots.resolved.json"))
+		if _, stderr, err := c.run(rm, append(verb, "--tree", root)...); err == nil || !strings.Contains(stderr, "debian builds from 2001010101, which the server does not have") {
+			t.Errorf("%s with a serial the server lacks: %v %s", verb[0], err, stderr)
+		}
 	}
 }

@@ -232,3 +232,64 @@ func TestCLILocalAndRemote(t *testing.T) {
 		t.Errorf("bump with a revoked token: %v %q", err, errOut)
 	}
 }
+
+// TestWithdrawAndDryRuns: snapshot expire withdraws a bad snapshot at
+// once (no longer served, the trace file and latest move back), refuses
+// the only one; untrack and tag delete --dry-run say what would go and
+// change nothing; usage errors exit 2.
+func TestWithdrawAndDryRuns(t *testing.T) {
+	bin := aptsnapBinary(t)
+	e := newEnv(t)
+	c := &cli{t: t, bin: bin, config: e.writeConfig(t), server: e.srv.URL}
+	admin := createToken(t, c, "admin", "root")
+	s1 := e.mustPulse()
+	if _, errOut, err := c.remoteErr(admin, "snapshot", "expire", "debian", s1.Serial); err == nil ||
+		!strings.Contains(errOut, "is the only snapshot of debian: withdrawn, the archive would serve nothing") {
+		t.Errorf("expire of the only snapshot: %v %q", err, errOut)
+	}
+	e.up.write(1)
+	s2 := e.mustPulse()
+	if _, err := e.app.TagCreate(t.Context(), "keep", map[string]string{"debian": s2.Serial}, nil); err != nil {
+		t.Fatal(err)
+	}
+
+	// Dry runs change nothing.
+	if out := c.same(admin, "untrack", "--dry-run", "debian", "bookworm-*"); out != "would untrack bookworm-updates from debian (2 snapshots)\n" {
+		t.Errorf("untrack --dry-run: %q", out)
+	}
+	if out := c.same(admin, "tag", "delete", "--dry-run", "keep"); out != "would delete tag keep (1 snapshot(s))\n" {
+		t.Errorf("tag delete --dry-run: %q", out)
+	}
+	if code, _ := e.get("/debian/" + s2.Serial + "/dists/bookworm-updates/InRelease"); code != 200 {
+		t.Errorf("untrack --dry-run untracked: %d", code)
+	}
+	if code, _ := e.get("/tagged/keep/debian/dists/bookworm/InRelease"); code != 200 {
+		t.Errorf("tag delete --dry-run deleted: %d", code)
+	}
+
+	// Withdrawn: gone at once, the newest moves back.
+	if out := c.remote(admin, "snapshot", "expire", "debian", s2.Serial); !strings.HasPrefix(out, "withdrew debian/"+s2.Serial+" (made ") {
+		t.Errorf("snapshot expire: %q", out)
+	}
+	if code, _ := e.get("/debian/" + s2.Serial + "/dists/bookworm/InRelease"); code != 404 {
+		t.Errorf("a withdrawn snapshot answers %d", code)
+	}
+	if _, trace := e.get("/debian/project/trace/debian"); !strings.HasPrefix(trace, "Archive serial: "+s1.Serial+"\n") {
+		t.Errorf("trace after withdrawal: %q", trace)
+	}
+	if code, _ := e.get("/tagged/keep/debian/dists/bookworm/InRelease"); code != 200 {
+		t.Errorf("withdrawing a snapshot took its tag: %d", code)
+	}
+	if _, errOut, err := c.remoteErr(admin, "snapshot", "expire", "debian", "nonsense"); err == nil ||
+		!strings.Contains(errOut, `snapshot expire debian/nonsense: "nonsense" is not a serial (YYYYMMDDNN)`) {
+		t.Errorf("expire of a non-serial: %v %q", err, errOut)
+	}
+
+	// What cannot run exits 2, saying why.
+	for _, args := range [][]string{{"snapshot", "exprie"}, {"snapshot", "expire", "debian"}, {"gc", "--now"}} {
+		_, errOut, err := c.run("", append([]string{"--config", c.config}, args...)...)
+		if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 2 || !strings.HasPrefix(errOut, "aptsnap: ") {
+			t.Errorf("%s: %v %q, want exit status 2", strings.Join(args, " "), err, errOut)
+		}
+	}
+}

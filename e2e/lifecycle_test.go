@@ -251,7 +251,7 @@ func TestUntrack(t *testing.T) {
 	if _, err := e.app.TagCreate(context.Background(), "keep", map[string]string{"debian": s1.Serial}, nil); err != nil {
 		t.Fatal(err)
 	}
-	res, err := e.app.Untrack(context.Background(), "debian", []string{"bookworm-updates"})
+	res, err := e.app.Untrack(context.Background(), "debian", []string{"bookworm-updates"}, false)
 	if err != nil || res.Snapshots != 2 {
 		t.Fatalf("untrack: %+v, %v", res, err)
 	}
@@ -306,7 +306,7 @@ func TestUntrack(t *testing.T) {
 	if v, err := e.app.Verify(context.Background(), "", ""); err != nil || len(v.Problems) > 0 {
 		t.Fatalf("verify: %v %v", v.Problems, err)
 	}
-	if _, err := e.app.Untrack(context.Background(), "debian", []string{"sid"}); !errors.Is(err, catalog.ErrNotFound) {
+	if _, err := e.app.Untrack(context.Background(), "debian", []string{"sid"}, false); !errors.Is(err, catalog.ErrNotFound) {
 		t.Errorf("untrack of an unknown suite: %v", err)
 	}
 }

@@ -180,7 +180,7 @@ func TestConcurrentLoad(t *testing.T) {
 				tags++
 			}
 			if g > 1 {
-				if _, err := e.app.TagDelete(context.Background(), fmt.Sprintf("load-%d", g-1)); err != nil {
+				if _, err := e.app.TagDelete(context.Background(), fmt.Sprintf("load-%d", g-1), false); err != nil {
 					fail("tag delete: %v", err)
 				}
 			}

@@ -132,3 +132,26 @@ func TestMetricsCustomArchive(t *testing.T) {
 		t.Error("no last success time for ours")
 	}
 }
+
+// TestMetricsFromCatalog: a pulse run by the CLI, in another process,
+// shows in the server's metrics (last success, snapshots), as after a
+// restart: they are read from the catalog.
+func TestMetricsFromCatalog(t *testing.T) {
+	bin := aptsnapBinary(t)
+	e := newEnv(t)
+	if v := value(e.scrape(t), "aptsnap_last_successful_pulse_timestamp_seconds", map[string]string{"archive": "debian"}); v != 0 {
+		t.Fatalf("a last success before any pulse: %v", v)
+	}
+	c := &cli{t: t, bin: bin, config: e.writeConfig(t)}
+	start := time.Now().Add(-time.Second)
+	if out := c.local("pulse", "debian"); !strings.HasPrefix(out, "debian ") {
+		t.Fatalf("pulse: %q", out)
+	}
+	m := e.scrape(t)
+	if v := value(m, "aptsnap_last_successful_pulse_timestamp_seconds", map[string]string{"archive": "debian"}); v < float64(start.Unix()) {
+		t.Errorf("last success after a CLI pulse: %v, want at least %d", v, start.Unix())
+	}
+	if v := value(m, "aptsnap_snapshots", map[string]string{"archive": "debian", "kind": "time-based"}); v != 1 {
+		t.Errorf("snapshots after a CLI pulse: %v", v)
+	}
+}

@@ -115,7 +115,7 @@ packages:
 		t.Errorf("verify after deleting a file of image-42: %+v", v.Problems)
 	}
 
-	if _, err := e.app.TagDelete(ctx, "image-42"); err != nil {
+	if _, err := e.app.TagDelete(ctx, "image-42", false); err != nil {
 		t.Fatal(err)
 	}
 	if code, _ := e.get("/tagged/image-42/debian/dists/bookworm/InRelease"); code != 404 {
@@ -124,7 +124,7 @@ packages:
 	if code, _ := e.get("/debian/@6.1/dists/bookworm/InRelease"); code != 404 {
 		t.Errorf("a tag through the serial URL answers %d", code)
 	}
-	if _, err := e.app.TagDelete(ctx, "image-42"); err == nil {
+	if _, err := e.app.TagDelete(ctx, "image-42", false); err == nil {
 		t.Error("deleting a deleted tag succeeded")
 	}
 }

@@ -25,7 +25,6 @@ type Metrics struct {
 
 	pulses        *prometheus.CounterVec
 	pulseDuration *prometheus.HistogramVec
-	lastSuccess   *prometheus.GaugeVec
 	gcRuns        *prometheus.CounterVec
 	gcExpired     prometheus.Counter
 	gcFiles       prometheus.Counter
@@ -51,12 +50,10 @@ func New(cat catalog.Catalog, store blob.Store, archives []string, now func() ti
 		store: &storeCollector{store: store}, certs: &certCollector{}}
 	f := func(c prometheus.Collector) { m.reg.MustRegister(c) }
 	m.pulses = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "aptsnap_pulses_total",
-		Help: "Pulses by archive and result: ok, or the kind of failure (signature, checksum, date, missing, unreachable, stalled, storage, busy, other)."},
+		Help: "Pulses by archive and result: ok, or the kind of failure (signature, checksum, date, missing, unreachable, stalled, storage, busy, interrupted, other)."},
 		[]string{"archive", "result"})
 	m.pulseDuration = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "aptsnap_pulse_duration_seconds",
 		Help: "Duration of pulses.", Buckets: prometheus.ExponentialBuckets(0.05, 2.5, 12)}, []string{"archive"})
-	m.lastSuccess = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "aptsnap_last_successful_pulse_timestamp_seconds",
-		Help: "When the last successful pulse of an archive ended."}, []string{"archive"})
 	m.gcRuns = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "aptsnap_gc_runs_total", Help: "Garbage collections by result."}, []string{"result"})
 	m.gcExpired = prometheus.NewCounter(prometheus.CounterOpts{Name: "aptsnap_gc_expired_snapshots_total", Help: "Snapshots collected."})
 	m.gcFiles = prometheus.NewCounter(prometheus.CounterOpts{Name: "aptsnap_gc_deleted_files_total", Help: "Stored files deleted by GC."})
@@ -67,7 +64,7 @@ func New(cat catalog.Catalog, store blob.Store, archives []string, now func() ti
 		m.requests[k] = reqs.WithLabelValues(k)
 		m.bytes[k] = served.WithLabelValues(k)
 	}
-	for _, c := range []prometheus.Collector{m.pulses, m.pulseDuration, m.lastSuccess, m.gcRuns, m.gcExpired, m.gcFiles, m.gcBytes, reqs, served,
+	for _, c := range []prometheus.Collector{m.pulses, m.pulseDuration, m.gcRuns, m.gcExpired, m.gcFiles, m.gcBytes, reqs, served,
 		&catalogCollector{cat: cat, archives: archives, now: now}, m.store, m.certs} {
 		f(c)
 	}
@@ -84,7 +81,6 @@ func (m *Metrics) Pulse(archive, reason string, took time.Duration, ended time.T
 	result := reason
 	if result == "" {
 		result = "ok"
-		m.lastSuccess.WithLabelValues(archive).Set(float64(ended.Unix()))
 		m.store.changed()
 	}
 	m.pulses.WithLabelValues(archive, result).Inc()
@@ -157,7 +153,10 @@ func (c *countingWriter) ReadFrom(r io.Reader) (int64, error) {
 	return n, err
 }
 
-// catalogCollector reports snapshots per archive at scrape time.
+// catalogCollector reports, at scrape time and from the catalog (so that
+// pulses run by the CLI and before a restart count), snapshots per
+// archive, whether the newest is stale, and when the last successful
+// pulse ended.
 type catalogCollector struct {
 	cat      catalog.Catalog
 	archives []string
@@ -168,11 +167,18 @@ var (
 	snapshotsDesc = prometheus.NewDesc("aptsnap_snapshots", "Snapshots per archive (time-based; tagged counted apart).", []string{"archive", "kind"}, nil)
 	staleDesc     = prometheus.NewDesc("aptsnap_archive_stale",
 		"1 when an archive's newest snapshot has expired (kept while its pulses fail), else 0.", []string{"archive"}, nil)
+	lastSuccessDesc = prometheus.NewDesc("aptsnap_last_successful_pulse_timestamp_seconds",
+		"When the last successful pulse of an archive ended (from the catalog's pulse log, else its newest snapshot).", []string{"archive"}, nil)
 )
+
+// pulseLookback is how many recorded pulses a scrape reads for the last
+// success before falling back on the newest snapshot.
+const pulseLookback = 200
 
 func (c *catalogCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- snapshotsDesc
 	ch <- staleDesc
+	ch <- lastSuccessDesc
 }
 
 func (c *catalogCollector) Collect(ch chan<- prometheus.Metric) {
@@ -197,7 +203,28 @@ func (c *catalogCollector) Collect(ch chan<- prometheus.Metric) {
 		}
 		ch <- prometheus.MustNewConstMetric(staleDesc, prometheus.GaugeValue, stale, a)
 		ch <- prometheus.MustNewConstMetric(snapshotsDesc, prometheus.GaugeValue, float64(n), a, "tagged")
+		if t, ok := c.lastSuccess(ctx, a, snaps); ok {
+			ch <- prometheus.MustNewConstMetric(lastSuccessDesc, prometheus.GaugeValue, float64(t.Unix()), a)
+		}
 	}
+}
+
+// lastSuccess is when the archive's last successful pulse ended, from
+// the pulse log, else from its newest snapshot (a pulse's success is
+// recorded with its snapshot).
+func (c *catalogCollector) lastSuccess(ctx context.Context, archive string, snaps []catalog.Snapshot) (time.Time, bool) {
+	pulses, err := c.cat.Pulses(ctx, archive, pulseLookback)
+	if err == nil {
+		for _, p := range pulses {
+			if p.OK {
+				return p.Finished, true
+			}
+		}
+	}
+	if len(snaps) > 0 {
+		return snaps[len(snaps)-1].Created, true
+	}
+	return time.Time{}, false
 }
 
 // storeCollector reports the bytes and files stored, walking the store at

@@ -46,11 +46,14 @@ func (m *Mirror) get(ctx context.Context, url string) (*http.Response, error) {
 		return nil, err
 	}
 	req.Header.Set("User-Agent", "aptsnap")
+	start := time.Now()
 	resp, err := m.client.Do(req)
 	if err != nil {
 		w.done()
+		m.log.Debug("upstream request failed", "url", url, "err", err)
 		return nil, stalled(ctx, err)
 	}
+	m.log.Debug("upstream request", "url", url, "status", resp.StatusCode, "length", resp.ContentLength, "took", time.Since(start).Round(time.Millisecond))
 	w.progress(0)
 	switch {
 	case resp.StatusCode == http.StatusOK:

@@ -121,7 +121,7 @@ var ErrDate = errors.New("upstream Release dates")
 
 // Reason names the kind of a pulse failure, for metrics: signature,
 // checksum, date, missing, unreachable, stalled, storage (our disk: full,
-// read-only, failing), busy or other.
+// read-only, failing), busy, interrupted (stopped from outside) or other.
 func Reason(err error) string {
 	switch {
 	case err == nil:
@@ -138,6 +138,8 @@ func Reason(err error) string {
 		return "missing"
 	case errors.Is(err, errBusy):
 		return "busy"
+	case errors.Is(err, ErrInterrupted):
+		return "interrupted"
 	case localStorage(err):
 		return "storage"
 	case errors.Is(err, ErrStalled):
@@ -151,6 +153,10 @@ func Reason(err error) string {
 }
 
 var errBusy = errors.New("busy")
+
+// ErrInterrupted marks a pulse stopped from outside (a signal, the server
+// shutting down): nothing is wrong with the upstream.
+var ErrInterrupted = errors.New("interrupted")
 
 // localStorage reports whether err is our own storage failing (a full or
 // read-only disk, an I/O error): trying again does not help.
@@ -209,14 +215,22 @@ func (m *Mirror) Pulse(ctx context.Context, a *config.Archive) (catalog.Snapshot
 			err = cause
 		}
 	}
+	if err != nil && ctx.Err() != nil {
+		err = fmt.Errorf("%w (%w): nothing changed; the next pulse starts over, keeping what was downloaded", ErrInterrupted, context.Cause(ctx))
+	}
 	cancel()
 	rec := catalog.Pulse{Archive: a.Name, Started: started, Finished: m.now(), OK: err == nil, Serial: snap.Serial}
 	m.events.Pulsed(events.Pulse{Archive: a.Name, Reason: Reason(err), Took: rec.Finished.Sub(started), Ended: rec.Finished})
-	if err != nil {
+	switch {
+	case errors.Is(err, ErrInterrupted):
+		err = &Error{Archive: a.Name, Err: err}
+		rec.Error = oneLine(err.Error())
+		m.log.Warn("pulse interrupted", "archive", a.Name, "reason", Reason(err), "err", rec.Error)
+	case err != nil:
 		err = &Error{Archive: a.Name, Err: err}
 		rec.Error = oneLine(err.Error())
 		m.log.Error("pulse failed", "archive", a.Name, "reason", Reason(err), "err", rec.Error)
-	} else {
+	default:
 		m.log.Info("pulse done", "archive", a.Name, "serial", snap.Serial, "duration", rec.Finished.Sub(started).Round(time.Millisecond))
 	}
 	if err == nil { // recorded with the snapshot
@@ -240,6 +254,22 @@ func (m *Mirror) Pulse(ctx context.Context, a *config.Archive) (catalog.Snapshot
 // nothing is untracked then. Their files go at the next GC. It returns
 // the suites untracked and the number of snapshots changed.
 func (m *Mirror) Untrack(ctx context.Context, a *config.Archive, suites ...string) ([]string, int, error) {
+	names, _, err := m.Resolve(ctx, a, suites...)
+	if err != nil {
+		return nil, 0, err
+	}
+	n, err := m.cat.Untrack(ctx, a.Name, names...)
+	if err != nil {
+		return nil, 0, fmt.Errorf("untrack %s %s: %w", a.Name, strings.Join(names, " "), err)
+	}
+	m.events.Changed()
+	m.log.Info("untracked", "archive", a.Name, "suites", names, "snapshots", n)
+	return names, n, nil
+}
+
+// Resolve says what Untrack would do, changing nothing: the suites the
+// names and patterns resolve to, and the time-based snapshots holding any.
+func (m *Mirror) Resolve(ctx context.Context, a *config.Archive, suites ...string) ([]string, int, error) {
 	snaps, err := m.cat.Snapshots(ctx, a.Name)
 	if err != nil {
 		return nil, 0, err
@@ -268,13 +298,13 @@ func (m *Mirror) Untrack(ctx context.Context, a *config.Archive, suites ...strin
 	if len(names) == 0 {
 		return nil, 0, errdefs.Errorf(errdefs.ErrInvalid, "untrack: name a suite of %s", a.Name)
 	}
-	n, err := m.cat.Untrack(ctx, a.Name, names...)
-	if err != nil {
-		return nil, 0, fmt.Errorf("untrack %s %s: %w", a.Name, strings.Join(names, " "), err)
+	holding := 0
+	for _, s := range snaps {
+		if slices.ContainsFunc(s.Suites, func(x string) bool { return slices.Contains(names, x) }) {
+			holding++
+		}
 	}
-	m.events.Changed()
-	m.log.Info("untracked", "archive", a.Name, "suites", names, "snapshots", n)
-	return names, n, nil
+	return names, holding, nil
 }
 
 func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
@@ -439,6 +469,7 @@ func (m *Mirror) fetchSuite(ctx context.Context, a *config.Archive, kr *pgp.Keyr
 	if err != nil {
 		return nil, err
 	}
+	m.log.Debug("upstream Release verified", "archive", a.Name, "suite", suite, "date", date, "last accepted", last)
 	if date.Before(last) {
 		return nil, fmt.Errorf("%w: upstream Release Date %s is older than the last accepted %s: refusing to go back in time",
 			ErrDate, release.FormatTime(date), release.FormatTime(last))
@@ -592,6 +623,7 @@ func (m *Mirror) fetchIndex(ctx context.Context, archive, base string, rel *rele
 			return iw, nil, err
 		}
 		if known[iw.Key] && !missingPlain {
+			m.log.Debug("index known: not parsed again", "archive", archive, "index", dir+"/"+name)
 			iw.Known = true
 			return iw, files, nil
 		}
@@ -741,12 +773,13 @@ func (m *Mirror) fetchPool(ctx context.Context, a *config.Archive, suites []*sui
 			}
 		}
 	}
+	m.log.Debug("pool files", "archive", a.Name, "listed", len(seen), "stored already", len(seen)-len(todo), "to fetch", len(todo))
 	if len(todo) == 0 {
 		return nil
 	}
 	m.log.Info("pool downloads", "archive", a.Name, "files", len(todo), "bytes", total)
-	m.progress.Start(a.Name, len(todo), total)
-	defer m.progress.Finish()
+	task := m.progress.Start(a.Name, len(todo), total)
+	defer task.Finish()
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	work := make(chan catalog.PoolEntry)
@@ -760,7 +793,7 @@ func (m *Mirror) fetchPool(ctx context.Context, a *config.Archive, suites []*sui
 					cancel(fmt.Errorf("%s: %w", e.Path, err))
 					return
 				}
-				m.progress.Add(1, e.Size)
+				task.Add(1, e.Size)
 			}
 		}()
 	}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"log/slog"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -344,8 +345,8 @@ func TestKilledPulse(t *testing.T) {
 		return false
 	})
 	_, err := s.m.Pulse(ctx, s.arc)
-	if !errors.Is(err, context.Canceled) {
-		t.Fatalf("a killed pulse: %v, want context.Canceled", err)
+	if !errors.Is(err, context.Canceled) || mirror.Reason(err) != "interrupted" {
+		t.Fatalf("a killed pulse: %v (%s), want context.Canceled, interrupted", err, mirror.Reason(err))
 	}
 	s.up.SetFault(nil)
 	snaps, _ := s.e.Catalog.Snapshots(context.Background(), "debian")
@@ -652,5 +653,28 @@ func TestPlainStoredMeanwhile(t *testing.T) {
 	snap := s.pulse(t)
 	if got := s.packages(t, snap, "bookworm"); !strings.Contains(got, "Package: hello") {
 		t.Errorf("Packages: %q", got)
+	}
+}
+
+// TestDebugLogs: at debug level a pulse logs each upstream request and
+// its decisions; at info level, none of that.
+func TestDebugLogs(t *testing.T) {
+	s := newSetup(t, false)
+	for _, level := range []slog.Level{slog.LevelDebug, slog.LevelInfo} {
+		var buf bytes.Buffer
+		m := mirror.New(mirror.Options{Catalog: s.e.Catalog, Store: s.e.Store, Publisher: s.e.Publisher, PublicURL: "http://x",
+			Locker: s.e.Locker, Now: s.e.Clock.Now, Log: slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: level})), Events: s.e.Events})
+		if _, err := m.Pulse(context.Background(), s.arc); err != nil {
+			t.Fatal(err)
+		}
+		n := strings.Count(buf.String(), "msg=\"upstream request\"")
+		decisions := strings.Contains(buf.String(), "msg=\"pool files\"") && strings.Contains(buf.String(), "msg=\"upstream Release verified\"")
+		switch {
+		case level == slog.LevelDebug && (n < 2 || !decisions):
+			t.Errorf("debug: %d upstream requests logged, decisions %v:\n%s", n, decisions, buf.String())
+		case level == slog.LevelInfo && (n > 0 || decisions):
+			t.Errorf("info logs debug lines:\n%s", buf.String())
+		}
+		s.e.Clock.Shift(time.Hour)
 	}
 }

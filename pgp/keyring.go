@@ -37,7 +37,7 @@ type Keyring struct {
 func LoadKeyring(path string) (*Keyring, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("pgp: load keyring: %w", err)
+		return nil, err // "open PATH: no such file or directory" says it all
 	}
 	k, err := ParseKeyring(data)
 	if err != nil {

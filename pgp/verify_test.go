@@ -3,6 +3,7 @@ package pgp_test
 import (
 	"bytes"
 	"errors"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -333,7 +334,7 @@ func TestParseKeyring(t *testing.T) {
 			}
 		})
 	}
-	if _, err := pgp.LoadKeyring(filepath.Join(t.TempDir(), "missing.gpg")); err == nil || !strings.HasPrefix(err.Error(), "pgp: load keyring") {
+	if _, err := pgp.LoadKeyring(filepath.Join(t.TempDir(), "missing.gpg")); !errors.Is(err, fs.ErrNotExist) || !strings.Contains(err.Error(), "missing.gpg") {
 		t.Fatalf("LoadKeyring(missing) = %v", err)
 	}
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/aptsnap/aptsnap/blob"
 	"github.com/aptsnap/aptsnap/catalog"
+	"github.com/aptsnap/aptsnap/errdefs"
 )
 
 var t0 = time.Date(2026, 11, 22, 8, 0, 0, 0, time.UTC)
@@ -381,6 +382,42 @@ func testWorkingState(t *testing.T, open Opener) {
 	ns := twoSuites("ours", t0.Add(9*time.Hour), catalog.WorkingTag)
 	if _, err := c.CreateSnapshot(ctx, ns); !errors.Is(err, catalog.ErrExists) {
 		t.Errorf("a tag without Replace over an existing one: %v", err)
+	}
+}
+
+// testExpire: a withdrawn snapshot is gone at once, the newest moves
+// back; a tag or an archive's only snapshot is not withdrawn.
+func testExpire(t *testing.T, open Opener) {
+	ctx := context.Background()
+	c := open(t)
+	first, err := c.CreateSnapshot(ctx, twoSuites("debian", t0, ""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Expire(ctx, "debian", first.Serial); !errors.Is(err, errdefs.ErrInvalid) {
+		t.Errorf("expiring the only snapshot: %v, want ErrInvalid", err)
+	}
+	second, err := c.CreateSnapshot(ctx, twoSuites("debian", t0.Add(time.Hour), ""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.CreateSnapshot(ctx, twoSuites("debian", t0, "v1")); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := c.Expire(ctx, "debian", second.Serial); err != nil || got.ID != second.ID {
+		t.Fatalf("Expire = %+v, %v", got, err)
+	}
+	if _, err := c.Snapshot(ctx, "debian", second.Serial); !errors.Is(err, catalog.ErrNotFound) {
+		t.Errorf("a withdrawn snapshot is still there: %v", err)
+	}
+	if l, err := c.Latest(ctx, "debian"); err != nil || l.ID != first.ID {
+		t.Errorf("Latest after expire = %+v, %v; want %s", l, err, first.Serial)
+	}
+	if _, err := c.Expire(ctx, "debian", catalog.TagSerial("v1")); !errors.Is(err, errdefs.ErrInvalid) {
+		t.Errorf("expiring a tag: %v, want ErrInvalid", err)
+	}
+	if _, err := c.Expire(ctx, "debian", "2001010101"); !errors.Is(err, catalog.ErrNotFound) {
+		t.Errorf("expiring a snapshot never made: %v", err)
 	}
 }
 

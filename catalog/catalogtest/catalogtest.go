@@ -40,6 +40,7 @@ func Run(t *testing.T, open Opener) {
 		{"IdenticalIndexInTwoArchives", testIdenticalIndexInTwoArchives},
 		{"TimestampURLStable", testTimestampURLStable},
 		{"Tags", testTags},
+		{"Expire", testExpire},
 		{"WorkingState", testWorkingState},
 		{"UpdateReleases", testUpdateReleases},
 		{"Collect", testCollect},

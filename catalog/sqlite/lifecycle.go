@@ -313,6 +313,37 @@ func (c *Catalog) Track(ctx context.Context, archive, suite string) error {
 	return nil
 }
 
+// Expire implements Lifecycle.
+func (c *Catalog) Expire(ctx context.Context, archive, serial string) (catalog.Snapshot, error) {
+	snap, err := c.Snapshot(ctx, archive, serial)
+	if err != nil {
+		return snap, err
+	}
+	if strings.HasPrefix(snap.Serial, "@") {
+		return snap, errdefs.Errorf(errdefs.ErrInvalid, "%s/%s is a tagged snapshot: delete its tag instead", archive, serial)
+	}
+	tx, err := c.w.BeginTx(ctx, nil)
+	if err != nil {
+		return snap, fmt.Errorf("catalog: begin: %w", err)
+	}
+	defer tx.Rollback()
+	var others int
+	if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM snapshots s JOIN archives a ON a.id = s.archive_id
+		WHERE a.name = ? AND s.serial NOT LIKE '@%' AND s.id != ?`, archive, snap.ID).Scan(&others); err != nil {
+		return snap, fmt.Errorf("catalog: %w", err)
+	}
+	if others == 0 {
+		return snap, errdefs.Errorf(errdefs.ErrInvalid, "%s/%s is the only snapshot of %s: withdrawn, the archive would serve nothing (pulse first, then withdraw it)", archive, serial, archive)
+	}
+	if err := deleteSnapshots(ctx, tx, `id = ?`, snap.ID); err != nil {
+		return snap, fmt.Errorf("catalog: expire %s/%s: %w", archive, serial, err)
+	}
+	if err := tx.Commit(); err != nil {
+		return snap, fmt.Errorf("catalog: commit: %w", err)
+	}
+	return snap, nil
+}
+
 // Tags implements Lifecycle.
 func (c *Catalog) Tags(ctx context.Context) ([]catalog.Snapshot, error) {
 	rows, err := c.r.QueryContext(ctx, `SELECT `+snapshotCols+`, a.name FROM snapshots s JOIN archives a ON a.id = s.archive_id

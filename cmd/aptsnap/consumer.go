@@ -276,6 +276,9 @@ or, before that, of the tree's serials with latest resolved now.`,
 			if err != nil {
 				return err
 			}
+			if err := branch.Check(ctx, branchServer{b}, set); err != nil {
+				return fmt.Errorf("sources: %w", err)
+			}
 			archives, err := b.Archives(ctx)
 			if err != nil {
 				return err

@@ -9,8 +9,11 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"slices"
 	"strings"
+	"sync"
 	"syscall"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -26,7 +29,7 @@ func main() {
 	stop()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "aptsnap:", err)
-		os.Exit(1)
+		os.Exit(exitCode(err))
 	}
 }
 
@@ -47,10 +50,17 @@ func newRoot() *cobra.Command {
 		Short:         "Time-based snapshots of APT repositories, served signed and expiring",
 		SilenceUsage:  true,
 		SilenceErrors: true,
-		PersistentPreRun: func(cmd *cobra.Command, _ []string) {
+		Version:       version(),
+		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
 			g.configSet, g.serverSet = cmd.Flags().Changed("config"), cmd.Flags().Changed("server")
+			var lvl slog.Level
+			if err := lvl.UnmarshalText([]byte(g.logLevel)); err != nil || !slices.Contains([]string{"debug", "info", "warn", "error"}, strings.ToLower(g.logLevel)) {
+				return usageError{fmt.Errorf("--log-level: want debug, info, warn or error, not %q", g.logLevel)}
+			}
+			return nil
 		},
 	}
+	root.SetVersionTemplate("aptsnap {{.Version}}\n")
 	root.PersistentFlags().StringVar(&g.config, "config", "/etc/aptsnap/aptsnap.toml", "configuration file")
 	root.PersistentFlags().StringVar(&g.server, "server", os.Getenv("APTSNAP_SERVER"),
 		"run the verb against this aptsnap server's API (env APTSNAP_SERVER; token in env APTSNAP_TOKEN)")
@@ -58,6 +68,7 @@ func newRoot() *cobra.Command {
 	root.PersistentFlags().BoolVar(&g.logJSON, "log-json", false, "log JSON lines instead of text")
 	root.AddCommand(serveCmd(g), pulseCmd(g), snapshotCmd(g), bumpCmd(g), gcCmd(g), untrackCmd(g), verifyCmd(g),
 		tagCmd(g), tokenCmd(g), demoCmd(g), certCmd(g), repoCmd(g), serialsCmd(g), sourcesCmd(g), exceptionCmd(g))
+	strict(root)
 	return root
 }
 
@@ -97,6 +108,10 @@ func serveCmd(g *globals) *cobra.Command {
 				return err
 			}
 			defer a.Close()
+			go func() {
+				<-cmd.Context().Done()
+				a.Log.Info("shutting down: no new requests or pulses; those under way are interrupted", "cause", context.Cause(cmd.Context()))
+			}()
 			return a.Serve(cmd.Context(), !noSchedule)
 		},
 	}
@@ -105,33 +120,70 @@ func serveCmd(g *globals) *cobra.Command {
 }
 
 func pulseCmd(g *globals) *cobra.Command {
-	return &cobra.Command{
-		Use:   "pulse ARCHIVE...",
+	var all bool
+	var parallel int
+	c := &cobra.Command{
+		Use:   "pulse ARCHIVE... | --all",
 		Short: "Mirror archives once and create a snapshot of each",
-		Args:  cobra.MinimumNArgs(1),
+		Long: `Mirrors the archives once (custom archives: a fresh snapshot of their
+contents) and prints "ARCHIVE SERIAL" for each. A failure is logged once,
+with its reason; the others go on. --parallel pulses several archives at
+once (progress is then logged, not drawn).`,
+		Args: func(cmd *cobra.Command, args []string) error {
+			if all == (len(args) > 0) {
+				return errors.New("name the archives, or give --all")
+			}
+			return nil
+		},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			a, err := g.open(cmd.Context())
 			if err != nil {
 				return err
 			}
 			defer a.Close()
-			a.Progress = progress.ForTerminal(os.Stderr)
-			var failed []string
+			if all {
+				args = a.Config.Names()
+			}
 			for _, name := range args {
-				snap, err := a.Pulse(cmd.Context(), name)
-				if err != nil {
-					fmt.Fprintln(os.Stderr, err)
+				if !slices.Contains(a.Config.Names(), name) {
+					return usageError{fmt.Errorf("pulse: no archive %q in the configuration (archives: %s)", name, strings.Join(a.Config.Names(), ", "))}
+				}
+			}
+			a.Progress = progress.For(os.Stderr, a.Log, 30*time.Second)
+			if parallel > 1 {
+				a.Progress = &progress.Log{Logger: a.Log, Every: 30 * time.Second}
+			}
+			serials := make([]string, len(args))
+			sem := make(chan struct{}, max(parallel, 1))
+			var wg sync.WaitGroup
+			for i, name := range args {
+				sem <- struct{}{}
+				wg.Go(func() {
+					defer func() { <-sem }()
+					// A failure is logged by the pulse, once.
+					if snap, err := a.Pulse(cmd.Context(), name); err == nil {
+						serials[i] = snap.Serial
+					}
+				})
+			}
+			wg.Wait()
+			var failed []string
+			for i, name := range args {
+				if serials[i] == "" {
 					failed = append(failed, name)
 					continue
 				}
-				fmt.Printf("%s %s\n", name, snap.Serial)
+				fmt.Fprintf(cmd.OutOrStdout(), "%s %s\n", name, serials[i])
 			}
 			if len(failed) > 0 {
-				return fmt.Errorf("pulse failed: %s", strings.Join(failed, ", "))
+				return fmt.Errorf("pulse: %d of %d failed: %s (the log above says why)", len(failed), len(args), strings.Join(failed, ", "))
 			}
 			return nil
 		},
 	}
+	c.Flags().BoolVar(&all, "all", false, "pulse every archive of the configuration")
+	c.Flags().IntVar(&parallel, "parallel", 1, "pulse this many archives at once")
+	return c
 }
 
 func demoCmd(g *globals) *cobra.Command {

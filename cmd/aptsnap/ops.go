@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"time"
 
 	"github.com/spf13/cobra"
 )
@@ -25,6 +26,24 @@ func snapshotCmd(g *globals) *cobra.Command {
 					return err
 				}
 				return printSnapshots(w, snaps)
+			})
+		},
+	}, &cobra.Command{
+		Use:   "expire ARCHIVE SERIAL",
+		Short: "Withdraw a bad snapshot at once: no longer served, the archive's newest moves back (admin)",
+		Long: `Withdraws a snapshot at once: it is no longer served, the archive's newest
+snapshot (latest, the trace file, timestamps) is the one before, and the
+next GC removes what only it referenced. An archive's only snapshot is
+not withdrawn: pulse first. Recorded in the audit log.`,
+		Args: cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return g.withBackend(cmd, func(ctx context.Context, b *backend, w io.Writer) error {
+				snap, err := b.Expire(ctx, args[0], args[1])
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(w, "withdrew %s/%s (made %s): no longer served; GC removes its files\n", snap.Archive, snap.Serial, snap.Created.UTC().Format(time.RFC3339))
+				return nil
 			})
 		},
 	})
@@ -81,7 +100,8 @@ func gcCmd(g *globals) *cobra.Command {
 }
 
 func untrackCmd(g *globals) *cobra.Command {
-	return &cobra.Command{
+	var dryRun bool
+	c := &cobra.Command{
 		Use:   "untrack ARCHIVE SUITE...",
 		Short: "Stop tracking suites: remove them from the archive and all its snapshots, in one go",
 		Long: `Stop tracking suites: remove them from the archive and from all its
@@ -92,7 +112,7 @@ bullseye, bullseye-updates and bullseye-backports together.`,
 		Args: cobra.MinimumNArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return g.withBackend(cmd, func(ctx context.Context, b *backend, w io.Writer) error {
-				res, err := b.Untrack(ctx, args[0], args[1:])
+				res, err := b.Untrack(ctx, args[0], args[1:], dryRun)
 				if err != nil {
 					return err
 				}
@@ -101,6 +121,8 @@ bullseye, bullseye-updates and bullseye-backports together.`,
 			})
 		},
 	}
+	c.Flags().BoolVar(&dryRun, "dry-run", false, "say what would be untracked, change nothing")
+	return c
 }
 
 func verifyCmd(g *globals) *cobra.Command {

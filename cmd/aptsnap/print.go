@@ -47,7 +47,11 @@ func printGC(w io.Writer, r api.GCResult) {
 }
 
 func printUntrack(w io.Writer, r api.UntrackResult) {
-	fmt.Fprintf(w, "untracked %s from %s (%d snapshots)\n", strings.Join(r.Suites, ", "), r.Archive, r.Snapshots)
+	verb := "untracked"
+	if r.DryRun {
+		verb = "would untrack"
+	}
+	fmt.Fprintf(w, "%s %s from %s (%d snapshots)\n", verb, strings.Join(r.Suites, ", "), r.Archive, r.Snapshots)
 }
 
 // printVerify prints what verify checked and found, and returns an error

@@ -13,6 +13,7 @@ import (
 
 func tagCmd(g *globals) *cobra.Command {
 	c := &cobra.Command{Use: "tag", Short: "Tagged snapshots: immutable, named, never expiring"}
+	del := tagDeleteCmd(g)
 	var from []string
 	var manifestPath string
 	create := &cobra.Command{
@@ -65,20 +66,31 @@ func tagCmd(g *globals) *cobra.Command {
 				return printTags(w, tags)
 			})
 		},
-	}, &cobra.Command{
+	}, del)
+	return c
+}
+
+func tagDeleteCmd(g *globals) *cobra.Command {
+	var dryRun bool
+	c := &cobra.Command{
 		Use:   "delete TAG",
 		Short: "Delete a tag; the next GC removes what only it referenced",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return g.withBackend(cmd, func(ctx context.Context, b *backend, w io.Writer) error {
-				n, err := b.TagDelete(ctx, args[0])
+				n, err := b.TagDelete(ctx, args[0], dryRun)
 				if err != nil {
 					return err
 				}
-				fmt.Fprintf(w, "deleted tag %s (%d snapshot(s))\n", args[0], n)
+				verb := "deleted"
+				if dryRun {
+					verb = "would delete"
+				}
+				fmt.Fprintf(w, "%s tag %s (%d snapshot(s))\n", verb, args[0], n)
 				return nil
 			})
 		},
-	})
+	}
+	c.Flags().BoolVar(&dryRun, "dry-run", false, "say what would be deleted, delete nothing")
 	return c
 }

@@ -37,7 +37,7 @@ func tokenCmd(g *globals) *cobra.Command {
 		},
 	}
 	create.Flags().StringVar(&name, "name", "", "name of the token (who or what uses it)")
-	create.Flags().StringVar(&role, "role", "", "release-manager (bump, tag) or admin (everything)")
+	create.Flags().StringVar(&role, "role", "", "release-manager (bump, tag create and delete, repo add, remove, copy and publish, freeze exceptions) or admin (all that, and gc, untrack, verify, tokens)")
 	list := &cobra.Command{
 		Use:   "list",
 		Short: "List tokens: name, role, created",
