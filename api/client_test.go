@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"errors"
+	"net/http"
 	"net/http/httptest"
 	"reflect"
 	"slices"
@@ -160,5 +161,32 @@ func TestClientRefusesPlainHTTP(t *testing.T) {
 	}
 	if loopbackHost("localhost.example.org") || loopbackHost("10.0.0.1") {
 		t.Error("not loopback")
+	}
+}
+
+// TestNoTokenWhereNoneNeeded: reading snapshots, tags and archives sends
+// no token (a server refuses tokens over plain HTTP from the network, and
+// these need none); changes and admin reads send it.
+func TestNoTokenWhereNoneNeeded(t *testing.T) {
+	sent := map[string]bool{}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		sent[r.Method+" "+r.URL.Path] = r.Header.Get("Authorization") != ""
+		w.Header().Set("Content-Type", "application/json")
+		w.Write([]byte("{}"))
+	}))
+	defer srv.Close()
+	c := &Client{BaseURL: srv.URL, Token: "aptsnap_secret"}
+	ctx := context.Background()
+	c.Snapshots(ctx, "debian")
+	c.Tags(ctx)
+	c.Archives(ctx)
+	c.GC(ctx, true)
+	c.Verify(ctx, "", "")
+	c.ListTokens(ctx)
+	for call, want := range map[string]bool{"GET /api/v1/snapshots": false, "GET /api/v1/tags": false, "GET /api/v1/archives": false,
+		"POST /api/v1/gc": true, "GET /api/v1/verify": true, "GET /api/v1/tokens": true} {
+		if got, ok := sent[call]; !ok || got != want {
+			t.Errorf("%s: token sent %v (called %v), want %v", call, got, ok, want)
+		}
 	}
 }

@@ -99,6 +99,9 @@ func (a *App) Verify(ctx context.Context, archive, serial string) (api.VerifyRes
 	if err := a.known("verify", archive); err != nil {
 		return api.VerifyResult{}, err
 	}
+	if serial != "" && !names.Serial(serial) && !(strings.HasPrefix(serial, "@") && names.Tag(serial[1:])) {
+		return api.VerifyResult{}, errdefs.Errorf(errdefs.ErrInvalid, "verify %s/%s: %q is not a serial (YYYYMMDDNN) nor @TAG", archive, serial, serial)
+	}
 	rep, err := a.verifier().Run(ctx, archive, serial)
 	out := api.VerifyResult{Problems: []api.Problem{}, Snapshots: rep.Snapshots, Files: rep.Files, Bytes: rep.Bytes, Signatures: rep.Signatures}
 	for _, p := range rep.Problems {

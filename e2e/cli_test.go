@@ -293,3 +293,46 @@ func TestWithdrawAndDryRuns(t *testing.T) {
 		}
 	}
 }
+
+// TestMessages: what a user gets wrong is said in the words of what they
+// did, the same locally and against a server, once, without the names of
+// aptsnap's insides.
+func TestMessages(t *testing.T) {
+	bin := aptsnapBinary(t)
+	e := newEnvWith(t, customConfig(""))
+	c := &cli{t: t, bin: bin, config: e.writeConfig(t), server: e.srv.URL}
+	admin := createToken(t, c, "admin", "root")
+	s1 := e.mustPulse()
+	if _, err := e.app.TagCreate(t.Context(), "6.1", map[string]string{"debian": s1.Serial}, nil); err != nil {
+		t.Fatal(err)
+	}
+	long := strings.Repeat("x", 300)
+	for _, tt := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"repo", "copy", "ours", "stable", "testing", "nosuchpkg"}, "repo copy: nosuchpkg is not in ours/stable"},
+		{[]string{"untrack", "debain", "sid"}, `untrack: no archive "debain" in the configuration (archives: debian, ours)`},
+		{[]string{"bump", "debian", "@6.1", "3"}, "bump debian/@6.1: a tagged snapshot never expires: there is nothing to bump"},
+		{[]string{"bump", "debian", "latest", "3"}, `bump debian/latest: "latest" is not a serial (YYYYMMDDNN)`},
+		{[]string{"verify", "debian", "x1"}, `verify debian/x1: "x1" is not a serial (YYYYMMDDNN) nor @TAG`},
+		{[]string{"tag", "create", long, "--from", "debian=" + s1.Serial}, "tag create: a tag name is at most 64 characters, not 300"},
+		{[]string{"tag", "delete", "nosuch"}, "tag delete: no tag nosuch"},
+		{[]string{"bump", "debian", "2001010101", "3"}, "bump debian/2001010101: no snapshot 2001010101 of debian (collected, or never made)"},
+	} {
+		_, lerr, err1 := c.run("", append([]string{"--config", c.config}, tt.args...)...)
+		_, rerr, err2 := c.remoteErr(admin, tt.args...)
+		want := "aptsnap: " + tt.want + "\n"
+		if err1 == nil || lerr != want {
+			t.Errorf("%s locally: %v\n%q\nwant\n%q", strings.Join(tt.args, " "), err1, lerr, want)
+		}
+		if err2 == nil || rerr != want {
+			t.Errorf("%s remotely: %v\n%q\nwant\n%q", strings.Join(tt.args, " "), err2, rerr, want)
+		}
+		for _, leak := range []string{"catalog:", "404", "400", "not found:", "invalid argument", "map["} {
+			if strings.Contains(lerr+rerr, leak) {
+				t.Errorf("%s: the message says %q", strings.Join(tt.args, " "), leak)
+			}
+		}
+	}
+}
