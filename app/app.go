@@ -47,7 +47,7 @@ type App struct {
 	Log    *slog.Logger
 	// Now is the clock used for snapshot times and schedules.
 	Now func() time.Time
-	// Progress draws pulse progress (nothing by default).
+	// Progress reports pulse downloads (a log line every 30 s by default).
 	Progress progress.Reporter
 	// Client fetches from upstreams (a default client if nil).
 	Client *http.Client
@@ -87,7 +87,7 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, erro
 		log.Info("generated signing key", "path", cfg.SigningKeyPath(), "fingerprint", signer.Fingerprint())
 	}
 	a := &App{Config: cfg, Catalog: st.Catalog, Store: st.Store, Locker: st.Locker, Signer: signer, Log: log, Now: time.Now,
-		Progress: progress.Discard{}, Events: &events.Bus{}}
+		Progress: &progress.Log{Logger: log, Every: 30 * time.Second}, Events: &events.Bus{}}
 	a.Metrics = metrics.New(st.Catalog, st.Store, cfg.Names(), func() time.Time { return a.Now() })
 	a.Metrics.Listen(a.Events)
 	a.Metrics.CertSource(func() map[string]time.Time {
@@ -153,6 +153,12 @@ func (a *App) Pulse(ctx context.Context, archive string) (catalog.Snapshot, erro
 	return a.mirror().Pulse(ctx, arc)
 }
 
+// gcPreview is a garbage collection dry run, for the web UI's storage page.
+func (a *App) gcPreview(ctx context.Context) (web.GCPreview, error) {
+	res, err := a.collector().Run(ctx, true)
+	return web.GCPreview{Expired: res.Expired, Files: res.Files, Bytes: res.Bytes, Kept: res.Kept}, err
+}
+
 // Handler returns the HTTP handler serving the snapshots, the admin API
 // under api.Prefix, the web UI under /ui/ and the metrics at /metrics.
 func (a *App) Handler() http.Handler {
@@ -161,7 +167,8 @@ func (a *App) Handler() http.Handler {
 			Archives: a.Config.Names(), Log: a.Log, Now: func() time.Time { return a.Now() }})
 		a.Events.OnChanged(a.server.Invalidate)
 		a.ui = web.New(web.Options{Catalog: a.Catalog, Store: a.Store, Archives: a.Config.Names(),
-			PublicURL: a.Config.PublicURL, Now: a.Now, CacheDir: a.packageLists(), Log: a.Log, MaxIndexSize: a.Config.MaxIndexSize()})
+			PublicURL: a.Config.PublicURL, Now: a.Now, CacheDir: a.packageLists(), Log: a.Log, MaxIndexSize: a.Config.MaxIndexSize(),
+			GC: a.gcPreview})
 		a.ui.Listen(a.Events)
 	})
 	admin := api.NewServer(api.ServerOptions{Ops: a, Tokens: a.Catalog, Log: a.Log, UploadDir: datadir.Dir(a.Config.DataDir).Uploads()})

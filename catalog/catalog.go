@@ -184,6 +184,33 @@ type Catalog interface {
 	RecordPulse(ctx context.Context, p Pulse) error
 	// Pulses returns the last n pulses of an archive, newest first.
 	Pulses(ctx context.Context, archive string, n int) ([]Pulse, error)
+
+	// Usage reports, for each time-based snapshot of an archive, oldest
+	// first (as Snapshots), the stored files it references and when it
+	// was last bumped; none for an unknown archive.
+	Usage(ctx context.Context, archive string) ([]Usage, error)
+}
+
+// Usage is what one time-based snapshot references in the store, for
+// pictures of an archive's history (see Catalog.Usage).
+type Usage struct {
+	Serial string
+	// Bumped is when the snapshot's Valid-Until was last moved (its
+	// Release files signed again), zero if never. A bump in the second the
+	// snapshot was made does not show.
+	Bumped time.Time
+	// Files and Bytes count the stored files the snapshot serves, its
+	// index files (each content once) and the pool files its indices list
+	// (each once), and their total size.
+	Files int
+	Bytes int64
+	// NewFiles and NewBytes count those of them that no earlier
+	// time-based snapshot of the archive the catalog holds references:
+	// what the snapshot added to the archive's storage, about what the
+	// pulse that made it had to download. For the oldest held snapshot,
+	// all of it.
+	NewFiles int
+	NewBytes int64
 }
 
 // Role is what an API token may do.

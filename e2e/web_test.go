@@ -3,43 +3,96 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
+	"html"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/aptsnap/aptsnap/catalog"
-	"github.com/aptsnap/aptsnap/web"
+	"github.com/aptsnap/aptsnap/repogen"
 )
 
 const chromium = "/usr/bin/chromium"
 
-// TestWebUI pulses two generations of the sample upstream, tags the first,
-// serves the web UI and checks every page: over plain HTTP for status codes
-// and escaping, then in real headless Chromium for the rendered DOM, keeping
-// a phone-sized screenshot of each page.
+// longName is a package with a long name and long versions, in
+// bookworm-updates: the diff's widest row.
+const longName = "linux-image-6.1.0-28-cloud-amd64-unsigned"
+
+func withLong(g int) func(*repogen.Repo) {
+	return func(r *repogen.Repo) {
+		r.Suites[1].Components["main"] = append(r.Suites[1].Components["main"], repogen.Package{
+			Name: longName, Version: fmt.Sprintf("6.1.119-1~bpo11+%d", g+1), Arch: "amd64", Description: "Linux for cloud images"})
+	}
+}
+
+// TestWebUI makes a history a release manager would look at (an expired
+// snapshot the next GC deletes, a bumped one, one about to expire, a
+// tag, a failed pulse), serves the web UI as the server does and checks
+// every page: over plain HTTP for status codes and escaping, then in
+// real headless Chromium for the rendered DOM, with screenshots of each
+// page 1280 and 390 pixels wide and a check that none overflows
+// sideways at either width (the pages have no script: a test-only
+// wrapper page frames each and measures it). With
+// APTSNAP_UPDATE_SCREENSHOTS set, the screenshots are also copied to
+// web/testdata/screenshots.
 func TestWebUI(t *testing.T) {
 	e := newEnv(t)
+	ctx := context.Background()
+	now := time.Now()
+	at := func(d time.Duration) { e.clock.Set(now.Add(d)) }
+	day := 24 * time.Hour
+	e.up.write(0, withLong(0), func(r *repogen.Repo) {
+		r.Suites[0].Components["main"] = append(r.Suites[0].Components["main"],
+			repogen.Package{Name: "old-tool", Version: "1.0-1", Arch: "amd64", Description: "gone the next day"})
+	})
+	at(-12 * day)
+	s0 := e.mustPulse() // expired two days ago: the next GC deletes it, and old-tool with it
+	e.up.write(0, withLong(0))
+	at(-11 * day)
 	s1 := e.mustPulse()
-	e.up.write(1)
-	s2 := e.mustPulse()
-	if _, err := e.app.TagCreate(context.Background(), "6.1", map[string]string{"debian": s1.Serial}, nil); err != nil {
+	if _, err := e.app.TagCreate(ctx, "6.1", map[string]string{"debian": s1.Serial}, nil); err != nil {
 		t.Fatal(err)
 	}
+	e.up.write(1, withLong(1))
+	at(-9*day - 14*time.Hour)
+	s2 := e.mustPulse() // expires in 10 hours
+	e.up.write(2, withLong(2))
+	at(-2 * day)
+	s3 := e.mustPulse()
+	at(-time.Hour)
+	e.up.setFault(func(w http.ResponseWriter, r *http.Request) bool {
+		http.Error(w, "overloaded", http.StatusServiceUnavailable)
+		return true
+	})
+	if _, err := e.pulse(); err == nil {
+		t.Fatal("a pulse of an upstream answering 503 succeeded")
+	}
+	e.up.setFault(nil)
+	at(0)
+	if _, err := e.app.Bump(ctx, "debian", s1.Serial, 20, false); err != nil {
+		t.Fatal(err)
+	}
+	// GC keeps every file written in the last second (a writer may be
+	// about to reference it): the storage page's dry run would see none
+	// of s0's files to delete.
+	time.Sleep(1100 * time.Millisecond)
+
+	// The server's own handler, and a test-only page measuring another.
 	mux := http.NewServeMux()
-	mux.Handle("/ui/", web.New(web.Options{
-		Catalog: e.app.Catalog, Store: e.app.Store, Archives: []string{"debian"},
-		PublicURL: e.srv.URL, Now: e.clock.Now,
-	}))
+	mux.Handle("/ui/", e.app.Handler())
+	mux.HandleFunc("/test/fit", fitPage)
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
 
@@ -58,6 +111,9 @@ func TestWebUI(t *testing.T) {
 		"/ui":                               200, // redirected
 		"/ui/debian":                        200, // redirected
 		"/ui/debian/":                       200,
+		"/ui/-/tags":                        200,
+		"/ui/-/storage":                     200,
+		"/ui/-/nope":                        404,
 		"/ui/debian/" + s1.Serial + "/":     200,
 		"/ui/debian/@6.1/":                  200,
 		"/ui/debian/package/hello":          200,
@@ -83,6 +139,12 @@ func TestWebUI(t *testing.T) {
 	if code != 400 || strings.Contains(body, "<script>") || !strings.Contains(body, "&lt;script&gt;") {
 		t.Errorf("diff with a script as serial: %d\n%s", code, body)
 	}
+	// No page of the product has a script.
+	for _, path := range []string{"/ui/", "/ui/debian/", "/ui/-/tags", "/ui/-/storage"} {
+		if _, body := get(path); strings.Contains(body, "<script") {
+			t.Errorf("GET %s has a script", path)
+		}
+	}
 
 	if _, err := os.Stat(chromium); err != nil {
 		t.Skip("no " + chromium + " (scripts/install-deps installs it): browser part skipped")
@@ -97,32 +159,63 @@ func TestWebUI(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	upstream := strings.TrimPrefix(e.up.url(), "http://")
 	pages := []struct {
 		name, path string
+		shot       [2]int // screenshot heights at 1280 and 390 px wide (none if zero), with a fit check at each width
 		check      func(t *testing.T, dom string)
 	}{
-		{"archives", "/ui/", func(t *testing.T, dom string) {
+		{"archives", "/ui/", [2]int{700, 1000}, func(t *testing.T, dom string) {
 			row := match(t, dom, `(?s)<tr class="archive" data-archive="debian">.*?</tr>`)
-			for _, w := range []string{">ok<", ">" + s2.Serial + "<", "expires in 9d", ">2<", "+1 tag<"} {
+			for _, w := range []string{">failed<", `<span class="reason">unreachable</span>`, "last success",
+				s3.Created.UTC().Format(`datetime="2006-01-02T15:04:05Z"`), ">" + s3.Serial + "<", "expires in 7d", ">4<", "+1 tag<"} {
 				if !strings.Contains(row, w) {
 					t.Errorf("archives: debian row lacks %q: %s", w, row)
 				}
 			}
+			if strings.Contains(row, upstream) || strings.Contains(row, "503") {
+				t.Errorf("archives: the debian row holds the failure's text: %s", row)
+			}
+			match(t, dom, `<a href="/ui/-/tags">Tags</a><a href="/ui/-/storage">Storage</a>`)
 		}},
-		{"archive", "/ui/debian/", func(t *testing.T, dom string) {
-			for _, s := range []catalog.Snapshot{s1, s2} {
-				row := match(t, dom, `(?s)<tr class="snapshot" data-serial="`+s.Serial+`">.*?</tr>`)
-				if !strings.Contains(row, "in 9d") || !strings.Contains(row, s.ValidUntil.UTC().Format(`datetime="2006-01-02T15:04:05Z"`)) {
-					t.Errorf("archive: row of %s: %s", s.Serial, row)
+		{"archive", "/ui/debian/", [2]int{2100, 3700}, func(t *testing.T, dom string) {
+			for s, want := range map[string]string{s1.Serial: "in 19d", s2.Serial: "in 9h", s3.Serial: "in 7d"} {
+				row := match(t, dom, `(?s)<tr class="snapshot" data-serial="`+s+`">.*?</tr>`)
+				if !strings.Contains(row, want) {
+					t.Errorf("archive: row of %s lacks %q: %s", s, want, row)
 				}
 			}
+			match(t, dom, `(?s)<tr class="snapshot" data-serial="`+s0.Serial+`">.*?expired 2d.*?next GC deletes it`)
+			match(t, dom, `(?s)<tr class="snapshot" data-serial="`+s1.Serial+`">.*?<span class="badge bumped"`)
 			if i1, i2 := strings.Index(dom, `data-serial="`+s1.Serial), strings.Index(dom, `data-serial="`+s2.Serial); i2 > i1 {
 				t.Errorf("archive: snapshots not newest first")
 			}
-			match(t, dom, `(?s)<tr class="tag" data-serial="@6.1"><td><a href="@6.1/">6.1</a>`)
-			match(t, dom, `<option selected="">`+s1.Serial+`</option>`)
+			match(t, dom, `(?s)<tr class="tag" data-serial="@6.1"><td data-label="Tag"><a href="@6.1/">6.1</a>`)
+			match(t, dom, `<option selected="">`+s2.Serial+`</option>`)
+			// The timeline: a bar per snapshot, colored by how it stands.
+			tl := match(t, dom, `(?s)<svg class="chart timeline".*?</svg>\s*<p class="legend">`)
+			for s, class := range map[string]string{s0.Serial: "bar expired", s1.Serial: "bar live bumped", s2.Serial: "bar soon", s3.Serial: "bar live"} {
+				if !strings.Contains(tl, `<rect class="`+class+`" data-serial="`+s+`"`) {
+					t.Errorf("archive: timeline: no %q bar for %s", class, s)
+				}
+			}
+			if n := strings.Count(tl, `<rect class="bar `); n != 4 {
+				t.Errorf("archive: timeline: %d bars for 4 snapshots", n)
+			}
+			match(t, tl, `<g class="tag" data-tag="6.1">`)
+			// The pulses: the failure in full, with its reason.
+			failed := match(t, dom, `(?s)<tr class="pulse" data-result="failed">.*?</tr>`)
+			if !strings.Contains(failed, `<span class="reason">unreachable</span>`) || !strings.Contains(failed, upstream) || !strings.Contains(failed, "503") {
+				t.Errorf("archive: the failed pulse: %s", failed)
+			}
+			if n := strings.Count(match(t, dom, `(?s)<svg class="chart pulses".*?</svg>`), `<rect class="bar pulse `); n != 5 {
+				t.Errorf("archive: pulse chart: %d bars for 5 pulses", n)
+			}
+			if n := strings.Count(match(t, dom, `(?s)<svg class="chart storage".*?</svg>`), `<rect class="bar held"`); n != 4 {
+				t.Errorf("archive: storage chart: %d bars for 4 snapshots", n)
+			}
 		}},
-		{"snapshot", "/ui/debian/" + s2.Serial + "/", func(t *testing.T, dom string) {
+		{"snapshot", "/ui/debian/" + s2.Serial + "/", [2]int{1000, 1300}, func(t *testing.T, dom string) {
 			bw := match(t, dom, `(?s)<section class="suite" data-suite="bookworm">.*?</section>`)
 			if !strings.Contains(bw, "3 packages") || !strings.Contains(bw, "main/binary-amd64/Packages") {
 				t.Errorf("snapshot: bookworm: %s", bw)
@@ -132,13 +225,14 @@ func TestWebUI(t *testing.T) {
 				t.Errorf("snapshot: no source line %q in %s", line, bw)
 			}
 			up := match(t, dom, `(?s)<section class="suite" data-suite="bookworm-updates">.*?</section>`)
-			if !strings.Contains(up, "1 package<") {
+			if !strings.Contains(up, "2 packages<") {
 				t.Errorf("snapshot: bookworm-updates: %s", up)
 			}
 			match(t, dom, `href="../diff\?from=`+s1.Serial+`&amp;to=`+s2.Serial+`"`)
 		}},
-		{"diff", "/ui/debian/diff?from=" + s1.Serial + "&to=" + s2.Serial, func(t *testing.T, dom string) {
-			for _, c := range [][3]string{{"hello", "2.10-1", "2.10-2"}, {"tzdata", "2026a-0+deb12u1", "2026a-0+deb12u2"}} {
+		{"diff", "/ui/debian/diff?from=" + s1.Serial + "&to=" + s2.Serial, [2]int{700, 1000}, func(t *testing.T, dom string) {
+			for _, c := range [][3]string{{"hello", "2.10-1", "2.10-2"}, {"tzdata", "2026a-0+deb12u1", "2026a-0+deb12u2"},
+				{longName, "6.1.119-1~bpo11+1", "6.1.119-1~bpo11+2"}} {
 				row := match(t, dom, `(?s)<tr class="upgraded" data-package="`+c[0]+`">.*?</tr>`)
 				if !strings.Contains(row, `from">`+c[1]+`<`) || !strings.Contains(row, `to">`+c[2]+`<`) {
 					t.Errorf("diff: %s row: %s", c[0], row)
@@ -149,18 +243,20 @@ func TestWebUI(t *testing.T) {
 					t.Errorf("diff lists unchanged %s", p)
 				}
 			}
-			match(t, dom, `<p id="summary">2 changes · 2 upgraded · 0 downgraded · 0 added · 0 removed`)
+			match(t, dom, `<p id="summary">3 changes · 3 upgraded · 0 downgraded · 0 added · 0 removed`)
+			// A diff this small takes milliseconds, not "0s".
+			match(t, dom, `<small class="mute" id="took">\((&lt; 0\.1 ms|\d+(\.\d)? ms|\d\.\d s)\)</small>`)
 		}},
-		{"diff-reverse", "/ui/debian/diff?from=" + s2.Serial + "&to=" + s1.Serial, func(t *testing.T, dom string) {
+		{"diff-reverse", "/ui/debian/diff?from=" + s2.Serial + "&to=" + s1.Serial, [2]int{}, func(t *testing.T, dom string) {
 			match(t, dom, `(?s)<tr class="downgraded" data-package="hello">.*?2\.10-2.*?2\.10-1.*?</tr>`)
 		}},
-		{"package", "/ui/debian/package/hello", func(t *testing.T, dom string) {
+		{"package", "/ui/debian/package/hello", [2]int{700, 1000}, func(t *testing.T, dom string) {
 			v2 := match(t, dom, `(?s)<tr class="version" data-version="2.10-2">.*?</tr>`)
 			v1 := match(t, dom, `(?s)<tr class="version" data-version="2.10-1">.*?</tr>`)
 			if !strings.Contains(v2, s2.Serial) || strings.Contains(v2, s1.Serial) || strings.Contains(v2, "@6.1") {
 				t.Errorf("package: 2.10-2: %s", v2)
 			}
-			if !strings.Contains(v1, s1.Serial) || strings.Contains(v1, s2.Serial) || !strings.Contains(v1, "@6.1") ||
+			if !strings.Contains(v1, s0.Serial) || !strings.Contains(v1, s1.Serial) || strings.Contains(v1, s2.Serial) || !strings.Contains(v1, "@6.1") ||
 				!strings.Contains(v1, "bookworm main amd64") {
 				t.Errorf("package: 2.10-1: %s", v1)
 			}
@@ -168,7 +264,23 @@ func TestWebUI(t *testing.T) {
 				t.Errorf("package: versions not newest first")
 			}
 		}},
-		{"notfound", "/ui/debian/2099010101/", func(t *testing.T, dom string) {
+		{"tags", "/ui/-/tags", [2]int{500, 700}, func(t *testing.T, dom string) {
+			row := match(t, dom, `(?s)<tr class="tag" data-tag="6.1">.*?</tr>`)
+			if !strings.Contains(row, `<a href="/ui/debian/@6.1/">debian</a>`) || !strings.Contains(row, "<time") {
+				t.Errorf("tags: 6.1: %s", row)
+			}
+		}},
+		{"storage", "/ui/-/storage", [2]int{1000, 1500}, func(t *testing.T, dom string) {
+			match(t, dom, `<p id="gc-summary">It would delete 1 expired snapshot and <b>[1-9]\d* stored files?, [0-9.]+ [KMG]?i?B</b>`)
+			match(t, dom, `<svg class="chart gc" id="gc-bar"`)
+			match(t, dom, `<tr class="expired" data-archive="debian" data-serial="`+s0.Serial+`">`)
+			row := match(t, dom, `(?s)<tr class="archive" data-archive="debian">.*?</tr>`)
+			if !strings.Contains(row, ">4<") || !strings.Contains(row, "1 snapshot<") {
+				t.Errorf("storage: debian: %s", row)
+			}
+			match(t, dom, `<g class="archive" data-archive="debian">`)
+		}},
+		{"notfound", "/ui/debian/2099010101/", [2]int{}, func(t *testing.T, dom string) {
 			match(t, dom, `<p class="err" id="error">no snapshot 2099010101 of debian</p>`)
 		}},
 	}
@@ -180,33 +292,57 @@ func TestWebUI(t *testing.T) {
 		err error
 	}
 	doms := make([]result, len(pages))
+	type fitResult struct {
+		page, width string
+		fit         fit
+		err         error
+	}
+	var fitsMu sync.Mutex
+	var fits []fitResult
+	var shots []string
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, max(3, runtime.NumCPU()))
-	for i, p := range pages {
+	run := func(f func()) {
 		wg.Go(func() {
 			sem <- struct{}{}
 			defer func() { <-sem }()
+			f()
+		})
+	}
+	for i, p := range pages {
+		run(func() {
 			b, err := runChromium("--dump-dom", srv.URL+p.path)
 			doms[i] = result{string(b), err}
 		})
-		if p.name == "diff-reverse" || p.name == "notfound" {
+		if p.shot[0] == 0 {
 			continue
 		}
-		wg.Go(func() {
-			sem <- struct{}{}
-			defer func() { <-sem }()
-			png := filepath.Join(out, p.name+".png")
-			if _, err := runChromium("--screenshot="+png, "--window-size=390,844", srv.URL+p.path); err != nil {
-				t.Errorf("screenshot of %s: %v", p.path, err)
-				return
-			}
-			if st, err := os.Stat(png); err != nil || st.Size() < 1000 {
-				t.Errorf("screenshot of %s: %v", p.path, err)
-			}
-		})
+		for _, w := range []struct {
+			name   string
+			width  int
+			height int
+		}{{"1280", 1280, p.shot[0]}, {"390", 390, p.shot[1]}} {
+			png := filepath.Join(out, p.name+"-"+w.name+".png")
+			shots = append(shots, png)
+			run(func() {
+				if _, err := runChromium("--hide-scrollbars", "--screenshot="+png, fmt.Sprintf("--window-size=%d,%d", w.width, w.height), srv.URL+p.path); err != nil {
+					t.Errorf("screenshot of %s: %v", p.path, err)
+					return
+				}
+				if st, err := os.Stat(png); err != nil || st.Size() < 1000 {
+					t.Errorf("screenshot of %s: %v", p.path, err)
+				}
+			})
+			run(func() {
+				f, err := measureFit(srv.URL, p.path, w.width)
+				fitsMu.Lock()
+				fits = append(fits, fitResult{p.name, w.name, f, err})
+				fitsMu.Unlock()
+			})
+		}
 	}
 	wg.Wait()
-	t.Logf("chromium: %d pages loaded and screenshot in %v; screenshots in %s", len(pages), time.Since(start).Round(time.Millisecond), out)
+	t.Logf("chromium: %d pages loaded, screenshot and measured in %v; screenshots in %s", len(pages), time.Since(start).Round(time.Millisecond), out)
 	for i, p := range pages {
 		t.Run(p.name, func(t *testing.T) {
 			if doms[i].err != nil {
@@ -218,6 +354,102 @@ func TestWebUI(t *testing.T) {
 			p.check(t, doms[i].dom)
 		})
 	}
+	t.Run("fit", func(t *testing.T) {
+		if n := len(shots); len(fits) != n {
+			t.Fatalf("%d pages measured, want %d", len(fits), n)
+		}
+		for _, f := range fits {
+			if f.err != nil {
+				t.Errorf("%s at %s px: %v", f.page, f.width, f.err)
+				continue
+			}
+			if f.fit.ScrollWidth > f.fit.ClientWidth || len(f.fit.Scrollers) > 0 {
+				t.Errorf("%s at %s px overflows sideways: page %d px wide in %d; scrolling sideways: %v; past the right edge: %v",
+					f.page, f.width, f.fit.ScrollWidth, f.fit.ClientWidth, f.fit.Scrollers, f.fit.Wide)
+			}
+			if f.width == "1280" && len(f.fit.Wrapped) > 0 {
+				t.Errorf("%s at %s px: Where wraps: %q", f.page, f.width, f.fit.Wrapped)
+			}
+		}
+	})
+	if os.Getenv("APTSNAP_UPDATE_SCREENSHOTS") != "" {
+		dir := filepath.Join("..", "web", "testdata", "screenshots")
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		for _, png := range shots {
+			b, err := os.ReadFile(png)
+			if err == nil {
+				err = os.WriteFile(filepath.Join(dir, filepath.Base(png)), b, 0o644)
+			}
+			if err != nil {
+				t.Error(err)
+			}
+		}
+		t.Logf("screenshots copied to %s", dir)
+	}
+}
+
+// fit is what the test-only wrapper page measured of a page framed at a
+// given width.
+type fit struct {
+	ScrollWidth int `json:"scrollWidth"`
+	ClientWidth int `json:"clientWidth"`
+	// Scrollers are the elements that scroll sideways, Wide those that
+	// reach past the right edge (SVG content aside, clipped by its picture).
+	Scrollers []string `json:"scrollers"`
+	Wide      []string `json:"wide"`
+	// Wrapped are the diff's "Where" cells that take more than a line.
+	Wrapped []string `json:"wrapped"`
+}
+
+// fitPage serves the wrapper: ?path=P&w=W frames P, W pixels wide, and
+// writes what it measured as JSON into <pre id="result">. Only this test
+// page has a script; the UI has none.
+func fitPage(w http.ResponseWriter, r *http.Request) {
+	path, width := r.URL.Query().Get("path"), r.URL.Query().Get("w")
+	if !strings.HasPrefix(path, "/ui/") || !regexp.MustCompile(`^[0-9]+$`).MatchString(width) {
+		http.Error(w, "bad", http.StatusBadRequest)
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	fmt.Fprintf(w, `<!DOCTYPE html><html><head><meta charset="utf-8"><script>
+function measure(f) {
+  var d = f.contentDocument, e = d.documentElement, vw = e.clientWidth;
+  var out = {scrollWidth: e.scrollWidth, clientWidth: vw, scrollers: [], wide: []};
+  var all = d.body.getElementsByTagName("*");
+  for (var i = 0; i < all.length; i++) {
+    var el = all[i], cs = d.defaultView.getComputedStyle(el);
+    var name = el.tagName.toLowerCase() + (el.id ? "#" + el.id : "") + (typeof el.className == "string" && el.className ? "." + el.className.split(" ").join(".") : "");
+    if ((cs.overflowX == "auto" || cs.overflowX == "scroll") && el.scrollWidth > el.clientWidth) out.scrollers.push(name + " " + el.scrollWidth + ">" + el.clientWidth);
+    if (!el.closest("svg") && el.getBoundingClientRect().right > vw + 0.5) out.wide.push(name + " to " + Math.round(el.getBoundingClientRect().right));
+  }
+  var where = d.querySelectorAll(".where > *");
+  out.wrapped = [];
+  for (var j = 0; j < where.length; j++) if (where[j].getClientRects().length > 1) out.wrapped.push(where[j].textContent);
+  document.getElementById("result").textContent = JSON.stringify(out);
+}
+</script></head><body style="margin:0"><iframe src="%s" style="width:%spx;height:900px;border:0;display:block" onload="measure(this)"></iframe><pre id="result">not measured</pre></body></html>`,
+		html.EscapeString(path), width)
+}
+
+// measureFit frames path at width in Chromium and returns what the
+// wrapper measured.
+func measureFit(base, path string, width int) (fit, error) {
+	var f fit
+	u := base + "/test/fit?w=" + strconv.Itoa(width) + "&path=" + url.QueryEscape(path)
+	b, err := runChromium("--hide-scrollbars", fmt.Sprintf("--window-size=%d,1000", width+40), "--dump-dom", u)
+	if err != nil {
+		return f, err
+	}
+	m := regexp.MustCompile(`(?s)<pre id="result">(.*?)</pre>`).FindSubmatch(b)
+	if m == nil {
+		return f, fmt.Errorf("no result in %.300s", b)
+	}
+	if err := json.Unmarshal([]byte(html.UnescapeString(string(m[1]))), &f); err != nil {
+		return f, fmt.Errorf("%w: %s", err, m[1])
+	}
+	return f, nil
 }
 
 // match returns the first match of re in dom, failing the test without one.

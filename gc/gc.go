@@ -83,19 +83,22 @@ func (c *Collector) Run(ctx context.Context, dryRun bool) (Result, error) {
 
 func (c *Collector) run(ctx context.Context, dryRun bool) (Result, error) {
 	res := Result{DryRun: dryRun}
-	gl, err := c.o.Locker.GC(ctx)
-	if errors.Is(err, lock.ErrBusy) {
-		return res, errdefs.Errorf(errdefs.ErrExists, "gc: another garbage collection is running")
-	}
-	if err != nil {
-		return res, err
-	}
-	defer gl.Release()
-
-	// The sweep lock is taken before the catalog is read: a writer that
-	// commits before it is in the catalog Collect reads; one that commits
-	// after re-checks its files under the shared lock once we are done.
+	// A dry run changes nothing: it takes no lock, so that looking (the
+	// web UI's storage page, gc --dry-run) never keeps a collection from
+	// running. Its figures may then be those of a moment ago.
 	if !dryRun {
+		gl, err := c.o.Locker.GC(ctx)
+		if errors.Is(err, lock.ErrBusy) {
+			return res, errdefs.Errorf(errdefs.ErrExists, "gc: another garbage collection is running")
+		}
+		if err != nil {
+			return res, err
+		}
+		defer gl.Release()
+
+		// The sweep lock is taken before the catalog is read: a writer that
+		// commits before it is in the catalog Collect reads; one that commits
+		// after re-checks its files under the shared lock once we are done.
 		sweep, err := c.o.Locker.Sweep(ctx, true)
 		if err != nil {
 			return res, err

@@ -158,4 +158,9 @@ func TestOneAtATime(t *testing.T) {
 	if _, err := c.Run(context.Background(), false); !errors.Is(err, errdefs.ErrExists) {
 		t.Errorf("a second GC: %v, want ErrExists", err)
 	}
+	// Looking takes no lock: a dry run beside a collection works, and so
+	// a collection is never kept from running by someone looking.
+	if res, err := c.Run(context.Background(), true); err != nil || !res.DryRun {
+		t.Errorf("a dry run beside a GC: %+v, %v", res, err)
+	}
 }

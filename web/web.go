@@ -2,10 +2,15 @@
 // /ui/, readable without JavaScript and on a phone.
 //
 //	/ui/                                  archives: last pulse, latest serial, snapshot count
-//	/ui/<archive>/                        snapshots with expiry, tagged snapshots
+//	/ui/-/tags                            every tag: its archives, when it was made
+//	/ui/-/storage                         what the next garbage collection deletes, storage per archive
+//	/ui/<archive>/                        snapshots with expiry, tagged snapshots, pulses, storage, with pictures
 //	/ui/<archive>/<serial>/               suites, package counts per index, APT source line
 //	/ui/<archive>/diff?from=S1&to=S2      packages added, removed, upgraded, downgraded
 //	/ui/<archive>/package/<name>          where each version of a package appears
+//
+// Pages that are not an archive's live under /ui/-/: no archive name
+// starts with "-". The pictures are inline SVG drawn on the server.
 //
 // Serving parses no index per request once warm: parsed Packages indices
 // are kept by digest in a bounded cache (an index is immutable by digest),
@@ -50,6 +55,22 @@ type Options struct {
 	Log *slog.Logger
 	// MaxIndexSize bounds reading an index (index.DefaultMaxSize when zero).
 	MaxIndexSize int64
+	// GC runs a garbage collection dry run, for the storage page (which
+	// then says nothing of the next collection if nil). Its answer is
+	// kept a few minutes: a dry run walks the store, and holds the lock
+	// that keeps collections apart while it does.
+	GC func(ctx context.Context) (GCPreview, error)
+}
+
+// GCPreview is what the next garbage collection would delete.
+type GCPreview struct {
+	// Expired are the snapshots it would delete.
+	Expired []catalog.Snapshot
+	// Files and Bytes are the stored files it would delete, Kept the
+	// number it would keep.
+	Files int
+	Bytes int64
+	Kept  int
 }
 
 // cachePackages bounds the parsed-index cache: about 25 MB, room for the
@@ -59,6 +80,8 @@ const cachePackages = 300_000
 type ui struct {
 	o     Options
 	cache *indexCache
+	usage usageCache
+	gc    gcCache
 }
 
 // UI is the web UI handler.
@@ -177,6 +200,10 @@ func (u *ui) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case p == "/":
 		page, err = u.home(ctx)
+	case p == "/-/tags":
+		page, err = u.tags(ctx)
+	case p == "/-/storage":
+		page, err = u.storage(ctx)
 	case len(parts) == 1:
 		http.Redirect(w, r, "/ui/"+url.PathEscape(parts[0])+"/", http.StatusMovedPermanently)
 		return
@@ -276,10 +303,45 @@ type page struct {
 
 type archiveRow struct {
 	Name      string
-	Pulse     *catalog.Pulse
+	Pulse     *pulseRow // the last one
+	LastOK    time.Time // the last successful pulse
 	Latest    *snapRow
 	Snapshots int
 	Tags      int
+}
+
+// pulseRow is a pulse as the pages show it.
+type pulseRow struct {
+	catalog.Pulse
+	Took   string
+	Reason string // the kind of failure
+}
+
+func newPulseRow(p catalog.Pulse) pulseRow {
+	r := pulseRow{Pulse: p, Took: took(p.Finished.Sub(p.Started))}
+	if !p.OK {
+		r.Reason = failureReason(p.Error)
+	}
+	return r
+}
+
+// pulseLog is how many pulses the pages read: the pulse chart's, and
+// enough to find the last success of an archive failing for days.
+const pulseLog = 100
+
+// lastSuccess is when the last successful pulse of ps (newest first)
+// finished; if none of them succeeded but the log goes on beyond them,
+// when the newest snapshot was made, which a successful pulse made.
+func lastSuccess(ps []catalog.Pulse, latest *snapRow) time.Time {
+	for _, p := range ps {
+		if p.OK {
+			return p.Finished
+		}
+	}
+	if len(ps) == pulseLog && latest != nil {
+		return latest.Created
+	}
+	return time.Time{}
 }
 
 func (u *ui) home(ctx context.Context) (*page, error) {
@@ -294,12 +356,13 @@ func (u *ui) home(ctx context.Context) (*page, error) {
 	var rows []archiveRow
 	for _, a := range names {
 		row := archiveRow{Name: a}
-		ps, err := u.o.Catalog.Pulses(ctx, a, 1)
+		ps, err := u.o.Catalog.Pulses(ctx, a, pulseLog)
 		if err != nil && !errors.Is(err, catalog.ErrNotFound) {
 			return nil, err
 		}
 		if len(ps) > 0 {
-			row.Pulse = &ps[0]
+			p := newPulseRow(ps[0])
+			row.Pulse = &p
 		}
 		snaps, err := u.o.Catalog.Snapshots(ctx, a)
 		if err != nil && !errors.Is(err, catalog.ErrNotFound) {
@@ -311,6 +374,7 @@ func (u *ui) home(ctx context.Context) (*page, error) {
 			s.Stale = s.Expired
 			row.Latest = &s
 		}
+		row.LastOK = lastSuccess(ps, row.Latest)
 		for _, t := range tags {
 			if t.Archive == a {
 				row.Tags++
@@ -333,8 +397,33 @@ type snapRow struct {
 	Expired    bool
 	// Stale marks the archive's newest snapshot once expired: kept, while
 	// its pulses fail.
-	Stale  bool
-	Suites []string
+	Stale bool
+	// Soon marks a snapshot expiring within two days.
+	Soon bool
+	// Collect marks a snapshot the next garbage collection deletes:
+	// expired, and not the newest (set with Stale, on the archive page).
+	Collect bool
+	Suites  []string
+	// From the catalog's usage, on the archive page.
+	Bumped          time.Time
+	Bytes, NewBytes int64
+	HasUsage        bool
+}
+
+// State names how a snapshot stands, as the pictures color it: tag,
+// stale, expired, soon or live.
+func (r snapRow) State() string {
+	switch {
+	case r.Tag != "":
+		return "tag"
+	case r.Stale:
+		return "stale"
+	case r.Expired:
+		return "expired"
+	case r.Soon:
+		return "soon"
+	}
+	return "live"
 }
 
 func (u *ui) snapRow(s catalog.Snapshot) snapRow {
@@ -349,7 +438,7 @@ func (u *ui) snapRow(s catalog.Snapshot) snapRow {
 	case d <= 0:
 		r.Expired, r.Expires = true, "expired "+human(-d)+" ago"
 	default:
-		r.Expires = "in " + human(d)
+		r.Soon, r.Expires = d < soon, "in "+human(d)
 	}
 	return r
 }
@@ -373,8 +462,20 @@ type archivePage struct {
 	Archive   string
 	Snapshots []snapRow // newest first
 	Tags      []snapRow
-	From, To  string // defaults of the diff form
+	From, To  string     // defaults of the diff form
+	Pulses    []pulseRow // the last few, newest first
+	LastOK    time.Time
+	Timeline  *timeline
+	PulseLog  *pulseChart
+	Storage   *storageChart
+	// Held is what the snapshots reference in all, Collect how many of
+	// them the next garbage collection deletes.
+	Held    int64
+	Collect int
 }
+
+// pulseRows is how many pulses the archive page lists.
+const pulseRows = 10
 
 func (u *ui) archive(ctx context.Context, archive string) (*page, error) {
 	if err := u.checkArchive(ctx, archive); err != nil {
@@ -401,6 +502,38 @@ func (u *ui) archive(ctx context.Context, archive string) (*page, error) {
 		ap.Snapshots[0].Stale = ap.Snapshots[0].Expired
 		ap.To, ap.From = ap.Snapshots[0].Serial, ap.Snapshots[min(1, n-1)].Serial
 	}
+	usage, err := u.usageOf(ctx, archive, snaps)
+	if err != nil {
+		return nil, err
+	}
+	for i := range ap.Snapshots {
+		s := &ap.Snapshots[i]
+		s.Collect = s.Expired && !s.Stale
+		if s.Collect {
+			ap.Collect++
+		}
+		if us, ok := usage[s.Serial]; ok {
+			s.Bumped, s.Bytes, s.NewBytes, s.HasUsage = us.Bumped, us.Bytes, us.NewBytes, true
+			ap.Held += us.NewBytes
+		}
+	}
+	ps, err := u.o.Catalog.Pulses(ctx, archive, pulseLog)
+	if err != nil && !errors.Is(err, catalog.ErrNotFound) {
+		return nil, err
+	}
+	for _, p := range ps[:min(len(ps), pulseRows)] {
+		ap.Pulses = append(ap.Pulses, newPulseRow(p))
+	}
+	var latest *snapRow
+	if len(ap.Snapshots) > 0 {
+		latest = &ap.Snapshots[0]
+	}
+	ap.LastOK = lastSuccess(ps, latest)
+	ap.Timeline = newTimeline(archive, ap.Snapshots, ap.Tags, u.o.Now())
+	ap.PulseLog = newPulseChart(ps, usage)
+	oldest := slices.Clone(ap.Snapshots)
+	slices.Reverse(oldest)
+	ap.Storage = newStorageChart(oldest, usage)
 	return &page{Title: archive, Crumbs: []crumb{{archive, ""}}, Tmpl: "archive", Data: ap}, nil
 }
 
@@ -508,7 +641,7 @@ type diffPage struct {
 	From, To snapRow
 	Groups   []diffGroup
 	Total    int
-	Took     time.Duration
+	Took     string
 }
 
 type diffGroup struct {
@@ -549,7 +682,7 @@ func (u *ui) diff(ctx context.Context, archive string, q url.Values) (*page, err
 		}
 		dp.Groups = append(dp.Groups, g)
 	}
-	dp.Took = time.Since(start).Round(time.Millisecond)
+	dp.Took = took(time.Since(start))
 	return &page{Title: archive + " " + from + " → " + to, Crumbs: []crumb{{archive, "/ui/" + archive + "/"}, {"diff", ""}},
 		Tmpl: "diff", Data: dp}, nil
 }

@@ -22,14 +22,22 @@ type fakeCatalog struct {
 	catalog.Catalog
 	snaps  []catalog.Snapshot
 	suites map[int64]map[string]catalog.Suite
+	pulses []catalog.Pulse // newest first
+	tags   []catalog.Snapshot
+	usage  []catalog.Usage
+	usages int // calls of Usage
 }
 
 func (f *fakeCatalog) Archives(context.Context) ([]string, error) { return []string{"debian"}, nil }
 func (f *fakeCatalog) Tags(context.Context) ([]catalog.Snapshot, error) {
-	return nil, nil
+	return f.tags, nil
 }
-func (f *fakeCatalog) Pulses(context.Context, string, int) ([]catalog.Pulse, error) {
-	return nil, nil
+func (f *fakeCatalog) Pulses(_ context.Context, _ string, n int) ([]catalog.Pulse, error) {
+	return f.pulses[:min(n, len(f.pulses))], nil
+}
+func (f *fakeCatalog) Usage(context.Context, string) ([]catalog.Usage, error) {
+	f.usages++
+	return f.usage, nil
 }
 func (f *fakeCatalog) Snapshots(_ context.Context, a string) ([]catalog.Snapshot, error) {
 	return f.snaps, nil

@@ -805,3 +805,81 @@ func testTokens(t *testing.T, open Opener) {
 		t.Errorf("revoking a revoked token: %v, want ErrNotFound", err)
 	}
 }
+
+// testUsage: each time-based snapshot's distinct stored files (index
+// files and pool files, each content once), what it added to those of the
+// snapshots before it, and its last bump; tags left out.
+func testUsage(t *testing.T, open Opener) {
+	ctx := context.Background()
+	c := open(t)
+	if u, err := c.Usage(ctx, "nothing"); err != nil || len(u) != 0 {
+		t.Fatalf("Usage of an unknown archive = %+v, %v", u, err)
+	}
+	idx1, idx2 := blob.Sum([]byte("usage index1")), blob.Sum([]byte("usage index2"))
+	gen0 := entries(3, "")                                       // sizes 100, 101, 102
+	gen1 := append(slices.Clone(gen0[1:]), entries(1, "+g1")...) // pkg0 gone, pkg0 1.0+g1 (size 100) new
+	s1, err := c.CreateSnapshot(ctx, newSnap("debian", t0, idx1, gen0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s2, err := c.CreateSnapshot(ctx, newSnap("debian", t0.Add(6*time.Hour), idx2, gen1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s3, err := c.CreateSnapshot(ctx, newSnap("debian", t0.Add(12*time.Hour), idx2, nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Back to the first index: nothing new.
+	s4, err := c.CreateSnapshot(ctx, newSnap("debian", t0.Add(18*time.Hour), idx1, nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tag := newSnap("debian", t0.Add(20*time.Hour), blob.Sum([]byte("usage tag index")), entries(1, "+tag"))
+	tag.Tag = "usage"
+	if _, err := c.CreateSnapshot(ctx, tag); err != nil {
+		t.Fatal(err)
+	}
+	before := time.Now().Add(-time.Second)
+	if _, err := c.UpdateReleases(ctx, "debian", s2.Serial, t0.Add(1000*time.Hour), func(string, []byte) (catalog.SignedRelease, error) {
+		return catalog.SignedRelease{Release: []byte("r"), InRelease: []byte("i"), ReleaseGPG: []byte("g")}, nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	after := time.Now().Add(time.Second)
+	got, err := c.Usage(ctx, "debian")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Each snapshot: its Packages (42 bytes) and three pool files.
+	want := []catalog.Usage{
+		{Serial: s1.Serial, Files: 4, Bytes: 42 + 100 + 101 + 102, NewFiles: 4, NewBytes: 42 + 100 + 101 + 102},
+		{Serial: s2.Serial, Files: 4, Bytes: 42 + 101 + 102 + 100, NewFiles: 2, NewBytes: 42 + 100},
+		{Serial: s3.Serial, Files: 4, Bytes: 42 + 101 + 102 + 100},
+		{Serial: s4.Serial, Files: 4, Bytes: 42 + 100 + 101 + 102},
+	}
+	if len(got) != len(want) {
+		t.Fatalf("Usage = %+v, want %d snapshots", got, len(want))
+	}
+	for i, w := range want {
+		g := got[i]
+		if b := g.Bumped; i == 1 && (b.Before(before) || b.After(after)) || i != 1 && !b.IsZero() {
+			t.Errorf("%s: bumped %s (bumped between %s and %s: %v)", g.Serial, b, before, after, i == 1)
+		}
+		g.Bumped = time.Time{}
+		if g != w {
+			t.Errorf("Usage[%d] = %+v, want %+v", i, g, w)
+		}
+	}
+	// Once the first is collected, the second is the oldest: all of it is
+	// new, and what the last shares with the first only is new again.
+	if _, err := c.Collect(ctx, t0.Add(241*time.Hour), false); err != nil {
+		t.Fatal(err)
+	}
+	got, err = c.Usage(ctx, "debian")
+	if err != nil || len(got) != 3 || got[0].Serial != s2.Serial || got[0].NewFiles != 4 || got[0].NewBytes != got[0].Bytes ||
+		got[2].Serial != s4.Serial || got[2].NewFiles != 2 || got[2].NewBytes != 42+100 {
+		t.Errorf("Usage after collecting %s = %+v, %v; want %s first, all of it new, and %s adding its Packages and pkg0",
+			s1.Serial, got, err, s2.Serial, s4.Serial)
+	}
+}

@@ -48,6 +48,7 @@ func Run(t *testing.T, open Opener) {
 		{"Untrack", testUntrack},
 		{"Pulses", testPulses},
 		{"PulseKilledAfterCommit", testPulseWithSnapshot},
+		{"Usage", testUsage},
 		{"Tokens", testTokens},
 	} {
 		t.Run(tc.name, func(t *testing.T) { tc.f(t, open) })
