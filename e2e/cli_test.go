@@ -3,11 +3,14 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -334,5 +337,66 @@ func TestMessages(t *testing.T) {
 				t.Errorf("%s: the message says %q", strings.Join(tt.args, " "), leak)
 			}
 		}
+	}
+}
+
+// TestPulseAllAndShutdown: pulse --all --parallel pulses every archive at
+// once, printing each serial; serve says it shuts down on SIGTERM and
+// exits cleanly.
+func TestPulseAllAndShutdown(t *testing.T) {
+	bin := aptsnapBinary(t)
+	e := newEnvWith(t, customConfig(""))
+	cfg := e.writeConfig(t)
+	c := &cli{t: t, bin: bin, config: cfg}
+	out := c.local("pulse", "--all", "--parallel", "2")
+	if !regexp.MustCompile(`^debian \d{10}\nours \d{10}\n$`).MatchString(out) {
+		t.Errorf("pulse --all: %q", out)
+	}
+	if _, errOut, err := c.run("", "--config", cfg, "pulse"); err == nil || !strings.Contains(errOut, "name the archives, or give --all") {
+		t.Errorf("pulse without archives: %v %q", err, errOut)
+	}
+
+	// serve on a port of its own, then SIGTERM.
+	text, _ := os.ReadFile(cfg)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	os.WriteFile(cfg, []byte("listen = \""+addr+"\"\n"+string(text)), 0o644)
+	cmd := exec.Command(bin, "--config", cfg, "serve", "--no-schedule")
+	var logs bytes.Buffer
+	cmd.Stderr = &logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	up := false
+	for range 100 {
+		if resp, err := http.Get("http://" + addr + "/debian/project/trace/debian"); err == nil {
+			resp.Body.Close()
+			up = true
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if !up {
+		cmd.Process.Kill()
+		t.Fatalf("serve never answered:\n%s", logs.String())
+	}
+	cmd.Process.Signal(syscall.SIGTERM)
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("serve after SIGTERM: %v\n%s", err, logs.String())
+		}
+	case <-time.After(20 * time.Second):
+		cmd.Process.Kill()
+		t.Fatalf("serve did not stop on SIGTERM:\n%s", logs.String())
+	}
+	if !strings.Contains(logs.String(), "shutting down") {
+		t.Errorf("no shutdown line:\n%s", logs.String())
 	}
 }
