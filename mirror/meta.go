@@ -82,13 +82,15 @@ func metaBase(a *config.Archive, upstreamArchs []string, p string) (string, bool
 	return "", false
 }
 
-// fetchMeta fetches every variant upstream serves of the metadata archive
-// a mirrors, and returns them, sorted, with the plain files upstream lists
-// without serving them that we derive from a compressed variant (see
-// index.DerivedFrom): APT only fetches an index whose plain name the
-// Release lists. A file none of whose variants is served fails the
-// pulse. prev are the files of the suite in the archive's newest
-// snapshot: a plain file derived there already costs no request.
+// fetchMeta fetches every compressed variant upstream serves of the
+// metadata archive a mirrors, and returns them, sorted, with the plain
+// files the Release lists, derived from a compressed variant (see
+// index.DerivedFrom) rather than fetched: APT only fetches an index whose
+// plain name the Release lists, Debian serves few, and they are the
+// largest. A plain file is fetched only when no variant we can read is
+// served. A file none of whose variants is served fails the pulse. prev
+// are the files of the suite in the archive's newest snapshot: a plain
+// file checked there already is not decompressed again.
 func (m *Mirror) fetchMeta(ctx context.Context, a *config.Archive, base string, rel *release.Release, prev map[string]catalog.IndexFile) (files, derived []release.File, err error) {
 	upstreamArchs := strings.Fields(rel.Get("Architectures"))
 	groups := map[string][]release.File{}
@@ -103,15 +105,12 @@ func (m *Mirror) fetchMeta(ctx context.Context, a *config.Archive, base string, 
 		var plain *release.File
 		served := map[string]catalog.IndexFile{}
 		for _, f := range vs {
-			if f.Path == b && prev[b] == indexFile(f) && !m.stored(ctx, f) {
-				plain = &f // derived by an earlier pulse
+			if f.Path == b {
+				plain = &f // last: made from a compressed variant if one is served
 				continue
 			}
 			err := m.fetchListed(ctx, base, rel, f)
 			if errors.Is(err, errNotFound) {
-				if f.Path == b {
-					plain = &f
-				}
 				continue
 			}
 			if err != nil {
@@ -120,18 +119,29 @@ func (m *Mirror) fetchMeta(ctx context.Context, a *config.Archive, base string, 
 			files = append(files, f)
 			served[f.Path] = indexFile(f)
 		}
+		from, derivable := index.DerivedFrom(served, b)
+		if plain != nil && !derivable {
+			// No variant we can read: the plain file if upstream serves it.
+			err := m.fetchListed(ctx, base, rel, *plain)
+			switch {
+			case err == nil:
+				files = append(files, *plain)
+				served[plain.Path] = indexFile(*plain)
+			case !errors.Is(err, errNotFound):
+				return nil, nil, fmt.Errorf("%s: %w", plain.Path, err)
+			}
+			plain = nil
+		}
 		if len(served) == 0 {
 			return nil, nil, fmt.Errorf("%w: upstream Release lists %s, but serves none of its variants", errNotFound, b)
 		}
 		if plain == nil {
 			continue
 		}
-		from, ok := index.DerivedFrom(served, b)
-		if !ok {
-			continue // only in a compression we cannot read: not listed
-		}
+		// The plain file is never fetched (Debian does not serve most, and
+		// it is the largest variant): it is served decompressed from one,
+		// once checked to be what the Release says.
 		if p := indexFile(*plain); prev[b] != p || prev[from.Path] != from {
-			// New: check it is what the Release says.
 			rc, err := index.OpenDerived(ctx, m.store, p, from)
 			if err == nil {
 				_, err = io.Copy(io.Discard, rc)

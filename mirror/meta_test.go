@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -91,7 +92,23 @@ func (s *setup) snapshotFiles(t *testing.T, snap catalog.Snapshot, suite string)
 func TestCompleteSnapshot(t *testing.T) {
 	s := newSetup(t, true)
 	s.up.Write(complete(0)...)
+	var asked []string
+	var mu sync.Mutex
+	s.up.SetFault(func(_ http.ResponseWriter, r *http.Request) bool {
+		mu.Lock()
+		asked = append(asked, r.URL.Path)
+		mu.Unlock()
+		return false
+	})
 	snap := s.pulse(t)
+	s.up.SetFault(nil)
+	// A plain metadata file is made, not fetched, even when upstream serves
+	// it (dep11's Components-amd64.yml here): it is the largest variant.
+	for _, p := range asked {
+		if strings.HasSuffix(p, "/dep11/Components-amd64.yml") || strings.HasSuffix(p, "/i18n/Translation-en") || strings.HasSuffix(p, "/Contents-amd64") {
+			t.Errorf("the pulse asked upstream for the plain %s", p)
+		}
+	}
 	for _, suite := range s.arc.Suites {
 		up := served(t, s.up.Repo.Dir, suite)
 		got, rel, derived := s.snapshotFiles(t, snap, suite)
@@ -118,7 +135,7 @@ func TestCompleteSnapshot(t *testing.T) {
 		// an index whose plain name is listed) and served, made from a
 		// compressed variant and checked against the listed checksum,
 		// without being stored.
-		if want := []string{"main/Contents-amd64", "main/Contents-udeb-amd64", "main/i18n/Translation-en"}; !slices.Equal(derived, want) {
+		if want := []string{"main/Contents-amd64", "main/Contents-udeb-amd64", "main/dep11/Components-amd64.yml", "main/i18n/Translation-en"}; !slices.Equal(derived, want) {
 			t.Errorf("%s: derived %q, want %q", suite, derived, want)
 		}
 	}

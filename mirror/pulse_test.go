@@ -469,7 +469,7 @@ func TestEndlessUpstreamBody(t *testing.T) {
 	if err == nil || mirror.Reason(err) != "checksum" {
 		t.Fatalf("pulse against an endless body: %v (%s), want a checksum failure", err, mirror.Reason(err))
 	}
-	if n := sent.Load(); n > 8<<20 {
+	if n := sent.Load(); n > 16<<20 { // what socket buffers take ahead of the reads, per retry
 		t.Errorf("the upstream sent %d bytes before the pulse stopped reading", n)
 	}
 	var stored int64
