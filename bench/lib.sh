@@ -1,11 +1,13 @@
 # Shared helpers for the aptsnap benchmarks.  Sourced, not run.
-# Large data lives under $BENCH_DATA (default /work/bench-data), never in the repo.
+# Large data lives under $BENCH_DATA (default .bench-data in the repository,
+# which git ignores; give another disk with BENCH_DATA=...), never in git.
 
 BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO_DIR=$(cd "$BENCH_DIR/.." && pwd)
-BENCH_DATA=${BENCH_DATA:-/work/bench-data}
+BENCH_DATA=${BENCH_DATA:-$REPO_DIR/.bench-data}
 RESULTS=${RESULTS:-$BENCH_DIR/results}
-MAKE_UPSTREAM=${MAKE_UPSTREAM:-/work/shared/fixtures/make-upstream}
+# The shared fixture generator sits beside the repository (../shared).
+MAKE_UPSTREAM=${MAKE_UPSTREAM:-$REPO_DIR/../shared/fixtures/make-upstream}
 UPSTREAM_PORT=${UPSTREAM_PORT:-8088}
 # Frozen copy of the apt index files make-upstream reads, so that an
 # `apt-get update` during a run cannot change the workload under our feet.
