@@ -206,7 +206,7 @@ type Repos interface {
 	// archive: a change is published at once while the archive has used
 	// fewer than its allowance (24 at midnight, growing evenly to 99 by
 	// the end of the day); past it, changes wait and are published
-	// together within a quarter of an hour, by the server's scheduler, or
+	// together within twenty minutes, by the server's scheduler, or
 	// at once by RepoPublish or a change asking to be (Publish).
 	RepoPublish(ctx context.Context, archive string) (RepoResult, error)
 }

@@ -85,6 +85,14 @@ func (a *App) Expire(ctx context.Context, archive, serial string) (api.Snapshot,
 	if !names.Serial(serial) {
 		return api.Snapshot{}, errdefs.Errorf(errdefs.ErrInvalid, "snapshot expire %s/%s: %q is not a serial (YYYYMMDDNN)", archive, serial, serial)
 	}
+	if _, err := a.Config.Custom(archive); err == nil {
+		// A custom archive's newest holds its contents: withdrawn, the
+		// next publish would bring them back.
+		if latest, err := a.Catalog.Latest(ctx, archive); err == nil && latest.Serial == serial {
+			return api.Snapshot{}, errdefs.Errorf(errdefs.ErrInvalid, "snapshot expire %s/%s: it is the newest snapshot of %s, whose contents are the archive's: "+
+				"remove the bad packages first (repo remove, which publishes a fixed snapshot), then withdraw it", archive, serial, archive)
+		}
+	}
 	snap, err := a.Catalog.Expire(ctx, archive, serial)
 	if err != nil {
 		return api.Snapshot{}, fmt.Errorf("snapshot expire: %w", err)

@@ -81,7 +81,7 @@ func (a *App) ServeListeners(ctx context.Context, ln, tlsLn net.Listener, schedu
 		defer func() { a.setCerts(nil); mgr.Stop() }()
 	}
 	newServer := func(h http.Handler) *http.Server {
-		return &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute,
+		return &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 64 << 10,
 			ErrorLog: slog.NewLogLogger(a.Log.Handler(), slog.LevelWarn)}
 	}
 	plain := handler

@@ -131,8 +131,12 @@ func (t *Tree) Grant(ctx context.Context, srv Copier, g Grant) (Granted, error) 
 			return out, err
 		}
 	}
-	// Published at once: a build needs the exception now.
+	// Published at once: a build needs the exception now. From the very
+	// snapshot the pins were decided on, not whatever is newest by now.
 	req.DryRun, req.Publish = false, true
+	if dry.From != nil && dry.From.Serial != "" && req.FromSerial == "" && dry.From.Archive != dest.Name {
+		req.FromSerial = dry.From.Serial
+	}
 	if out.Copied, err = srv.RepoCopy(ctx, req); err != nil {
 		return out, err
 	}

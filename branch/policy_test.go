@@ -181,6 +181,12 @@ func TestGrant(t *testing.T) {
 			}
 		})
 	}
+	// Without a serial, the copy takes the snapshot the dry run found.
+	c.reqs, c.err = nil, nil
+	os.WriteFile(prefs, nil, 0o644)
+	if _, err := tree.Grant(ctx, c, Grant{Package: "hello", From: "debian", Suite: "stable"}); err != nil || len(c.reqs) != 1 || c.reqs[0].FromSerial != "2026112901" {
+		t.Errorf("grant from debian's newest: %v, copies %+v; want from 2026112901", err, c.reqs)
+	}
 	c.res.From = nil
 	// A refused copy writes nothing.
 	os.Remove(prefs)

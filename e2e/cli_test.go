@@ -14,8 +14,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aptsnap/aptsnap/api"
 	"github.com/aptsnap/aptsnap/blob"
 	"github.com/aptsnap/aptsnap/blob/local"
+	"github.com/aptsnap/aptsnap/repogen"
 )
 
 // cli runs the aptsnap binary, locally on a configuration file or against
@@ -398,5 +400,44 @@ func TestPulseAllAndShutdown(t *testing.T) {
 	}
 	if !strings.Contains(logs.String(), "shutting down") {
 		t.Errorf("no shutdown line:\n%s", logs.String())
+	}
+}
+
+// TestWithdrawCustom: a custom archive's newest snapshot holds its
+// contents: it is not withdrawn until a fixed one is published; an older
+// one is, and its serial is never given again.
+func TestWithdrawCustom(t *testing.T) {
+	e := newEnvWith(t, customConfig(""))
+	ctx := t.Context()
+	deb, err := repogen.BuildDeb(repogen.Package{Name: "bad", Version: "1.0", Arch: "amd64"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := filepath.Join(t.TempDir(), "bad_1.0_amd64.deb")
+	os.WriteFile(p, deb, 0o644)
+	first, err := e.app.Pulse(ctx, "ours")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := e.app.RepoAdd(ctx, api.AddRequest{Archive: "ours", Suite: "stable", Files: []string{p}})
+	if err != nil || res.Serial == "" {
+		t.Fatalf("repo add: %+v %v", res, err)
+	}
+	if _, err := e.app.Expire(ctx, "ours", res.Serial); err == nil || !strings.Contains(err.Error(), "remove the bad packages first") {
+		t.Errorf("withdrawing a custom archive's newest: %v", err)
+	}
+	fixed, err := e.app.RepoRemove(ctx, "ours", "stable", []string{"bad"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.app.Expire(ctx, "ours", res.Serial); err != nil {
+		t.Fatalf("withdrawing the bad snapshot once fixed: %v", err)
+	}
+	again, err := e.app.Pulse(ctx, "ours")
+	if err != nil || again.Serial == res.Serial || again.Serial <= fixed.Serial {
+		t.Errorf("after a withdrawal: %s, %v (first %s, withdrawn %s, fixed %s)", again.Serial, err, first.Serial, res.Serial, fixed.Serial)
+	}
+	if code, _ := e.get("/ours/" + res.Serial + "/dists/stable/InRelease"); code != 404 {
+		t.Errorf("the withdrawn serial answers %d", code)
 	}
 }

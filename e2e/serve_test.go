@@ -183,6 +183,7 @@ func TestServeURLs(t *testing.T) {
 		{"/debian/" + s1.Serial + "/dists/bookworm/main/binary-i386/Packages", 404, ""},
 		{"/debian/" + s1.Serial + "/elsewhere/x", 404, ""},
 		{"/debian/" + s1.Serial + "/pool/", 404, ""},
+		{"/debian/" + s1.Serial + "/dists/" + strings.Repeat("a/", 3000) + "x", 414, ""}, // bounded: suites are matched by name, not by every prefix
 	} {
 		code, body := e.get(tt.path)
 		if code != tt.code || !strings.Contains(body, tt.has) {

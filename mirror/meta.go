@@ -167,12 +167,6 @@ func indexFile(f release.File) catalog.IndexFile {
 	return catalog.IndexFile{Path: f.Path, SHA256: f.SHA256, Size: f.Size}
 }
 
-// stored reports whether f is in the store.
-func (m *Mirror) stored(ctx context.Context, f release.File) bool {
-	info, err := m.store.Stat(ctx, f.SHA256)
-	return err == nil && info.Size == f.Size
-}
-
 // maxI18nIndex bounds an i18n/Index: a few lines per language.
 const maxI18nIndex = 1 << 20
 

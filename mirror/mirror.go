@@ -287,7 +287,7 @@ func (m *Mirror) Resolve(ctx context.Context, a *config.Archive, suites ...strin
 		}
 		n := len(names)
 		for _, k := range known {
-			if ok, _ := path.Match(pat, k); ok && !slices.Contains(names, k) {
+			if matchSuite(pat, k) && !slices.Contains(names, k) {
 				names = append(names, k)
 			}
 		}
@@ -305,6 +305,14 @@ func (m *Mirror) Resolve(ctx context.Context, a *config.Archive, suites ...strin
 		}
 	}
 	return names, holding, nil
+}
+
+// matchSuite matches a suite name against a pattern (path.Match), a *
+// crossing slashes: 'buster*' names buster/updates too.
+func matchSuite(pattern, suite string) bool {
+	const sep = "\x1f" // no suite name holds it
+	ok, _ := path.Match(strings.ReplaceAll(pattern, "/", sep), strings.ReplaceAll(suite, "/", sep))
+	return ok
 }
 
 func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }

@@ -7,6 +7,24 @@ import (
 	"github.com/aptsnap/aptsnap/config"
 )
 
+func TestMatchSuite(t *testing.T) {
+	for _, tt := range []struct {
+		pattern, suite string
+		want           bool
+	}{
+		{"buster*", "buster/updates", true},
+		{"buster*", "buster-backports", true},
+		{"buster/*", "buster/updates", true},
+		{"buster/*", "buster-backports", false},
+		{"bullseye*", "buster/updates", false},
+		{"buster/updates", "buster/updates", true},
+	} {
+		if got := matchSuite(tt.pattern, tt.suite); got != tt.want {
+			t.Errorf("matchSuite(%q, %q) = %v", tt.pattern, tt.suite, got)
+		}
+	}
+}
+
 func TestNarrow(t *testing.T) {
 	got := narrow("all amd64 arm64 i386", []string{"i386", "amd64", "riscv64"})
 	if strings.Join(got, " ") != "amd64 i386 riscv64" {

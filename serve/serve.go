@@ -76,8 +76,10 @@ type Server struct {
 	pool    *ttlCache[poolKey, []catalog.PoolFile]
 	members *ttlCache[indexKey, bitset]
 	files   *fileCache
-	// deriving bounds the plain files decompressed at once (see serveFile).
-	deriving chan struct{}
+	// deriving bounds the plain files decompressed at once (see serveFile);
+	// a request waits deriveWait for a slot, a client writeStall per chunk.
+	deriving               chan struct{}
+	deriveWait, writeStall time.Duration
 }
 
 type snapKey struct{ archive, id string }
@@ -120,6 +122,7 @@ func New(o Options) *Server {
 	}
 	s.files = newFileCache(fc)
 	s.deriving = make(chan struct{}, maxDeriving)
+	s.deriveWait, s.writeStall = derivingWait, writeStall
 	return s
 }
 
@@ -147,6 +150,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "bad path", http.StatusBadRequest)
 		return
 	}
+	if len(p) > maxPath {
+		http.Error(w, "path too long", http.StatusRequestURITooLong)
+		return
+	}
 	segs := strings.Split(p[1:], "/")
 	for i, sg := range segs {
 		if sg == "." || sg == ".." || (sg == "" && i != len(segs)-1) {
@@ -169,6 +176,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
+// maxPath bounds a request's path: an archive's deepest file (a pool
+// file, a by-hash copy) is a few hundred bytes.
+const maxPath = 4096
+
 // snapshotID reports whether id names a time-based snapshot: a serial or
 // a timestamp.
 func snapshotID(id string) bool {
@@ -187,14 +198,19 @@ func (s *Server) serveSnapshot(w http.ResponseWriter, r *http.Request, archive, 
 	switch rest[0] {
 	case "dists":
 		// A suite name may hold slashes (Debian's old "<codename>/updates"):
-		// the longest one served wins.
-		for i := len(rest) - 1; i >= 2; i-- {
-			if sv := v.suites[strings.Join(rest[1:i], "/")]; sv != nil {
-				s.serveDists(w, r, v, sv, strings.Join(rest[i:], "/"))
-				return
+		// of the snapshot's suites, the longest the path starts with wins.
+		rel := strings.Join(rest[1:], "/")
+		var best string
+		for name := range v.suites {
+			if len(name) > len(best) && strings.HasPrefix(rel, name+"/") {
+				best = name
 			}
 		}
-		http.NotFound(w, r)
+		if best == "" || len(rel) == len(best)+1 {
+			http.NotFound(w, r)
+			return
+		}
+		s.serveDists(w, r, v, v.suites[best], rel[len(best)+1:])
 	case "pool":
 		s.servePool(w, r, v, strings.Join(rest, "/"))
 	default:
@@ -359,13 +375,17 @@ func (s *Server) serveFile(w http.ResponseWriter, r *http.Request, sv *suiteView
 	if r.Method == http.MethodHead {
 		return
 	}
+	wait := time.NewTimer(s.deriveWait)
+	defer wait.Stop()
 	select {
 	case s.deriving <- struct{}{}:
 		defer func() { <-s.deriving }()
-	default:
+	case <-wait.C:
 		h.Del("Content-Length")
 		h.Set("Retry-After", "5")
 		http.Error(w, "503 busy decompressing other files: retry, or fetch "+path.Base(from.Path), http.StatusServiceUnavailable)
+		return
+	case <-r.Context().Done():
 		return
 	}
 	rc, err := index.OpenDerived(r.Context(), s.store, f, from)
@@ -375,11 +395,52 @@ func (s *Server) serveFile(w http.ResponseWriter, r *http.Request, sv *suiteView
 		return
 	}
 	defer rc.Close()
-	if _, err := io.Copy(w, rc); err != nil && !errors.Is(err, context.Canceled) {
-		// The headers are gone: the client sees a short body.
-		s.log.Error("serve", "path", r.URL.Path, "err", err)
+	// A client that stops reading gives its slot up: every write must
+	// go through within writeStall.
+	// The last chunk is held back until the content is known to be the
+	// listed one (checked at its end): a mismatch ends the body short,
+	// never whole and wrong.
+	rw := http.NewResponseController(w)
+	write := func(p []byte) bool {
+		rw.SetWriteDeadline(time.Now().Add(s.writeStall)) // not every ResponseWriter has one
+		if _, err := w.Write(p); err != nil {
+			s.log.Debug("serve: client gone", "path", r.URL.Path, "err", err)
+			return false
+		}
+		return true
+	}
+	cur, held := make([]byte, 64<<10), make([]byte, 0, 64<<10)
+	for {
+		n, rerr := io.ReadFull(rc, cur)
+		if rerr == io.ErrUnexpectedEOF {
+			rerr = io.EOF
+		}
+		if rerr != nil && rerr != io.EOF {
+			if !errors.Is(rerr, context.Canceled) {
+				s.log.Error("serve", "path", r.URL.Path, "err", rerr)
+			}
+			return // the headers are gone: the client sees a short body
+		}
+		if len(held) > 0 && !write(held) {
+			return
+		}
+		held = append(held[:0], cur[:n]...)
+		if rerr == io.EOF {
+			if len(held) > 0 {
+				write(held)
+			}
+			return
+		}
 	}
 }
+
+// derivingWait is how long a request for a plain file waits for a
+// decompression slot before a 503; writeStall how long a client may take
+// to take each chunk of one before it loses the slot.
+const (
+	derivingWait = 5 * time.Second
+	writeStall   = 30 * time.Second
+)
 
 func (s *Server) servePool(w http.ResponseWriter, r *http.Request, v *snapView, rel string) {
 	k := poolKey{v.snap.Archive, rel}

@@ -139,6 +139,9 @@ func (tg *Tagger) List(ctx context.Context) ([]catalog.Snapshot, error) {
 // Delete deletes a tag's snapshots and reports how many; the next GC
 // removes what only they referenced.
 func (tg *Tagger) Delete(ctx context.Context, tag string) (int, error) {
+	if !names.Tag(tag) {
+		return 0, errdefs.Errorf(catalog.ErrNotFound, "tag delete: no tag %s", tag)
+	}
 	n, err := tg.o.Catalog.DeleteTag(ctx, tag)
 	if err != nil {
 		return 0, fmt.Errorf("tag delete: %w", err)

@@ -230,6 +230,7 @@ type gcCache struct {
 const (
 	gcFresh      = 5 * time.Minute
 	gcErrorFresh = 30 * time.Second
+	gcRunLimit   = 5 * time.Minute
 )
 
 func (c *gcCache) get(ctx context.Context, run func(context.Context) (gcView, error), now func() time.Time) (gcView, time.Time, error) {
@@ -240,10 +241,11 @@ func (c *gcCache) get(ctx context.Context, run func(context.Context) (gcView, er
 		fresh = gcErrorFresh
 	}
 	if c.at.IsZero() || time.Since(c.at) > fresh {
-		res, err := run(ctx)
-		if ctx.Err() != nil {
-			return res, now(), err // not kept: this request gave up
-		}
+		// Run to its end and kept whatever this request does: a client
+		// leaving must not make the next one pay again.
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), gcRunLimit)
+		res, err := run(rctx)
+		cancel()
 		c.res, c.err, c.at, c.asOf = res, err, time.Now(), now()
 	}
 	return c.res, c.asOf, c.err

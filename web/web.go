@@ -57,8 +57,9 @@ type Options struct {
 	MaxIndexSize int64
 	// GC runs a garbage collection dry run, for the storage page (which
 	// then says nothing of the next collection if nil). Its answer is
-	// kept a few minutes: a dry run walks the store, and holds the lock
-	// that keeps collections apart while it does.
+	// kept a few minutes, whether the visitor waited or not: a dry run
+	// reads the whole catalog and walks the store (it takes no lock and
+	// holds up no writer).
 	GC func(ctx context.Context) (GCPreview, error)
 }
 

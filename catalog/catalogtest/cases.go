@@ -370,6 +370,9 @@ func testWorkingState(t *testing.T, open Opener) {
 	if tags, err := c.Tags(ctx); err != nil || len(tags) != 0 {
 		t.Errorf("Tags lists the working state: %+v, %v", tags, err)
 	}
+	if _, err := c.DeleteTag(ctx, catalog.WorkingTag); !errors.Is(err, catalog.ErrNotFound) {
+		t.Errorf("DeleteTag of the working state: %v, want ErrNotFound", err)
+	}
 	if l, err := c.Latest(ctx, "ours"); err != nil || l.ID != s.ID {
 		t.Errorf("Latest = %+v, %v; want the published %s", l, err, s.Serial)
 	}
@@ -412,6 +415,14 @@ func testExpire(t *testing.T, open Opener) {
 	}
 	if l, err := c.Latest(ctx, "debian"); err != nil || l.ID != first.ID {
 		t.Errorf("Latest after expire = %+v, %v; want %s", l, err, first.Serial)
+	}
+	// A withdrawn serial is never given again.
+	third, err := c.CreateSnapshot(ctx, twoSuites("debian", t0.Add(2*time.Hour), ""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if third.Serial <= second.Serial {
+		t.Errorf("the snapshot after a withdrawn %s got serial %s", second.Serial, third.Serial)
 	}
 	if _, err := c.Expire(ctx, "debian", catalog.TagSerial("v1")); !errors.Is(err, errdefs.ErrInvalid) {
 		t.Errorf("expiring a tag: %v, want ErrInvalid", err)

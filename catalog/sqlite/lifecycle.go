@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -74,7 +75,13 @@ func (c *Catalog) UpdateReleases(ctx context.Context, archive, serial string, va
 // Collect implements Lifecycle.
 func (c *Catalog) Collect(ctx context.Context, now time.Time, dry bool) (catalog.Collection, error) {
 	var col catalog.Collection
-	tx, err := c.w.BeginTx(ctx, nil)
+	// A dry run only reads, on the read connections: it never holds up a
+	// writer (the web UI's storage page runs one).
+	db := c.w
+	if dry {
+		db = c.r
+	}
+	tx, err := db.BeginTx(ctx, nil)
 	if err != nil {
 		return col, fmt.Errorf("catalog: begin: %w", err)
 	}
@@ -103,7 +110,12 @@ func (c *Catalog) Collect(ctx context.Context, now time.Time, dry bool) (catalog
 	if err := rows.Err(); err != nil {
 		return col, err
 	}
+	expired := make([]int64, 0, len(col.Snapshots))
 	for _, s := range col.Snapshots {
+		expired = append(expired, s.ID)
+		if dry {
+			continue
+		}
 		if _, err := tx.ExecContext(ctx, `DELETE FROM snapshot_suites WHERE snapshot_id = ?`, s.ID); err != nil {
 			return col, fmt.Errorf("catalog: delete %s/%s: %w", s.Archive, s.Serial, err)
 		}
@@ -111,7 +123,7 @@ func (c *Catalog) Collect(ctx context.Context, now time.Time, dry bool) (catalog
 			return col, fmt.Errorf("catalog: delete %s/%s: %w", s.Archive, s.Serial, err)
 		}
 	}
-	if col.Live, err = collectUnreferenced(ctx, tx); err != nil {
+	if col.Live, err = collectUnreferenced(ctx, tx, dry, expired); err != nil {
 		return col, err
 	}
 	if dry {
@@ -132,13 +144,21 @@ type archiveIndex struct {
 // collectUnreferenced deletes suite states no snapshot uses, indices no
 // suite state uses and pool file records no index lists, and returns the
 // digests of every stored file still referenced.
-func collectUnreferenced(ctx context.Context, tx *sql.Tx) (map[blob.Digest]bool, error) {
-	if _, err := tx.ExecContext(ctx, `DELETE FROM suite_states WHERE id NOT IN (SELECT state_id FROM snapshot_suites)`); err != nil {
+func collectUnreferenced(ctx context.Context, tx *sql.Tx, dry bool, expired []int64) (map[blob.Digest]bool, error) {
+	states := `SELECT archive_id, upstream, files, indices FROM suite_states`
+	var args []any
+	if dry {
+		// Nothing is deleted: the live states are those of the snapshots
+		// that would stay.
+		ids, _ := json.Marshal(expired)
+		states += ` WHERE id IN (SELECT state_id FROM snapshot_suites WHERE snapshot_id NOT IN (SELECT value FROM json_each(?)))`
+		args = append(args, string(ids))
+	} else if _, err := tx.ExecContext(ctx, `DELETE FROM suite_states WHERE id NOT IN (SELECT state_id FROM snapshot_suites)`); err != nil {
 		return nil, fmt.Errorf("catalog: collect suite states: %w", err)
 	}
 	live := map[blob.Digest]bool{}
 	liveIdx := map[archiveIndex]bool{}
-	rows, err := tx.QueryContext(ctx, `SELECT archive_id, upstream, files, indices FROM suite_states`)
+	rows, err := tx.QueryContext(ctx, states, args...)
 	if err != nil {
 		return nil, fmt.Errorf("catalog: collect: %w", err)
 	}
@@ -199,6 +219,9 @@ func collectUnreferenced(ctx context.Context, tx *sql.Tx) (map[blob.Digest]bool,
 		return nil, err
 	}
 	for _, k := range dead {
+		if dry {
+			break
+		}
 		if _, err := tx.ExecContext(ctx, `DELETE FROM indices WHERE archive_id = ? AND sha256 = ?`, k.archive, k.sha[:]); err != nil {
 			return nil, fmt.Errorf("catalog: collect index: %w", err)
 		}
@@ -225,6 +248,9 @@ func collectUnreferenced(ctx context.Context, tx *sql.Tx) (map[blob.Digest]bool,
 	rows.Close()
 	if err := rows.Err(); err != nil {
 		return nil, err
+	}
+	if dry {
+		return live, nil
 	}
 	slices.Sort(deadIDs)
 	del, err := tx.PrepareContext(ctx, `DELETE FROM pool_files WHERE id = ?`)
@@ -338,6 +364,10 @@ func (c *Catalog) Expire(ctx context.Context, archive, serial string) (catalog.S
 	if err := deleteSnapshots(ctx, tx, `id = ?`, snap.ID); err != nil {
 		return snap, fmt.Errorf("catalog: expire %s/%s: %w", archive, serial, err)
 	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO withdrawn(archive_id, serial, withdrawn)
+		SELECT id, ?, ? FROM archives WHERE name = ?`, serial, time.Now().Unix(), archive); err != nil {
+		return snap, fmt.Errorf("catalog: expire %s/%s: %w", archive, serial, err)
+	}
 	if err := tx.Commit(); err != nil {
 		return snap, fmt.Errorf("catalog: commit: %w", err)
 	}
@@ -377,6 +407,9 @@ func (c *Catalog) DeleteTag(ctx context.Context, tag string) (int, error) {
 		return 0, fmt.Errorf("catalog: begin: %w", err)
 	}
 	defer tx.Rollback()
+	if tag == catalog.WorkingTag { // not a tag: the custom archives' contents
+		return 0, errdefs.Errorf(catalog.ErrNotFound, "no tag %s", tag)
+	}
 	serial := catalog.TagSerial(tag)
 	if _, err := tx.ExecContext(ctx, `DELETE FROM snapshot_suites WHERE snapshot_id IN (SELECT id FROM snapshots WHERE serial = ?)`, serial); err != nil {
 		return 0, fmt.Errorf("catalog: delete tag %s: %w", tag, err)

@@ -165,6 +165,14 @@ var migrations = []migration{
 	// per archive, so that a second archive holding the same index bytes
 	// resolves its own pool files.
 	indicesPerArchive,
+	// A withdrawn serial (snapshot expire) is never given again: a branch
+	// frozen on it must not build from other packages.
+	`CREATE TABLE withdrawn (
+		archive_id INTEGER NOT NULL REFERENCES archives(id),
+		serial     TEXT NOT NULL,
+		withdrawn  INTEGER NOT NULL,
+		PRIMARY KEY (archive_id, serial)
+	) WITHOUT ROWID;`,
 }
 
 // migration is SQL (a string) or a func(context.Context, migrationTx) error.
@@ -458,7 +466,8 @@ func nextSerial(ctx context.Context, tx *sql.Tx, aid int64, archive string, crea
 	}
 	day := created.Format("20060102")
 	var last sql.NullString
-	if err := tx.QueryRowContext(ctx, `SELECT max(serial) FROM snapshots WHERE archive_id = ? AND serial LIKE ?`,
+	if err := tx.QueryRowContext(ctx, `SELECT max(serial) FROM (SELECT serial FROM snapshots WHERE archive_id = ?1 AND serial LIKE ?2
+		UNION ALL SELECT serial FROM withdrawn WHERE archive_id = ?1 AND serial LIKE ?2)`,
 		aid, day+"__").Scan(&last); err != nil {
 		return "", created, fmt.Errorf("catalog: serial: %w", err)
 	}

@@ -151,3 +151,34 @@ func TestCreateSnapshotChecks(t *testing.T) {
 		})
 	}
 }
+
+// TestDryCollectBesideAWriter: a dry collection only reads: it works
+// while another process holds the write lock, and holds up no writer.
+func TestDryCollectBesideAWriter(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "catalog.db")
+	c, err := Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	other, err := sql.Open("sqlite", "file:"+path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	conn, err := other.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
+		t.Fatal(err)
+	}
+	defer conn.ExecContext(ctx, "ROLLBACK")
+	dctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	if _, err := c.Collect(dctx, time.Now(), true); err != nil {
+		t.Errorf("a dry collection beside a writer: %v", err)
+	}
+}

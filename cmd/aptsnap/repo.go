@@ -48,7 +48,7 @@ func repoCmd(g *globals) *cobra.Command {
 at once while the archive has used fewer serials today than its allowance
 (24 at midnight, growing evenly to 99 by the end of the day); past it, the
 change waits in the archive's working state (repo list shows it) and the
-server publishes the waiting changes together within a quarter of an hour.
+server publishes the waiting changes together within twenty minutes.
 repo publish publishes them now, as does repo add --publish and exception
 grant, while the day has a serial left.`,
 		Args: cobra.ExactArgs(1),
