@@ -80,15 +80,8 @@ func (r *Repo) buildSuite(s *Suite, addPool func(string, []byte) error) (*suiteF
 			return nil, err
 		}
 		for _, arch := range s.Architectures {
-			var idx bytes.Buffer
-			for _, b := range bins {
-				if b.Arch == arch || b.Arch == "all" {
-					idx.WriteString(b.stanza())
-					idx.WriteByte('\n')
-				}
-			}
 			dir := comp + "/binary-" + arch
-			if err := sf.addIndex(dir, "Packages", idx.Bytes(), r.ByHash); err != nil {
+			if err := sf.addPackages(dir, arch, bins, r.ByHash); err != nil {
 				return nil, err
 			}
 			sf.indices[dir+"/Release"] = r.subRelease(s, comp, arch)
@@ -164,6 +157,18 @@ func (b *binary) stanza() string {
 
 // addIndex adds dir/name, dir/name.gz and dir/name.xz, and their by-hash
 // copies when byHash is set.
+// addPackages adds dir/Packages listing the binaries of arch (and "all").
+func (sf *suiteFiles) addPackages(dir, arch string, bins []binary, byHash bool) error {
+	var idx bytes.Buffer
+	for _, b := range bins {
+		if b.Arch == arch || b.Arch == "all" {
+			idx.WriteString(b.stanza())
+			idx.WriteByte('\n')
+		}
+	}
+	return sf.addIndex(dir, "Packages", idx.Bytes(), byHash)
+}
+
 func (sf *suiteFiles) addIndex(dir, name string, content []byte, byHash bool) error {
 	gz, err := gzipBytes(content)
 	if err != nil {

@@ -132,15 +132,8 @@ func (r *Repo) addMetadata(s *Suite, sf *suiteFiles, comp string, bins, udebs []
 	}
 	if len(udebs) > 0 {
 		for _, arch := range s.Architectures {
-			var idx bytes.Buffer
-			for _, u := range udebs {
-				if u.Arch == arch || u.Arch == "all" {
-					idx.WriteString(u.stanza())
-					idx.WriteByte('\n')
-				}
-			}
 			dir := comp + "/debian-installer/binary-" + arch
-			if err := sf.addIndex(dir, "Packages", idx.Bytes(), r.ByHash); err != nil {
+			if err := sf.addPackages(dir, arch, udebs, r.ByHash); err != nil {
 				return err
 			}
 			sf.indices[dir+"/Release"] = r.subRelease(s, comp, arch)
