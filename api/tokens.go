@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"errors"
+	"slices"
 	"strings"
 	"time"
 	"unicode"
@@ -63,11 +64,10 @@ var (
 
 // ParseRole checks that s names a role.
 func ParseRole(s string) (catalog.Role, error) {
-	switch r := catalog.Role(s); r {
-	case catalog.RoleReleaseManager, catalog.RoleAdmin:
+	if r := catalog.Role(s); slices.Contains(catalog.Roles, r) {
 		return r, nil
 	}
-	return "", errdefs.Errorf(ErrInvalid, "unknown role %q (want %s or %s)", s, catalog.RoleReleaseManager, catalog.RoleAdmin)
+	return "", errdefs.Errorf(ErrInvalid, "unknown role %q (want %s, %s or %s)", s, catalog.RoleReleaseManager, catalog.RoleReviewer, catalog.RoleAdmin)
 }
 
 // MaxTokenName is the longest a token's name may be.

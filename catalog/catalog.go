@@ -139,6 +139,7 @@ type Pulse struct {
 type Catalog interface {
 	Tokens
 	Lifecycle
+	Requests
 
 	// Close releases the store.
 	Close() error
@@ -218,15 +219,22 @@ type Role string
 
 // Roles, from least to most powerful.
 const (
-	// RoleReleaseManager may bump, tag, import and grant exceptions.
+	// RoleReleaseManager may bump, tag, import and grant exceptions, and
+	// draft, submit and upload stable updates.
 	RoleReleaseManager Role = "release-manager"
+	// RoleReviewer may also accept, reject, verify, release and phase
+	// stable updates (never one it submitted).
+	RoleReviewer Role = "reviewer"
 	// RoleAdmin may do everything, including GC, untrack and token management.
 	RoleAdmin Role = "admin"
 )
 
+// Roles lists the roles, from least to most powerful.
+var Roles = []Role{RoleReleaseManager, RoleReviewer, RoleAdmin}
+
 // Allows reports whether r includes the rights of need.
 func (r Role) Allows(need Role) bool {
-	rank := map[Role]int{RoleReleaseManager: 1, RoleAdmin: 2}
+	rank := map[Role]int{RoleReleaseManager: 1, RoleReviewer: 2, RoleAdmin: 3}
 	return rank[r] > 0 && rank[r] >= rank[need]
 }
 
@@ -237,6 +245,37 @@ type Token struct {
 	Name    string
 	Role    Role
 	Created time.Time
+}
+
+// Requests stores stable update requests (see package stable). The
+// catalog keeps a request's series and state for lookups, and its record
+// as a document the stable package owns.
+type Requests interface {
+	// CreateRequest records a new request and returns it with its ID and
+	// Revision 1.
+	CreateRequest(ctx context.Context, r Request) (Request, error)
+	// Request returns one request (ErrNotFound if none).
+	Request(ctx context.Context, id int64) (Request, error)
+	// Requests lists the requests of a series ("" for all) in a state
+	// ("" for all), oldest first.
+	Requests(ctx context.Context, series, state string) ([]Request, error)
+	// SaveRequest replaces a request whose stored Revision is still
+	// r.Revision, and returns it with the next Revision: of two changes
+	// made from one revision, the first wins and the second gets an
+	// error wrapping errdefs.ErrExists, changing nothing.
+	SaveRequest(ctx context.Context, r Request) (Request, error)
+}
+
+// Request is a stable update request's record.
+type Request struct {
+	ID       int64
+	Revision int
+	Series   string
+	State    string
+	Created  time.Time
+	Updated  time.Time
+	// Doc is the request's whole record (JSON, see package stable).
+	Doc []byte
 }
 
 // Tokens stores API tokens.

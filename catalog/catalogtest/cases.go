@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -892,5 +893,73 @@ func testUsage(t *testing.T, open Opener) {
 		got[2].Serial != s4.Serial || got[2].NewFiles != 2 || got[2].NewBytes != 42+100 {
 		t.Errorf("Usage after collecting %s = %+v, %v; want %s first, all of it new, and %s adding its Packages and pkg0",
 			s1.Serial, got, err, s2.Serial, s4.Serial)
+	}
+}
+
+// testRequests: requests are stored, found by series and state, and of two
+// changes made from one revision exactly one wins, even at once.
+func testRequests(t *testing.T, open Opener) {
+	ctx := context.Background()
+	c := open(t)
+	a, err := c.CreateRequest(ctx, catalog.Request{Series: "ours/stable", State: "draft", Doc: []byte(`{"v":1}`)})
+	if err != nil || a.ID == 0 || a.Revision != 1 {
+		t.Fatalf("CreateRequest = %+v, %v", a, err)
+	}
+	b, err := c.CreateRequest(ctx, catalog.Request{Series: "ours/oldstable", State: "draft", Doc: []byte(`{}`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := c.Request(ctx, a.ID); err != nil || string(got.Doc) != `{"v":1}` || got.Series != "ours/stable" {
+		t.Errorf("Request = %+v, %v", got, err)
+	}
+	if _, err := c.Request(ctx, 999); !errors.Is(err, catalog.ErrNotFound) {
+		t.Errorf("Request(999): %v, want ErrNotFound", err)
+	}
+	a.State, a.Doc = "submitted", []byte(`{"v":2}`)
+	a2, err := c.SaveRequest(ctx, a)
+	if err != nil || a2.Revision != 2 {
+		t.Fatalf("SaveRequest = %+v, %v", a2, err)
+	}
+	// a is stale now: its save loses.
+	a.Doc = []byte(`{"v":"lost"}`)
+	if _, err := c.SaveRequest(ctx, a); !errors.Is(err, errdefs.ErrExists) {
+		t.Errorf("a stale save: %v, want ErrExists", err)
+	}
+	if got, _ := c.Request(ctx, a.ID); string(got.Doc) != `{"v":2}` || got.State != "submitted" || got.Revision != 2 {
+		t.Errorf("after a stale save: %+v", got)
+	}
+	for _, tt := range []struct {
+		series, state string
+		want          []int64
+	}{
+		{"", "", []int64{a.ID, b.ID}}, {"ours/stable", "", []int64{a.ID}}, {"", "draft", []int64{b.ID}}, {"ours/stable", "draft", nil},
+	} {
+		list, err := c.Requests(ctx, tt.series, tt.state)
+		var ids []int64
+		for _, r := range list {
+			ids = append(ids, r.ID)
+		}
+		if err != nil || !slices.Equal(ids, tt.want) {
+			t.Errorf("Requests(%q, %q) = %v, %v; want %v", tt.series, tt.state, ids, err, tt.want)
+		}
+	}
+	// At once, from one revision: exactly one wins.
+	base, _ := c.Request(ctx, b.ID)
+	var wg sync.WaitGroup
+	var wins atomic.Int32
+	for i := range 8 {
+		wg.Go(func() {
+			r := base
+			r.Doc = []byte(fmt.Sprintf(`{"by":%d}`, i))
+			if _, err := c.SaveRequest(ctx, r); err == nil {
+				wins.Add(1)
+			} else if !errors.Is(err, errdefs.ErrExists) {
+				t.Errorf("a concurrent save: %v", err)
+			}
+		})
+	}
+	wg.Wait()
+	if wins.Load() != 1 {
+		t.Errorf("%d concurrent saves from one revision won, want 1", wins.Load())
 	}
 }

@@ -50,6 +50,7 @@ func Run(t *testing.T, open Opener) {
 		{"PulseKilledAfterCommit", testPulseWithSnapshot},
 		{"Usage", testUsage},
 		{"Tokens", testTokens},
+		{"Requests", testRequests},
 	} {
 		t.Run(tc.name, func(t *testing.T) { tc.f(t, open) })
 	}

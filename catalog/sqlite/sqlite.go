@@ -173,6 +173,17 @@ var migrations = []migration{
 		withdrawn  INTEGER NOT NULL,
 		PRIMARY KEY (archive_id, serial)
 	) WITHOUT ROWID;`,
+	// Stable update requests: the record is the stable package's document.
+	`CREATE TABLE requests (
+		id       INTEGER PRIMARY KEY AUTOINCREMENT,
+		revision INTEGER NOT NULL,
+		series   TEXT NOT NULL,
+		state    TEXT NOT NULL,
+		created  INTEGER NOT NULL,
+		updated  INTEGER NOT NULL,
+		doc      BLOB NOT NULL
+	);
+	CREATE INDEX requests_series_state ON requests(series, state);`,
 }
 
 // migration is SQL (a string) or a func(context.Context, migrationTx) error.

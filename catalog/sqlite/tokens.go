@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -17,8 +18,8 @@ var _ catalog.Tokens = (*Catalog)(nil)
 
 // CreateToken implements Tokens.
 func (c *Catalog) CreateToken(ctx context.Context, name string, role catalog.Role, secretHash blob.Digest) (catalog.Token, error) {
-	if role != catalog.RoleAdmin && role != catalog.RoleReleaseManager {
-		return catalog.Token{}, fmt.Errorf("catalog: unknown role %q (want %s or %s)", role, catalog.RoleReleaseManager, catalog.RoleAdmin)
+	if !slices.Contains(catalog.Roles, role) {
+		return catalog.Token{}, fmt.Errorf("catalog: unknown role %q (want one of %v)", role, catalog.Roles)
 	}
 	if strings.TrimSpace(name) == "" {
 		return catalog.Token{}, errors.New("catalog: a token needs a name")

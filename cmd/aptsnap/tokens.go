@@ -37,7 +37,7 @@ func tokenCmd(g *globals) *cobra.Command {
 		},
 	}
 	create.Flags().StringVar(&name, "name", "", "name of the token (who or what uses it)")
-	create.Flags().StringVar(&role, "role", "", "release-manager (bump, tag create and delete, repo add, remove, copy and publish, freeze exceptions) or admin (all that, and gc, untrack, verify, tokens)")
+	create.Flags().StringVar(&role, "role", "", "release-manager (bump, tag create and delete, repo add, remove, copy and publish, freeze exceptions, drafting and uploading stable updates), reviewer (that, and accepting, verifying, releasing and phasing stable updates) or admin (all that, and gc, untrack, verify, tokens)")
 	list := &cobra.Command{
 		Use:   "list",
 		Short: "List tokens: name, role, created",
