@@ -67,7 +67,8 @@ func newRoot() *cobra.Command {
 	root.PersistentFlags().StringVar(&g.logLevel, "log-level", "info", "debug, info, warn or error")
 	root.PersistentFlags().BoolVar(&g.logJSON, "log-json", false, "log JSON lines instead of text")
 	root.AddCommand(serveCmd(g), pulseCmd(g), snapshotCmd(g), bumpCmd(g), gcCmd(g), untrackCmd(g), verifyCmd(g),
-		tagCmd(g), tokenCmd(g), demoCmd(g), certCmd(g), repoCmd(g), serialsCmd(g), sourcesCmd(g), exceptionCmd(g))
+		tagCmd(g), tokenCmd(g), demoCmd(g), certCmd(g), repoCmd(g), serialsCmd(g), sourcesCmd(g), exceptionCmd(g),
+		updateCmd(g))
 	strict(root)
 	return root
 }
@@ -108,11 +109,21 @@ func serveCmd(g *globals) *cobra.Command {
 				return err
 			}
 			defer a.Close()
+			// The line is said when the signal comes, and always before
+			// the process ends.
+			stopped, said := make(chan struct{}), make(chan struct{})
 			go func() {
-				<-cmd.Context().Done()
-				a.Log.Info("shutting down: no new requests or pulses; those under way are interrupted", "cause", context.Cause(cmd.Context()))
+				defer close(said)
+				select {
+				case <-cmd.Context().Done():
+					a.Log.Info("shutting down: no new requests or pulses; those under way are interrupted", "cause", context.Cause(cmd.Context()))
+				case <-stopped:
+				}
 			}()
-			return a.Serve(cmd.Context(), !noSchedule)
+			err = a.Serve(cmd.Context(), !noSchedule)
+			close(stopped)
+			<-said
+			return err
 		},
 	}
 	c.Flags().BoolVar(&noSchedule, "no-schedule", false, "serve only, never pulse")
