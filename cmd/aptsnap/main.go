@@ -116,9 +116,12 @@ func serveCmd(g *globals) *cobra.Command {
 				defer close(said)
 				select {
 				case <-cmd.Context().Done():
-					a.Log.Info("shutting down: no new requests or pulses; those under way are interrupted", "cause", context.Cause(cmd.Context()))
 				case <-stopped:
+					if cmd.Context().Err() == nil {
+						return
+					}
 				}
+				a.Log.Info("shutting down: no new requests or pulses; those under way are interrupted", "cause", context.Cause(cmd.Context()))
 			}()
 			err = a.Serve(cmd.Context(), !noSchedule)
 			close(stopped)
