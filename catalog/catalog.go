@@ -276,6 +276,9 @@ type Request struct {
 	Updated  time.Time
 	// Doc is the request's whole record (JSON, see package stable).
 	Doc []byte
+	// Files are stored files the request holds (uploads waiting to be
+	// accepted): Collect counts them live while the request lists them.
+	Files []blob.Digest
 }
 
 // Tokens stores API tokens.
@@ -298,7 +301,8 @@ type SignedRelease struct {
 // Collection is what a collection deleted (or, dry, would delete) from the catalog.
 type Collection struct {
 	Snapshots []Snapshot
-	// Live is every stored file the remaining catalog references.
+	// Live is every stored file the remaining catalog references,
+	// snapshots and requests (Request.Files).
 	Live map[blob.Digest]bool
 }
 

@@ -943,6 +943,25 @@ func testRequests(t *testing.T, open Opener) {
 			t.Errorf("Requests(%q, %q) = %v, %v; want %v", tt.series, tt.state, ids, err, tt.want)
 		}
 	}
+	// The files a request holds are live until it drops them.
+	held := blob.Digest{7}
+	a2.Files = []blob.Digest{held}
+	if a2, err = c.SaveRequest(ctx, a2); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := c.Request(ctx, a.ID); len(got.Files) != 1 || got.Files[0] != held {
+		t.Errorf("Files = %v, want [%v]", got.Files, held)
+	}
+	if col, err := c.Collect(ctx, time.Now(), true); err != nil || !col.Live[held] {
+		t.Errorf("a file a request holds: live %v, %v; want live", col.Live[held], err)
+	}
+	a2.Files = nil
+	if _, err = c.SaveRequest(ctx, a2); err != nil {
+		t.Fatal(err)
+	}
+	if col, err := c.Collect(ctx, time.Now(), true); err != nil || col.Live[held] {
+		t.Errorf("a file no request holds any more: live %v, %v; want not live", col.Live[held], err)
+	}
 	// At once, from one revision: exactly one wins.
 	base, _ := c.Request(ctx, b.ID)
 	var wg sync.WaitGroup

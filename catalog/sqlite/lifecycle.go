@@ -157,6 +157,9 @@ func collectUnreferenced(ctx context.Context, tx *sql.Tx, dry bool, expired []in
 		return nil, fmt.Errorf("catalog: collect suite states: %w", err)
 	}
 	live := map[blob.Digest]bool{}
+	if err := requestFiles(ctx, tx, live); err != nil {
+		return nil, err
+	}
 	liveIdx := map[archiveIndex]bool{}
 	rows, err := tx.QueryContext(ctx, states, args...)
 	if err != nil {
@@ -423,4 +426,23 @@ func (c *Catalog) DeleteTag(ctx context.Context, tag string) (int, error) {
 		return 0, errdefs.Errorf(catalog.ErrNotFound, "no tag %s", tag)
 	}
 	return int(n), tx.Commit()
+}
+
+// requestFiles adds the files requests hold to live.
+func requestFiles(ctx context.Context, tx *sql.Tx, live map[blob.Digest]bool) error {
+	rows, err := tx.QueryContext(ctx, `SELECT files FROM requests WHERE length(files) > 0`)
+	if err != nil {
+		return fmt.Errorf("catalog: collect requests: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var files []byte
+		if err := rows.Scan(&files); err != nil {
+			return err
+		}
+		for _, d := range decodeDigests(files) {
+			live[d] = true
+		}
+	}
+	return rows.Err()
 }

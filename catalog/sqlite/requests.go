@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/aptsnap/aptsnap/blob"
 	"github.com/aptsnap/aptsnap/catalog"
 	"github.com/aptsnap/aptsnap/errdefs"
 )
@@ -16,8 +17,8 @@ var _ catalog.Requests = (*Catalog)(nil)
 // CreateRequest implements Requests.
 func (c *Catalog) CreateRequest(ctx context.Context, r catalog.Request) (catalog.Request, error) {
 	now := time.Now().UTC()
-	res, err := c.w.ExecContext(ctx, `INSERT INTO requests(revision, series, state, created, updated, doc) VALUES (1, ?, ?, ?, ?, ?)`,
-		r.Series, r.State, now.UnixMilli(), now.UnixMilli(), r.Doc)
+	res, err := c.w.ExecContext(ctx, `INSERT INTO requests(revision, series, state, created, updated, doc, files) VALUES (1, ?, ?, ?, ?, ?, ?)`,
+		r.Series, r.State, now.UnixMilli(), now.UnixMilli(), r.Doc, encodeDigests(r.Files))
 	if err != nil {
 		return r, fmt.Errorf("catalog: request: %w", err)
 	}
@@ -26,14 +27,16 @@ func (c *Catalog) CreateRequest(ctx context.Context, r catalog.Request) (catalog
 	return r, nil
 }
 
-const requestCols = `id, revision, series, state, created, updated, doc`
+const requestCols = `id, revision, series, state, created, updated, doc, files`
 
 func scanRequest(sc interface{ Scan(...any) error }) (catalog.Request, error) {
 	var r catalog.Request
 	var created, updated int64
-	if err := sc.Scan(&r.ID, &r.Revision, &r.Series, &r.State, &created, &updated, &r.Doc); err != nil {
+	var files []byte
+	if err := sc.Scan(&r.ID, &r.Revision, &r.Series, &r.State, &created, &updated, &r.Doc, &files); err != nil {
 		return r, err
 	}
+	r.Files = decodeDigests(files)
 	r.Created, r.Updated = time.UnixMilli(created).UTC(), time.UnixMilli(updated).UTC()
 	return r, nil
 }
@@ -72,8 +75,8 @@ func (c *Catalog) Requests(ctx context.Context, series, state string) ([]catalog
 // SaveRequest implements Requests.
 func (c *Catalog) SaveRequest(ctx context.Context, r catalog.Request) (catalog.Request, error) {
 	now := time.Now().UTC()
-	res, err := c.w.ExecContext(ctx, `UPDATE requests SET revision = revision + 1, series = ?, state = ?, updated = ?, doc = ?
-		WHERE id = ? AND revision = ?`, r.Series, r.State, now.UnixMilli(), r.Doc, r.ID, r.Revision)
+	res, err := c.w.ExecContext(ctx, `UPDATE requests SET revision = revision + 1, series = ?, state = ?, updated = ?, doc = ?, files = ?
+		WHERE id = ? AND revision = ?`, r.Series, r.State, now.UnixMilli(), r.Doc, encodeDigests(r.Files), r.ID, r.Revision)
 	if err != nil {
 		return r, fmt.Errorf("catalog: request %d: %w", r.ID, err)
 	}
@@ -86,4 +89,22 @@ func (c *Catalog) SaveRequest(ctx context.Context, r catalog.Request) (catalog.R
 	r.Revision++
 	r.Updated = now.Truncate(time.Millisecond)
 	return r, nil
+}
+
+// encodeDigests concatenates digests.
+func encodeDigests(ds []blob.Digest) []byte {
+	out := make([]byte, 0, len(ds)*len(blob.Digest{}))
+	for _, d := range ds {
+		out = append(out, d[:]...)
+	}
+	return out
+}
+
+// decodeDigests splits what encodeDigests wrote.
+func decodeDigests(b []byte) []blob.Digest {
+	var out []blob.Digest
+	for n := len(blob.Digest{}); len(b) >= n; b = b[n:] {
+		out = append(out, blob.Digest(b[:n]))
+	}
+	return out
 }

@@ -181,7 +181,8 @@ var migrations = []migration{
 		state    TEXT NOT NULL,
 		created  INTEGER NOT NULL,
 		updated  INTEGER NOT NULL,
-		doc      BLOB NOT NULL
+		doc      BLOB NOT NULL,
+		files    BLOB NOT NULL -- the digests of Request.Files, concatenated
 	);
 	CREATE INDEX requests_series_state ON requests(series, state);`,
 }
