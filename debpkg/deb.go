@@ -37,7 +37,7 @@ const (
 type arMember struct {
 	name       string
 	off, size  int64  // of the content
-	nameSuffix string // the compression suffix of the control.tar member
+	nameSuffix string // the compression suffix of a control.tar or data.tar member
 }
 
 // ReadControl reads a binary package (.deb or .udeb) of size bytes and
@@ -57,7 +57,7 @@ func ReadControl(r io.ReaderAt, size int64) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	control, err := findMembers(members)
+	control, _, err := findMembers(members)
 	if err != nil {
 		return nil, err
 	}
@@ -139,37 +139,39 @@ func readAr(r io.ReaderAt, size int64) ([]arMember, error) {
 	return members, nil
 }
 
-// findMembers checks the layout of a .deb and returns its control member.
-func findMembers(members []arMember) (arMember, error) {
+// findMembers checks the layout of a .deb and returns its control and data
+// members.
+func findMembers(members []arMember) (control, data arMember, err error) {
 	if len(members) == 0 || members[0].name != "debian-binary" {
 		if len(members) == 0 {
-			return arMember{}, errf(ErrInvalid, "empty ar archive: no debian-binary member (not a .deb)")
+			return arMember{}, arMember{}, errf(ErrInvalid, "empty ar archive: no debian-binary member (not a .deb)")
 		}
-		return arMember{}, errf(ErrInvalid, "first ar member is %q, not debian-binary (not a .deb)", members[0].name)
+		return arMember{}, arMember{}, errf(ErrInvalid, "first ar member is %q, not debian-binary (not a .deb)", members[0].name)
 	}
-	var control *arMember
+	var ctl *arMember
 	for i := 1; i < len(members); i++ {
 		m := &members[i]
 		switch {
 		case strings.HasPrefix(m.name, "_"):
 			continue
-		case control == nil && strings.HasPrefix(m.name, "control.tar"):
+		case ctl == nil && strings.HasPrefix(m.name, "control.tar"):
 			m.nameSuffix = strings.TrimPrefix(m.name, "control.tar")
-			control = m
-		case control == nil && strings.HasPrefix(m.name, "data.tar"):
-			return arMember{}, errf(ErrInvalid, "no control member (%s comes first)", m.name)
-		case control != nil && strings.HasPrefix(m.name, "data.tar"):
-			return *control, nil
-		case control == nil:
-			return arMember{}, errf(ErrInvalid, "unexpected ar member %q where control.tar is expected", m.name)
+			ctl = m
+		case ctl == nil && strings.HasPrefix(m.name, "data.tar"):
+			return arMember{}, arMember{}, errf(ErrInvalid, "no control member (%s comes first)", m.name)
+		case ctl != nil && strings.HasPrefix(m.name, "data.tar"):
+			m.nameSuffix = strings.TrimPrefix(m.name, "data.tar")
+			return *ctl, *m, nil
+		case ctl == nil:
+			return arMember{}, arMember{}, errf(ErrInvalid, "unexpected ar member %q where control.tar is expected", m.name)
 		default:
-			return arMember{}, errf(ErrInvalid, "unexpected ar member %q where data.tar is expected", m.name)
+			return arMember{}, arMember{}, errf(ErrInvalid, "unexpected ar member %q where data.tar is expected", m.name)
 		}
 	}
-	if control == nil {
-		return arMember{}, errf(ErrInvalid, "no control member (control.tar*)")
+	if ctl == nil {
+		return arMember{}, arMember{}, errf(ErrInvalid, "no control member (control.tar*)")
 	}
-	return arMember{}, errf(ErrInvalid, "no data member (data.tar*)")
+	return arMember{}, arMember{}, errf(ErrInvalid, "no data member (data.tar*)")
 }
 
 // checkDebianBinary checks the format version in member debian-binary.
@@ -192,38 +194,51 @@ func checkDebianBinary(r io.ReaderAt, m arMember) error {
 	return nil
 }
 
-// extractControl decompresses the control member and returns its control
-// file.
-func extractControl(r io.ReaderAt, m arMember) ([]byte, error) {
+// decompress returns a reader of the decompressed content of member m (a
+// control.tar or data.tar member, uncompressed, .gz, .xz or .zst) and a
+// function to call when done with it.
+func decompress(r io.ReaderAt, m arMember) (io.Reader, func(), error) {
 	src := io.NewSectionReader(r, m.off, m.size)
-	var dec io.Reader
 	switch m.nameSuffix {
 	case "":
-		dec = src
+		return src, func() {}, nil
 	case ".gz":
 		zr, err := gzip.NewReader(src)
 		if err != nil {
-			return nil, controlErr(m, err)
+			return nil, nil, controlErr(m, err)
 		}
-		dec = zr
+		return zr, func() {}, nil
 	case ".xz":
 		xr, err := newXZReader(src, m.size, MaxWindow)
 		if err != nil {
-			return nil, controlErr(m, err)
+			return nil, nil, controlErr(m, err)
 		}
-		dec = xr
+		return xr, func() {}, nil
 	case ".zst":
 		zr, err := zstd.NewReader(src, zstd.WithDecoderConcurrency(1), zstd.WithDecoderLowmem(true),
 			zstd.WithDecoderMaxWindow(MaxWindow))
 		if err != nil {
-			return nil, controlErr(m, err)
+			return nil, nil, controlErr(m, err)
 		}
-		defer zr.Close()
-		dec = zr
-	default:
-		return nil, errf(ErrUnsupported, "unsupported compression of control member %q", m.name)
+		return zr, zr.Close, nil
 	}
-	lim := &limitReader{r: dec, n: maxControlTar}
+	kind := "control"
+	if strings.HasPrefix(m.name, "data.tar") {
+		kind = "data"
+	}
+	return nil, nil, errf(ErrUnsupported, "unsupported compression of %s member %q", kind, m.name)
+}
+
+// extractControl decompresses the control member and returns its control
+// file.
+func extractControl(r io.ReaderAt, m arMember) ([]byte, error) {
+	dec, done, err := decompress(r, m)
+	if err != nil {
+		return nil, err
+	}
+	defer done()
+	lim := &limitReader{r: dec, n: maxControlTar,
+		err: errf(ErrTooLarge, "control tarball larger than %d bytes uncompressed", maxControlTar)}
 	tr := tar.NewReader(lim)
 	for {
 		h, err := tr.Next()
@@ -250,7 +265,8 @@ func extractControl(r io.ReaderAt, m arMember) ([]byte, error) {
 	}
 }
 
-// controlErr reports an error reading the control member.
+// controlErr reports an error reading the control member (or another
+// member m).
 func controlErr(m arMember, err error) error {
 	var de *debError
 	if errors.As(err, &de) {
@@ -262,15 +278,17 @@ func controlErr(m arMember, err error) error {
 	return wrapf(ErrInvalid, err, "corrupt %s", m.name)
 }
 
-// limitReader reads at most n bytes from r, then fails with ErrTooLarge.
+// limitReader reads at most n bytes from r, then fails with err (an
+// ErrTooLarge error).
 type limitReader struct {
-	r io.Reader
-	n int64
+	r   io.Reader
+	n   int64
+	err error
 }
 
 func (l *limitReader) Read(p []byte) (int, error) {
 	if l.n <= 0 {
-		return 0, errf(ErrTooLarge, "control tarball larger than %d bytes uncompressed", maxControlTar)
+		return 0, l.err
 	}
 	if int64(len(p)) > l.n {
 		p = p[:l.n]

@@ -27,7 +27,7 @@ func checkError(t *testing.T, err error) {
 	if !strings.HasPrefix(msg, "debpkg: ") || strings.Contains(msg, "\n") {
 		t.Fatalf("error message %q", msg)
 	}
-	for _, k := range []error{ErrInvalid, ErrTruncated, ErrUnsupported, ErrTooLarge, ErrUnsigned, ErrSignature, ErrMismatch} {
+	for _, k := range []error{ErrInvalid, ErrTruncated, ErrUnsupported, ErrTooLarge, ErrUnsigned, ErrSignature, ErrMismatch, ErrNoChangelog} {
 		if errors.Is(err, k) {
 			return
 		}
