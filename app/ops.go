@@ -217,7 +217,7 @@ func (a *App) RepoPublish(ctx context.Context, archive string) (api.RepoResult, 
 
 // RepoAdd implements api.Repos.
 func (a *App) RepoAdd(ctx context.Context, req api.AddRequest) (api.RepoResult, error) {
-	res, err := a.customs().Add(ctx, custom.AddRequest(req))
+	res, err := a.customs().Add(ctx, custom.AddRequest{Archive: req.Archive, Suite: req.Suite, Component: req.Component, Files: req.Files, Publish: req.Publish})
 	return apiRepoResult(res), err
 }
 

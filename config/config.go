@@ -161,6 +161,65 @@ type Custom struct {
 	MultipleVersions bool `toml:"multiple_versions"`
 	PulsesPerDay     int  `toml:"pulses_per_day"`
 	ValidDays        int  `toml:"valid_days"`
+
+	// Series are the suites S whose S-proposed and S-updates pockets take
+	// packages only through stable update requests (see package stable).
+	// When empty, every suite S listed with S-proposed and S-updates is
+	// one.
+	Series []string `toml:"series"`
+	// MinDaysProposed is how long a request's uploads stay in S-proposed
+	// before they may be released (DefaultMinDaysProposed).
+	MinDaysProposed int `toml:"min_days_proposed"`
+	// PhaseStart is the Phased-Update-Percentage a release starts at
+	// (DefaultPhaseStart; 100: not phased), raised by PhaseStep every
+	// PhaseEvery (a Go duration) until 100.
+	PhaseStart int    `toml:"phase_start"`
+	PhaseStep  int    `toml:"phase_step"`
+	PhaseEvery string `toml:"phase_every"`
+}
+
+// Pockets of a series S: the suites S-proposed and S-updates.
+const (
+	Proposed = "-proposed"
+	Updates  = "-updates"
+)
+
+// SeriesOf returns the series a suite is a pocket of (S for S-proposed
+// and S-updates, and for S itself) and the pocket ("", Proposed or
+// Updates); ok is false when the suite is in no series.
+func (cu *Custom) SeriesOf(suite string) (series, pocket string, ok bool) {
+	for _, s := range cu.AllSeries() {
+		switch suite {
+		case s:
+			return s, "", true
+		case s + Proposed:
+			return s, Proposed, true
+		case s + Updates:
+			return s, Updates, true
+		}
+	}
+	return "", "", false
+}
+
+// AllSeries lists the archive's series: Series, or the suites listed
+// with both their pockets.
+func (cu *Custom) AllSeries() []string {
+	if len(cu.Series) > 0 {
+		return cu.Series
+	}
+	var out []string
+	for _, s := range cu.Suites {
+		if slices.Contains(cu.Suites, s+Proposed) && slices.Contains(cu.Suites, s+Updates) {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// PhaseInterval is PhaseEvery parsed (checked when the configuration loads).
+func (cu *Custom) PhaseInterval() time.Duration {
+	d, _ := time.ParseDuration(cu.PhaseEvery)
+	return d
 }
 
 // Defaults applied to fields left empty.
@@ -172,6 +231,12 @@ const (
 	DefaultParallel     = 8
 	DefaultMaxIndexMiB  = 256
 	DefaultGCEvery      = "6h"
+	// Stable updates: a week in -proposed; phased from 10 %, +10 every
+	// six hours (as Ubuntu phases its stable updates).
+	DefaultMinDaysProposed = 7
+	DefaultPhaseStart      = 10
+	DefaultPhaseStep       = 10
+	DefaultPhaseEvery      = "6h"
 )
 
 // Load reads and validates the file at path. Relative paths inside it are
@@ -304,6 +369,18 @@ func (c *Config) applyDefaults(archives, customs []map[string]bool) {
 		if !set(customs, i, "valid_days") {
 			cu.ValidDays = DefaultValidDays
 		}
+		if !set(customs, i, "min_days_proposed") {
+			cu.MinDaysProposed = DefaultMinDaysProposed
+		}
+		if !set(customs, i, "phase_start") {
+			cu.PhaseStart = DefaultPhaseStart
+		}
+		if !set(customs, i, "phase_step") {
+			cu.PhaseStep = DefaultPhaseStep
+		}
+		if cu.PhaseEvery == "" {
+			cu.PhaseEvery = DefaultPhaseEvery
+		}
 	}
 	for i := range c.Archives {
 		a := &c.Archives[i]
@@ -424,6 +501,20 @@ func (c *Config) Validate() error {
 			return fmt.Errorf("%s: pulses_per_day must be between 0 and 96", where)
 		case cu.ValidDays < 1:
 			return fmt.Errorf("%s: valid_days must be at least 1", where)
+		case cu.MinDaysProposed < 0:
+			return fmt.Errorf("%s: min_days_proposed must be 0 or more", where)
+		case cu.PhaseStart < 0 || cu.PhaseStart > 100:
+			return fmt.Errorf("%s: phase_start must be between 0 and 100 (100: not phased)", where)
+		case cu.PhaseStep < 1 || cu.PhaseStep > 100:
+			return fmt.Errorf("%s: phase_step must be between 1 and 100", where)
+		}
+		if d, err := time.ParseDuration(cu.PhaseEvery); err != nil || d < time.Minute {
+			return fmt.Errorf("%s: phase_every must be a duration of a minute or more, such as \"6h\": %q", where, cu.PhaseEvery)
+		}
+		for _, s := range cu.Series {
+			if !slices.Contains(cu.Suites, s) || !slices.Contains(cu.Suites, s+Proposed) || !slices.Contains(cu.Suites, s+Updates) {
+				return fmt.Errorf("%s: series %q needs the suites %s, %s%s and %s%s in suites", where, s, s, s, Proposed, s, Updates)
+			}
 		}
 		if u, err := url.Parse(cu.PublicURL); err != nil || u.Host == "" {
 			return fmt.Errorf("%s: public_url must be an absolute URL: %q", where, cu.PublicURL)

@@ -114,6 +114,9 @@ type AddRequest struct {
 	// Publish publishes the change at once, whatever the day's serial
 	// budget (see Publish), while the day has a serial left.
 	Publish bool
+	// Update names the stable update request making the change: only one
+	// may import into a series' pockets (S-proposed, S-updates).
+	Update string
 }
 
 // CopyRequest copies a package (binaries and source) into a suite.
@@ -166,6 +169,13 @@ func (x *Archives) Remove(ctx context.Context, archive, suite string, packages [
 	if len(packages) == 0 {
 		return res, errdefs.Errorf(errdefs.ErrInvalid, "repo remove: name the packages to remove (NAME or NAME=VERSION)")
 	}
+	cu, err := x.custom(archive)
+	if err != nil {
+		return res, err
+	}
+	if err := guard(cu, "repo remove", suite, ""); err != nil {
+		return res, err
+	}
 	snap, err := x.edit(ctx, archive, &res, func(suites map[string]*repo.Suite) error {
 		s, err := suiteOf(suites, archive, suite)
 		if err != nil {
@@ -197,6 +207,11 @@ func (x *Archives) Copy(ctx context.Context, req CopyRequest) (Result, error) {
 	cu, err := x.custom(req.Archive)
 	if err != nil {
 		return res, err
+	}
+	if !req.DryRun {
+		if err := guard(cu, "repo copy", req.Suite, ""); err != nil {
+			return res, err
+		}
 	}
 	var copiedFrom string
 	doCopy := func(suites map[string]*repo.Suite) error {

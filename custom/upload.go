@@ -34,6 +34,9 @@ func (x *Archives) Add(ctx context.Context, req AddRequest) (Result, error) {
 	if err != nil {
 		return res, err
 	}
+	if err := guard(cu, "repo add", req.Suite, req.Update); err != nil {
+		return res, err
+	}
 	comp := req.Component
 	if comp == "" {
 		comp = cu.Components[0]
