@@ -97,6 +97,7 @@ type Ops interface {
 	TagDelete(ctx context.Context, tag string, dryRun bool) (int, error)
 
 	Repos
+	Updates
 }
 
 // Archive describes one archive served: mirrored from upstream ("mirror")

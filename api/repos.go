@@ -105,24 +105,31 @@ func (s *server) repoPublish(c *call) error {
 // body, streamed from disk.
 func (c *Client) RepoAdd(ctx context.Context, req AddRequest) (RepoResult, error) {
 	var out RepoResult
-	for _, f := range req.Files {
+	fields := [][2]string{{"component", req.Component}}
+	if req.Publish {
+		fields = append(fields, [2]string{"publish", "1"})
+	}
+	return out, c.sendFiles(ctx, suitePath(req.Archive, req.Suite)+"/packages", fields, req.Files, &out)
+}
+
+// sendFiles posts fields and files as one multipart/form-data body,
+// the files streamed from disk as "file" parts.
+func (c *Client) sendFiles(ctx context.Context, path string, fields [][2]string, files []string, out any) error {
+	for _, f := range files {
 		if _, err := os.Stat(f); err != nil {
-			return out, fmt.Errorf("repo add: %w", err)
+			return err
 		}
 	}
 	pr, pw := io.Pipe()
 	mw := multipart.NewWriter(pw)
 	go func() {
 		err := func() error {
-			if err := mw.WriteField("component", req.Component); err != nil {
-				return err
-			}
-			if req.Publish {
-				if err := mw.WriteField("publish", "1"); err != nil {
+			for _, kv := range fields {
+				if err := mw.WriteField(kv[0], kv[1]); err != nil {
 					return err
 				}
 			}
-			for _, f := range req.Files {
+			for _, f := range files {
 				part, err := mw.CreateFormFile("file", filepath.Base(f))
 				if err != nil {
 					return err
@@ -141,9 +148,9 @@ func (c *Client) RepoAdd(ctx context.Context, req AddRequest) (RepoResult, error
 		}()
 		pw.CloseWithError(err)
 	}()
-	err := c.send(ctx, http.MethodPost, suitePath(req.Archive, req.Suite)+"/packages", pr, mw.FormDataContentType(), &out)
+	err := c.send(ctx, http.MethodPost, path, pr, mw.FormDataContentType(), out)
 	pr.Close()
-	return out, err
+	return err
 }
 
 func (s *server) archives(c *call) error {
@@ -287,76 +294,94 @@ func (e *errWriter) Write(p []byte) (int, error) {
 // repoAdd saves the uploaded files in a temporary directory, then imports
 // them as if they had been named on the command line.
 func (s *server) repoAdd(c *call) error {
+	req := AddRequest{Archive: c.r.PathValue("archive"), Suite: c.r.PathValue("suite")}
+	var publish string
+	files, cleanup, err := s.receive(c, map[string]*string{"component": &req.Component, "publish": &publish})
+	defer cleanup()
+	if err != nil {
+		return err
+	}
+	req.Files, req.Publish = files, publish == "1"
+	res, err := s.ops.RepoAdd(c.r.Context(), req)
+	s.audit(c, "repo add", err, "archive", req.Archive, "suite", req.Suite, "files", baseNames(files), "serial", res.Serial)
+	if err != nil {
+		return err
+	}
+	return writeJSON(c.w, http.StatusOK, res)
+}
+
+func baseNames(files []string) []string {
+	names := make([]string, len(files))
+	for i, f := range files {
+		names[i] = filepath.Base(f)
+	}
+	return names
+}
+
+// receive spools a multipart/form-data upload into a temporary directory:
+// "file" parts (at most MaxUploadFiles) as files, whose paths it returns,
+// and the named fields (256 bytes at most, each once) into fields.
+// cleanup removes the directory; call it also on error.
+func (s *server) receive(c *call, fields map[string]*string) (files []string, cleanup func(), err error) {
+	cleanup = func() {}
 	mr, err := c.r.MultipartReader()
 	if err != nil {
-		return errdefs.Errorf(ErrInvalid, "want multipart/form-data: %w", err)
+		return nil, cleanup, errdefs.Errorf(ErrInvalid, "want multipart/form-data: %w", err)
 	}
 	if s.uploadDir != "" {
 		if err := os.MkdirAll(s.uploadDir, 0o700); err != nil {
-			return s.spoolErr("upload", err)
+			return nil, cleanup, s.spoolErr("upload", err)
 		}
 	}
 	dir, err := os.MkdirTemp(s.uploadDir, "aptsnap-upload-")
 	if err != nil {
-		return s.spoolErr("upload", err)
+		return nil, cleanup, s.spoolErr("upload", err)
 	}
-	defer os.RemoveAll(dir)
-	req := AddRequest{Archive: c.r.PathValue("archive"), Suite: c.r.PathValue("suite")}
+	cleanup = func() { os.RemoveAll(dir) }
+	seen := map[string]bool{}
 	for parts := 0; ; parts++ {
 		part, err := mr.NextPart()
 		if err == io.EOF {
 			break
 		}
 		if err != nil {
-			return s.uploadErr("upload", err)
+			return nil, cleanup, s.uploadErr("upload", err)
 		}
-		if parts > MaxUploadFiles+1 { // the files, component and publish
-			return errdefs.Errorf(ErrInvalid, "upload of more than %d parts", MaxUploadFiles+2)
+		if parts > MaxUploadFiles+len(fields) {
+			return nil, cleanup, errdefs.Errorf(ErrInvalid, "upload of more than %d parts", MaxUploadFiles+len(fields))
 		}
-		switch part.FormName() {
-		case "component":
-			if req.Component != "" {
-				return errdefs.Errorf(ErrInvalid, "upload: component given twice")
+		name := part.FormName()
+		if name == "file" {
+			if len(files) == MaxUploadFiles {
+				return nil, cleanup, errdefs.Errorf(ErrInvalid, "upload of more than %d files", MaxUploadFiles)
 			}
-			b, err := io.ReadAll(io.LimitReader(part, 256))
-			if err != nil {
-				return errdefs.Errorf(ErrInvalid, "upload: %w", err)
+			fname := part.FileName()
+			if len(fname) > 255 {
+				return nil, cleanup, errdefs.Errorf(ErrInvalid, "upload: a file name of %d bytes", len(fname))
 			}
-			req.Component = string(b)
-		case "publish":
-			b, err := io.ReadAll(io.LimitReader(part, 8))
-			if err != nil {
-				return errdefs.Errorf(ErrInvalid, "upload: %w", err)
+			if fname == "" || fname != filepath.Base(fname) || fname == "." || fname == ".." || strings.HasPrefix(fname, ".") {
+				return nil, cleanup, errdefs.Errorf(ErrInvalid, "upload: bad file name %q", fname)
 			}
-			req.Publish = string(b) == "1"
-		case "file":
-			if len(req.Files) == MaxUploadFiles {
-				return errdefs.Errorf(ErrInvalid, "upload of more than %d files", MaxUploadFiles)
-			}
-			name := part.FileName()
-			if len(name) > 255 {
-				return errdefs.Errorf(ErrInvalid, "upload: a file name of %d bytes", len(name))
-			}
-			if name == "" || name != filepath.Base(name) || name == "." || name == ".." || strings.HasPrefix(name, ".") {
-				return errdefs.Errorf(ErrInvalid, "upload: bad file name %q", name)
-			}
-			p := filepath.Join(dir, name)
+			p := filepath.Join(dir, fname)
 			if err := s.spool(p, part); err != nil {
-				return err
+				return nil, cleanup, err
 			}
-			req.Files = append(req.Files, p)
-		default:
-			return errdefs.Errorf(ErrInvalid, "upload: unexpected field %q", part.FormName())
+			files = append(files, p)
+			continue
 		}
+		dst, ok := fields[name]
+		if !ok {
+			return nil, cleanup, errdefs.Errorf(ErrInvalid, "upload: unexpected field %q", name)
+		}
+		if seen[name] {
+			return nil, cleanup, errdefs.Errorf(ErrInvalid, "upload: %s given twice", name)
+		}
+		seen[name] = true
+		b, err := io.ReadAll(io.LimitReader(part, 256))
+		if err != nil {
+			return nil, cleanup, errdefs.Errorf(ErrInvalid, "upload: %w", err)
+		}
+		*dst = string(b)
 	}
-	res, err := s.ops.RepoAdd(c.r.Context(), req)
-	names := make([]string, len(req.Files))
-	for i, f := range req.Files {
-		names[i] = filepath.Base(f)
-	}
-	s.audit(c, "repo add", err, "archive", req.Archive, "suite", req.Suite, "files", names, "serial", res.Serial)
-	if err != nil {
-		return err
-	}
-	return writeJSON(c.w, http.StatusOK, res)
+	return files, cleanup, nil
 }

@@ -117,6 +117,7 @@ func (s *server) routes() http.Handler {
 	mux.HandleFunc("POST /api/v1/tokens", s.handle(catalog.RoleAdmin, s.createToken))
 	mux.HandleFunc("GET /api/v1/tokens", s.handle(catalog.RoleAdmin, s.listTokens))
 	mux.HandleFunc("DELETE /api/v1/tokens/{name}", s.handle(catalog.RoleAdmin, s.revokeToken))
+	s.updateRoutes(mux)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, fmt.Sprintf("no API endpoint %s %s", r.Method, r.URL.Path))
 	})

@@ -29,6 +29,10 @@ func (a *App) Schedule(ctx context.Context) {
 				if err := a.customs().PublishDue(ctx); err != nil {
 					a.Log.Error("publishing custom archive changes", "err", err)
 				}
+				// Stable updates' phasing (see stable.Engine.PhaseDue).
+				if err := a.updates().PhaseDue(ctx); err != nil {
+					a.Log.Error("phasing stable updates", "err", err)
+				}
 			})
 		})
 	}
