@@ -697,8 +697,12 @@ func (e *Engine) Reject(ctx context.Context, by Actor, id int64, reason string) 
 	if strings.TrimSpace(reason) == "" {
 		return nil, refuse(r, "reject", "say why (--reason)")
 	}
-	if err := needReviewer(r, "reject", by); err != nil && r.State != Draft {
-		return nil, err
+	// A draft is withdrawn by its author; anything else is rejected by
+	// a reviewer other than its author.
+	if !(r.State == Draft && by.Name == r.Creator) {
+		if err := needReviewer(r, "reject", by); err != nil {
+			return nil, err
+		}
 	}
 	note := strings.TrimSpace(reason)
 	if len(r.Proposed) > 0 {
