@@ -14,6 +14,9 @@
 //   - ParseChanges reads a .changes, verifying its signature against a
 //     keyring when one is given; Changes.Check verifies a listed file.
 //   - PoolDir is Debian's pool directory of a source package.
+//   - ReadChangelog extracts the Debian changelog a .deb ships (bounded);
+//     ParseChangelog and EntriesSince read its entries (deb-changelog(5)),
+//     for a stable update's [Major Changes] draft.
 //
 // Every error is one line starting with "debpkg: " and wraps one of the Err*
 // kinds below, so callers can tell them apart with errors.Is.
