@@ -362,3 +362,30 @@ func TestVerifyReleasePhase(t *testing.T) {
 		}
 	}
 }
+
+// TestRejectRemovesFromProposed: a rejected request takes what it put into
+// S-proposed out, and its stored uploads are no longer held for GC.
+func TestRejectRemovesFromProposed(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	r := f.submitted()
+	if len(r.held()) == 0 {
+		t.Fatal("a submitted request's uploads are not held")
+	}
+	if _, err := f.e.Accept(ctx, reviewer, r.ID); err != nil {
+		t.Fatal(err)
+	}
+	if es, _ := f.x.List(ctx, "ours", "stable-proposed"); len(es) != 2 {
+		t.Fatalf("stable-proposed after accept: %v", es)
+	}
+	r, err := f.e.Reject(ctx, reviewer, r.ID, "regression found")
+	if err != nil || r.State != Rejected || !strings.Contains(r.History[len(r.History)-1].Note, "regression found; removed from stable-proposed in ") {
+		t.Fatalf("reject: %v %+v", err, r.History[len(r.History)-1])
+	}
+	if es, _ := f.x.List(ctx, "ours", "stable-proposed"); len(es) != 0 {
+		t.Errorf("stable-proposed after reject: %v", es)
+	}
+	if cr, _ := f.env.Catalog.Request(ctx, r.ID); len(cr.Files) != 0 {
+		t.Errorf("a rejected request still holds %d files", len(cr.Files))
+	}
+}
