@@ -68,7 +68,7 @@ func newRoot() *cobra.Command {
 	root.PersistentFlags().BoolVar(&g.logJSON, "log-json", false, "log JSON lines instead of text")
 	root.AddCommand(serveCmd(g), pulseCmd(g), snapshotCmd(g), bumpCmd(g), gcCmd(g), untrackCmd(g), verifyCmd(g),
 		tagCmd(g), tokenCmd(g), demoCmd(g), certCmd(g), repoCmd(g), serialsCmd(g), sourcesCmd(g), exceptionCmd(g),
-		updateCmd(g))
+		updateCmd(g), configCmd(g), manCmd())
 	strict(root)
 	return root
 }
@@ -123,7 +123,20 @@ func serveCmd(g *globals) *cobra.Command {
 				}
 				a.Log.Info("shutting down: no new requests or pulses; those under way are interrupted", "cause", context.Cause(cmd.Context()))
 			}()
-			err = a.Serve(cmd.Context(), !noSchedule)
+			// SIGHUP re-reads the configuration (systemctl reload).
+			hup := make(chan os.Signal, 1)
+			signal.Notify(hup, syscall.SIGHUP)
+			defer signal.Stop(hup)
+			reload := make(chan struct{}, 1)
+			go func() {
+				for range hup {
+					select {
+					case reload <- struct{}{}:
+					default: // one reload is pending already
+					}
+				}
+			}()
+			err = a.Serve(cmd.Context(), app.ServeOptions{Schedule: !noSchedule, Reload: reload, Open: g.open})
 			close(stopped)
 			<-said
 			return err
