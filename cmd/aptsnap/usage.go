@@ -71,12 +71,20 @@ func strict(c *cobra.Command) {
 	}
 }
 
+// buildVersion is set by a package build (-ldflags "-X
+// main.buildVersion=0.1.0-1"): the version the package carries.
+var buildVersion string
+
 // version is what aptsnap --version prints: the module version, the
-// commit it was built from and the Go that built it.
+// commit it was built from and the Go that built it; or a package build's
+// version and its Go.
 func version() string {
 	info, ok := debug.ReadBuildInfo()
 	if !ok {
 		return "unknown"
+	}
+	if buildVersion != "" {
+		return fmt.Sprintf("%s (%s)", buildVersion, info.GoVersion)
 	}
 	v, commit, dirty := strings.Trim(info.Main.Version, "()"), "", ""
 	for _, s := range info.Settings {
