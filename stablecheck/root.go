@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/aptsnap/aptsnap/internal/aptroot"
 	"github.com/aptsnap/aptsnap/stable"
 )
 
@@ -24,49 +25,15 @@ type root struct {
 // newRoot makes a root in dir with sources (one-line format) and runs
 // apt-get update in it.
 func newRoot(ctx context.Context, dir, sources, arch string) (*root, error) {
-	for _, d := range []string{"etc/apt.conf.d", "etc/sources.list.d", "etc/preferences.d", "etc/trusted.gpg.d",
-		"state/lists/partial", "cache/archives/partial", "log"} {
-		if err := os.MkdirAll(filepath.Join(dir, d), 0o755); err != nil {
-			return nil, err
-		}
-	}
-	if err := os.WriteFile(filepath.Join(dir, "status"), nil, 0o644); err != nil {
+	if err := aptroot.Prepare(dir); err != nil {
 		return nil, err
 	}
 	if err := os.WriteFile(filepath.Join(dir, "etc/sources.list"), []byte(sources), 0o644); err != nil {
 		return nil, err
 	}
-	q := func(s string) string { return `"` + s + `"` }
-	conf := []string{
-		"Dir " + q(dir+"/"),
-		"Dir::Etc " + q(dir+"/etc/"),
-		"Dir::Etc::main " + q("apt.conf"),
-		"Dir::Etc::parts " + q("apt.conf.d/"),
-		"Dir::Etc::SourceList " + q("sources.list"),
-		"Dir::Etc::SourceParts " + q("sources.list.d/"),
-		"Dir::Etc::Preferences " + q("preferences"),
-		"Dir::Etc::PreferencesParts " + q("preferences.d/"),
-		"Dir::Etc::Trusted " + q(""),
-		"Dir::Etc::TrustedParts " + q("trusted.gpg.d/"),
-		"Dir::State " + q(dir+"/state/"),
-		"Dir::State::lists " + q(dir+"/state/lists/"),
-		"Dir::State::status " + q(dir+"/status"),
-		"Dir::Cache " + q(dir+"/cache/"),
-		"Dir::Cache::archives " + q(dir+"/cache/archives/"),
-		"Dir::Log " + q(dir+"/log/"),
-		"Debug::NoLocking " + q("1"),
-		"APT::Sandbox::User " + q(sandboxUser()),
-		"Acquire::Check-Valid-Until " + q("true"),
-		"Acquire::Check-Date " + q("true"),
-		"Acquire::AllowInsecureRepositories " + q("false"),
-		"Acquire::Languages " + q("none"),
-		"Acquire::PDiffs " + q("false"),
-		"APT::Architecture " + q(arch),
-		"APT::Architectures " + q(arch),
-		"quiet " + q("1"),
-	}
 	r := &root{dir: dir, conf: filepath.Join(dir, "apt.conf")}
-	if err := os.WriteFile(r.conf, []byte(strings.Join(conf, ";\n")+";\n"), 0o644); err != nil {
+	conf := aptroot.Conf(dir, arch, "APT::Sandbox::User "+aptroot.Q(sandboxUser()), "quiet "+aptroot.Q("1"))
+	if err := os.WriteFile(r.conf, []byte(conf), 0o644); err != nil {
 		return nil, err
 	}
 	if out, err := r.run(ctx, 10*time.Minute, "apt-get", "update", "-o", "APT::Update::Error-Mode=any"); err != nil {

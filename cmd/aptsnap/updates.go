@@ -94,11 +94,7 @@ a series: a custom archive's suite S with its pockets S-proposed and S-updates.
 		Short: "Show a request: its sections, uploads, verifications and history",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			id, err := parseID(args[0])
-			if err != nil {
-				return err
-			}
-			return g.withBackend(cmd, func(ctx context.Context, b *backend, w io.Writer) error {
+			return g.withRequest(cmd, args[0], func(ctx context.Context, b *backend, w io.Writer, id int64) error {
 				r, err := b.UpdateShow(ctx, id)
 				if err != nil {
 					return err
@@ -121,14 +117,10 @@ a series: a custom archive's suite S with its pockets S-proposed and S-updates.
 		Short: "Edit a request's sections in $EDITOR, or set one section from a file (- for standard input)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			id, err := parseID(args[0])
-			if err != nil {
-				return err
-			}
 			if (section == "") != (file == "") {
 				return usageError{errors.New("give --section and --file together, or neither (to edit in $EDITOR)")}
 			}
-			return g.withBackend(cmd, func(ctx context.Context, b *backend, w io.Writer) error {
+			return g.withRequest(cmd, args[0], func(ctx context.Context, b *backend, w io.Writer, id int64) error {
 				var text string
 				if file != "" {
 					data, err := readInput(cmd.InOrStdin(), file)
@@ -162,15 +154,11 @@ a series: a custom archive's suite S with its pockets S-proposed and S-updates.
 		Short: "Upload the family's .changes (signed by a key of the archive's keyring) with the files they list",
 		Args:  cobra.MinimumNArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			id, err := parseID(args[0])
-			if err != nil {
-				return err
-			}
 			files, err := custom.UploadFiles(args[1:])
 			if err != nil {
 				return err
 			}
-			return g.withBackend(cmd, func(ctx context.Context, b *backend, w io.Writer) error {
+			return g.withRequest(cmd, args[0], func(ctx context.Context, b *backend, w io.Writer, id int64) error {
 				r, err := b.UpdateUpload(ctx, id, files)
 				if err != nil {
 					return err
@@ -199,15 +187,11 @@ a series: a custom archive's suite S with its pockets S-proposed and S-updates.
 			Short: short,
 			Args:  cobra.ExactArgs(1),
 			RunE: func(cmd *cobra.Command, args []string) error {
-				id, err := parseID(args[0])
-				if err != nil {
-					return err
-				}
 				arg := api.UpdateArg{Reason: reason}
 				if action == "release" && cmd.Flags().Changed("phase") {
 					arg.Phase = &phase
 				}
-				return g.withBackend(cmd, func(ctx context.Context, b *backend, w io.Writer) error {
+				return g.withRequest(cmd, args[0], func(ctx context.Context, b *backend, w io.Writer, id int64) error {
 					r, err := b.UpdateDo(ctx, id, action, arg)
 					if err != nil {
 						return err
@@ -227,15 +211,11 @@ a series: a custom archive's suite S with its pockets S-proposed and S-updates.
 		Short: "Set a released request's Phased-Update-Percentage in S-updates",
 		Args:  cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			id, err := parseID(args[0])
-			if err != nil {
-				return err
-			}
 			pct, err := strconv.Atoi(strings.TrimSuffix(args[1], "%"))
 			if err != nil || pct < 0 || pct > 100 {
 				return usageError{fmt.Errorf("the percentage is from 0 to 100, not %q", args[1])}
 			}
-			return g.withBackend(cmd, func(ctx context.Context, b *backend, w io.Writer) error {
+			return g.withRequest(cmd, args[0], func(ctx context.Context, b *backend, w io.Writer, id int64) error {
 				r, err := b.UpdateDo(ctx, id, "phase", api.UpdateArg{Phase: &pct})
 				if err != nil {
 					return err
@@ -272,11 +252,7 @@ The report goes to the server: every check passed, verification-done with a
 comment of what ran at which versions; else verification-failed.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			id, err := parseID(args[0])
-			if err != nil {
-				return err
-			}
-			return g.withBackend(cmd, func(ctx context.Context, b *backend, w io.Writer) error {
+			return g.withRequest(cmd, args[0], func(ctx context.Context, b *backend, w io.Writer, id int64) error {
 				r, err := b.UpdateShow(ctx, id)
 				if err != nil {
 					return err
@@ -356,6 +332,15 @@ func signingKey(ctx context.Context, file, archiveURL string) ([]byte, error) {
 		return nil, fmt.Errorf("the archive's signing key: GET %s: %s (give --key)", u, resp.Status)
 	}
 	return io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+}
+
+// withRequest runs f with the backend and the request number arg.
+func (g *globals) withRequest(cmd *cobra.Command, arg string, f func(ctx context.Context, b *backend, w io.Writer, id int64) error) error {
+	id, err := parseID(arg)
+	if err != nil {
+		return err
+	}
+	return g.withBackend(cmd, func(ctx context.Context, b *backend, w io.Writer) error { return f(ctx, b, w, id) })
 }
 
 func parseID(s string) (int64, error) {

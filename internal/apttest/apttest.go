@@ -31,6 +31,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/aptsnap/aptsnap/internal/aptroot"
 )
 
 // Timeout bounds every apt command a test runs.
@@ -62,63 +64,31 @@ func New(t testing.TB, sourcesList string, extraOpts ...string) *APT {
 	}
 	root := t.TempDir()
 	a := &APT{t: t, root: root, conf: filepath.Join(root, "apttest.conf")}
-	for _, d := range []string{
-		"etc/apt.conf.d", "etc/sources.list.d", "etc/preferences.d", "etc/trusted.gpg.d",
-		"state/lists/partial", "cache/archives/partial", "log", "download",
-	} {
-		if err := os.MkdirAll(filepath.Join(root, d), 0o755); err != nil {
-			t.Fatalf("apttest: %v", err)
-		}
+	if err := aptroot.Prepare(root); err != nil {
+		t.Fatalf("apttest: %v", err)
 	}
-	a.WriteFile("status", nil)
+	if err := os.MkdirAll(filepath.Join(root, "download"), 0o755); err != nil {
+		t.Fatalf("apttest: %v", err)
+	}
 	a.SetSources(sourcesList)
 
 	arch := "amd64"
 	if out, err := exec.Command("dpkg", "--print-architecture").Output(); err == nil {
 		arch = strings.TrimSpace(string(out))
 	}
-	q := func(s string) string { return `"` + s + `"` }
-	conf := []string{
-		// Everything lives under the root; in particular the host's
-		// /etc/apt/apt.conf and apt.conf.d are never read, as this file is
-		// read first and moves Dir::Etc.
-		"Dir " + q(root+"/"),
-		"Dir::Etc " + q(root+"/etc/"),
-		"Dir::Etc::main " + q("apt.conf"),
-		"Dir::Etc::parts " + q("apt.conf.d/"),
-		"Dir::Etc::SourceList " + q("sources.list"),
-		"Dir::Etc::SourceParts " + q("sources.list.d/"),
-		"Dir::Etc::Preferences " + q("preferences"),
-		"Dir::Etc::PreferencesParts " + q("preferences.d/"),
-		"Dir::Etc::Trusted " + q(""),
-		"Dir::Etc::TrustedParts " + q("trusted.gpg.d/"),
-		"Dir::State " + q(root+"/state/"),
-		"Dir::State::lists " + q(root+"/state/lists/"),
-		"Dir::State::status " + q(root+"/status"),
-		"Dir::Cache " + q(root+"/cache/"),
-		"Dir::Cache::archives " + q(root+"/cache/archives/"),
-		"Dir::Log " + q(root+"/log/"),
-		// Run as we are, without locks, without the _apt sandbox user.
-		"Debug::NoLocking " + q("1"),
-		"APT::Sandbox::User " + q("root"),
-		// Security checks as on a stock system, explicitly.
-		"Acquire::Check-Valid-Until " + q("true"),
-		"Acquire::Check-Date " + q("true"),
-		"Acquire::AllowInsecureRepositories " + q("false"),
-		"Acquire::AllowDowngradeToInsecureRepositories " + q("false"),
+	q := aptroot.Q
+	conf := aptroot.Conf(root, arch,
+		// Run as we are, without the _apt sandbox user.
+		"APT::Sandbox::User "+q("root"),
 		// Only what a test repository has, fetched directly, quickly.
-		"Acquire::Languages " + q("none"),
-		"Acquire::PDiffs " + q("false"),
-		"Acquire::Retries " + q("0"),
-		"Acquire::http::Proxy " + q("DIRECT"),
-		"Acquire::https::Proxy " + q("DIRECT"),
-		"Acquire::http::Timeout " + q("30"),
-		"APT::Architecture " + q(arch),
-		"APT::Architectures " + q(arch),
-		"APT::Get::Assume-Yes " + q("true"),
-		"quiet " + q("1"),
-	}
-	a.WriteFile("apttest.conf", []byte(strings.Join(conf, ";\n")+";\n"))
+		"Acquire::Retries "+q("0"),
+		"Acquire::http::Proxy "+q("DIRECT"),
+		"Acquire::https::Proxy "+q("DIRECT"),
+		"Acquire::http::Timeout "+q("30"),
+		"APT::Get::Assume-Yes "+q("true"),
+		"quiet "+q("1"),
+	)
+	a.WriteFile("apttest.conf", []byte(conf))
 	for _, o := range extraOpts {
 		if strings.HasPrefix(o, "-") {
 			a.extra = append(a.extra, o)
