@@ -1,10 +1,12 @@
 // Package metrics exposes aptsnap's Prometheus metrics: pulses by result
 // and duration, the last successful pulse per archive, snapshots per
-// archive, bytes stored, requests and bytes served by kind, and GC results.
+// archive, bytes stored, requests and bytes served by kind, GC results,
+// and stable update requests by state with the oldest in -proposed.
 package metrics
 
 import (
 	"context"
+	"encoding/json"
 	"io"
 	"net/http"
 	"strings"
@@ -17,6 +19,7 @@ import (
 	"github.com/aptsnap/aptsnap/blob"
 	"github.com/aptsnap/aptsnap/catalog"
 	"github.com/aptsnap/aptsnap/events"
+	"github.com/aptsnap/aptsnap/stable"
 )
 
 // Metrics holds the collectors of one server.
@@ -169,6 +172,10 @@ var (
 		"1 when an archive's newest snapshot has expired (kept while its pulses fail), else 0.", []string{"archive"}, nil)
 	lastSuccessDesc = prometheus.NewDesc("aptsnap_last_successful_pulse_timestamp_seconds",
 		"When the last successful pulse of an archive ended (from the catalog's pulse log, else its newest snapshot).", []string{"archive"}, nil)
+	updateRequestsDesc = prometheus.NewDesc("aptsnap_update_requests",
+		"Stable update requests by state.", []string{"state"}, nil)
+	oldestProposedDesc = prometheus.NewDesc("aptsnap_update_oldest_proposed_seconds",
+		"How long the oldest request of a series awaiting verification or release (verification-needed, -failed or -done) has been in -proposed.", []string{"series"}, nil)
 )
 
 // pulseLookback is how many recorded pulses a scrape reads for the last
@@ -179,6 +186,8 @@ func (c *catalogCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- snapshotsDesc
 	ch <- staleDesc
 	ch <- lastSuccessDesc
+	ch <- updateRequestsDesc
+	ch <- oldestProposedDesc
 }
 
 func (c *catalogCollector) Collect(ch chan<- prometheus.Metric) {
@@ -206,6 +215,42 @@ func (c *catalogCollector) Collect(ch chan<- prometheus.Metric) {
 		if t, ok := c.lastSuccess(ctx, a, snaps); ok {
 			ch <- prometheus.MustNewConstMetric(lastSuccessDesc, prometheus.GaugeValue, float64(t.Unix()), a)
 		}
+	}
+	c.collectUpdates(ctx, ch)
+}
+
+// collectUpdates reports the requests by state (every state, 0 included)
+// and, per series, how long the oldest request in verification has been
+// in -proposed (none for a series without one). The catalog keeps each
+// request's state apart; only those in verification are decoded.
+func (c *catalogCollector) collectUpdates(ctx context.Context, ch chan<- prometheus.Metric) {
+	reqs, err := c.cat.Requests(ctx, "", "")
+	if err != nil {
+		return
+	}
+	counts := map[string]int{}
+	oldest := map[string]time.Time{}
+	for _, r := range reqs {
+		counts[r.State]++
+		switch stable.State(r.State) {
+		case stable.VerificationNeeded, stable.VerificationFailed, stable.VerificationDone:
+		default:
+			continue
+		}
+		var doc stable.Request
+		if json.Unmarshal(r.Doc, &doc) != nil || doc.ProposedAt.IsZero() {
+			continue
+		}
+		if t, ok := oldest[r.Series]; !ok || doc.ProposedAt.Before(t) {
+			oldest[r.Series] = doc.ProposedAt
+		}
+	}
+	for _, s := range stable.States {
+		ch <- prometheus.MustNewConstMetric(updateRequestsDesc, prometheus.GaugeValue, float64(counts[string(s)]), string(s))
+	}
+	now := c.now()
+	for series, t := range oldest {
+		ch <- prometheus.MustNewConstMetric(oldestProposedDesc, prometheus.GaugeValue, max(0, now.Sub(t).Seconds()), series)
 	}
 }
 

@@ -74,6 +74,16 @@ button{background:var(--acc);color:#fff;border-color:var(--acc)}
 .chart rect.ok{fill:var(--ok)}.chart rect.failed{fill:var(--bad)}.chart .bytes,.chart .new{fill:var(--acc)}
 .chart .held{fill:var(--held)}.chart .own{fill:var(--fg)}.chart g.collect{opacity:.35}.chart .newest{fill:var(--acc)}
 .chart .kept{fill:var(--held)}.chart .free{fill:var(--warn)}
+h3{font-size:1rem;margin:1.1rem 0 .3rem}
+.state{display:inline-block;font-size:.8rem;line-height:1.3;border:1px solid currentColor;border-radius:4px;padding:0 .3em;white-space:nowrap}
+.state.draft,.state.rejected{color:var(--mute)}.state.submitted,.state.verification-needed{color:var(--warn)}
+.state.verification-failed{color:var(--bad)}.state.verification-done,.state.released{color:var(--ok)}
+table.facts th{width:11rem}table.facts td{overflow-wrap:anywhere}
+pre.text,pre.comment{word-break:normal;overflow-wrap:anywhere}
+table.pending{table-layout:fixed}table.pending td{overflow-wrap:anywhere}
+table.pending th:nth-child(1){width:6%}table.pending th:nth-child(2){width:11%}table.pending th:nth-child(3){width:20%}table.pending th:nth-child(4){width:7%}
+table.pending th:nth-child(5){width:14%}table.pending th:nth-child(6){width:10%}table.pending th:nth-child(7){width:24%}table.pending th:nth-child(8){width:8%}
+.chart .phased{fill:var(--ok)}.chart .unphased{fill:var(--held)}
 .legend{font-size:.8rem;color:var(--mute);display:flex;flex-wrap:wrap;gap:.1rem 1rem;margin:.1rem 0 .8rem}
 .legend i{display:inline-block;width:.9em;height:.9em;border-radius:2px;vertical-align:-.1em;margin-right:.3em}
 .legend .live{background:var(--ok)}.legend .soon{background:var(--warn)}.legend .expired{background:var(--mute);opacity:.45}.legend .stale{background:var(--bad)}
@@ -82,6 +92,7 @@ button{background:var(--acc);color:#fff;border-color:var(--acc)}
 .legend .own{background:var(--fg);height:.2em;vertical-align:.2em}.legend .collect{background:var(--acc);opacity:.35}.legend .free{background:var(--warn)}
 @media(max-width:40rem){
 main{padding:.4rem .75rem 2rem}
+table.facts th{width:auto;white-space:normal}
 table.cards thead{display:none}
 table.cards,table.cards tbody,table.cards tr{display:block;width:100%}
 table.cards tr{display:grid;grid-template-columns:minmax(0,1fr) minmax(0,1fr);gap:.15rem .8rem;padding:.45rem .25rem;border-bottom:1px solid var(--line)}
@@ -96,7 +107,7 @@ table.cards tr td:first-child{border-left:0}
 }
 </style></head>
 <body><header><div class="trail"><a href="/ui/">aptsnap</a>{{range .Crumbs}} <nav>/ {{if .Href}}<a href="{{.Href}}">{{.Name}}</a>{{else}}{{.Name}}{{end}}</nav>{{end}}</div>
-<div class="links"><a href="/ui/">Archives</a><a href="/ui/-/tags">Tags</a><a href="/ui/-/storage">Storage</a></div></header>
+<div class="links"><a href="/ui/">Archives</a><a href="/ui/-/tags">Tags</a><a href="/ui/-/storage">Storage</a><a href="/ui/-/updates">Updates</a></div></header>
 <main>
 {{if .Error}}<h1>{{.Title}}</h1><p class="err" id="error">{{.Error}}</p>{{else}}{{template "content" .Data}}{{end}}
 </main></body></html>`
@@ -216,10 +227,88 @@ var pages = map[string]string{
 <td data-label="Held" class="n held">{{size .Held}}</td><td data-label="Newest" class="n">{{size .Newest}}</td><td data-label="Next GC deletes" class="n">{{plural .Collect "snapshot"}}</td></tr>
 {{end}}</table></div>
 <p class="mute"><small>Held: what an archive's snapshots reference, each file once; stored files are shared between archives, and the store also holds the tagged snapshots' files.</small></p>`,
+
+	"updates": `<h1>Pending updates</h1>
+<p class="mute" id="summary">{{range $i, $c := .Counts}}{{if $i}} · {{end}}<span class="nw" data-state="{{.State}}">{{.N}} {{.State}}</span>{{end}}</p>
+{{if lt .Read .Total}}<p class="warn" id="cut">Read {{.Read}} of {{.Total}} requests: every one under way, then the newest done with; the {{sub .Total .Read}} oldest released or rejected are not listed (<code>aptsnap update list</code> lists all).</p>{{end}}
+{{if not .Total}}<p class="mute">No update request yet: <code>aptsnap update new</code> opens one.</p>{{end}}
+{{range .Groups}}{{if .Rows}}<section class="group" id="{{.ID}}"><h2>{{.Title}} <small class="mute">{{len .Rows}} · {{.Note}}</small></h2>
+<div class="scroll"><table class="cards updates pending"><thead><tr><th>Update</th><th>Series</th><th>Family and versions</th><th>Kind</th><th>State</th><th>In -proposed</th><th>Last verification</th><th>Phase</th></tr></thead>
+{{range .Rows}}{{template "updaterow" .}}{{end}}</table></div></section>
+{{end}}{{end}}
+{{if .Done}}<section class="group" id="done"><h2>Done <small class="mute">{{if gt .DoneAll (len .Done)}}the newest {{len .Done}} of {{.DoneAll}}{{else}}{{len .Done}}{{end}} · rejected, or released to every machine</small></h2>
+<div class="scroll"><table class="cards updates"><thead><tr><th>Update</th><th>Series</th><th>Family and versions</th><th>Kind</th><th>State</th><th>Last change</th></tr></thead>
+{{range .Done}}<tr class="update" data-id="{{.ID}}" data-state="{{.State}}"><td data-label="Update"><a href="/ui/-/updates/{{.ID}}">#{{.ID}}</a></td><td data-label="Series" class="nw">{{.Series}}</td>
+<td data-label="Family and versions" class="wide">{{template "family" .}}</td><td data-label="Kind">{{.Kind}}</td><td data-label="State"><span class="state {{.State}}">{{.State}}</span></td><td data-label="Last change">{{when .Updated}}</td></tr>
+{{end}}</table></div></section>{{end}}`,
+
+	"update": `<h1>Update {{.R.ID}}: {{range $i, $s := .R.Sources}}{{if $i}}, {{end}}{{$s}}{{end}} <span class="mono">{{.R.Version}}</span></h1>
+<p id="state"><span class="state {{.R.State}}">{{.R.State}}</span> {{.R.Kind}} update in {{.R.SeriesName}}{{if .R.Busy}} · <span class="warn" id="busy">{{.R.Busy.Action}} by {{.R.Busy.By}} under way since {{when .R.Busy.At}}</span>{{end}}</p>
+<div class="scroll"><table id="facts" class="facts"><tbody>
+<tr><th>Series</th><td>{{.R.SeriesName}} <small class="mute">(pockets {{.R.Series}}-proposed and {{.R.Series}}-updates)</small></td></tr>
+<tr><th>Family</th><td>{{range $i, $s := .R.Sources}}{{if $i}}, {{end}}{{$s}}{{end}}</td></tr>
+<tr><th>Upstream version</th><td class="mono">{{.R.Version}}</td></tr>
+<tr><th>Kind</th><td>{{.R.Kind}}</td></tr>
+<tr><th>Created</th><td>{{when .R.Created}} by {{.R.Creator}}</td></tr>
+<tr><th>Submitted by</th><td>{{if .R.Submitter}}{{.R.Submitter}}{{else}}—{{end}}</td></tr>
+<tr><th>Reviewed by</th><td>{{if .R.Reviewer}}{{.R.Reviewer}}{{else}}—{{end}}</td></tr>
+<tr><th>In -proposed</th><td id="proposed">{{if .Proposed}}{{range $i, $v := .Proposed}}{{if $i}}, {{end}}<span class="nw">{{$v.Source}} <span class="mono v">{{$v.Version}}</span></span>{{end}}<br><small class="mute">since {{when .R.ProposedAt}}{{if .Row.InProposed}} · <span class="days">{{plural .Row.Days "day"}}</span>{{if eq .Row.State "released"}} until released{{end}}{{end}}{{with .R.ProposedSerial}} · snapshot <a class="mono" href="/ui/{{path $.R.Archive}}/{{path .}}/">{{.}}</a>{{end}}</small>{{else}}—{{end}}</td></tr>
+<tr><th>Released</th><td id="released">{{if .Released}}{{range $i, $v := .Released}}{{if $i}}, {{end}}<span class="nw">{{$v.Source}} <span class="mono v">{{$v.Version}}</span></span>{{end}}<br><small class="mute">into {{.R.Series}}-updates {{when .R.ReleasedAt}}</small>{{else}}—{{end}}</td></tr>
+<tr><th>Last change</th><td>{{when .R.Updated}} <small class="mute">revision {{.R.Revision}}</small></td></tr>
+</tbody></table></div>
+
+<h2 id="sections">The request</h2>
+{{range .Sections}}<section class="section" data-section="{{.Name}}"><h3>[{{.Name}}]</h3><pre class="text">{{.Text}}</pre></section>
+{{end}}
+<h2 id="uploads">Uploads <small class="mute">{{len .Uploads}}</small></h2>
+{{if not .Uploads}}<p class="mute">None yet: <code>aptsnap update upload {{.R.ID}} FILE.changes…</code> uploads the family.</p>{{else}}<div class="scroll"><table id="upload-list" class="cards">
+<thead><tr><th>#</th><th>When</th><th>By</th><th>Versions</th><th>Where</th><th>.changes, signed by</th></tr></thead>
+{{range .Uploads}}<tr class="upload" data-n="{{.N}}"><td data-label="#">{{.N}}</td><td data-label="When" class="nw">{{when .At}}</td>
+<td data-label="By">{{.By}}</td><td data-label="Versions">{{range $i, $v := .Versions}}{{if $i}}<br>{{end}}<span class="nw">{{$v.Source}} <span class="mono v">{{$v.Version}}</span></span>{{end}}</td>
+<td data-label="Where" class="where-upload">{{if .Serial}}in -proposed <a class="mono" href="/ui/{{path $.R.Archive}}/{{path .Serial}}/">{{.Serial}}</a>{{else if .Superseded}}<span class="mute">superseded</span>{{else}}<span class="warn">waiting</span> <small class="mute">to be accepted</small>{{end}}</td>
+<td data-label=".changes, signed by" class="wide">{{range .Changes}}<span class="mono wrap">{{.Source}}</span><br><small class="mute mono wrap">{{.Version}}</small><br>{{end}}<small class="mute">{{plural (len .Files) "file"}}{{if .Bytes}}, {{size .Bytes}}{{end}}</small></td></tr>
+{{end}}</table></div>{{end}}
+
+<h2 id="draft">[Major Changes] draft</h2>
+{{if .R.Draft}}<p class="mute"><small>What aptsnap wrote from the uploads, for the [Major Changes] section.</small></p><pre id="major-changes-draft">{{.R.Draft}}</pre>{{else}}<p class="mute">None: no upload yet.</p>{{end}}
+
+<h2 id="verifications">Verifications <small class="mute">{{len .Verifications}}</small></h2>
+{{if not .Verifications}}<p class="mute">None yet{{if .Row.InProposed}}: <code>aptsnap update verify {{.R.ID}}</code> runs the checks and the test plan{{end}}.</p>{{end}}
+{{range .Verifications}}<section class="verification" id="verification-{{.N}}" data-passed="{{.Passed}}"><h3>Verification {{.N}}: {{if .Passed}}<span class="ok">passed</span>{{else}}<span class="bad">failed</span>{{end}} <small class="mute">by {{.By}}, {{when .At}}</small></h3>
+<p><small>On {{range $i, $v := .Versions}}{{if $i}}, {{end}}<span class="nw">{{$v.Source}} <span class="mono">{{$v.Version}}</span></span>{{end}}{{if .Serials}}<br>Snapshots used: {{range $i, $s := .Serials}}{{if $i}}, {{end}}<span class="nw">{{$s.Name}} <a class="mono" href="{{$s.Href}}">{{$s.Serial}}</a></span>{{end}}{{end}}{{if .Binaries}}<br><span class="mute">Installed: {{range $i, $b := .Binaries}}{{if $i}}, {{end}}<span class="nw">{{$b.Source}} <span class="mono">{{$b.Version}}</span></span>{{end}}</span>{{end}}</small></p>
+<div class="scroll"><table class="cards checks"><thead><tr><th>Check</th><th>Outcome</th><th>Started</th><th>Took</th><th>Log</th></tr></thead>
+{{range .Checks}}<tr class="check" data-passed="{{.Passed}}"><td data-label="Check" class="wide"><b>{{.Name}}</b>{{if .Command}}<br><code class="wrap">{{.Command}}</code>{{end}}</td>
+<td data-label="Outcome">{{if .Passed}}<span class="ok">passed</span>{{else}}<span class="bad">FAILED</span>{{end}}</td><td data-label="Started">{{when .Started}}</td><td data-label="Took" class="n">{{.Took}}</td>
+<td data-label="Log">{{if .Href}}<a class="log" href="{{.Href}}">log</a> <small class="mute nw">{{size .LogBytes}}</small>{{else}}<span class="mute">none</span>{{end}}</td></tr>
+{{end}}</table></div>
+{{if .Comment}}<pre class="comment">{{.Comment}}</pre>{{end}}</section>
+{{end}}
+<h2 id="phasing">Phasing</h2>
+{{if eq .Row.State "released"}}<p id="phase"><b>{{.R.Phase}} %</b> of machines take it{{if .R.Halted}} · <span class="bad halted">halted</span>: the schedule no longer raises it{{else if lt .R.Phase 100}}, raised on the series' schedule{{end}} <small class="mute">since {{when .R.PhaseChanged}}</small></p>
+<svg class="chart phase" id="phase-bar" role="img" aria-label="Phased to {{.R.Phase}} %" width="100%" height="12"><rect class="unphased" x="0" width="100%" y="0" height="12"/><rect class="phased" x="0" width="{{.R.Phase}}%" y="0" height="12"/></svg>
+{{else}}<p class="mute">Not released.</p>{{end}}
+
+<h2 id="history">History</h2>
+<div class="scroll"><table id="history-table" class="cards"><thead><tr><th>When</th><th>By</th><th>Action</th><th>State</th><th>Note</th></tr></thead>
+{{range .R.History}}<tr class="event" data-action="{{.Action}}"><td data-label="When" class="nw">{{when .At}}</td><td data-label="By">{{.By}}</td><td data-label="Action">{{.Action}}</td>
+<td data-label="State">{{if .To}}{{if .From}}<span class="nw">{{.From}}</span> → {{end}}<b class="nw">{{.To}}</b>{{else}}<span class="mute">—</span>{{end}}</td>{{if .Note}}<td data-label="Note" class="wide wrap">{{.Note}}</td>{{else}}<td></td>{{end}}</tr>
+{{end}}</table></div>`,
 }
 
+// updateRows are the rows of the pending-updates report.
+const updateRows = `
+{{define "family"}}{{if .Versions}}{{range $i, $v := .Versions}}{{if $i}}<br>{{end}}<span class="nw">{{$v.Source}} <span class="mono v">{{$v.Version}}</span></span>{{end}}{{else}}{{range $i, $s := .Sources}}{{if $i}}, {{end}}{{$s}}{{end}}<br><small class="mute">upstream <span class="mono">{{.Upstream}}</span>, nothing uploaded</small>{{end}}{{end}}
+{{define "updaterow"}}<tr class="update" data-id="{{.ID}}" data-state="{{.State}}"><td data-label="Update"><a href="/ui/-/updates/{{.ID}}">#{{.ID}}</a></td><td data-label="Series">{{.Series}}</td>
+<td data-label="Family and versions" class="wide family">{{template "family" .}}</td><td data-label="Kind">{{.Kind}}</td>
+<td data-label="State"><span class="state {{.State}}">{{.State}}</span>{{if .Busy}} <span class="badge">busy: {{.Busy}}</span>{{end}}</td>
+<td data-label="In -proposed" class="n days">{{if .InProposed}}<span class="nw" title="since {{.Since.UTC.Format "2006-01-02 15:04 UTC"}}">{{plural .Days "day"}}</span>{{if eq .State "released"}}<br><small class="mute">until released</small>{{end}}{{else}}—{{end}}</td>
+<td data-label="Last verification" class="verification">{{with .Last}}{{if .Passed}}<span class="ok">passed</span>{{else}}<span class="bad">failed</span>{{end}} <small class="mute">#{{.N}} by {{.By}}, {{when .At}}</small>{{range .Failed}}<br><small class="failed-check">✗ {{if .Href}}<a class="log" href="{{.Href}}">{{.Name}}</a>{{else}}{{.Name}}{{end}}</small>{{end}}{{else}}<span class="mute">none</span>{{end}}</td>
+<td data-label="Phase" class="n phase">{{if eq .State "released"}}<span class="nw">{{.Phase}} %</span>{{if .Halted}} <span class="bad halted">halted</span>{{end}}{{else}}—{{end}}</td></tr>
+{{end}}
+`
+
 var templates = func() map[string]*template.Template {
-	base := template.Must(template.New("layout").Funcs(funcs).Parse(layout + charts + `{{define "content"}}{{end}}`))
+	base := template.Must(template.New("layout").Funcs(funcs).Parse(layout + charts + updateRows + `{{define "content"}}{{end}}`))
 	m := map[string]*template.Template{"": base}
 	for name, text := range pages {
 		m[name] = template.Must(template.Must(base.Clone()).Parse(`{{define "content"}}` + text + `{{end}}`))

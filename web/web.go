@@ -8,6 +8,8 @@
 //	/ui/<archive>/<serial>/               suites, package counts per index, APT source line
 //	/ui/<archive>/diff?from=S1&to=S2      packages added, removed, upgraded, downgraded
 //	/ui/<archive>/package/<name>          where each version of a package appears
+//	/ui/-/updates                         pending stable updates, by state (see updates.go)
+//	/ui/-/updates/<id>                    a stable update request's whole record
 //
 // Pages that are not an archive's live under /ui/-/: no archive name
 // starts with "-". The pictures are inline SVG drawn on the server.
@@ -45,7 +47,7 @@ type Options struct {
 	Archives []string
 	// PublicURL is how clients reach the server, for APT source lines.
 	PublicURL string
-	// Now is the clock for expiry (time.Now if nil).
+	// Now is the clock for expiry and days in -proposed (time.Now if nil).
 	Now func() time.Time
 	// CacheDir keeps a package list per index on disk, for the package
 	// page (none if empty: every distinct index is scanned per request).
@@ -205,6 +207,11 @@ func (u *ui) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		page, err = u.tags(ctx)
 	case p == "/-/storage":
 		page, err = u.storage(ctx)
+	case len(parts) >= 2 && parts[0] == "-" && parts[1] == "updates":
+		var done bool
+		if page, done, err = u.serveUpdates(w, r, parts[2:]); done {
+			return
+		}
 	case len(parts) == 1:
 		http.Redirect(w, r, "/ui/"+url.PathEscape(parts[0])+"/", http.StatusMovedPermanently)
 		return
