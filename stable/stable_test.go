@@ -389,3 +389,24 @@ func TestRejectRemovesFromProposed(t *testing.T) {
 		t.Errorf("a rejected request still holds %d files", len(cr.Files))
 	}
 }
+
+// TestSubmitFeatureNeedsMajorChanges: a new-features update says what
+// changes; a bug-fix one may leave [Major Changes] empty.
+func TestSubmitFeatureNeedsMajorChanges(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	text := "[Impact]\nx\n[Major Changes]\n\n[Test Plan]\n$ true\n[Where problems could occur]\nUpgrades of foo.\n[Other Info]\n"
+	for kind, want := range map[string]string{Feature: "a new-features update must say what changes in [Major Changes]", BugFix: ""} {
+		r, err := f.e.New(ctx, author, NewRequest{Series: "ours/stable", Sources: []string{"foo"}, Version: "2.0", Kind: kind})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.e.Edit(ctx, author, r.ID, "", text); err != nil {
+			t.Fatal(err)
+		}
+		_, err = f.e.Submit(ctx, author, r.ID)
+		if want == "" && err != nil || want != "" && (err == nil || !strings.Contains(err.Error(), want)) {
+			t.Errorf("submit of a %s update with no [Major Changes]: %v, want %q", kind, err, want)
+		}
+	}
+}
