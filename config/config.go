@@ -53,7 +53,41 @@ type Config struct {
 	TLS *TLS `toml:"tls"`
 	// Downloads bound what a slow upstream takes of a pulse.
 	Downloads Downloads `toml:"downloads"`
+	// Catalog and Store choose where the metadata and the files are kept:
+	// absent, SQLite and a directory in DataDir.
+	Catalog CatalogConfig `toml:"catalog"`
+	Store   StoreConfig   `toml:"store"`
 }
+
+// CatalogConfig is the [catalog] section.
+type CatalogConfig struct {
+	// Postgres is a PostgreSQL connection string ("postgres://user@host/db"
+	// or "host=... dbname=..."). Its password never goes here: PGPASSWORD
+	// or a pgpass file (PGPASSFILE, passfile=) holds it.
+	Postgres string `toml:"postgres"`
+}
+
+// StoreConfig is the [store] section: S3-compatible object storage.
+// Credentials never go here: AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY
+// in the environment, or CredentialsFile.
+type StoreConfig struct {
+	// S3Endpoint is "host:port" or an http(s) URL; S3Bucket is required
+	// with it.
+	S3Endpoint string `toml:"s3_endpoint"`
+	S3Bucket   string `toml:"s3_bucket"`
+	S3Region   string `toml:"s3_region"`
+	// S3Prefix is where aptsnap's keys start in the bucket (optional).
+	S3Prefix string `toml:"s3_prefix"`
+	// CredentialsFile holds AWS_ACCESS_KEY_ID=... and
+	// AWS_SECRET_ACCESS_KEY=... lines (mode 0600 or stricter).
+	CredentialsFile string `toml:"credentials_file"`
+	// Redirect answers file requests with a redirect to a presigned URL
+	// instead of streaming them through the server.
+	Redirect bool `toml:"redirect"`
+}
+
+// S3 reports whether the store is S3 rather than the data directory.
+func (s StoreConfig) S3() bool { return s.S3Endpoint != "" }
 
 // Downloads is the [downloads] section: timeouts of pulses, as Go
 // durations ("30s", "2m", "12h"). Empty keys take the defaults, sized for
@@ -422,6 +456,7 @@ func (c *Config) resolve(dir string) {
 	}
 	c.DataDir = abs(c.DataDir)
 	c.SigningKey = abs(c.SigningKey)
+	c.Store.CredentialsFile = abs(c.Store.CredentialsFile)
 	for i := range c.Archives {
 		c.Archives[i].Keyring = abs(c.Archives[i].Keyring)
 	}
@@ -447,6 +482,12 @@ func (c *Config) Validate() error {
 	}
 	c.GCInterval = d
 	if err := c.TLS.validate(); err != nil {
+		return err
+	}
+	if err := c.Catalog.validate(); err != nil {
+		return err
+	}
+	if err := c.Store.validate(); err != nil {
 		return err
 	}
 	if err := c.Downloads.validate(); err != nil {
@@ -671,4 +712,49 @@ func (t *TLS) SANs() []string {
 		return nil
 	}
 	return t.ACME.Domains
+}
+
+// validate refuses a connection string holding a password: a
+// configuration file is read by many, and logged and shown by mistake.
+func (c CatalogConfig) validate() error {
+	if c.Postgres == "" {
+		return nil
+	}
+	if u, err := url.Parse(c.Postgres); err == nil && (u.Scheme == "postgres" || u.Scheme == "postgresql") {
+		if _, set := u.User.Password(); set || u.Query().Has("password") {
+			return errors.New("[catalog] postgres: the connection string holds a password: put it in PGPASSWORD or a pgpass file (passfile=...), not in the configuration")
+		}
+		return nil
+	}
+	for f := range strings.FieldsSeq(c.Postgres) {
+		if k, _, _ := strings.Cut(f, "="); strings.EqualFold(strings.TrimSpace(k), "password") {
+			return errors.New("[catalog] postgres: the connection string holds a password: put it in PGPASSWORD or a pgpass file (passfile=...), not in the configuration")
+		}
+	}
+	if !strings.Contains(c.Postgres, "=") {
+		return fmt.Errorf("[catalog] postgres: want postgres://user@host/db or key=value pairs")
+	}
+	return nil
+}
+
+func (s StoreConfig) validate() error {
+	if !s.S3() {
+		if s.S3Bucket != "" || s.S3Region != "" || s.S3Prefix != "" || s.CredentialsFile != "" || s.Redirect {
+			return errors.New("[store]: s3_endpoint is missing (the other s3 settings need it)")
+		}
+		return nil
+	}
+	if s.S3Bucket == "" {
+		return errors.New("[store] s3_bucket is missing")
+	}
+	if strings.Contains(s.S3Endpoint, "@") {
+		return errors.New("[store] s3_endpoint holds credentials: give them in AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or credentials_file")
+	}
+	if strings.Contains(s.S3Endpoint, "://") {
+		u, err := url.Parse(s.S3Endpoint)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") {
+			return fmt.Errorf("[store] s3_endpoint: want host:port or http(s)://host:port, not %q", s.S3Endpoint)
+		}
+	}
+	return nil
 }

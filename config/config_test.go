@@ -336,3 +336,30 @@ func TestZeroIsNotUnset(t *testing.T) {
 		}
 	}
 }
+
+// TestBackends: [catalog] and [store] take no secret, and what they need.
+func TestBackends(t *testing.T) {
+	base := "data_dir = \"/tmp/x\"\n"
+	for _, tt := range []struct{ name, text, want string }{
+		{"postgres url", "[catalog]\npostgres = \"postgres://aptsnap@db/aptsnap?sslmode=require\"\n", ""},
+		{"postgres keywords", "[catalog]\npostgres = \"host=db dbname=aptsnap user=aptsnap\"\n", ""},
+		{"postgres url password", "[catalog]\npostgres = \"postgres://aptsnap:hunter2@db/aptsnap\"\n", "holds a password"},
+		{"postgres query password", "[catalog]\npostgres = \"postgres://aptsnap@db/aptsnap?password=hunter2\"\n", "holds a password"},
+		{"postgres keyword password", "[catalog]\npostgres = \"host=db password=hunter2\"\n", "holds a password"},
+		{"postgres nonsense", "[catalog]\npostgres = \"db\"\n", "want postgres://"},
+		{"s3", "[store]\ns3_endpoint = \"127.0.0.1:7070\"\ns3_bucket = \"b\"\ns3_prefix = \"aptsnap\"\nredirect = true\n", ""},
+		{"s3 url", "[store]\ns3_endpoint = \"https://s3.example.org\"\ns3_bucket = \"b\"\n", ""},
+		{"s3 no bucket", "[store]\ns3_endpoint = \"127.0.0.1:7070\"\n", "s3_bucket is missing"},
+		{"s3 creds in endpoint", "[store]\ns3_endpoint = \"http://key:secret@s3.example.org\"\ns3_bucket = \"b\"\n", "holds credentials"},
+		{"s3 settings without endpoint", "[store]\ns3_bucket = \"b\"\n", "s3_endpoint is missing"},
+		{"s3 secret key in toml", "[store]\ns3_endpoint = \"127.0.0.1:7070\"\ns3_bucket = \"b\"\ns3_secret_key = \"x\"\n", "unknown key"},
+	} {
+		_, err := Parse([]byte(base + tt.text))
+		if tt.want == "" && err != nil || tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want)) {
+			t.Errorf("%s: %v, want %q", tt.name, err, tt.want)
+		}
+		if err != nil && strings.Contains(err.Error(), "hunter2") {
+			t.Errorf("%s: the error shows the password: %v", tt.name, err)
+		}
+	}
+}
