@@ -178,6 +178,8 @@ func (a *App) Handler() http.Handler {
 	// snapshot paths ("..") that the server must answer with 400.
 	return a.Metrics.Count(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch {
+		case r.URL.Path == HealthPath:
+			a.serveHealth(w, r)
 		case strings.HasPrefix(r.URL.Path, api.Prefix):
 			admin.ServeHTTP(w, r)
 		case r.URL.Path == "/metrics":

@@ -125,3 +125,49 @@ suites = ["stable"]
 		t.Errorf("Verify = %v, %v", v.Problems, err)
 	}
 }
+
+// TestHealth: 200 while the catalog and the store answer; 503 naming the
+// part that does not.
+func TestHealth(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	cfg, err := config.Parse([]byte(fmt.Sprintf("data_dir = %q\n", dir)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := app.Open(ctx, cfg, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	srv := httptest.NewServer(a.Handler())
+	defer srv.Close()
+	get := func() (int, string) {
+		resp, err := http.Get(srv.URL + app.HealthPath)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	if code, body := get(); code != 200 || body != `{"status":"ok","catalog":"ok","store":"ok"}`+"\n" {
+		t.Errorf("healthy: %d %s", code, body)
+	}
+	// The file store's directory gone (a lost mount).
+	blobs := datadir.Dir(dir).Blobs()
+	if err := os.RemoveAll(blobs); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(blobs, []byte("not a directory"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if code, body := get(); code != 503 || !strings.Contains(body, `"status":"degraded","catalog":"ok","store":"unreachable: `) {
+		t.Errorf("store gone: %d %s", code, body)
+	}
+	// The catalog closed.
+	a.Catalog.Close()
+	if code, body := get(); code != 503 || !strings.Contains(body, `"catalog":"unreachable: `) {
+		t.Errorf("catalog closed: %d %s", code, body)
+	}
+}
