@@ -281,6 +281,31 @@ type Request struct {
 	Files []blob.Digest
 }
 
+// KV is a small key-value store with leased locks, shared by every server
+// on one catalog: where ACME certificates, keys, accounts and challenge
+// tokens live when servers share a name (see package certs). Keys are
+// slash-separated paths; values are small (at most MaxKV bytes).
+type KV interface {
+	// KVPut stores value under key.
+	KVPut(ctx context.Context, key string, value []byte) error
+	// KVGet returns key's value and when it was stored (ErrNotFound if none).
+	KVGet(ctx context.Context, key string) ([]byte, time.Time, error)
+	// KVDelete deletes key and every key under key + "/"; deleting
+	// nothing is not an error.
+	KVDelete(ctx context.Context, key string) error
+	// KVList lists the keys starting with prefix, sorted.
+	KVList(ctx context.Context, prefix string) ([]string, error)
+	// KVLock takes the lock name for owner until ttl from now, if it is
+	// free, expired or already owner's (which extends it); it reports
+	// whether owner holds it.
+	KVLock(ctx context.Context, name, owner string, ttl time.Duration) (bool, error)
+	// KVUnlock releases owner's lock name (another owner's is left).
+	KVUnlock(ctx context.Context, name, owner string) error
+}
+
+// MaxKV bounds a KV value.
+const MaxKV = 1 << 20
+
 // Tokens stores API tokens.
 type Tokens interface {
 	// CreateToken records a token by the SHA-256 of its secret.

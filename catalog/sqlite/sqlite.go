@@ -185,6 +185,17 @@ var migrations = []migration{
 		files    BLOB NOT NULL -- the digests of Request.Files, concatenated
 	);
 	CREATE INDEX requests_series_state ON requests(series, state);`,
+	// The shared key-value store (ACME storage) and its leased locks.
+	`CREATE TABLE kv (
+		key      TEXT PRIMARY KEY,
+		value    BLOB NOT NULL,
+		modified INTEGER NOT NULL
+	) WITHOUT ROWID;
+	CREATE TABLE kv_locks (
+		name    TEXT PRIMARY KEY,
+		owner   TEXT NOT NULL,
+		expires INTEGER NOT NULL
+	) WITHOUT ROWID;`,
 }
 
 // migration is SQL (a string) or a func(context.Context, migrationTx) error.

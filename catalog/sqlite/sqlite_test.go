@@ -26,6 +26,17 @@ func TestConformance(t *testing.T) {
 	})
 }
 
+func TestKVConformance(t *testing.T) {
+	catalogtest.RunKV(t, func(t *testing.T) catalog.KV {
+		c, err := Open(context.Background(), filepath.Join(t.TempDir(), "catalog.db"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		return c
+	})
+}
+
 func TestIDCodec(t *testing.T) {
 	for _, ids := range [][]int64{nil, {1}, {1, 2, 3, 1000000}, func() []int64 {
 		var v []int64
