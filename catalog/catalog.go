@@ -95,7 +95,12 @@ type NewSnapshot struct {
 	Created    time.Time
 	Clock      func() time.Time
 	ValidUntil time.Time
-	Suites     []NewSuite
+	// Serial, when set (not for a tag), is the serial the snapshot takes
+	// instead of the next one, with Created as given: a copy of a snapshot
+	// of another installation (aptsnap migrate). A serial in use or
+	// withdrawn is refused (ErrExists).
+	Serial string
+	Suites []NewSuite
 	// Pulse, when set, is the pulse that made the snapshot: recorded in
 	// the pulse log in the same transaction, as a success with the
 	// snapshot's serial, finished when it was stamped. A pulse killed right
@@ -245,6 +250,8 @@ type Token struct {
 	Name    string
 	Role    Role
 	Created time.Time
+	// SecretHash is the SHA-256 of its secret (what a migration copies).
+	SecretHash blob.Digest
 }
 
 // Requests stores stable update requests (see package stable). The
@@ -252,7 +259,8 @@ type Token struct {
 // as a document the stable package owns.
 type Requests interface {
 	// CreateRequest records a new request and returns it with its ID and
-	// Revision 1.
+	// Revision 1. A request given with an ID (a copy from another
+	// installation) keeps it, or is refused with ErrExists if it is taken.
 	CreateRequest(ctx context.Context, r Request) (Request, error)
 	// Request returns one request (ErrNotFound if none).
 	Request(ctx context.Context, id int64) (Request, error)

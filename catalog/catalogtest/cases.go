@@ -982,3 +982,47 @@ func testRequests(t *testing.T, open Opener) {
 		t.Errorf("%d concurrent saves from one revision won, want 1", wins.Load())
 	}
 }
+
+// testCopies: what a migration from another installation needs: a
+// snapshot keeps its serial and creation time (gaps stay gaps, later
+// serials follow on), a request keeps its ID, a token shows its hash.
+func testCopies(t *testing.T, open Opener) {
+	ctx := context.Background()
+	c := open(t)
+	day := time.Date(2026, 3, 4, 5, 6, 7, 0, time.UTC)
+	idx := blob.Sum([]byte("copied index"))
+	ns := newSnap("debian", day, idx, entries(3, "c"))
+	ns.Serial = "2026030405"
+	s, err := c.CreateSnapshot(ctx, ns)
+	if err != nil || s.Serial != "2026030405" || !s.Created.Equal(day) {
+		t.Fatalf("a copy: %+v, %v; want serial 2026030405 created %v", s, err, day)
+	}
+	if _, err := c.CreateSnapshot(ctx, ns); !errors.Is(err, errdefs.ErrExists) {
+		t.Errorf("a copy onto a serial in use: %v, want ErrExists", err)
+	}
+	ns.Serial = "20260304"
+	if _, err := c.CreateSnapshot(ctx, ns); !errors.Is(err, errdefs.ErrInvalid) {
+		t.Errorf("a copy with a bad serial: %v, want ErrInvalid", err)
+	}
+	next := newSnap("debian", day.Add(time.Hour), idx, nil)
+	if s, err := c.CreateSnapshot(ctx, next); err != nil || s.Serial != "2026030406" {
+		t.Errorf("the next snapshot after a copy: %+v, %v; want 2026030406", s, err)
+	}
+	r, err := c.CreateRequest(ctx, catalog.Request{ID: 42, Series: "ours/stable", State: "draft", Doc: []byte(`{}`)})
+	if err != nil || r.ID != 42 {
+		t.Fatalf("a request copied with its ID: %+v, %v", r, err)
+	}
+	if _, err := c.CreateRequest(ctx, catalog.Request{ID: 42, Series: "ours/stable", State: "draft", Doc: []byte(`{}`)}); !errors.Is(err, errdefs.ErrExists) {
+		t.Errorf("a request onto an ID in use: %v, want ErrExists", err)
+	}
+	if r, err := c.CreateRequest(ctx, catalog.Request{Series: "ours/stable", State: "draft", Doc: []byte(`{}`)}); err != nil || r.ID <= 42 {
+		t.Errorf("a new request after a copy: %+v, %v; want an ID past 42", r, err)
+	}
+	h := blob.Sum([]byte("secret"))
+	if _, err := c.CreateToken(ctx, "ci", catalog.RoleAdmin, h); err != nil {
+		t.Fatal(err)
+	}
+	if list, err := c.ListTokens(ctx); err != nil || len(list) != 1 || list[0].SecretHash != h {
+		t.Errorf("ListTokens = %+v, %v; want the secret's hash", list, err)
+	}
+}

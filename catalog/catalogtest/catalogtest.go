@@ -51,6 +51,7 @@ func Run(t *testing.T, open Opener) {
 		{"Usage", testUsage},
 		{"Tokens", testTokens},
 		{"Requests", testRequests},
+		{"Copies", testCopies},
 	} {
 		t.Run(tc.name, func(t *testing.T) { tc.f(t, open) })
 	}

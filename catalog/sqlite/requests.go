@@ -17,8 +17,19 @@ var _ catalog.Requests = (*Catalog)(nil)
 // CreateRequest implements Requests.
 func (c *Catalog) CreateRequest(ctx context.Context, r catalog.Request) (catalog.Request, error) {
 	now := time.Now().UTC()
-	res, err := c.w.ExecContext(ctx, `INSERT INTO requests(revision, series, state, created, updated, doc, files) VALUES (1, ?, ?, ?, ?, ?, ?)`,
-		r.Series, r.State, now.UnixMilli(), now.UnixMilli(), r.Doc, encodeDigests(r.Files))
+	var id any // NULL: the next
+	if r.ID != 0 {
+		id = r.ID
+		var n int
+		if err := c.w.QueryRowContext(ctx, `SELECT count(*) FROM requests WHERE id = ?`, r.ID).Scan(&n); err != nil {
+			return r, fmt.Errorf("catalog: request: %w", err)
+		}
+		if n > 0 {
+			return r, errdefs.Errorf(errdefs.ErrExists, "update request %d exists already", r.ID)
+		}
+	}
+	res, err := c.w.ExecContext(ctx, `INSERT INTO requests(id, revision, series, state, created, updated, doc, files) VALUES (?, 1, ?, ?, ?, ?, ?, ?)`,
+		id, r.Series, r.State, now.UnixMilli(), now.UnixMilli(), r.Doc, encodeDigests(r.Files))
 	if err != nil {
 		return r, fmt.Errorf("catalog: request: %w", err)
 	}

@@ -18,6 +18,7 @@ import (
 	"github.com/aptsnap/aptsnap/blob"
 	"github.com/aptsnap/aptsnap/catalog"
 	"github.com/aptsnap/aptsnap/errdefs"
+	"github.com/aptsnap/aptsnap/names"
 )
 
 // Catalog is the embedded catalog.Catalog, one database file in WAL mode. Several
@@ -407,7 +408,14 @@ func createSnapshot(ctx context.Context, tx *sql.Tx, s catalog.NewSnapshot) (cat
 	created = created.UTC()
 	serial := catalog.TagSerial(s.Tag)
 	var validUntil int64
-	if s.Tag == "" {
+	switch {
+	case s.Tag == "" && s.Serial != "":
+		// A copy keeps its serial, and when it was made.
+		if err := serialFree(ctx, tx, aid, s.Archive, s.Serial); err != nil {
+			return catalog.Snapshot{}, err
+		}
+		serial, created, validUntil = s.Serial, s.Created.UTC(), s.ValidUntil.Unix()
+	case s.Tag == "":
 		if serial, created, err = nextSerial(ctx, tx, aid, s.Archive, created); err != nil {
 			return catalog.Snapshot{}, err
 		}
@@ -503,6 +511,22 @@ func nextSerial(ctx context.Context, tx *sql.Tx, aid int64, archive string, crea
 		return "", created, fmt.Errorf("catalog: archive %s already has %d snapshots on %s: no serial left for the day", archive, catalog.MaxSerialsPerDay, day)
 	}
 	return fmt.Sprintf("%s%02d", day, n), created, nil
+}
+
+// serialFree refuses a serial that is not one, or is in use or withdrawn.
+func serialFree(ctx context.Context, tx *sql.Tx, aid int64, archive, serial string) error {
+	if !names.Serial(serial) {
+		return errdefs.Errorf(errdefs.ErrInvalid, "catalog: %q is not a serial", serial)
+	}
+	var n int
+	if err := tx.QueryRowContext(ctx, `SELECT (SELECT count(*) FROM snapshots WHERE archive_id = ?1 AND serial = ?2) +
+		(SELECT count(*) FROM withdrawn WHERE archive_id = ?1 AND serial = ?2)`, aid, serial).Scan(&n); err != nil {
+		return fmt.Errorf("catalog: serial: %w", err)
+	}
+	if n > 0 {
+		return errdefs.Errorf(errdefs.ErrExists, "catalog: %s/%s exists or was withdrawn", archive, serial)
+	}
+	return nil
 }
 
 // suiteState finds or inserts the suite state for su's set of files.

@@ -41,20 +41,21 @@ func (c *Catalog) TokenByHash(ctx context.Context, secretHash blob.Digest) (cata
 	var t catalog.Token
 	var created int64
 	var role string
-	err := c.r.QueryRowContext(ctx, `SELECT id, name, role, created FROM tokens WHERE hash = ?`, secretHash[:]).Scan(&t.ID, &t.Name, &role, &created)
+	var hash []byte
+	err := c.r.QueryRowContext(ctx, `SELECT id, name, role, created, hash FROM tokens WHERE hash = ?`, secretHash[:]).Scan(&t.ID, &t.Name, &role, &created, &hash)
 	if errors.Is(err, sql.ErrNoRows) {
 		return t, errdefs.Errorf(catalog.ErrNotFound, "no such token")
 	}
 	if err != nil {
 		return t, fmt.Errorf("catalog: token: %w", err)
 	}
-	t.Role, t.Created = catalog.Role(role), time.Unix(created, 0).UTC()
+	t.Role, t.Created, t.SecretHash = catalog.Role(role), time.Unix(created, 0).UTC(), blob.Digest(hash)
 	return t, nil
 }
 
 // ListTokens implements Tokens.
 func (c *Catalog) ListTokens(ctx context.Context) ([]catalog.Token, error) {
-	rows, err := c.r.QueryContext(ctx, `SELECT id, name, role, created FROM tokens ORDER BY name`)
+	rows, err := c.r.QueryContext(ctx, `SELECT id, name, role, created, hash FROM tokens ORDER BY name`)
 	if err != nil {
 		return nil, fmt.Errorf("catalog: tokens: %w", err)
 	}
@@ -64,10 +65,11 @@ func (c *Catalog) ListTokens(ctx context.Context) ([]catalog.Token, error) {
 		var t catalog.Token
 		var created int64
 		var role string
-		if err := rows.Scan(&t.ID, &t.Name, &role, &created); err != nil {
+		var hash []byte
+		if err := rows.Scan(&t.ID, &t.Name, &role, &created, &hash); err != nil {
 			return nil, err
 		}
-		t.Role, t.Created = catalog.Role(role), time.Unix(created, 0).UTC()
+		t.Role, t.Created, t.SecretHash = catalog.Role(role), time.Unix(created, 0).UTC(), blob.Digest(hash)
 		out = append(out, t)
 	}
 	return out, rows.Err()
