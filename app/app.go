@@ -10,6 +10,7 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync"
 	"time"
@@ -159,12 +160,29 @@ func (a *App) gcPreview(ctx context.Context) (web.GCPreview, error) {
 	return web.GCPreview{Expired: res.Expired, Files: res.Files, Bytes: res.Bytes, Kept: res.Kept}, err
 }
 
+// presignTTL is how long a redirect to the object store stays valid: long
+// enough for a slow client to start, short enough not to be a standing
+// link.
+const presignTTL = 15 * time.Minute
+
+// redirect is how files are redirected to the object store ([store]
+// redirect = true), or nil to stream them.
+func (a *App) redirect() func(context.Context, blob.Digest) (*url.URL, error) {
+	p, ok := a.Store.(interface {
+		Presign(context.Context, blob.Digest, time.Duration) (*url.URL, error)
+	})
+	if !a.Config.Store.Redirect || !ok {
+		return nil
+	}
+	return func(ctx context.Context, d blob.Digest) (*url.URL, error) { return p.Presign(ctx, d, presignTTL) }
+}
+
 // Handler returns the HTTP handler serving the snapshots, the admin API
 // under api.Prefix, the web UI under /ui/ and the metrics at /metrics.
 func (a *App) Handler() http.Handler {
 	a.once.Do(func() {
 		a.server = serve.New(serve.Options{Catalog: a.Catalog, Store: a.Store, PublicKey: a.Signer.PublicKey(),
-			Archives: a.Config.Names(), Log: a.Log, Now: func() time.Time { return a.Now() }})
+			Archives: a.Config.Names(), Log: a.Log, Now: func() time.Time { return a.Now() }, Redirect: a.redirect()})
 		a.Events.OnChanged(a.server.Invalidate)
 		a.ui = web.New(web.Options{Catalog: a.Catalog, Store: a.Store, Archives: a.Config.Names(),
 			PublicURL: a.Config.PublicURL, Now: a.Now, CacheDir: a.packageLists(), Log: a.Log, MaxIndexSize: a.Config.MaxIndexSize(),

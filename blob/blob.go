@@ -7,7 +7,7 @@
 // checked, flushed to disk and only then renamed into place.
 //
 // This package is the contract: blob/local is the local directory store
-// (the default), an S3-compatible one is planned, and blob/blobtest is the
+// (the default), blob/s3 one on S3-compatible object storage, and blob/blobtest is the
 // conformance suite each passes.
 package blob
 

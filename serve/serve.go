@@ -22,6 +22,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"path"
 	"strconv"
 	"strings"
@@ -52,6 +53,10 @@ type Options struct {
 	Now func() time.Time
 	// CacheTTL bounds how long catalog answers are reused (default 2s).
 	CacheTTL time.Duration
+	// Redirect, when set, answers a request for a file larger than the
+	// small-file size with a redirect to the URL it gives (a presigned
+	// URL of an object store), instead of streaming it through.
+	Redirect func(ctx context.Context, d blob.Digest) (*url.URL, error)
 	// FileCacheBytes bounds the memory holding the content of small files
 	// (up to 64 kB: Release files, small indices and packages), saving
 	// an open, read and close per request; default DefaultFileCacheBytes,
@@ -68,6 +73,7 @@ type Server struct {
 	store    blob.Store
 	key      []byte
 	keyTime  time.Time
+	redirect func(ctx context.Context, d blob.Digest) (*url.URL, error)
 	archives map[string]bool
 	log      *slog.Logger
 	now      func() time.Time
@@ -99,7 +105,8 @@ type suiteView struct {
 
 // New returns a Server.
 func New(o Options) *Server {
-	s := &Server{cat: o.Catalog, store: o.Store, key: o.PublicKey, keyTime: time.Now(), archives: map[string]bool{}, log: o.Log, now: o.Now}
+	s := &Server{cat: o.Catalog, store: o.Store, key: o.PublicKey, keyTime: time.Now(), archives: map[string]bool{}, log: o.Log, now: o.Now,
+		redirect: o.Redirect}
 	if s.now == nil {
 		s.now = time.Now
 	}
@@ -531,6 +538,17 @@ func (s *Server) serveBlob(w http.ResponseWriter, r *http.Request, name string, 
 			s.files.put(d, data)
 		}
 		serveSmall(w, r, data, mod)
+		return
+	}
+	if s.redirect != nil {
+		u, err := s.redirect(r.Context(), d)
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		h.Del("Content-Type")
+		h.Set("Cache-Control", "no-store") // the URL expires; the path is what to keep
+		http.Redirect(w, r, u.String(), http.StatusFound)
 		return
 	}
 	f, _, err := s.store.Open(r.Context(), d)

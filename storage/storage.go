@@ -1,7 +1,8 @@
 // Package storage opens an installation's storage from its configuration:
 // the catalog, the file store and the locks between the processes sharing
-// them. It is the one place that chooses their implementations; today the
-// embedded ones, SQLite, a local directory and flock, all in data_dir.
+// them. It is the one place that chooses their implementations: the
+// embedded ones, SQLite, a local directory and flock, all in data_dir; or
+// S3-compatible object storage for the files ([store]).
 package storage
 
 import (
@@ -30,7 +31,12 @@ func Open(ctx context.Context, cfg *config.Config) (*Storage, error) {
 	if err != nil {
 		return nil, err
 	}
-	store, err := local.Open(dir.Blobs())
+	var store blob.Store
+	if cfg.Store.S3() {
+		store, err = openS3(ctx, cfg.Store)
+	} else {
+		store, err = local.Open(dir.Blobs())
+	}
 	if err != nil {
 		cat.Close()
 		return nil, err

@@ -1,5 +1,5 @@
 // Package blobtest is the conformance suite of blob.Store: every
-// implementation (the local directory today, S3-compatible storage next)
+// implementation (the local directory, S3-compatible storage)
 // runs Run against a fresh, empty store per test and must pass all of it.
 package blobtest
 
