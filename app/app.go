@@ -61,6 +61,11 @@ type App struct {
 	// renewal and their ARI refreshed (certmagic's default when zero).
 	CertRenewCheck time.Duration
 
+	storage *storage.Storage
+	// leader waits for this server's turn to run the schedule (nil: one
+	// server).
+	leader func(context.Context) (lock.Lease, error)
+
 	server *serve.Server
 	ui     *web.UI
 	once   sync.Once
@@ -79,16 +84,27 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, erro
 	if err != nil {
 		return nil, err
 	}
-	signer, created, err := pgp.LoadOrCreateSigner(cfg.SigningKeyPath(), "aptsnap archive signing key")
+	var signer *pgp.Signer
+	var created bool
+	if st.Shared && cfg.SigningKey == "" {
+		signer, created, err = sharedSigner(ctx, st)
+	} else {
+		signer, created, err = pgp.LoadOrCreateSigner(cfg.SigningKeyPath(), "aptsnap archive signing key")
+	}
 	if err != nil {
 		st.Close()
 		return nil, err
 	}
 	if created {
-		log.Info("generated signing key", "path", cfg.SigningKeyPath(), "fingerprint", signer.Fingerprint())
+		where := cfg.SigningKeyPath()
+		if st.Shared && cfg.SigningKey == "" {
+			where = "the catalog"
+		}
+		log.Info("generated signing key", "in", where, "fingerprint", signer.Fingerprint())
 	}
 	a := &App{Config: cfg, Catalog: st.Catalog, Store: st.Store, Locker: st.Locker, Signer: signer, Log: log, Now: time.Now,
-		Progress: &progress.Log{Logger: log, Every: 30 * time.Second}, Events: &events.Bus{}}
+		Progress: &progress.Log{Logger: log, Every: 30 * time.Second}, Events: &events.Bus{},
+		storage: st, leader: st.Leader}
 	a.Metrics = metrics.New(st.Catalog, st.Store, cfg.Names(), func() time.Time { return a.Now() })
 	a.Metrics.Listen(a.Events)
 	a.Metrics.CertSource(func() map[string]time.Time {
@@ -102,7 +118,7 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, erro
 }
 
 // Close releases the storage.
-func (a *App) Close() error { return a.Catalog.Close() }
+func (a *App) Close() error { return a.storage.Close() }
 
 // packageLists is where the web UI keeps its package list per index.
 func (a *App) packageLists() string { return datadir.Dir(a.Config.DataDir).PackageLists() }

@@ -13,6 +13,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/aptsnap/aptsnap/catalog"
 	"github.com/aptsnap/aptsnap/certs"
 	"github.com/aptsnap/aptsnap/config"
 	"github.com/aptsnap/aptsnap/datadir"
@@ -191,8 +192,13 @@ func (a *App) start(ctx context.Context, ln, tlsLn net.Listener, schedule bool) 
 	handler := a.Handler()
 	g.plain, g.tls = handler, handler
 	if tlsLn != nil {
-		mgr, err := certs.New(a.Config.TLS, datadir.Dir(a.Config.DataDir).Certs(), a.Log, certs.Options{HTTPAddr: ln.Addr(), TLSAddr: tlsLn.Addr(),
-			RenewCheckInterval: a.CertRenewCheck})
+		opts := certs.Options{HTTPAddr: ln.Addr(), TLSAddr: tlsLn.Addr(), RenewCheckInterval: a.CertRenewCheck}
+		if kv, ok := a.Catalog.(catalog.KV); ok && a.storage != nil && a.storage.Shared {
+			// Servers behind one name share their ACME account,
+			// certificates and challenges: one issues, any answers.
+			opts.Storage = certs.NewKVStorage(kv, a.Log)
+		}
+		mgr, err := certs.New(a.Config.TLS, datadir.Dir(a.Config.DataDir).Certs(), a.Log, opts)
 		if err != nil {
 			return nil, err
 		}
@@ -206,10 +212,17 @@ func (a *App) start(ctx context.Context, ln, tlsLn net.Listener, schedule bool) 
 	// (each list is written once; later pulses write their own).
 	g.background.Go(func() { a.ui.WarmAll(gctx) })
 	if schedule {
-		g.background.Go(func() { a.Schedule(gctx) })
-		if every := a.Config.GCInterval; every > 0 {
-			g.background.Go(func() { a.collectEvery(gctx, every) })
-		}
+		// Of several servers on one storage, the leader alone.
+		g.background.Go(func() {
+			a.leading(gctx, func(ctx context.Context) {
+				var wg sync.WaitGroup
+				wg.Go(func() { a.Schedule(ctx) })
+				if every := a.Config.GCInterval; every > 0 {
+					wg.Go(func() { a.collectEvery(ctx, every) })
+				}
+				wg.Wait()
+			})
+		})
 	}
 	return g, nil
 }

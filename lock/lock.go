@@ -36,6 +36,15 @@ type Lock interface {
 	Release()
 }
 
+// Lease is a held lock that may be lost without being released: the
+// leadership of several servers (see package pglock), lost when its
+// session ends.
+type Lease interface {
+	Lock
+	// Lost is closed when the lease is lost (not when it is released).
+	Lost() <-chan struct{}
+}
+
 // Locker takes the locks of one installation.
 type Locker interface {
 	// Writer takes the writer lock of an archive: it returns ErrBusy when
