@@ -11,8 +11,8 @@
 //
 // This package is the contract only: the interface, its types and its
 // errors, with no database driver, so that clients of the API link none.
-// catalog/sqlite is the embedded implementation; a PostgreSQL one is
-// planned. catalog/catalogtest is the conformance suite every
+// catalog/sqlite is the embedded implementation, catalog/postgres the one
+// several servers share. catalog/catalogtest is the conformance suite every
 // implementation passes.
 package catalog
 

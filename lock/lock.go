@@ -16,9 +16,9 @@
 //   - One garbage collection runs at a time.
 //
 // Locker is that protocol. Flock implements it for processes on one host
-// with flock(2) on files in the data directory; an implementation across
-// hosts (PostgreSQL advisory locks) is planned, and lock/locktest is the
-// conformance suite each passes.
+// with flock(2) on files in the data directory; lock/pglock across hosts
+// with PostgreSQL advisory locks; lock/locktest is the conformance suite
+// each passes.
 package lock
 
 import (
