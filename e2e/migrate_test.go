@@ -20,6 +20,8 @@ import (
 	"github.com/aptsnap/aptsnap/app"
 	"github.com/aptsnap/aptsnap/config"
 	"github.com/aptsnap/aptsnap/internal/apttest"
+	"github.com/aptsnap/aptsnap/internal/pgtest"
+	"github.com/aptsnap/aptsnap/internal/s3test"
 )
 
 // TestMigrate copies an installation with 10 snapshots (pulses, a custom
@@ -124,6 +126,25 @@ func TestMigrate(t *testing.T) {
 	if !strings.Contains(out, "snapshots: 1 copied, 11 already there; pulses 1, tokens 0, requests 0") {
 		t.Errorf("a second migrate:\n%s", out)
 	}
+	// Into PostgreSQL + S3, and back into another data directory.
+	dsn, ep := pgtest.Start(t), s3test.Start(t)
+	creds := filepath.Join(t.TempDir(), "s3.env")
+	os.WriteFile(creds, []byte("AWS_ACCESS_KEY_ID="+ep.AccessKey+"\nAWS_SECRET_ACCESS_KEY="+ep.SecretKey+"\n"), 0o600)
+	scale := filepath.Join(t.TempDir(), "scale.toml")
+	os.WriteFile(scale, []byte(strings.Replace(string(text), e.cfg.DataDir, filepath.Join(t.TempDir(), "data"), 1)+
+		fmt.Sprintf("\n[catalog]\npostgres = %q\n[store]\ns3_endpoint = %q\ns3_bucket = %q\ns3_region = %q\ncredentials_file = %q\n",
+			dsn, ep.URL, ep.Bucket, ep.Region, creds)), 0o644)
+	out = c.local("migrate", "--from", src, "--to", scale)
+	if !strings.Contains(out, "snapshots: 12 copied, 0 already there") || !strings.HasSuffix(out, " checked: ok\n") {
+		t.Errorf("migrate into PostgreSQL + S3:\n%s", out)
+	}
+	back := filepath.Join(t.TempDir(), "back.toml")
+	os.WriteFile(back, []byte(strings.Replace(string(text), e.cfg.DataDir, filepath.Join(t.TempDir(), "data"), 1)), 0o644)
+	out = c.local("migrate", "--from", scale, "--to", back)
+	if !strings.Contains(out, "snapshots: 12 copied, 0 already there") || !strings.Contains(out, "tokens 1") || !strings.HasSuffix(out, " checked: ok\n") {
+		t.Errorf("migrate back from PostgreSQL + S3:\n%s", out)
+	}
+
 	// Into itself: refused.
 	if _, stderr, err := c.run("", "migrate", "--from", src, "--to", src); err == nil || !strings.Contains(stderr, "describe the same storage") {
 		t.Errorf("migrate into itself: %v %s", err, stderr)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -10,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/aptsnap/aptsnap/app"
+	"github.com/aptsnap/aptsnap/catalog"
 	"github.com/aptsnap/aptsnap/config"
 	"github.com/aptsnap/aptsnap/migrate"
 	"github.com/aptsnap/aptsnap/storage"
@@ -45,9 +47,6 @@ source's key (copied there when it has none).`,
 			if sameStorage(src, dst) {
 				return fmt.Errorf("migrate: %s and %s describe the same storage", from, to)
 			}
-			if err := shareSigningKey(src, dst); err != nil {
-				return err
-			}
 			a, err := storage.Open(ctx, src)
 			if err != nil {
 				return fmt.Errorf("migrate: the source: %w", err)
@@ -56,6 +55,10 @@ source's key (copied there when it has none).`,
 			b, err := storage.Open(ctx, dst)
 			if err != nil {
 				return fmt.Errorf("migrate: the target: %w", err)
+			}
+			if err := shareSigningKey(ctx, src, a, dst, b); err != nil {
+				b.Close()
+				return err
 			}
 			res, err := migrate.Run(ctx, migrate.Side{Catalog: a.Catalog, Store: a.Store}, migrate.Side{Catalog: b.Catalog, Store: b.Store},
 				migrate.Options{Parallel: parallel, Log: g.logger()})
@@ -95,26 +98,54 @@ func sameStorage(a, b *config.Config) bool {
 	return catalog || store
 }
 
+// signingKeyIn says where an installation keeps its signing key: in its
+// shared catalog (PostgreSQL, no signing_key set), else in a file.
+func signingKeyIn(cfg *config.Config, st *storage.Storage) (kv catalog.KV, file string) {
+	if st.Shared && cfg.SigningKey == "" {
+		kv, _ = st.Catalog.(catalog.KV)
+		return kv, ""
+	}
+	return nil, cfg.SigningKeyPath()
+}
+
 // shareSigningKey makes the target sign with the source's key: copies it
-// where the target looks for its key when it has none there, and refuses
-// another key (the copied snapshots' signatures would not verify).
-func shareSigningKey(src, dst *config.Config) error {
-	key, err := os.ReadFile(src.SigningKeyPath())
+// where the target keeps its key when it has none, and refuses another key
+// (the copied snapshots' signatures would not verify).
+func shareSigningKey(ctx context.Context, src *config.Config, a *storage.Storage, dst *config.Config, b *storage.Storage) error {
+	read := func(kv catalog.KV, file string) ([]byte, error) {
+		if kv != nil {
+			v, _, err := kv.KVGet(ctx, app.SigningKeyKV)
+			if errors.Is(err, catalog.ErrNotFound) {
+				return nil, os.ErrNotExist
+			}
+			return v, err
+		}
+		return os.ReadFile(file)
+	}
+	skv, sfile := signingKeyIn(src, a)
+	key, err := read(skv, sfile)
 	if err != nil {
 		return fmt.Errorf("migrate: the source's signing key: %w", err)
 	}
-	have, err := os.ReadFile(dst.SigningKeyPath())
+	dkv, dfile := signingKeyIn(dst, b)
+	where := dfile
+	if dkv != nil {
+		where = "the target's catalog"
+	}
+	have, err := read(dkv, dfile)
 	switch {
 	case err == nil && !bytes.Equal(have, key):
-		return fmt.Errorf("migrate: %s holds another signing key than the source's %s: the copied snapshots would not verify; remove it, or set signing_key to the source's key",
-			dst.SigningKeyPath(), src.SigningKeyPath())
+		return fmt.Errorf("migrate: %s holds another signing key than the source's: the copied snapshots would not verify; remove it, or set signing_key to the source's key", where)
 	case err == nil:
 		return nil
 	case !errors.Is(err, os.ErrNotExist):
 		return err
 	}
-	if err := os.MkdirAll(filepath.Dir(dst.SigningKeyPath()), 0o700); err != nil {
+	if dkv != nil {
+		return dkv.KVPut(ctx, app.SigningKeyKV, key)
+	}
+	if err := os.MkdirAll(filepath.Dir(dfile), 0o700); err != nil {
 		return err
 	}
-	return os.WriteFile(dst.SigningKeyPath(), key, 0o600)
+	return os.WriteFile(dfile, key, 0o600)
 }
