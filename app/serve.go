@@ -211,6 +211,12 @@ func (a *App) start(ctx context.Context, ln, tlsLn net.Listener, schedule bool) 
 	// Package lists for the web UI of snapshots made before they existed
 	// (each list is written once; later pulses write their own).
 	g.background.Go(func() { a.ui.WarmAll(gctx) })
+	// Changes made by other servers sharing the catalog.
+	if w, ok := a.Catalog.(interface {
+		Watch(context.Context, func()) error
+	}); ok {
+		g.background.Go(func() { w.Watch(gctx, a.Events.Changed) })
+	}
 	if schedule {
 		// Of several servers on one storage, the leader alone.
 		g.background.Go(func() {

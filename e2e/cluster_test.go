@@ -425,3 +425,56 @@ ca_root = %q
 		t.Error("the two servers sign with two keys")
 	}
 }
+
+// TestClusterInvalidation: a server hears at once of a change another
+// server made (PostgreSQL LISTEN/NOTIFY), well within its cache's
+// lifetime: a bump's re-signed Release is served at once.
+func TestClusterInvalidation(t *testing.T) {
+	dsn := pgtest.Start(t)
+	ep := s3test.Start(t)
+	up := newUpstream(t)
+	up.write(0)
+	open := func() *app.App {
+		cfg, err := config.Load(clusterConfig(t, dsn, ep, up, "127.0.0.1:0"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		a, err := app.Open(context.Background(), cfg, slog.New(slog.DiscardHandler))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { a.Close() })
+		return a
+	}
+	a, b := open(), open()
+	snap, err := b.Pulse(context.Background(), "debian")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- a.ServeListeners(ctx, ln, nil, false) }()
+	t.Cleanup(func() { cancel(); <-done })
+	inRelease := "http://" + ln.Addr().String() + "/debian/" + snap.Serial + "/dists/bookworm/InRelease"
+	waitUntil(t, "the snapshot served", func() bool {
+		resp, err := http.Get(inRelease)
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == 200
+	})
+	before := get(t, inRelease) // now in a's cache
+	if _, err := b.Bump(context.Background(), "debian", snap.Serial, 30, false); err != nil {
+		t.Fatal(err)
+	}
+	bumped := time.Now()
+	waitUntil(t, "the other server's bump", func() bool { return get(t, inRelease) != before })
+	if d := time.Since(bumped); d > time.Second {
+		t.Errorf("the other server's bump was served after %s (the cache lives 2 s): no invalidation", d)
+	}
+}

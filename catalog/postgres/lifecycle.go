@@ -85,6 +85,9 @@ func (c *Catalog) Collect(ctx context.Context, now time.Time, dry bool) (catalog
 			if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1, $2)`, lockClass, collectKey); err != nil {
 				return fmt.Errorf("catalog: collect: %w", err)
 			}
+			if err := notify(ctx, tx); err != nil {
+				return err
+			}
 		}
 		// Expired, but not an archive's newest time-based snapshot.
 		rows, err := tx.Query(ctx, `SELECT `+snapshotCols+`, a.name FROM snapshots s JOIN archives a ON a.id = s.archive_id

@@ -187,8 +187,55 @@ func (c *Catalog) write(ctx context.Context, f func(tx pgx.Tx) error) error {
 		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock_shared($1, $2)`, lockClass, collectKey); err != nil {
 			return fmt.Errorf("catalog: %w", err)
 		}
-		return f(tx)
+		if err := f(tx); err != nil {
+			return err
+		}
+		return notify(ctx, tx)
 	})
+}
+
+// ChangedChannel is the channel every write notifies (with its commit;
+// several in one transaction are one): how servers sharing the catalog
+// hear of each other's changes (see Watch).
+const ChangedChannel = "aptsnap_changed"
+
+func notify(ctx context.Context, tx pgx.Tx) error {
+	if _, err := tx.Exec(ctx, `SELECT pg_notify($1, '')`, ChangedChannel); err != nil {
+		return fmt.Errorf("catalog: notify: %w", err)
+	}
+	return nil
+}
+
+// Watch calls changed after every change committed to the catalog, by
+// any server, until ctx ends: on a connection of its own, LISTENing on
+// ChangedChannel. When the connection fails it connects again, calling
+// changed once more (what it missed meanwhile).
+func (c *Catalog) Watch(ctx context.Context, changed func()) error {
+	cfg := c.pool.Config().ConnConfig.Copy()
+	for backoff := time.Second; ctx.Err() == nil; {
+		conn, err := pgx.ConnectConfig(ctx, cfg)
+		if err == nil {
+			if _, err = conn.Exec(ctx, `LISTEN `+ChangedChannel); err == nil {
+				backoff = time.Second
+				changed()
+				for err == nil {
+					if _, err = conn.WaitForNotification(ctx); err == nil {
+						changed()
+					}
+				}
+			}
+			conn.Close(context.WithoutCancel(ctx))
+		}
+		if ctx.Err() != nil {
+			break
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, time.Minute)
+	}
+	return ctx.Err()
 }
 
 // read runs f in a read-only transaction that sees one state of the
