@@ -23,6 +23,9 @@ type Health struct {
 	Store   string `json:"store"`
 }
 
+// healthProbe is the digest of a file no one stores.
+var healthProbe = blob.Sum([]byte("aptsnap health probe: no file has this content"))
+
 // health checks the catalog and the store, each within timeout.
 func (a *App) health(ctx context.Context, timeout time.Duration) Health {
 	h := Health{Status: "ok", Catalog: "ok", Store: "ok"}
@@ -34,7 +37,7 @@ func (a *App) health(ctx context.Context, timeout time.Duration) Health {
 	sctx, cancel2 := context.WithTimeout(ctx, timeout)
 	defer cancel2()
 	// A file nobody stores: "not found" is the store answering.
-	if _, err := a.Store.Stat(sctx, blob.Digest{}); err != nil && !errors.Is(err, blob.ErrNotFound) {
+	if _, err := a.Store.Stat(sctx, healthProbe); err != nil && !errors.Is(err, blob.ErrNotFound) {
 		h.Status, h.Store = "degraded", "unreachable: "+err.Error()
 	}
 	return h
