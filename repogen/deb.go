@@ -25,13 +25,25 @@ var fileTime = time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
 // ("2.0\n"), control.tar.gz (./control and ./md5sums) and data.tar.gz (p.Files,
 // or by default one file ./usr/share/doc/<name>/README). The output is a
 // function of p alone, accepted by dpkg-deb and installable by dpkg.
+//
+// For a package given as a Deb, it returns those bytes, once their
+// control file has been read and checked against p.
 func BuildDeb(p Package) ([]byte, error) {
+	if p.Deb != nil {
+		if _, _, err := p.resolve(); err != nil {
+			return nil, fmt.Errorf("repogen: %w", err)
+		}
+		return p.Deb, nil
+	}
 	deb, _, err := buildDeb(p)
 	return deb, err
 }
 
 // buildDeb builds p's .deb and also returns its control file.
 func buildDeb(p Package) (deb []byte, control string, err error) {
+	if p.Deb != nil {
+		return nil, "", fmt.Errorf("repogen: build deb %s: the package is given as a .deb", p.Name)
+	}
 	if err := p.validate(); err != nil {
 		return nil, "", fmt.Errorf("repogen: build deb: %w", err)
 	}
@@ -95,6 +107,8 @@ func (p Package) control(installedKiB int64) string {
 	field("Maintainer", Maintainer)
 	field("Installed-Size", strconv.FormatInt(installedKiB, 10))
 	field("Depends", p.Depends)
+	field("Section", p.Section)
+	field("Priority", p.Priority)
 	field("Description", p.description())
 	return b.String()
 }

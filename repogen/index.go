@@ -39,6 +39,7 @@ type binary struct {
 	control  string // the .deb's control file
 	deb      []byte
 	size     int64
+	fixed    string // the whole Packages stanza, for a Deb (else made from control)
 }
 
 // buildSuite builds a suite's pool files (through addPool), indices,
@@ -48,12 +49,11 @@ func (r *Repo) buildSuite(s *Suite, addPool func(string, []byte) error) (*suiteF
 	for _, comp := range s.components() {
 		var bins []binary
 		for _, p := range s.Components[comp] {
-			deb, control, err := buildDeb(p)
+			b, err := r.makeBinary(comp, p, ".deb")
 			if err != nil {
 				return nil, err
 			}
-			b := binary{Package: p, filename: r.PoolPath(comp, p), control: control, deb: deb, size: int64(len(deb))}
-			if err := addPool(b.filename, deb); err != nil {
+			if err := addPool(b.filename, b.deb); err != nil {
 				return nil, err
 			}
 			bins = append(bins, b)
@@ -152,6 +152,9 @@ func buildSources(comp string, bins []binary) ([]*sourcePackage, error) {
 
 // stanza returns the binary's Packages stanza, without the blank line.
 func (b *binary) stanza() string {
+	if b.fixed != "" {
+		return b.fixed
+	}
 	return b.control + fmt.Sprintf("Filename: %s\nSize: %d\nMD5sum: %s\nSHA256: %s\n", b.filename, b.size, md5Hex(b.deb), sha256Hex(b.deb))
 }
 

@@ -35,15 +35,14 @@ func (b *binary) shortControl() string {
 func (r *Repo) buildUdebs(comp string, pkgs []Package, addPool func(string, []byte) error) ([]binary, error) {
 	var out []binary
 	for _, p := range pkgs {
-		deb, control, err := buildDeb(p)
+		b, err := r.makeBinary(comp, p, ".udeb")
 		if err != nil {
 			return nil, err
 		}
-		name := strings.TrimSuffix(r.PoolPath(comp, p), ".deb") + ".udeb"
-		if err := addPool(name, deb); err != nil {
+		if err := addPool(b.filename, b.deb); err != nil {
 			return nil, err
 		}
-		out = append(out, binary{Package: p, filename: name, control: control, deb: deb, size: int64(len(deb))})
+		out = append(out, b)
 	}
 	slices.SortFunc(out, func(a, b binary) int { return strings.Compare(a.Name, b.Name) })
 	return out, nil

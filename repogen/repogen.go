@@ -11,6 +11,7 @@ package repogen
 
 import (
 	"bytes"
+	"cmp"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -34,6 +35,26 @@ type Package struct {
 	Depends     string            // optional
 	Description string            // optional, one line
 	Files       map[string][]byte // optional data files (path inside the package -> contents); default one doc file
+	// Section and Priority, when set, are the package's in its Packages
+	// stanza: for a generated package they are written in its control
+	// file; for a Deb they replace the control file's, as the archive's
+	// override file does in Debian (dak takes them from there, not from
+	// the .deb).
+	Section, Priority string
+	// Deb, when set, is a real binary package (the bytes of a .deb, as
+	// `apt-get download` saves it), served as is instead of one generated
+	// from the fields above. Its Packages stanza is made from its own
+	// control file (debpkg.ReadControl and debpkg.BinaryStanza: what
+	// dpkg-scanpackages writes, with Filename, Size, MD5sum, SHA1 and
+	// SHA256 of these bytes), and it goes where Debian puts it:
+	// pool/<comp>/<prefix>/<source>/<name>_<version without epoch>_<arch>.deb
+	// (see PoolPath). Name, Version, Arch and Source are read from the
+	// control file (any set here must agree with it); Depends, Description
+	// and Files must be empty. A suite with such packages cannot have
+	// Sources, Translations, Contents or Dep11 (they would need the
+	// package's source and data). Installer udebs may be given so too
+	// (then the suite cannot have Contents).
+	Deb []byte
 }
 
 // Suite is one distribution (dists/<Name>) of a sample repository.
@@ -88,6 +109,7 @@ var (
 	reVersion = regexp.MustCompile(`^([0-9]+:)?[0-9][A-Za-z0-9.+~-]*$`)
 	reArch    = regexp.MustCompile(`^[a-z0-9][a-z0-9-]*$`)
 	reComp    = regexp.MustCompile(`^[a-z0-9][a-z0-9._/-]*$`)
+	reSection = regexp.MustCompile(`^[a-z0-9][a-z0-9+._/-]*$`)
 	reSuite   = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._+-]*(/[A-Za-z0-9][A-Za-z0-9._+-]*)*$`)
 )
 
@@ -117,6 +139,10 @@ func (p Package) validate() error {
 		return fmt.Errorf("package %s: invalid source name %q", p.Name, p.Source)
 	case strings.ContainsAny(p.Depends+p.Description, "\r\n"):
 		return fmt.Errorf("package %s: Depends and Description must be one line", p.Name)
+	case p.Section != "" && !reSection.MatchString(p.Section):
+		return fmt.Errorf("package %s: invalid section %q", p.Name, p.Section)
+	case p.Priority != "" && !reName.MatchString(p.Priority):
+		return fmt.Errorf("package %s: invalid priority %q", p.Name, p.Priority)
 	}
 	return nil
 }
@@ -138,7 +164,18 @@ func poolDir(comp, source string) string {
 // PoolPath returns where Write puts p's .deb in component comp, relative to
 // Dir with slashes (the Filename field of its Packages stanza):
 // pool/<comp>/<prefix>/<source>/<name>_<version without epoch>_<arch>.deb.
+//
+// For a package given as a Deb, the name, version, architecture and source
+// are its control file's.
 func (r *Repo) PoolPath(comp string, p Package) string {
+	if q, _, err := p.resolve(); err == nil {
+		p = q
+	}
+	return poolPath(comp, p)
+}
+
+// poolPath is PoolPath for a package whose fields are set.
+func poolPath(comp string, p Package) string {
 	return path.Join(poolDir(comp, p.source()), p.Name+"_"+noEpoch(p.Version)+"_"+p.Arch+".deb")
 }
 
@@ -178,12 +215,26 @@ func (r *Repo) validate() error {
 		if strings.ContainsAny(s.Description, "\r\n") {
 			return fmt.Errorf("suite %s: Description must be one line", s.Name)
 		}
+		for comp, pkgs := range s.Installer {
+			for _, p := range pkgs {
+				if p.Deb != nil && s.Contents {
+					return fmt.Errorf("suite %s/%s: udeb %s is given as a .deb: the suite cannot have Contents", s.Name, comp, cmp.Or(p.Name, "(unnamed)"))
+				}
+			}
+		}
 		for comp, pkgs := range s.Components {
 			if !reComp.MatchString(comp) || slices.Contains(strings.Split(comp, "/"), "..") {
 				return fmt.Errorf("suite %s: invalid component %q", s.Name, comp)
 			}
 			ids := map[string]bool{}
 			for _, p := range pkgs {
+				p, _, err := p.resolve()
+				if err != nil {
+					return fmt.Errorf("suite %s/%s: %w", s.Name, comp, err)
+				}
+				if p.Deb != nil && (s.Sources || s.Translations || s.Contents || s.Dep11) {
+					return fmt.Errorf("suite %s/%s: package %s is given as a .deb: the suite cannot have Sources, Translations, Contents or Dep11", s.Name, comp, p.Name)
+				}
 				if err := p.validate(); err != nil {
 					return fmt.Errorf("suite %s/%s: %w", s.Name, comp, err)
 				}
