@@ -8,6 +8,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/aptsnap/aptsnap/catalog"
+	"github.com/aptsnap/aptsnap/catalog/internal/rules"
 	"github.com/aptsnap/aptsnap/errdefs"
 )
 
@@ -15,8 +16,8 @@ var _ catalog.KV = (*Catalog)(nil)
 
 // KVPut implements KV.
 func (c *Catalog) KVPut(ctx context.Context, key string, value []byte) error {
-	if len(value) > catalog.MaxKV {
-		return errdefs.Errorf(errdefs.ErrTooLarge, "catalog: %s: a value of %d bytes (at most %d)", key, len(value), catalog.MaxKV)
+	if err := rules.CheckKV(key, value); err != nil {
+		return err
 	}
 	_, err := c.pool.Exec(ctx, `INSERT INTO kv(key, value, modified) VALUES ($1, $2, $3)
 		ON CONFLICT (key) DO UPDATE SET value = excluded.value, modified = excluded.modified`, key, nonNil(value), ms(time.Now()))

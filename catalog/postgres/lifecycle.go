@@ -11,6 +11,7 @@ import (
 
 	"github.com/aptsnap/aptsnap/blob"
 	"github.com/aptsnap/aptsnap/catalog"
+	"github.com/aptsnap/aptsnap/catalog/internal/codec"
 	"github.com/aptsnap/aptsnap/errdefs"
 )
 
@@ -214,7 +215,7 @@ func collectUnreferenced(ctx context.Context, tx pgx.Tx, dry bool, expired []int
 			deadArchives, deadShas = append(deadArchives, aid), append(deadShas, d[:])
 			return nil
 		}
-		ids, err := decodeIDs(members)
+		ids, err := codec.DecodeIDs(members)
 		if err != nil {
 			return fmt.Errorf("index %s: %w", d, err)
 		}

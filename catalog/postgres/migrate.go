@@ -31,9 +31,9 @@ const (
 // (whole seconds; milliseconds for pulses and requests), so that both
 // answer alike; a tagged snapshot has no valid_until (NULL). Names,
 // suites and serials sort bytewise (COLLATE "C"), whatever the database's
-// locale. As in SQLite, an index's members are one bytea (see encodeIDs)
+// locale. As in SQLite, an index's members are one bytea (see codec.EncodeIDs)
 // rather than a row per pool file, and pool paths are only kept as keys
-// (see PathKey): a Debian Packages lists some 63,000 files, a row each
+// (see codec.PathKey): a Debian Packages lists some 63,000 files, a row each
 // would make every changed index cost megabytes.
 var migrations = []string{
 	`CREATE TABLE archives (

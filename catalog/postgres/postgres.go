@@ -45,8 +45,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/url"
-	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -55,7 +53,9 @@ import (
 
 	"github.com/aptsnap/aptsnap/blob"
 	"github.com/aptsnap/aptsnap/catalog"
+	"github.com/aptsnap/aptsnap/catalog/internal/codec"
 	"github.com/aptsnap/aptsnap/errdefs"
+	"github.com/aptsnap/aptsnap/internal/pgdsn"
 )
 
 // Catalog is the catalog.Catalog on PostgreSQL: a pool of connections to
@@ -74,7 +74,7 @@ func Open(ctx context.Context, dsn string) (*Catalog, error) {
 	cfg, err := pgxpool.ParseConfig(dsn)
 	if err != nil {
 		// pgx redacts the password of what it quotes; scrub it anyway.
-		return nil, fmt.Errorf("catalog: postgres: %w", scrub(err, passwordOf(dsn)))
+		return nil, fmt.Errorf("catalog: postgres: %w", pgdsn.Scrub(err, pgdsn.PasswordOf(dsn)))
 	}
 	if _, ok := cfg.ConnConfig.RuntimeParams["application_name"]; !ok {
 		cfg.ConnConfig.RuntimeParams["application_name"] = "aptsnap"
@@ -96,48 +96,9 @@ func (c *Catalog) Close() error {
 	return nil
 }
 
-// passwordOf finds a password in a DSN pgx could not parse, to scrub it.
-func passwordOf(dsn string) string {
-	if u, err := url.Parse(dsn); err == nil && u.Query().Get("password") != "" {
-		return u.Query().Get("password")
-	}
-	if i := strings.Index(dsn, "://"); i >= 0 {
-		rest := dsn[i+3:]
-		if at := strings.LastIndex(rest, "@"); at >= 0 {
-			if _, pw, ok := strings.Cut(rest[:at], ":"); ok {
-				return pw
-			}
-		}
-	}
-	for _, f := range strings.Fields(dsn) {
-		if v, ok := strings.CutPrefix(f, "password="); ok {
-			return strings.Trim(v, "'")
-		}
-	}
-	return ""
-}
-
-// scrubbed is an error whose message has the password replaced.
-type scrubbed struct {
-	msg string
-	err error
-}
-
-func (e *scrubbed) Error() string { return e.msg }
-func (e *scrubbed) Unwrap() error { return e.err }
-
-// scrub returns err with every occurrence of password in its message
-// replaced (err itself, when the password is empty or absent).
-func scrub(err error, password string) error {
-	if err == nil || password == "" || !strings.Contains(err.Error(), password) {
-		return err
-	}
-	return &scrubbed{msg: strings.ReplaceAll(err.Error(), password, "xxxxx"), err: err}
-}
-
 // wrap prefixes err with what failed, scrubbed of the password.
 func (c *Catalog) wrap(what string, err error) error {
-	return fmt.Errorf("catalog: %s: %w", what, scrub(err, c.password))
+	return fmt.Errorf("catalog: %s: %w", what, pgdsn.Scrub(err, c.password))
 }
 
 // retryable reports whether a transaction failed only because of another
@@ -159,7 +120,7 @@ func (c *Catalog) inTx(ctx context.Context, opts pgx.TxOptions, f func(tx pgx.Tx
 	for attempt := 1; ; attempt++ {
 		err := c.tryTx(ctx, opts, f)
 		if err == nil || !retryable(err) || attempt == 5 || ctx.Err() != nil {
-			return scrub(err, c.password)
+			return pgdsn.Scrub(err, c.password)
 		}
 		time.Sleep(time.Duration(attempt) * 10 * time.Millisecond)
 	}
@@ -463,7 +424,7 @@ func (c *Catalog) IndexMembers(ctx context.Context, archive string, index blob.D
 	if err != nil {
 		return nil, c.wrap("index "+index.String(), err)
 	}
-	ids, err := decodeIDs(members)
+	ids, err := codec.DecodeIDs(members)
 	if err != nil {
 		return nil, fmt.Errorf("catalog: index %s: %w", index, err)
 	}
@@ -485,7 +446,7 @@ func scanPoolFile(row pgx.CollectableRow) (catalog.PoolFile, error) {
 // LookupPool implements Catalog.
 func (c *Catalog) LookupPool(ctx context.Context, archive, path string) ([]catalog.PoolFile, error) {
 	rows, err := c.pool.Query(ctx, `SELECT p.id, p.sha256, p.size FROM pool_files p JOIN archives a ON a.id = p.archive_id
-		WHERE a.name = $1 AND p.path_key = $2 ORDER BY p.id`, archive, PathKey(path))
+		WHERE a.name = $1 AND p.path_key = $2 ORDER BY p.id`, archive, codec.PathKey(path))
 	if err != nil {
 		return nil, c.wrap("pool "+path, err)
 	}

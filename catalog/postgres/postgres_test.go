@@ -38,24 +38,6 @@ func TestKVConformance(t *testing.T) {
 	catalogtest.RunKV(t, func(t *testing.T) catalog.KV { return open(t, pgtest.Start(t)) })
 }
 
-func TestIDCodec(t *testing.T) {
-	for _, ids := range [][]int64{nil, {1}, {1, 2, 3, 1000000}, func() []int64 {
-		var v []int64
-		for i := int64(5); i < 70000; i += 1 + i%3 {
-			v = append(v, i)
-		}
-		return v
-	}()} {
-		got, err := decodeIDs(encodeIDs(ids))
-		if err != nil || len(got) != len(ids) || (len(ids) > 0 && !slices.Equal(got, ids)) {
-			t.Errorf("round trip of %d ids: %d ids, %v", len(ids), len(got), err)
-		}
-	}
-	if _, err := decodeIDs([]byte("garbage")); err == nil {
-		t.Error("decoding garbage succeeded")
-	}
-}
-
 // schemaVersions returns the versions schema_version records, in order.
 func schemaVersions(t *testing.T, dsn string) []int {
 	t.Helper()
@@ -367,27 +349,13 @@ func TestDryCollectBesideAWriter(t *testing.T) {
 // TestNoPasswordInErrors: whatever fails, the DSN's password is not in
 // the error.
 func TestNoPasswordInErrors(t *testing.T) {
-	const pw = "s3cr3t-pa55"
-	for _, dsn := range []string{
-		"postgres://aptsnap:" + pw + "@127.0.0.1:1/aptsnap?sslmode=disable&connect_timeout=2",
-		"host=127.0.0.1 port=1 user=aptsnap password=" + pw + " dbname=aptsnap sslmode=disable connect_timeout=2",
-		"postgres://aptsnap:" + pw + "@127.0.0.1:1/aptsnap?sslmode=bogus",
-		"postgres://aptsnap:" + pw + "@[::1:5432/aptsnap",
-		"postgres://aptsnap@127.0.0.1:1/aptsnap?password=" + pw + "&sslmode=bogus",
-	} {
+	pgtest.NoPasswordInErrors(t, func(dsn string) (func(), error) {
 		c, err := Open(context.Background(), dsn)
-		if err == nil {
-			c.Close()
-			t.Errorf("Open(%q) succeeded", dsn)
-			continue
+		if err != nil {
+			return nil, err
 		}
-		if strings.Contains(err.Error(), pw) {
-			t.Errorf("an error shows the password: %v", err)
-		}
-	}
-	if err := scrub(errors.New("auth as x:"+pw+" failed"), pw); strings.Contains(err.Error(), pw) || !strings.Contains(err.Error(), "xxxxx") {
-		t.Errorf("scrub = %v", err)
-	}
+		return func() { c.Close() }, nil
+	})
 }
 
 // TestTakenNames: names taken at once by two servers (the API's check

@@ -12,6 +12,8 @@ import (
 
 	"github.com/aptsnap/aptsnap/blob"
 	"github.com/aptsnap/aptsnap/catalog"
+	"github.com/aptsnap/aptsnap/catalog/internal/codec"
+	"github.com/aptsnap/aptsnap/catalog/internal/rules"
 	"github.com/aptsnap/aptsnap/errdefs"
 	"github.com/aptsnap/aptsnap/names"
 )
@@ -111,15 +113,7 @@ func createSnapshot(ctx context.Context, tx pgx.Tx, aid int64, s catalog.NewSnap
 	// archive's lock, and a snapshot stamped before it waited for the lock
 	// would appear in the past, changing the answer to a timestamp URL
 	// already given.
-	created := s.Created
-	if s.Clock != nil {
-		// The next whole second: timestamp URLs name seconds, and one
-		// naming the second under way must not change its answer.
-		if next := s.Clock().Truncate(time.Second).Add(time.Second); next.After(created) {
-			created = next
-		}
-	}
-	created = sec(created)
+	created := sec(rules.Created(s))
 	serial := catalog.TagSerial(s.Tag)
 	var validUntil *time.Time
 	switch {
@@ -312,7 +306,7 @@ func addIndex(ctx context.Context, tx pgx.Tx, aid int64, d blob.Digest, entries 
 	}
 	keys := make([]int64, len(entries))
 	for i, e := range entries {
-		keys[i] = PathKey(e.Path)
+		keys[i] = codec.PathKey(e.Path)
 	}
 	// The archive's records of these paths.
 	type rec struct {
@@ -385,6 +379,6 @@ EntryLoop:
 	slices.Sort(ids)
 	ids = slices.Compact(ids)
 	_, err = tx.Exec(ctx, `INSERT INTO indices(archive_id, sha256, members, count) VALUES ($1, $2, $3, $4)`,
-		aid, d[:], encodeIDs(ids), len(ids))
+		aid, d[:], codec.EncodeIDs(ids), len(ids))
 	return err
 }

@@ -3,15 +3,13 @@ package postgres
 import (
 	"context"
 	"errors"
-	"fmt"
-	"slices"
-	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 
 	"github.com/aptsnap/aptsnap/blob"
 	"github.com/aptsnap/aptsnap/catalog"
+	"github.com/aptsnap/aptsnap/catalog/internal/rules"
 	"github.com/aptsnap/aptsnap/errdefs"
 )
 
@@ -19,11 +17,8 @@ var _ catalog.Tokens = (*Catalog)(nil)
 
 // CreateToken implements Tokens.
 func (c *Catalog) CreateToken(ctx context.Context, name string, role catalog.Role, secretHash blob.Digest) (catalog.Token, error) {
-	if !slices.Contains(catalog.Roles, role) {
-		return catalog.Token{}, fmt.Errorf("catalog: unknown role %q (want one of %v)", role, catalog.Roles)
-	}
-	if strings.TrimSpace(name) == "" {
-		return catalog.Token{}, errors.New("catalog: a token needs a name")
+	if err := rules.CheckToken(name, role); err != nil {
+		return catalog.Token{}, err
 	}
 	now := sec(time.Now())
 	var id int64

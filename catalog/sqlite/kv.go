@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/aptsnap/aptsnap/catalog"
+	"github.com/aptsnap/aptsnap/catalog/internal/rules"
 	"github.com/aptsnap/aptsnap/errdefs"
 )
 
@@ -16,8 +17,8 @@ var _ catalog.KV = (*Catalog)(nil)
 
 // KVPut implements KV.
 func (c *Catalog) KVPut(ctx context.Context, key string, value []byte) error {
-	if len(value) > catalog.MaxKV {
-		return errdefs.Errorf(errdefs.ErrTooLarge, "catalog: %s: a value of %d bytes (at most %d)", key, len(value), catalog.MaxKV)
+	if err := rules.CheckKV(key, value); err != nil {
+		return err
 	}
 	_, err := c.w.ExecContext(ctx, `INSERT INTO kv(key, value, modified) VALUES (?, ?, ?)
 		ON CONFLICT(key) DO UPDATE SET value = excluded.value, modified = excluded.modified`, key, value, time.Now().UnixMilli())

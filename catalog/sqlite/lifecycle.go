@@ -12,6 +12,7 @@ import (
 
 	"github.com/aptsnap/aptsnap/blob"
 	"github.com/aptsnap/aptsnap/catalog"
+	"github.com/aptsnap/aptsnap/catalog/internal/codec"
 	"github.com/aptsnap/aptsnap/errdefs"
 )
 
@@ -208,7 +209,7 @@ func collectUnreferenced(ctx context.Context, tx *sql.Tx, dry bool, expired []in
 			dead = append(dead, k)
 			continue
 		}
-		ids, err := decodeIDs(members)
+		ids, err := codec.DecodeIDs(members)
 		if err != nil {
 			rows.Close()
 			return nil, fmt.Errorf("catalog: index %x: %w", sha, err)

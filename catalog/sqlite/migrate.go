@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/aptsnap/aptsnap/blob"
+	"github.com/aptsnap/aptsnap/catalog/internal/codec"
 )
 
 // indicesPerArchive keys indices by archive and index digest. Each index
@@ -77,7 +78,7 @@ func indicesPerArchive(ctx context.Context, tx migrationTx) error {
 	}
 	copiers := map[int64]*poolCopier{} // by archive, across indices
 	for _, r := range all {
-		ids, err := decodeIDs(r.members)
+		ids, err := codec.DecodeIDs(r.members)
 		if err != nil {
 			return fmt.Errorf("index %s: %w", r.sha, err)
 		}
@@ -109,7 +110,7 @@ func indicesPerArchive(ctx context.Context, tx migrationTx) error {
 				return fmt.Errorf("index %s: %w", r.sha, err)
 			}
 			if _, err := tx.ExecContext(ctx, `INSERT INTO indices_new(archive_id, sha256, members, count) VALUES (?, ?, ?, ?)`,
-				aid, r.sha[:], encodeIDs(copied), len(copied)); err != nil {
+				aid, r.sha[:], codec.EncodeIDs(copied), len(copied)); err != nil {
 				return err
 			}
 		}

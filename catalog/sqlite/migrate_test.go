@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/aptsnap/aptsnap/blob"
+	"github.com/aptsnap/aptsnap/catalog/internal/codec"
 )
 
 // legacyFile is a pool file record of a catalog before migration 5.
@@ -57,7 +58,7 @@ func legacyCatalog(t testing.TB, path string, files []legacyFile, indices map[st
 	}
 	for name, ids := range indices {
 		d := blob.Sum([]byte(name))
-		exec(`INSERT INTO indices(sha256, members, count) VALUES (?, ?, ?)`, d[:], encodeIDs(ids), len(ids))
+		exec(`INSERT INTO indices(sha256, members, count) VALUES (?, ?, ?)`, d[:], codec.EncodeIDs(ids), len(ids))
 	}
 	for aid, names := range lists {
 		var idx []byte

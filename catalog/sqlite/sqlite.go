@@ -3,7 +3,6 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"net/url"
@@ -17,6 +16,8 @@ import (
 
 	"github.com/aptsnap/aptsnap/blob"
 	"github.com/aptsnap/aptsnap/catalog"
+	"github.com/aptsnap/aptsnap/catalog/internal/codec"
+	"github.com/aptsnap/aptsnap/catalog/internal/rules"
 	"github.com/aptsnap/aptsnap/errdefs"
 	"github.com/aptsnap/aptsnap/names"
 )
@@ -397,15 +398,7 @@ func createSnapshot(ctx context.Context, tx *sql.Tx, s catalog.NewSnapshot) (cat
 	// write lock, and a snapshot stamped before it waited for the lock
 	// would appear in the past, changing the answer to a timestamp URL
 	// already given.
-	created := s.Created
-	if s.Clock != nil {
-		// The next whole second: timestamp URLs name seconds, and one
-		// naming the second under way must not change its answer.
-		if next := s.Clock().Truncate(time.Second).Add(time.Second); next.After(created) {
-			created = next
-		}
-	}
-	created = created.UTC()
+	created := rules.Created(s).UTC()
 	serial := catalog.TagSerial(s.Tag)
 	var validUntil int64
 	switch {
@@ -585,14 +578,8 @@ func decodeFiles(s string) ([]catalog.IndexFile, error) {
 }
 
 // PathKey is how the catalog finds a pool path: the first 8 bytes of its
-// SHA-256. Pool paths are not stored as text, which keeps the catalog to a
-// few dozen bytes per distinct pool file; a lookup's candidates are
-// confirmed by snapshot membership, and two paths of one snapshot colliding
-// on 64 bits is not a practical concern (about 1 in 10^8 for a million files).
-func PathKey(path string) int64 {
-	d := blob.Sum([]byte(path))
-	return int64(binary.BigEndian.Uint64(d[:8]))
-}
+// SHA-256 (pool paths are not stored as text), as catalog/postgres does.
+func PathKey(path string) int64 { return codec.PathKey(path) }
 
 // poolResolver assigns pool file IDs within one transaction, loading the
 // archive's pool table once when a new index needs it.
@@ -663,7 +650,7 @@ EntryLoop:
 	slices.Sort(ids)
 	ids = slices.Compact(ids)
 	_, err = p.tx.ExecContext(ctx, `INSERT INTO indices(archive_id, sha256, members, count) VALUES (?, ?, ?, ?)`,
-		p.archiveID, d[:], encodeIDs(ids), len(ids))
+		p.archiveID, d[:], codec.EncodeIDs(ids), len(ids))
 	return err
 }
 
@@ -797,7 +784,7 @@ func (c *Catalog) IndexMembers(ctx context.Context, archive string, index blob.D
 	if err != nil {
 		return nil, fmt.Errorf("catalog: index %s: %w", index, err)
 	}
-	ids, err := decodeIDs(members)
+	ids, err := codec.DecodeIDs(members)
 	if err != nil {
 		return nil, fmt.Errorf("catalog: index %s: %w", index, err)
 	}

@@ -129,6 +129,32 @@ func Terminate(t testing.TB, dsn string, pids ...int32) {
 	}
 }
 
+// NoPasswordInErrors checks that open fails on DSNs it cannot use (no
+// server listening, a bad setting, a malformed URL; no server needed),
+// without the DSN's password in its error. open returns what closes what
+// it opened, should it succeed.
+func NoPasswordInErrors(t testing.TB, open func(dsn string) (done func(), err error)) {
+	t.Helper()
+	const pw = "s3cr3t-pa55"
+	for _, dsn := range []string{
+		"postgres://aptsnap:" + pw + "@127.0.0.1:1/aptsnap?sslmode=disable&connect_timeout=2",
+		"host=127.0.0.1 port=1 user=aptsnap password=" + pw + " dbname=aptsnap sslmode=disable connect_timeout=2",
+		"postgres://aptsnap:" + pw + "@127.0.0.1:1/aptsnap?sslmode=bogus",
+		"postgres://aptsnap:" + pw + "@[::1:5432/aptsnap",
+		"postgres://aptsnap@127.0.0.1:1/aptsnap?password=" + pw + "&sslmode=bogus",
+	} {
+		done, err := open(dsn)
+		if err == nil {
+			done()
+			t.Errorf("opening %q succeeded", dsn)
+			continue
+		}
+		if strings.Contains(err.Error(), pw) {
+			t.Errorf("an error shows the password: %v", err)
+		}
+	}
+}
+
 // lookup finds the binaries (tests replace it).
 var lookup = findBinaries
 

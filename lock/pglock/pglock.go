@@ -50,7 +50,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"net/url"
 	"strings"
 	"sync"
 	"time"
@@ -60,6 +59,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn/ctxwatch"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/aptsnap/aptsnap/internal/pgdsn"
 	"github.com/aptsnap/aptsnap/lock"
 )
 
@@ -101,7 +101,7 @@ var _ lock.Locker = (*Locker)(nil)
 func New(ctx context.Context, dsn string) (*Locker, error) {
 	cfg, err := pgx.ParseConfig(dsn)
 	if err != nil {
-		return nil, fmt.Errorf("lock: postgres: %w", scrub(err, passwordOf(dsn)))
+		return nil, fmt.Errorf("lock: postgres: %w", pgdsn.Scrub(err, pgdsn.PasswordOf(dsn)))
 	}
 	l := &Locker{cfg: cfg, password: cfg.Password, keys: map[string]int32{}}
 	for k, v := range map[string]string{
@@ -126,7 +126,7 @@ func New(ctx context.Context, dsn string) (*Locker, error) {
 	}
 	pcfg, err := pgxpool.ParseConfig(dsn)
 	if err != nil {
-		return nil, fmt.Errorf("lock: postgres: %w", scrub(err, l.password))
+		return nil, fmt.Errorf("lock: postgres: %w", pgdsn.Scrub(err, l.password))
 	}
 	pcfg.MaxConns = 4
 	if l.pool, err = pgxpool.NewWithConfig(ctx, pcfg); err != nil {
@@ -168,7 +168,7 @@ func (l *Locker) heartbeat() time.Duration {
 
 // wrap prefixes err with what failed, scrubbed of the password.
 func (l *Locker) wrap(what string, err error) error {
-	return fmt.Errorf("lock: %s: %w", what, scrub(err, l.password))
+	return fmt.Errorf("lock: %s: %w", what, pgdsn.Scrub(err, l.password))
 }
 
 // Lock is a held lock: a PostgreSQL session holding an advisory lock.
@@ -397,43 +397,4 @@ func (l *Locker) Writers(ctx context.Context) ([]time.Time, error) {
 		}
 	}
 	return out, nil
-}
-
-// passwordOf finds a password in a DSN pgx could not parse, to scrub it.
-func passwordOf(dsn string) string {
-	if u, err := url.Parse(dsn); err == nil && u.Query().Get("password") != "" {
-		return u.Query().Get("password")
-	}
-	if i := strings.Index(dsn, "://"); i >= 0 {
-		rest := dsn[i+3:]
-		if at := strings.LastIndex(rest, "@"); at >= 0 {
-			if _, pw, ok := strings.Cut(rest[:at], ":"); ok {
-				return pw
-			}
-		}
-	}
-	for _, f := range strings.Fields(dsn) {
-		if v, ok := strings.CutPrefix(f, "password="); ok {
-			return strings.Trim(v, "'")
-		}
-	}
-	return ""
-}
-
-// scrubbed is an error whose message has the password replaced.
-type scrubbed struct {
-	msg string
-	err error
-}
-
-func (e *scrubbed) Error() string { return e.msg }
-func (e *scrubbed) Unwrap() error { return e.err }
-
-// scrub returns err with every occurrence of password in its message
-// replaced.
-func scrub(err error, password string) error {
-	if err == nil || password == "" || !strings.Contains(err.Error(), password) {
-		return err
-	}
-	return &scrubbed{msg: strings.ReplaceAll(err.Error(), password, "xxxxx"), err: err}
 }
