@@ -18,6 +18,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -760,26 +761,64 @@ func (m *Mirror) readIndex(ctx context.Context, name string, files []release.Fil
 	return key, entries, err
 }
 
+// statParallel is how many stored files are looked up at once: a remote
+// store (S3) answers each in a round trip, and a changed index lists tens
+// of thousands of files, nearly all stored already.
+const statParallel = 32
+
+// missing returns the entries the store does not hold (or holds at another
+// size), in their order, looking them up statParallel at a time.
+func (m *Mirror) missing(ctx context.Context, entries []catalog.PoolEntry) ([]catalog.PoolEntry, error) {
+	have := make([]bool, len(entries))
+	next := atomic.Int64{}
+	var wg sync.WaitGroup
+	for range min(statParallel, len(entries)) {
+		wg.Go(func() {
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= len(entries) || ctx.Err() != nil {
+					return
+				}
+				info, err := m.store.Stat(ctx, entries[i].SHA256)
+				have[i] = err == nil && info.Size == entries[i].Size
+			}
+		})
+	}
+	wg.Wait()
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	var out []catalog.PoolEntry
+	for i, e := range entries {
+		if !have[i] {
+			out = append(out, e)
+		}
+	}
+	return out, nil
+}
+
 // fetchPool downloads, verified, every pool file the new indices list that
 // the store does not hold yet.
 func (m *Mirror) fetchPool(ctx context.Context, a *config.Archive, suites []*suiteWork) error {
 	seen := map[blob.Digest]bool{}
-	var todo []catalog.PoolEntry
-	var total int64
+	var listed []catalog.PoolEntry
 	for _, sw := range suites {
 		for _, iw := range sw.indices {
 			for _, e := range iw.Entries {
-				if seen[e.SHA256] {
-					continue
+				if !seen[e.SHA256] {
+					seen[e.SHA256] = true
+					listed = append(listed, e)
 				}
-				seen[e.SHA256] = true
-				if info, err := m.store.Stat(ctx, e.SHA256); err == nil && info.Size == e.Size {
-					continue
-				}
-				todo = append(todo, e)
-				total += e.Size
 			}
 		}
+	}
+	todo, err := m.missing(ctx, listed)
+	if err != nil {
+		return err
+	}
+	var total int64
+	for _, e := range todo {
+		total += e.Size
 	}
 	m.log.Debug("pool files", "archive", a.Name, "listed", len(seen), "stored already", len(seen)-len(todo), "to fetch", len(todo))
 	if len(todo) == 0 {
