@@ -9,9 +9,11 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/aptsnap/aptsnap/catalog"
 	"github.com/aptsnap/aptsnap/certs"
 	"github.com/aptsnap/aptsnap/config"
 	"github.com/aptsnap/aptsnap/datadir"
+	"github.com/aptsnap/aptsnap/storage"
 )
 
 func certCmd(g *globals) *cobra.Command {
@@ -31,7 +33,19 @@ func certCmd(g *globals) *cobra.Command {
 			if cfg.TLS == nil {
 				return fmt.Errorf("%s has no [tls] section", g.config)
 			}
-			m, err := certs.New(cfg.TLS, datadir.Dir(cfg.DataDir).Certs(), g.logger(), certs.Options{})
+			var opts certs.Options
+			if cfg.Catalog.Postgres != "" {
+				// Servers sharing a catalog keep their certificates in it.
+				st, err := storage.Open(cmd.Context(), cfg)
+				if err != nil {
+					return err
+				}
+				defer st.Close()
+				if kv, ok := st.Catalog.(catalog.KV); ok {
+					opts.Storage = certs.NewKVStorage(kv, g.logger())
+				}
+			}
+			m, err := certs.New(cfg.TLS, datadir.Dir(cfg.DataDir).Certs(), g.logger(), opts)
 			if err != nil {
 				return err
 			}
