@@ -347,8 +347,9 @@ func TestClusterACME(t *testing.T) {
 	port := func(ln net.Listener) int { return ln.Addr().(*net.TCPAddr).Port }
 	// Pebble validates on the second server's ports.
 	peb := startPebble(t, port(ss[1].plain), port(ss[1].tls))
+	var cfgText string
 	start := func(s *srv) {
-		cfg, err := config.Parse([]byte(fmt.Sprintf(`
+		cfgText = fmt.Sprintf(`
 data_dir = %q
 public_url = "https://%s"
 [catalog]
@@ -367,7 +368,8 @@ email = "ops@example.org"
 ca = %q
 domains = [%q]
 ca_root = %q
-`, t.TempDir(), acmeDomain, dsn, up.url(), up.keyring, s.tls.Addr(), peb.directory, acmeDomain, peb.serverCA)))
+`, t.TempDir(), acmeDomain, dsn, up.url(), up.keyring, s.tls.Addr(), peb.directory, acmeDomain, peb.serverCA)
+		cfg, err := config.Parse([]byte(cfgText))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -415,6 +417,13 @@ ca_root = %q
 	}
 	if n := strings.Count(peb.output(), "Issued certificate serial"); n != 1 {
 		t.Errorf("Pebble issued %d certificates, want 1", n)
+	}
+	// cert status reads the shared storage.
+	cfgFile := filepath.Join(t.TempDir(), "aptsnap.toml")
+	os.WriteFile(cfgFile, []byte(cfgText), 0o644)
+	out := (&cli{t: t, bin: aptsnapBinary(t), config: cfgFile}).local("cert", "status")
+	if !strings.Contains(out, acmeDomain) || strings.Contains(out, "not obtained yet") {
+		t.Errorf("cert status:\n%s", out)
 	}
 	// Both serve the same signed snapshots over HTTPS.
 	if _, err := ss[0].a.Pulse(context.Background(), "debian"); err != nil {
