@@ -217,6 +217,9 @@ func (a *App) start(ctx context.Context, ln, tlsLn net.Listener, schedule bool) 
 	}); ok {
 		g.background.Go(func() { w.Watch(gctx, a.Events.Changed) })
 	}
+	if a.Config.Export.Dir != "" {
+		g.background.Go(func() { a.followExport(gctx) })
+	}
 	if schedule {
 		// Of several servers on one storage, the leader alone.
 		g.background.Go(func() {

@@ -57,6 +57,15 @@ type Config struct {
 	// absent, SQLite and a directory in DataDir.
 	Catalog CatalogConfig `toml:"catalog"`
 	Store   StoreConfig   `toml:"store"`
+	// Export, with Dir set, has `aptsnap serve` keep an export directory
+	// (see package export) in step with the catalog.
+	Export ExportConfig `toml:"export"`
+}
+
+// ExportConfig is the [export] section.
+type ExportConfig struct {
+	// Dir is the export directory a web server serves the snapshots from.
+	Dir string `toml:"dir"`
 }
 
 // CatalogConfig is the [catalog] section.
@@ -457,6 +466,7 @@ func (c *Config) resolve(dir string) {
 	c.DataDir = abs(c.DataDir)
 	c.SigningKey = abs(c.SigningKey)
 	c.Store.CredentialsFile = abs(c.Store.CredentialsFile)
+	c.Export.Dir = abs(c.Export.Dir)
 	for i := range c.Archives {
 		c.Archives[i].Keyring = abs(c.Archives[i].Keyring)
 	}
