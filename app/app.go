@@ -72,6 +72,11 @@ type App struct {
 
 	certsMu sync.Mutex
 	certs   *certs.Manager // while serving HTTPS
+	// installer installs [[tls.install]] certificates while serving.
+	installer *certs.Installer
+	// CertInstallRetry is how often a failed [[tls.install]] is tried
+	// again (a minute if zero).
+	CertInstallRetry time.Duration
 }
 
 // Open opens the storage and signing key described by cfg, generating the
@@ -206,7 +211,7 @@ func (a *App) Handler() http.Handler {
 		a.ui.Listen(a.Events)
 	})
 	admin := api.NewServer(api.ServerOptions{Ops: a, Tokens: a.Catalog, Log: a.Log, UploadDir: datadir.Dir(a.Config.DataDir).Uploads()})
-	metrics := a.Metrics.Handler()
+	metrics := a.withInstallMetrics(a.Metrics.Handler())
 	ui := a.ui
 	// A prefix test rather than a ServeMux: a mux would redirect unclean
 	// snapshot paths ("..") that the server must answer with 400.

@@ -28,7 +28,7 @@ func (a *App) Serve(ctx context.Context, o ServeOptions) error {
 		return fmt.Errorf("serve: %w", err)
 	}
 	var tlsLn net.Listener
-	if a.Config.TLS != nil {
+	if a.Config.TLS.Listener() {
 		if tlsLn, err = net.Listen("tcp", a.Config.TLS.Listen); err != nil {
 			ln.Close()
 			return fmt.Errorf("serve https: %w", err)
@@ -41,7 +41,7 @@ func (a *App) Serve(ctx context.Context, o ServeOptions) error {
 // it opens the HTTPS listener itself.
 func (a *App) ServeListener(ctx context.Context, ln net.Listener, schedule bool) error {
 	var tlsLn net.Listener
-	if a.Config.TLS != nil {
+	if a.Config.TLS.Listener() {
 		var err error
 		if tlsLn, err = net.Listen("tcp", a.Config.TLS.Listen); err != nil {
 			ln.Close()
@@ -94,7 +94,7 @@ type ServeOptions struct {
 // A configuration that does not load, or that changes what only a
 // restart changes, is logged and the one in use stays.
 func ServeOn(ctx context.Context, first *App, ln, tlsLn net.Listener, o ServeOptions) error {
-	if tlsLn != nil && first.Config.TLS == nil {
+	if tlsLn != nil && !first.Config.TLS.Listener() {
 		ln.Close()
 		tlsLn.Close()
 		return errors.New("serve: an HTTPS listener needs a [tls] section")
@@ -179,6 +179,7 @@ type generation struct {
 	app         *App
 	plain, tls  http.Handler
 	mgr         *certs.Manager
+	inst        *certs.Installer
 	cancel      context.CancelFunc
 	background  sync.WaitGroup // the schedule, GC and warm-up
 	mu          sync.RWMutex   // held shared by each request, exclusively to retire
@@ -191,13 +192,14 @@ func (a *App) start(ctx context.Context, ln, tlsLn net.Listener, schedule bool) 
 	g := &generation{app: a}
 	handler := a.Handler()
 	g.plain, g.tls = handler, handler
+	var shared certmagicStorage
+	if kv, ok := a.Catalog.(catalog.KV); ok && a.storage != nil && a.storage.Shared {
+		// Servers behind one name share their ACME account,
+		// certificates and challenges: one issues, any answers.
+		shared = certs.NewKVStorage(kv, a.Log)
+	}
 	if tlsLn != nil {
-		opts := certs.Options{HTTPAddr: ln.Addr(), TLSAddr: tlsLn.Addr(), RenewCheckInterval: a.CertRenewCheck}
-		if kv, ok := a.Catalog.(catalog.KV); ok && a.storage != nil && a.storage.Shared {
-			// Servers behind one name share their ACME account,
-			// certificates and challenges: one issues, any answers.
-			opts.Storage = certs.NewKVStorage(kv, a.Log)
-		}
+		opts := certs.Options{HTTPAddr: ln.Addr(), TLSAddr: tlsLn.Addr(), RenewCheckInterval: a.CertRenewCheck, Storage: shared}
 		mgr, err := certs.New(a.Config.TLS, datadir.Dir(a.Config.DataDir).Certs(), a.Log, opts)
 		if err != nil {
 			return nil, err
@@ -205,6 +207,9 @@ func (a *App) start(ctx context.Context, ln, tlsLn net.Listener, schedule bool) 
 		g.mgr = mgr
 		g.plain = mgr.HTTPHandler(handler)
 		a.setCerts(mgr)
+	}
+	if err := g.startInstaller(ln, shared); err != nil {
+		return nil, err
 	}
 	gctx, cancel := context.WithCancel(ctx)
 	g.cancel = cancel
@@ -239,6 +244,11 @@ func (a *App) start(ctx context.Context, ln, tlsLn net.Listener, schedule bool) 
 // startCerts starts certificate management once the listeners serve (the
 // CA connects back to them).
 func (g *generation) startCerts(ctx context.Context) {
+	if g.inst != nil {
+		if err := g.inst.Start(ctx); err != nil {
+			g.app.Log.Error("certificate management for the web server", "err", err)
+		}
+	}
 	if g.mgr == nil {
 		return
 	}
@@ -255,6 +265,10 @@ func (g *generation) retire() {
 	g.mu.Lock()
 	g.retired = true
 	g.mu.Unlock()
+	if g.inst != nil {
+		g.app.setInstaller(nil)
+		g.inst.Stop()
+	}
 	if g.mgr != nil {
 		g.app.setCerts(nil)
 		g.mgr.Stop()
@@ -317,7 +331,7 @@ func restartNeeded(old, cfg *config.Config) error {
 	if cfg.Listen != old.Listen {
 		what = append(what, "listen")
 	}
-	if (cfg.TLS == nil) != (old.TLS == nil) || cfg.TLS != nil && cfg.TLS.Listen != old.TLS.Listen {
+	if cfg.TLS.Listener() != old.TLS.Listener() || cfg.TLS.Listener() && cfg.TLS.Listen != old.TLS.Listen {
 		what = append(what, "the HTTPS listener ([tls] added, removed, or its listen)")
 	}
 	if cfg.SigningKey != old.SigningKey {

@@ -129,6 +129,37 @@ type TLS struct {
 	// ACME obtains certificates from an ACME CA (HTTP-01 on the plain
 	// listener, TLS-ALPN-01 on the HTTPS one).
 	ACME *ACME `toml:"acme"`
+	// Install are the [[tls.install]] sections: certificates obtained
+	// through [tls.acme]'s CA for a web server (nginx, Apache) in front
+	// of aptsnap, written to its files and followed by its reload.
+	Install []Install `toml:"install"`
+}
+
+// Install is one [[tls.install]] section: a virtual host of a web server
+// whose certificate aptsnap obtains, renews, installs and reloads.
+type Install struct {
+	// Server is "nginx" or "apache2".
+	Server string `toml:"server"`
+	// Name or Names: the host name of the certificate (one: certmagic
+	// manages one certificate per name).
+	Name  string   `toml:"name"`
+	Names []string `toml:"names"`
+	// CertPath and KeyPath are where the chain (fullchain) and the key are
+	// written (default /etc/aptsnap/tls/NAME/fullchain.pem, privkey.pem).
+	CertPath string `toml:"cert_path"`
+	KeyPath  string `toml:"key_path"`
+	// Reload is run (sh -c) after the files are written and Test passed.
+	Reload string `toml:"reload"`
+	// Test checks the web server's configuration before the reload
+	// (default "nginx -t" or "apachectl configtest").
+	Test string `toml:"test"`
+}
+
+// Listener reports whether [tls] gives aptsnap an HTTPS listener of its
+// own (certificate files, or [tls.acme] domains); [[tls.install]] alone
+// does not.
+func (t *TLS) Listener() bool {
+	return t != nil && (t.CertFile != "" || t.KeyFile != "" || t.ACME != nil && len(t.ACME.Domains) > 0)
 }
 
 // ACME is the [tls.acme] section.
@@ -387,6 +418,29 @@ func (c *Config) applyDefaults(archives, customs []map[string]bool) {
 				a.CA = LetsEncryptStaging
 			}
 		}
+		for i := range t.Install {
+			in := &t.Install[i]
+			if len(in.Names) == 0 && in.Name != "" {
+				in.Names = []string{in.Name}
+			}
+			if in.Name == "" && len(in.Names) > 0 {
+				in.Name = in.Names[0]
+			}
+			if in.CertPath == "" && in.Name != "" {
+				in.CertPath = "/etc/aptsnap/tls/" + in.Name + "/fullchain.pem"
+			}
+			if in.KeyPath == "" && in.Name != "" {
+				in.KeyPath = "/etc/aptsnap/tls/" + in.Name + "/privkey.pem"
+			}
+			if in.Test == "" {
+				switch in.Server {
+				case "nginx":
+					in.Test = "nginx -t"
+				case "apache2":
+					in.Test = "apachectl configtest"
+				}
+			}
+		}
 	}
 	for i := range c.Customs {
 		cu := &c.Customs[i]
@@ -477,6 +531,9 @@ func (c *Config) resolve(dir string) {
 		t.CertFile, t.KeyFile = abs(t.CertFile), abs(t.KeyFile)
 		if t.ACME != nil {
 			t.ACME.CARoot = abs(t.ACME.CARoot)
+		}
+		for i := range t.Install {
+			t.Install[i].CertPath, t.Install[i].KeyPath = abs(t.Install[i].CertPath), abs(t.Install[i].KeyPath)
 		}
 	}
 }
@@ -670,11 +727,16 @@ func (t *TLS) validate() error {
 		return errors.New("tls: cert_file and key_file go together")
 	case files && t.ACME != nil:
 		return errors.New("tls: cert_file/key_file and [tls.acme] exclude each other")
+	case !files && t.ACME == nil && len(t.Install) > 0:
+		return errors.New("tls.install: certificates for a web server come from [tls.acme] (its email and ca)")
 	case !files && t.ACME == nil:
 		return errors.New("tls: set cert_file and key_file, or [tls.acme]")
 	}
+	if err := t.validateInstall(); err != nil {
+		return err
+	}
 	if a := t.ACME; a != nil {
-		if len(a.Domains) == 0 {
+		if len(a.Domains) == 0 && len(t.Install) == 0 {
 			return errors.New("tls.acme: domains is empty")
 		}
 		if !strings.Contains(a.Email, "@") {
@@ -691,6 +753,40 @@ func (t *TLS) validate() error {
 		if err != nil || u.Scheme != "https" || u.Host == "" {
 			return fmt.Errorf("tls.acme: ca must be an https directory URL or \"staging\", not %q", a.CA)
 		}
+	}
+	return nil
+}
+
+func (t *TLS) validateInstall() error {
+	seen := map[string]bool{}
+	for i, in := range t.Install {
+		where := fmt.Sprintf("tls.install[%d]", i)
+		if in.Server != "nginx" && in.Server != "apache2" {
+			return fmt.Errorf("%s: server must be \"nginx\" or \"apache2\", not %q", where, in.Server)
+		}
+		if len(in.Names) != 1 || in.Name != in.Names[0] {
+			return fmt.Errorf("%s: give one name (name, or names with one element): certmagic keeps one certificate per name", where)
+		}
+		d := in.Name
+		if d == "" || strings.ContainsAny(d, " \t\n/:*") || strings.HasPrefix(d, ".") || strings.HasSuffix(d, ".") {
+			return fmt.Errorf("%s: invalid name %q", where, d)
+		}
+		if in.Reload == "" {
+			return fmt.Errorf("%s: reload is required (the command that makes %s read the new certificate)", where, in.Server)
+		}
+		if in.CertPath == in.KeyPath {
+			return fmt.Errorf("%s: cert_path and key_path are the same file", where)
+		}
+		for _, p := range []string{in.CertPath, in.KeyPath} {
+			if seen[p] {
+				return fmt.Errorf("%s: %s is written by another [[tls.install]]", where, p)
+			}
+			seen[p] = true
+		}
+		if seen["name "+d] {
+			return fmt.Errorf("%s: %s is installed by another [[tls.install]]", where, d)
+		}
+		seen["name "+d] = true
 	}
 	return nil
 }

@@ -70,7 +70,10 @@ func certCmd(g *globals) *cobra.Command {
 				}
 				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", s.Name, s.Issuer, s.NotAfter.UTC().Format(time.RFC3339), next, s.CA)
 			}
-			return w.Flush()
+			if err := w.Flush(); err != nil {
+				return err
+			}
+			return printInstallStatus(cmd.Context(), cfg, opts.Storage, g)
 		},
 	})
 	return c

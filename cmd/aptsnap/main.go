@@ -68,7 +68,7 @@ func newRoot() *cobra.Command {
 	root.PersistentFlags().BoolVar(&g.logJSON, "log-json", false, "log JSON lines instead of text")
 	root.AddCommand(serveCmd(g), pulseCmd(g), snapshotCmd(g), bumpCmd(g), gcCmd(g), untrackCmd(g), verifyCmd(g),
 		tagCmd(g), tokenCmd(g), demoCmd(g), certCmd(g), repoCmd(g), serialsCmd(g), sourcesCmd(g), exceptionCmd(g),
-		updateCmd(g), configCmd(g), migrateCmd(g), exportCmd(g), webserverConfigCmd(), manCmd())
+		updateCmd(g), configCmd(g), migrateCmd(g), exportCmd(g), webserverConfigCmd(), webserverCheckCmd(g), manCmd())
 	strict(root)
 	return root
 }

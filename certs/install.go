@@ -1,0 +1,511 @@
+package certs
+
+import (
+	"bytes"
+	"context"
+	"crypto/x509"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/caddyserver/certmagic"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/aptsnap/aptsnap/config"
+)
+
+// Installer obtains and renews the certificates of [[tls.install]] (a web
+// server in front of aptsnap) through [tls.acme]'s CA, with a certmagic
+// configuration of its own on the same storage as the Manager's: HTTP-01
+// is answered by aptsnap's plain listener (HTTPHandler), to which the web
+// server proxies /.well-known/acme-challenge/. After each certificate
+// obtained or renewed, and until the files match what storage holds, it
+// writes the chain and the key atomically, runs the entry's test command
+// and then its reload command; a failure of either restores the previous
+// files, is logged with the command's output, recorded (Status, metrics)
+// and retried every RetryInterval.
+type Installer struct {
+	entries []config.Install
+	log     *slog.Logger
+	storage certmagic.Storage
+	cache   *certmagic.Cache
+	magic   *certmagic.Config
+	issuer  *certmagic.ACMEIssuer
+	retry   time.Duration
+	wake    chan struct{}
+	stop    chan struct{}
+	once    sync.Once
+	done    sync.WaitGroup
+
+	syncMu sync.Mutex // one install at a time: the entries share a web server
+	mu     sync.Mutex
+	state  map[string]*InstallStatus
+}
+
+// InstallOptions tune an Installer.
+type InstallOptions struct {
+	// Storage overrides the FileStorage in the directory given to NewInstaller.
+	Storage certmagic.Storage
+	// HTTPAddr is where aptsnap's plain listener listens (HTTP-01 is
+	// answered there, through HTTPHandler).
+	HTTPAddr net.Addr
+	// RenewCheckInterval: as in Options.
+	RenewCheckInterval time.Duration
+	// RetryInterval is how often files that differ from storage (a failed
+	// install) are tried again. Default a minute.
+	RetryInterval time.Duration
+}
+
+// InstallStatus is the state of one [[tls.install]] entry.
+type InstallStatus struct {
+	Name     string `json:"name"`
+	Server   string `json:"server"`
+	CertPath string `json:"cert_path"`
+	KeyPath  string `json:"key_path"`
+	// Serial and NotAfter are those of the certificate installed last.
+	Serial   string    `json:"serial,omitempty"`
+	NotAfter time.Time `json:"not_after"`
+	// LastAttempt and LastSuccess are when an install was tried, and
+	// when one last succeeded.
+	LastAttempt time.Time `json:"last_attempt"`
+	LastSuccess time.Time `json:"last_success"`
+	// Error and Output describe the last attempt's failure ("" on success).
+	Error  string `json:"error,omitempty"`
+	Output string `json:"output,omitempty"`
+	// Failures counts the failed attempts since the server started.
+	Failures int `json:"-"`
+	// Missing is set when storage holds no certificate for Name yet.
+	Missing bool `json:"-"`
+}
+
+// NewInstaller makes the Installer of cfg's [[tls.install]] (nil if there
+// is none), keeping its state in dir unless opts.Storage is set. Nothing
+// is obtained until Start.
+func NewInstaller(cfg *config.TLS, dir string, log *slog.Logger, opts InstallOptions) (*Installer, error) {
+	if cfg == nil || len(cfg.Install) == 0 {
+		return nil, nil
+	}
+	if cfg.ACME == nil {
+		return nil, errors.New("tls.install needs [tls.acme]")
+	}
+	if log == nil {
+		log = slog.Default()
+	}
+	in := &Installer{entries: cfg.Install, log: log.With("component", "tls-install"), storage: opts.Storage,
+		retry: opts.RetryInterval, wake: make(chan struct{}, 1), stop: make(chan struct{}), state: map[string]*InstallStatus{}}
+	if in.retry <= 0 {
+		in.retry = time.Minute
+	}
+	if in.storage == nil {
+		in.storage = &certmagic.FileStorage{Path: dir}
+	}
+	zl := zapLogger(log.With("component", "acme-install"))
+	in.cache = certmagic.NewCache(certmagic.CacheOptions{
+		GetConfigForCert:   func(certmagic.Certificate) (*certmagic.Config, error) { return in.magic, nil },
+		Logger:             zl,
+		RenewCheckInterval: opts.RenewCheckInterval,
+	})
+	in.magic = certmagic.New(in.cache, certmagic.Config{Storage: in.storage, Logger: zl,
+		OnEvent: func(_ context.Context, event string, _ map[string]any) error {
+			if event == "cert_obtained" {
+				in.poke()
+			}
+			return nil
+		}})
+	a := cfg.ACME
+	tmpl := certmagic.ACMEIssuer{CA: a.CA, Email: a.Email, Agreed: true, Logger: zl, DisableTLSALPNChallenge: true}
+	if a.CA == config.LetsEncryptProduction {
+		tmpl.TestCA = config.LetsEncryptStaging
+	}
+	if a.CARoot != "" {
+		pemBytes, err := os.ReadFile(a.CARoot)
+		if err != nil {
+			return nil, fmt.Errorf("tls.acme.ca_root: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pemBytes) {
+			return nil, fmt.Errorf("tls.acme.ca_root %s: no PEM certificate", a.CARoot)
+		}
+		tmpl.TrustedRoots = pool
+	}
+	if host, port, ok := hostPort(opts.HTTPAddr); ok {
+		tmpl.ListenHost, tmpl.AltHTTPPort = host, port
+	}
+	in.issuer = certmagic.NewACMEIssuer(in.magic, tmpl)
+	in.magic.Issuers = []certmagic.Issuer{in.issuer}
+	for _, e := range in.entries {
+		st := &InstallStatus{Name: e.Name, Server: e.Server, CertPath: e.CertPath, KeyPath: e.KeyPath}
+		in.state[e.Name] = st
+	}
+	return in, nil
+}
+
+func (in *Installer) names() []string {
+	var n []string
+	for _, e := range in.entries {
+		n = append(n, e.Name)
+	}
+	return n
+}
+
+func (in *Installer) poke() {
+	select {
+	case in.wake <- struct{}{}:
+	default:
+	}
+}
+
+// HTTPHandler wraps the plain listener's handler so that it answers the
+// HTTP-01 challenges of the installed names.
+func (in *Installer) HTTPHandler(h http.Handler) http.Handler {
+	if in == nil {
+		return h
+	}
+	return in.issuer.HTTPChallengeHandler(h)
+}
+
+// Start obtains the missing certificates in the background (the plain
+// listener must be serving), renews them from then on, and installs each
+// one obtained.
+func (in *Installer) Start(ctx context.Context) error {
+	in.loadState(ctx)
+	in.done.Go(func() { in.loop(ctx) })
+	return in.magic.ManageAsync(ctx, in.names())
+}
+
+// Obtain is Start, but waits for every certificate and its install.
+func (in *Installer) Obtain(ctx context.Context) error {
+	in.loadState(ctx)
+	if err := in.magic.ManageSync(ctx, in.names()); err != nil {
+		return err
+	}
+	in.done.Go(func() { in.loop(ctx) })
+	return in.Sync(ctx)
+}
+
+// Stop ends renewal and installs.
+func (in *Installer) Stop() {
+	if in == nil {
+		return
+	}
+	in.once.Do(func() {
+		close(in.stop)
+		in.cache.Stop()
+	})
+	in.done.Wait()
+}
+
+// Renew renews every name now (force: even if not due), then installs.
+func (in *Installer) Renew(ctx context.Context, force bool) error {
+	var errs []error
+	for _, name := range in.names() {
+		if err := in.magic.RenewCertSync(ctx, name, force); err != nil {
+			errs = append(errs, fmt.Errorf("renew %s: %w", name, err))
+		}
+	}
+	if err := in.Sync(ctx); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
+func (in *Installer) loop(ctx context.Context) {
+	t := time.NewTicker(in.retry)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-in.stop:
+			return
+		case <-t.C:
+		case <-in.wake:
+		}
+		if err := in.Sync(ctx); err != nil && ctx.Err() == nil {
+			in.log.Error("installing certificates", "err", err)
+		}
+	}
+}
+
+// Sync installs every entry whose files differ from the certificate
+// storage holds (a failed one only once RetryInterval has passed since).
+func (in *Installer) Sync(ctx context.Context) error {
+	in.syncMu.Lock()
+	defer in.syncMu.Unlock()
+	var errs []error
+	for _, e := range in.entries {
+		if err := in.syncOne(ctx, e); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", e.Name, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func (in *Installer) stored(ctx context.Context, name string) (certPEM, keyPEM []byte, err error) {
+	key := in.issuer.IssuerKey()
+	if certPEM, err = in.storage.Load(ctx, certmagic.StorageKeys.SiteCert(key, name)); err != nil {
+		return nil, nil, err
+	}
+	if keyPEM, err = in.storage.Load(ctx, certmagic.StorageKeys.SitePrivateKey(key, name)); err != nil {
+		return nil, nil, err
+	}
+	return certPEM, keyPEM, nil
+}
+
+func (in *Installer) syncOne(ctx context.Context, e config.Install) error {
+	certPEM, keyPEM, err := in.stored(ctx, e.Name)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil // not obtained yet
+	}
+	if err != nil {
+		return err
+	}
+	leaf, err := firstCert(certPEM)
+	if err != nil {
+		return err
+	}
+	oldCert, certErr := os.ReadFile(e.CertPath)
+	oldKey, keyErr := os.ReadFile(e.KeyPath)
+	in.mu.Lock()
+	st := in.state[e.Name]
+	if certErr == nil && keyErr == nil && bytes.Equal(oldCert, certPEM) && bytes.Equal(oldKey, keyPEM) {
+		changed := st.Serial != leaf.SerialNumber.String() || st.Error != ""
+		if changed {
+			st.Serial, st.NotAfter, st.Error, st.Output = leaf.SerialNumber.String(), leaf.NotAfter, "", ""
+			if st.LastSuccess.IsZero() {
+				st.LastSuccess = time.Now()
+			}
+		}
+		in.mu.Unlock()
+		if changed {
+			in.saveState(ctx, st)
+		}
+		return nil
+	}
+	if st.Error != "" && time.Since(st.LastAttempt) < in.retry {
+		in.mu.Unlock()
+		return nil // failed lately: retried later
+	}
+	in.mu.Unlock()
+
+	out, ierr := in.install(ctx, e, certPEM, keyPEM, oldCert, certErr, oldKey, keyErr)
+	in.mu.Lock()
+	st.LastAttempt = time.Now()
+	if ierr != nil {
+		st.Error, st.Output = ierr.Error(), out
+		st.Failures++
+	} else {
+		st.Error, st.Output = "", ""
+		st.LastSuccess, st.Serial, st.NotAfter = st.LastAttempt, leaf.SerialNumber.String(), leaf.NotAfter
+	}
+	cp := *st
+	in.mu.Unlock()
+	in.saveState(ctx, &cp)
+	if ierr != nil {
+		in.log.Error("certificate not installed; the previous files stay", "name", e.Name, "server", e.Server,
+			"err", ierr, "output", out, "retry_in", in.retry)
+		return ierr
+	}
+	in.log.Info("certificate installed", "name", e.Name, "server", e.Server, "cert_path", e.CertPath,
+		"serial", leaf.SerialNumber.String(), "not_after", leaf.NotAfter)
+	return nil
+}
+
+// install writes the files, tests and reloads; on a failure it puts the
+// previous files back (or removes the new ones if there were none).
+func (in *Installer) install(ctx context.Context, e config.Install, certPEM, keyPEM, oldCert []byte, certErr error, oldKey []byte, keyErr error) (string, error) {
+	restore := func() error {
+		var errs []error
+		for _, f := range []struct {
+			path string
+			data []byte
+			err  error
+			mode os.FileMode
+		}{{e.KeyPath, oldKey, keyErr, 0o600}, {e.CertPath, oldCert, certErr, 0o644}} {
+			if f.err != nil {
+				if err := os.Remove(f.path); err != nil && !errors.Is(err, os.ErrNotExist) {
+					errs = append(errs, err)
+				}
+				continue
+			}
+			if err := WriteFileAtomic(f.path, f.data, f.mode); err != nil {
+				errs = append(errs, err)
+			}
+		}
+		return errors.Join(errs...)
+	}
+	if err := WriteFileAtomic(e.KeyPath, keyPEM, 0o600); err != nil {
+		return "", err
+	}
+	if err := WriteFileAtomic(e.CertPath, certPEM, 0o644); err != nil {
+		return "", errors.Join(err, restore())
+	}
+	if e.Test != "" {
+		if out, err := runCommand(ctx, e.Test); err != nil {
+			return out, errors.Join(fmt.Errorf("test command %q: %w", e.Test, err), restore())
+		}
+	}
+	if out, err := runCommand(ctx, e.Reload); err != nil {
+		return out, errors.Join(fmt.Errorf("reload command %q: %w", e.Reload, err), restore())
+	}
+	return "", nil
+}
+
+func runCommand(ctx context.Context, line string) (string, error) {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, "sh", "-c", line).CombinedOutput()
+	return strings.TrimSpace(string(out)), err
+}
+
+// WriteFileAtomic replaces path with data: a temporary file in the same
+// directory (created 0755 if missing), mode set, flushed, renamed over
+// path, the directory flushed.
+func WriteFileAtomic(path string, data []byte, mode os.FileMode) error {
+	dir := filepath.Dir(path)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return err
+	}
+	tmp := f.Name()
+	fail := func(err error) error { f.Close(); os.Remove(tmp); return err }
+	if err := f.Chmod(mode); err != nil {
+		return fail(err)
+	}
+	if _, err := f.Write(data); err != nil {
+		return fail(err)
+	}
+	if err := f.Sync(); err != nil {
+		return fail(err)
+	}
+	if err := f.Close(); err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	if d, err := os.Open(dir); err == nil {
+		d.Sync()
+		d.Close()
+	}
+	return nil
+}
+
+func stateKey(name string) string { return "aptsnap/tls-install/" + name + ".json" }
+
+func (in *Installer) saveState(ctx context.Context, st *InstallStatus) {
+	b, _ := json.Marshal(st)
+	if err := in.storage.Store(ctx, stateKey(st.Name), b); err != nil {
+		in.log.Warn("recording the install state", "name", st.Name, "err", err)
+	}
+}
+
+func (in *Installer) loadState(ctx context.Context) {
+	for _, e := range in.entries {
+		b, err := in.storage.Load(ctx, stateKey(e.Name))
+		if err != nil {
+			continue
+		}
+		var saved InstallStatus
+		if json.Unmarshal(b, &saved) != nil {
+			continue
+		}
+		in.mu.Lock()
+		st := in.state[e.Name]
+		st.Serial, st.NotAfter, st.LastAttempt, st.LastSuccess, st.Error, st.Output =
+			saved.Serial, saved.NotAfter, saved.LastAttempt, saved.LastSuccess, saved.Error, saved.Output
+		in.mu.Unlock()
+	}
+}
+
+// Status is each entry's state: what was installed last and how the last
+// attempt went (from storage: it works without a running server), with
+// the not-after of the certificate storage holds when nothing is
+// installed yet.
+func (in *Installer) Status(ctx context.Context) []InstallStatus {
+	in.loadState(ctx)
+	var out []InstallStatus
+	for _, e := range in.entries {
+		in.mu.Lock()
+		st := *in.state[e.Name]
+		in.mu.Unlock()
+		if certPEM, _, err := in.stored(ctx, e.Name); err != nil {
+			st.Missing = true
+		} else if st.NotAfter.IsZero() {
+			if leaf, err := firstCert(certPEM); err == nil {
+				st.NotAfter = leaf.NotAfter
+			}
+		}
+		out = append(out, st)
+	}
+	return out
+}
+
+// StoredLeaf is the certificate storage holds for name (what
+// webserver-check compares the web server's with).
+func (in *Installer) StoredLeaf(ctx context.Context, name string) (*x509.Certificate, error) {
+	certPEM, _, err := in.stored(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	return firstCert(certPEM)
+}
+
+var (
+	installFailuresDesc = prometheus.NewDesc("aptsnap_tls_install_failures_total",
+		"Failed installs of a web server's certificate (files written, test or reload failed) since start.", []string{"name"}, nil)
+	installSuccessDesc = prometheus.NewDesc("aptsnap_tls_install_last_success_timestamp_seconds",
+		"When a web server's certificate was last installed (test and reload passed).", []string{"name"}, nil)
+	installNotAfterDesc = prometheus.NewDesc("aptsnap_tls_install_not_after_timestamp_seconds",
+		"When the certificate installed last into the web server expires.", []string{"name"}, nil)
+)
+
+// Describe and Collect make the Installer a prometheus.Collector.
+func (in *Installer) Describe(ch chan<- *prometheus.Desc) {
+	ch <- installFailuresDesc
+	ch <- installSuccessDesc
+	ch <- installNotAfterDesc
+}
+
+// Collect reports the failures, last successes and not-after per name.
+func (in *Installer) Collect(ch chan<- prometheus.Metric) {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	for _, e := range in.entries {
+		st := in.state[e.Name]
+		ch <- prometheus.MustNewConstMetric(installFailuresDesc, prometheus.CounterValue, float64(st.Failures), e.Name)
+		if !st.LastSuccess.IsZero() {
+			ch <- prometheus.MustNewConstMetric(installSuccessDesc, prometheus.GaugeValue, float64(st.LastSuccess.Unix()), e.Name)
+		}
+		if !st.NotAfter.IsZero() {
+			ch <- prometheus.MustNewConstMetric(installNotAfterDesc, prometheus.GaugeValue, float64(st.NotAfter.Unix()), e.Name)
+		}
+	}
+}
+
+// StoredLeaf is the certificate the storage holds for name, obtained
+// from the CA of acme (nil storage: a FileStorage in dir).
+func StoredLeaf(ctx context.Context, acme *config.ACME, storage certmagic.Storage, dir, name string) (*x509.Certificate, error) {
+	if storage == nil {
+		storage = &certmagic.FileStorage{Path: dir}
+	}
+	certPEM, err := storage.Load(ctx, certmagic.StorageKeys.SiteCert((&certmagic.ACMEIssuer{CA: acme.CA}).IssuerKey(), name))
+	if err != nil {
+		return nil, err
+	}
+	return firstCert(certPEM)
+}

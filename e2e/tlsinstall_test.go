@@ -1,0 +1,268 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"fmt"
+	"log/slog"
+	"math/big"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/aptsnap/aptsnap/app"
+	"github.com/aptsnap/aptsnap/config"
+	"github.com/aptsnap/aptsnap/webserver"
+)
+
+// placeholderCert writes a self-signed certificate and key for name: what
+// a web server starts with before aptsnap installs the CA's.
+func placeholderCert(t *testing.T, name, certPath, keyPath string) {
+	t.Helper()
+	k, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(7), Subject: pkix.Name{CommonName: name}, DNSNames: []string{name},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour)}
+	der, _ := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &k.PublicKey, k)
+	kd, _ := x509.MarshalECPrivateKey(k)
+	os.MkdirAll(filepath.Dir(certPath), 0o755)
+	if err := os.WriteFile(certPath, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(keyPath, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kd}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestTLSInstallNginx: aptsnap obtains from Pebble the certificates of two
+// virtual hosts of the real nginx ([[tls.install]]; HTTP-01 through
+// nginx's proxy to aptsnap), installs them, tests and reloads nginx, which
+// presents them; a forced renewal is picked up after the reload with no
+// failed request; a failing test command keeps the previous files (and
+// the retry installs once it passes); webserver-check agrees.
+func TestTLSInstallNginx(t *testing.T) {
+	needNginx(t)
+	httpPort, httpsPort := freePort(t), freePort(t)
+	peb := startPebble(t, httpPort, freePort(t))
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tlsDir, export := t.TempDir(), t.TempDir()
+	hosts := []string{"a.aptsnap.test", "b.aptsnap.test"}
+	certOf := func(h string) string { return filepath.Join(tlsDir, h, "fullchain.pem") }
+	keyOf := func(h string) string { return filepath.Join(tlsDir, h, "privkey.pem") }
+	var site strings.Builder
+	for _, h := range hosts {
+		placeholderCert(t, h, certOf(h), keyOf(h))
+		s, err := webserver.Nginx(webserver.Site{Name: h, Export: export, Aptsnap: "http://" + ln.Addr().String(),
+			Cert: certOf(h), Key: keyOf(h), HTTPListen: fmt.Sprintf("127.0.0.1:%d", httpPort), HTTPSListen: fmt.Sprintf("127.0.0.1:%d", httpsPort)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		site.Write(s)
+	}
+	os.WriteFile(filepath.Join(export, "hello"), []byte("hi\n"), 0o644)
+	ng := startNginx(t, site.String(), httpPort)
+	nginxCmd := fmt.Sprintf("%s -p %s -c %s -g '%s'", nginxBin, ng.dir, filepath.Join(ng.dir, "nginx.conf"), nginxGlobals(ng.dir))
+	failFile := filepath.Join(t.TempDir(), "fail-test")
+
+	dataDir := filepath.Join(t.TempDir(), "data")
+	var cfgText strings.Builder
+	fmt.Fprintf(&cfgText, "data_dir = %q\nlisten = %q\n\n[tls.acme]\nemail = \"ops@example.org\"\nca = %q\nca_root = %q\n",
+		dataDir, ln.Addr().String(), peb.directory, peb.serverCA)
+	for _, h := range hosts {
+		fmt.Fprintf(&cfgText, "\n[[tls.install]]\nserver = \"nginx\"\nname = %q\ncert_path = %q\nkey_path = %q\ntest = %q\nreload = %q\n",
+			h, certOf(h), keyOf(h), "test ! -e "+failFile+" || { echo 'nginx: configuration broken'; exit 1; }; "+nginxCmd+" -t",
+			nginxCmd+" -s reload")
+	}
+	cfgFile := filepath.Join(t.TempDir(), "aptsnap.toml")
+	os.WriteFile(cfgFile, []byte(cfgText.String()), 0o644)
+	cfg, err := config.Parse([]byte(cfgText.String()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.TLS.Listener() {
+		t.Fatal("[[tls.install]] alone must not open an HTTPS listener")
+	}
+	a, err := app.Open(context.Background(), cfg, slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn})))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	a.CertInstallRetry = 300 * time.Millisecond
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- a.ServeListeners(ctx, ln, nil, false) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("serve: %v", err)
+		}
+	}()
+
+	// present: the leaf nginx presents for h over HTTPS, verified.
+	present := func(h string) (*x509.Certificate, error) {
+		conn, err := tls.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", httpsPort), &tls.Config{ServerName: h, RootCAs: peb.rootPool})
+		if err != nil {
+			return nil, err
+		}
+		defer conn.Close()
+		return conn.ConnectionState().PeerCertificates[0], nil
+	}
+	waitPresented := func(h string, not *big.Int) *x509.Certificate {
+		t.Helper()
+		var last error
+		for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+			l, err := present(h)
+			if err == nil && (not == nil || l.SerialNumber.Cmp(not) != 0) {
+				return l
+			}
+			last = err
+		}
+		t.Fatalf("nginx does not present a new Pebble certificate for %s: %v\n%s\n%s", h, last, ng.output(), peb.output())
+		return nil
+	}
+	leaves := map[string]*x509.Certificate{}
+	for _, h := range hosts {
+		l := waitPresented(h, nil)
+		if err := l.VerifyHostname(h); err != nil || len(l.DNSNames) != 1 {
+			t.Errorf("%s: names %v: %v", h, l.DNSNames, err)
+		}
+		if !strings.Contains(l.Issuer.CommonName, "Pebble") {
+			t.Errorf("%s: issuer %s", h, l.Issuer)
+		}
+		kp, err := tls.LoadX509KeyPair(certOf(h), keyOf(h))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !kp.PrivateKey.(crypto.Signer).Public().(interface{ Equal(crypto.PublicKey) bool }).Equal(l.PublicKey) {
+			t.Errorf("%s: presented key is not the installed one", h)
+		}
+		if fi, _ := os.Stat(keyOf(h)); fi.Mode().Perm() != 0o600 {
+			t.Errorf("%s: key mode %v", h, fi.Mode())
+		}
+		leaves[h] = l
+	}
+	bin := aptsnapBinary(t)
+	check := func(h string) (string, error) {
+		out, err := exec.Command(bin, "--config", cfgFile, "--log-level", "error", "webserver-check", h,
+			"--connect", fmt.Sprintf("127.0.0.1:%d", httpsPort), "--ca", peb.rootFile()).CombinedOutput()
+		return string(out), err
+	}
+	for _, h := range hosts {
+		if out, err := check(h); err != nil || !strings.HasPrefix(out, "OK ") {
+			t.Errorf("webserver-check %s: %v %s", h, err, out)
+		}
+	}
+	out, err := exec.Command(bin, "--config", cfgFile, "--log-level", "error", "cert", "status").CombinedOutput()
+	if err != nil || strings.Count(string(out), " ok ") != 2 || !strings.Contains(string(out), certOf(hosts[1])) {
+		t.Errorf("cert status: %v\n%s", err, out)
+	}
+
+	// A forced renewal, with clients fetching over HTTPS all along.
+	var ok, failed atomic.Int64
+	var mu sync.Mutex
+	var errs []error
+	seen := map[string]bool{}
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Go(func() {
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				l, err := present(hosts[0])
+				mu.Lock()
+				if err != nil {
+					failed.Add(1)
+					errs = append(errs, err)
+				} else {
+					ok.Add(1)
+					seen[l.SerialNumber.String()] = true
+				}
+				mu.Unlock()
+			}
+		})
+	}
+	time.Sleep(200 * time.Millisecond)
+	if err := a.Installer().Renew(context.Background(), true); err != nil {
+		t.Fatal(err)
+	}
+	renewed := waitPresented(hosts[0], leaves[hosts[0]].SerialNumber)
+	time.Sleep(200 * time.Millisecond)
+	close(stop)
+	wg.Wait()
+	if failed.Load() != 0 {
+		t.Errorf("%d of %d handshakes failed during the renewal, first: %v", failed.Load(), failed.Load()+ok.Load(), errs[0])
+	}
+	if !seen[renewed.SerialNumber.String()] || !seen[leaves[hosts[0]].SerialNumber.String()] {
+		t.Errorf("clients saw %v", seen)
+	}
+	// The other host got a new one too (Renew renews every name).
+	waitPresented(hosts[1], leaves[hosts[1]].SerialNumber)
+	// The web server now presents what aptsnap holds; webserver-check
+	// fails when it presents another certificate.
+	if out, err := check(hosts[0]); err != nil {
+		t.Errorf("webserver-check after renewal: %v %s", err, out)
+	}
+
+	// A failing configuration test: the files stay as they were.
+	os.WriteFile(failFile, nil, 0o644)
+	before, _ := os.ReadFile(certOf(hosts[0]))
+	beforeKey, _ := os.ReadFile(keyOf(hosts[0]))
+	// (The install fails in Renew or in the loop woken by the renewal,
+	// whichever comes first; the other leaves it to the retry.)
+	a.Installer().Renew(context.Background(), true)
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		if st := a.Installer().Status(context.Background()); strings.Contains(st[0].Error, "test command") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no failed install recorded: %+v", a.Installer().Status(context.Background()))
+		}
+	}
+	after, _ := os.ReadFile(certOf(hosts[0]))
+	afterKey, _ := os.ReadFile(keyOf(hosts[0]))
+	if !bytes.Equal(before, after) || !bytes.Equal(beforeKey, afterKey) {
+		t.Fatal("a failing test left the new files in place")
+	}
+	if out, err := check(hosts[0]); err == nil || !strings.Contains(out, "not the certificate aptsnap holds") {
+		t.Errorf("webserver-check while nginx presents the previous certificate: %v %s", err, out)
+	}
+	out, _ = exec.Command(bin, "--config", cfgFile, "--log-level", "error", "cert", "status").CombinedOutput()
+	if !strings.Contains(string(out), "FAILED") || !strings.Contains(string(out), "configuration broken") {
+		t.Errorf("cert status after a failed test:\n%s", out)
+	}
+	if m := a.Installer(); m != nil {
+		if st := m.Status(context.Background()); st[0].Failures == 0 {
+			t.Errorf("no failure counted: %+v", st[0])
+		}
+	}
+	// Fixed: the retry installs it.
+	os.Remove(failFile)
+	waitPresented(hosts[0], renewed.SerialNumber)
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		if out, err := check(hosts[0]); err == nil {
+			break
+		} else if time.Now().After(deadline) {
+			t.Fatalf("webserver-check after the retry: %v %s", err, out)
+		}
+	}
+}
