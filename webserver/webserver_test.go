@@ -135,3 +135,117 @@ func selfSigned(t *testing.T, dir string) (cert, key string) {
 	os.WriteFile(key, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kd}), 0o600)
 	return cert, key
 }
+
+// TestApache2Expected compares the Apache configuration of one site, on
+// the defaults, with the text in testdata.
+func TestApache2Expected(t *testing.T) {
+	got, err := Apache2(Site{Name: "snapshots.example.org", Export: "/srv/aptsnap/export"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := os.ReadFile("testdata/snapshots.example.org.apache2.conf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(got) != string(want) {
+		gl, wl := strings.Split(string(got), "\n"), strings.Split(string(want), "\n")
+		for i := range max(len(gl), len(wl)) {
+			var g, w string
+			if i < len(gl) {
+				g = gl[i]
+			}
+			if i < len(wl) {
+				w = wl[i]
+			}
+			if g != w {
+				t.Fatalf("line %d:\n got %q\nwant %q", i+1, g, w)
+			}
+		}
+	}
+}
+
+// TestApache2Options: plain HTTP only on an address, an HTTPS aptsnap,
+// other certificate paths and ports; what is refused.
+func TestApache2Options(t *testing.T) {
+	got, err := Apache2(Site{Name: "deb.example.org", Export: "/srv/x.y", NoTLS: true, HTTPListen: "127.0.0.1:8081",
+		Aptsnap: "https://10.0.0.2:8443"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := string(got)
+	for _, want := range []string{"\nListen 127.0.0.1:8081\n", "<VirtualHost 127.0.0.1:8081>\n", "SSLProxyEngine On",
+		`ProxyPass "/api/" "https://10.0.0.2:8443/api/"`, `"^/srv/x\.y/`, `RewriteRule "^/api/" - [R=403,L]`, "a2enmod rewrite proxy_http headers mime\n"} {
+		if !strings.Contains(s, want) {
+			t.Errorf("no %q in:\n%s", want, s)
+		}
+	}
+	for _, not := range []string{"SSLCertificateFile", "SSLEngine", "https\n", ":443"} {
+		if strings.Contains(s, not) {
+			t.Errorf("%q in a plain HTTP configuration", not)
+		}
+	}
+	got, _ = Apache2(Site{Name: "deb.example.org", Export: "/srv/x", Cert: "/etc/ssl/a.pem", Key: "/etc/ssl/a.key", HTTPSListen: "8443"})
+	if s := string(got); !strings.Contains(s, "SSLCertificateFile /etc/ssl/a.pem\n    SSLCertificateKeyFile /etc/ssl/a.key\n") ||
+		!strings.Contains(s, "\nListen 8443 https\n") || !strings.Contains(s, "<VirtualHost *:8443>") || strings.Contains(s, "\nListen 80") {
+		t.Errorf("certificate paths or HTTPS port not used:\n%s", s)
+	}
+	if _, https, _ := strings.Cut(string(got), "<VirtualHost *:8443>"); strings.Contains(https, "R=403") || strings.Contains(https, "acme-challenge") {
+		t.Errorf("the token refusal or the ACME challenges outside the plain HTTP host:\n%s", s)
+	}
+	for _, site := range []Site{
+		{Name: "bad name", Export: "/srv/x"},
+		{Name: "a.example", Export: "/srv/x y"},
+		{Name: "a.example", Export: "/srv/x", Aptsnap: "ftp://h"},
+		{Name: "a.example", Export: "/srv/x", HTTPSListen: "0"},
+	} {
+		if _, err := Apache2(site); err == nil {
+			t.Errorf("%+v accepted", site)
+		}
+	}
+}
+
+const apacheBin = "/usr/sbin/apache2"
+
+// apacheModules are the modules the generated configuration needs, and
+// those a minimal server needs around it.
+var apacheModules = []string{"mpm_event", "authz_core", "alias", "rewrite", "proxy", "proxy_http", "headers", "mime", "ssl", "dir", "log_config", "unixd"}
+
+// ApacheMain is a minimal httpd.conf in dir including site: every path
+// in dir, the modules from Debian's package (those built in skipped).
+func apacheMain(dir, site string) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "ServerRoot %[1]s\nPidFile %[1]s/apache2.pid\nErrorLog %[1]s/error.log\nDefaultRuntimeDir %[1]s\nMutex file:%[1]s\nServerName localhost\nTypesConfig /etc/mime.types\n", dir)
+	for _, m := range apacheModules {
+		fmt.Fprintf(&b, "<IfModule !%[1]s_module>\n    LoadModule %[1]s_module /usr/lib/apache2/modules/mod_%[1]s.so\n</IfModule>\n", m)
+	}
+	fmt.Fprintf(&b, "Include %s\n", site)
+	return b.String()
+}
+
+// TestApache2ConfigTest: the real apache2 accepts both configurations
+// (apache2 -t), the HTTPS one with a certificate.
+func TestApache2ConfigTest(t *testing.T) {
+	if _, err := os.Stat(apacheBin); err != nil {
+		t.Skip("apache2 not installed (scripts/install-deps)")
+	}
+	dir := t.TempDir()
+	cert, key := selfSigned(t, dir)
+	for name, site := range map[string]Site{
+		"http and https": {Name: "localhost", Export: dir, Cert: cert, Key: key, HTTPListen: "127.0.0.1:18080", HTTPSListen: "18443"},
+		"http only":      {Name: "localhost", Export: dir, NoTLS: true, HTTPListen: "18080", Aptsnap: "https://127.0.0.1:8443"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			text, err := Apache2(site)
+			if err != nil {
+				t.Fatal(err)
+			}
+			p := t.TempDir()
+			os.WriteFile(filepath.Join(p, "site.conf"), text, 0o644)
+			os.WriteFile(filepath.Join(p, "httpd.conf"), []byte(apacheMain(p, filepath.Join(p, "site.conf"))), 0o644)
+			out, err := exec.Command(apacheBin, "-t", "-f", filepath.Join(p, "httpd.conf")).CombinedOutput()
+			if err != nil || !strings.Contains(string(out), "Syntax OK") || strings.Contains(string(out), "AH0") {
+				t.Fatalf("apache2 -t: %v\n%s", err, out)
+			}
+		})
+	}
+}

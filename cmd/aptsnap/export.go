@@ -35,7 +35,7 @@ store's GC never takes a file from the export.
 Run again, it only touches what changed. --follow keeps running and syncs
 every --every (serve does the same with [export] dir in the configuration).
 A DIR that is not empty and not an export is refused. Serve it with the
-configuration 'aptsnap webserver-config nginx' prints.`,
+configuration 'aptsnap webserver-config nginx' (or apache2) prints.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if dir == "" {
@@ -90,7 +90,7 @@ configuration 'aptsnap webserver-config nginx' prints.`,
 func webserverConfigCmd() *cobra.Command {
 	var s webserver.Site
 	c := &cobra.Command{
-		Use:   "webserver-config nginx --export DIR --name HOST [--aptsnap URL]",
+		Use:   "webserver-config nginx|apache2 --export DIR --name HOST [--aptsnap URL]",
 		Short: "Print a web server's site configuration serving an export, with aptsnap behind it",
 		Long: `Prints the site configuration of a web server serving the snapshots from an
 export directory (aptsnap export): /<archive>/<serial>/..., /tagged/...,
@@ -99,21 +99,24 @@ trace files and /keys/ from the files; timestamp URLs, /api/, /ui/,
 plain HTTP, and HTTPS with the certificate at --cert and --key (default
 /etc/aptsnap/tls/HOST/{fullchain,privkey}.pem); pool and by-hash files
 cached as immutable, Release files, indices by path and trace files for a
-minute (a bump re-signs Release files at the same URL). Reads no
-configuration.`,
+minute (a bump re-signs Release files at the same URL). nginx: a file for
+sites-available; apache2: an Apache 2.4 site for sites-available (with
+mod_rewrite, mod_proxy_http, mod_headers, mod_mime and mod_ssl enabled;
+ports 80 and 443 are left to ports.conf). Reads no configuration.`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if len(args) != 1 {
-				return fmt.Errorf("name the web server: nginx")
+				return fmt.Errorf("name the web server: nginx or apache2")
 			}
 			return nil
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
+			gen := webserver.Nginx
 			switch args[0] {
 			case "nginx":
 			case "apache2", "apache":
-				return fmt.Errorf("webserver-config: apache2 is not supported yet: nginx is")
+				gen = webserver.Apache2
 			default:
-				return usageError{fmt.Errorf("webserver-config: unknown web server %q: nginx", args[0])}
+				return usageError{fmt.Errorf("webserver-config: unknown web server %q: nginx or apache2", args[0])}
 			}
 			if s.Export == "" || s.Name == "" {
 				var miss []string
@@ -125,7 +128,7 @@ configuration.`,
 				}
 				return usageError{fmt.Errorf("webserver-config: give %s", strings.Join(miss, " and "))}
 			}
-			text, err := webserver.Nginx(s)
+			text, err := gen(s)
 			if err != nil {
 				return usageError{fmt.Errorf("webserver-config: %w", err)}
 			}
@@ -141,6 +144,6 @@ configuration.`,
 	f.StringVar(&s.Key, "key", "", "its private key (default /etc/aptsnap/tls/HOST/privkey.pem)")
 	f.StringVar(&s.HTTPListen, "http-listen", "80", "where plain HTTP listens: a port (IPv4 and IPv6) or ADDR:PORT")
 	f.StringVar(&s.HTTPSListen, "https-listen", "443", "where HTTPS listens: a port (IPv4 and IPv6) or ADDR:PORT")
-	f.BoolVar(&s.NoTLS, "no-tls", false, "plain HTTP only (no HTTPS server block)")
+	f.BoolVar(&s.NoTLS, "no-tls", false, "plain HTTP only (no HTTPS server block or VirtualHost)")
 	return c
 }
