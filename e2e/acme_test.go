@@ -473,10 +473,15 @@ func (e *httpsEnv) fetch(c *http.Client, path string) (string, *x509.Certificate
 // connectProxy is an HTTP CONNECT proxy that sends acmeDomain to loopback:
 // how apt (which resolves names with the system resolver) reaches it.
 func connectProxy(t *testing.T, target string, port int) (*httptest.Server, *atomic.Int64) {
+	return connectProxyFor(t, acmeDomain, target, port)
+}
+
+// connectProxyFor is connectProxy for another name.
+func connectProxyFor(t *testing.T, host, target string, port int) (*httptest.Server, *atomic.Int64) {
 	var tunnels atomic.Int64
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method != http.MethodConnect || r.Host != fmt.Sprintf("%s:%d", acmeDomain, port) {
-			http.Error(w, "only CONNECT to "+acmeDomain, http.StatusForbidden)
+		if r.Method != http.MethodConnect || r.Host != fmt.Sprintf("%s:%d", host, port) {
+			http.Error(w, "only CONNECT to "+host, http.StatusForbidden)
 			return
 		}
 		up, err := net.Dial("tcp", target)

@@ -26,6 +26,7 @@ import (
 
 	"github.com/aptsnap/aptsnap/app"
 	"github.com/aptsnap/aptsnap/config"
+	"github.com/aptsnap/aptsnap/internal/apttest"
 	"github.com/aptsnap/aptsnap/webserver"
 )
 
@@ -75,15 +76,17 @@ func TestTLSInstallNginx(t *testing.T) {
 		}
 		site.Write(s)
 	}
-	os.WriteFile(filepath.Join(export, "hello"), []byte("hi\n"), 0o644)
 	ng := startNginx(t, site.String(), httpPort)
 	nginxCmd := fmt.Sprintf("%s -p %s -c %s -g '%s'", nginxBin, ng.dir, filepath.Join(ng.dir, "nginx.conf"), nginxGlobals(ng.dir))
 	failFile := filepath.Join(t.TempDir(), "fail-test")
 
 	dataDir := filepath.Join(t.TempDir(), "data")
 	var cfgText strings.Builder
-	fmt.Fprintf(&cfgText, "data_dir = %q\nlisten = %q\n\n[tls.acme]\nemail = \"ops@example.org\"\nca = %q\nca_root = %q\n",
-		dataDir, ln.Addr().String(), peb.directory, peb.serverCA)
+	up := newUpstream(t)
+	up.write(0)
+	fmt.Fprintf(&cfgText, "data_dir = %q\nlisten = %q\npublic_url = \"https://%s\"\n\n[[archive]]\nname = \"debian\"\nurl = %q\nkeyring = %q\n"+
+		"suites = [\"bookworm\"]\ncomponents = [\"main\"]\narchitectures = [\"amd64\"]\n\n[tls.acme]\nemail = \"ops@example.org\"\nca = %q\nca_root = %q\n",
+		dataDir, ln.Addr().String(), hosts[0], up.url(), up.keyring, peb.directory, peb.serverCA)
 	for _, h := range hosts {
 		fmt.Fprintf(&cfgText, "\n[[tls.install]]\nserver = \"nginx\"\nname = %q\ncert_path = %q\nkey_path = %q\ntest = %q\nreload = %q\n",
 			h, certOf(h), keyOf(h), "test ! -e "+failFile+" || { echo 'nginx: configuration broken'; exit 1; }; "+nginxCmd+" -t",
@@ -157,6 +160,46 @@ func TestTLSInstallNginx(t *testing.T) {
 		}
 		leaves[h] = l
 	}
+	// The real apt-get over HTTPS through nginx, trusting Pebble's root
+	// only: a serial URL and a tag from the export, a timestamp URL
+	// proxied to aptsnap.
+	t.Run("apt-get over https", func(t *testing.T) {
+		snap, err := a.Pulse(ctx, "debian")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := a.TagCreate(ctx, "r1", map[string]string{"debian": snap.Serial}, nil); err != nil {
+			t.Fatal(err)
+		}
+		x, err := a.OpenExport(ctx, export)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := x.Sync(ctx); err != nil {
+			t.Fatal(err)
+		}
+		x.Close()
+		// A timestamp URL names an instant after the snapshot, settled
+		// (a second past).
+		time.Sleep(2100 * time.Millisecond)
+		stamp := time.Now().Add(-time.Second).UTC().Format("20060102T150405Z")
+		proxy, tunnels := connectProxyFor(t, hosts[0], fmt.Sprintf("127.0.0.1:%d", httpsPort), httpsPort)
+		for _, path := range []string{"/debian/" + snap.Serial + "/", "/debian/" + stamp + "/", "/tagged/r1/debian/"} {
+			apt := apttest.New(t, fmt.Sprintf("deb [signed-by=$ROOT/key.asc] https://%s:%d%s bookworm main\n", hosts[0], httpsPort, path),
+				"Acquire::https::CaInfo="+peb.rootFile(), "Acquire::https::Proxy="+proxy.URL)
+			apt.WriteFile("key.asc", a.Signer.PublicKey())
+			if out, err := apt.Run("update"); err != nil {
+				t.Fatalf("apt-get update over https from %s: %v\n%s\n%s", path, err, out, ng.output())
+			}
+			if _, stderr, err := apt.Exec("apt-get", "download", "hello"); err != nil {
+				t.Fatalf("apt-get download over https from %s: %v\n%s", path, err, stderr)
+			}
+		}
+		if tunnels.Load() == 0 {
+			t.Error("apt did not go through nginx")
+		}
+	})
+
 	bin := aptsnapBinary(t)
 	check := func(h string) (string, error) {
 		out, err := exec.Command(bin, "--config", cfgFile, "--log-level", "error", "webserver-check", h,
