@@ -233,49 +233,8 @@ func TestExportApache(t *testing.T) {
 		}
 	}
 	// What only aptsnap answers is proxied.
-	if code, body, _ := fetch(t, hc, ap.base+"/api/v1/health"); code != 200 || !strings.Contains(string(body), `"ok"`) {
-		t.Errorf("/api/v1/health through apache: %d %s", code, body)
-	}
-	if code, body, _ := fetch(t, hc, ap.base+"/ui/"); code != 200 || !strings.Contains(string(body), "debian") {
-		t.Errorf("/ui/ through apache: %d", code)
-	}
-	if code, body, _ := fetch(t, hc, ap.base+"/metrics"); code != 200 || !strings.Contains(string(body), "aptsnap_") {
-		t.Errorf("/metrics through apache: %d", code)
-	}
 	if code, _, _ := fetch(t, hc, ap.base+"/"); code != 200 {
 		t.Errorf("/ through apache (redirected to /ui/): %d", code)
 	}
-	req, _ := http.NewRequest("GET", ap.base+"/api/v1/tokens", nil)
-	req.Header.Set("Authorization", "Bearer aptsnap_x")
-	if resp, err := hc.Do(req); err != nil || resp.StatusCode != 403 {
-		t.Errorf("a token over plain HTTP through apache: %v %v", resp, err)
-	} else {
-		resp.Body.Close()
-	}
-
-	// The real apt-get through Apache.
-	key := string(e.app.Signer.PublicKey())
-	ts := s1.Created.Add(30 * time.Minute).UTC().Format("20060102T150405Z")
-	for _, tt := range []struct{ name, base, hello string }{
-		{"serial", "/debian/" + s2.Serial + "/", "2.10-2"},
-		{"timestamp (proxied to aptsnap)", "/debian/" + ts + "/", "2.10-1"},
-		{"tag", "/tagged/7.0/debian/", "2.10-1"},
-	} {
-		t.Run(tt.name, func(t *testing.T) {
-			a := newAPTFor(t, "deb [signed-by=$ROOT/aptsnap.asc] "+ap.base+tt.base+" bookworm main\n"+
-				"deb [signed-by=$ROOT/aptsnap.asc] "+ap.base+tt.base+" bookworm-updates main\n", key)
-			if out, err := a.Run("update"); err != nil {
-				t.Fatalf("apt-get update through apache: %v\n%s\n%s", err, out, ap.output())
-			}
-			if got := candidate(t, a, "hello"); got != tt.hello {
-				t.Errorf("hello candidate %s, want %s", got, tt.hello)
-			}
-			if out, err := a.Run("download", "hello", "tzdata"); err != nil {
-				t.Fatalf("apt-get download through apache: %v\n%s", err, out)
-			}
-			if _, err := os.Stat(filepath.Join(a.Root(), "download", "hello_"+tt.hello+"_amd64.deb")); err != nil {
-				t.Fatal(err)
-			}
-		})
-	}
+	checkThroughWebServer(t, e, hc, ap.base, "apache", ap.output, s1, s2)
 }

@@ -314,48 +314,7 @@ func TestExportNginx(t *testing.T) {
 		}
 	}
 	// What only aptsnap answers is proxied.
-	if code, body, _ := fetch(t, hc, ng.base+"/api/v1/health"); code != 200 || !strings.Contains(string(body), `"ok"`) {
-		t.Errorf("/api/v1/health through nginx: %d %s", code, body)
-	}
-	if code, body, _ := fetch(t, hc, ng.base+"/ui/"); code != 200 || !strings.Contains(string(body), "debian") {
-		t.Errorf("/ui/ through nginx: %d", code)
-	}
-	if code, body, _ := fetch(t, hc, ng.base+"/metrics"); code != 200 || !strings.Contains(string(body), "aptsnap_") {
-		t.Errorf("/metrics through nginx: %d", code)
-	}
-	req, _ := http.NewRequest("GET", ng.base+"/api/v1/tokens", nil)
-	req.Header.Set("Authorization", "Bearer aptsnap_x")
-	if resp, err := hc.Do(req); err != nil || resp.StatusCode != 403 {
-		t.Errorf("a token over plain HTTP through nginx: %v %v", resp, err)
-	} else {
-		resp.Body.Close()
-	}
-
-	// The real apt-get through nginx.
-	key := string(e.app.Signer.PublicKey())
-	ts := s1.Created.Add(30 * time.Minute).UTC().Format("20060102T150405Z")
-	for _, tt := range []struct{ name, base, hello string }{
-		{"serial", "/debian/" + s2.Serial + "/", "2.10-2"},
-		{"timestamp (proxied to aptsnap)", "/debian/" + ts + "/", "2.10-1"},
-		{"tag", "/tagged/7.0/debian/", "2.10-1"},
-	} {
-		t.Run(tt.name, func(t *testing.T) {
-			a := newAPTFor(t, "deb [signed-by=$ROOT/aptsnap.asc] "+ng.base+tt.base+" bookworm main\n"+
-				"deb [signed-by=$ROOT/aptsnap.asc] "+ng.base+tt.base+" bookworm-updates main\n", key)
-			if out, err := a.Run("update"); err != nil {
-				t.Fatalf("apt-get update through nginx: %v\n%s\n%s", err, out, ng.output())
-			}
-			if got := candidate(t, a, "hello"); got != tt.hello {
-				t.Errorf("hello candidate %s, want %s", got, tt.hello)
-			}
-			if out, err := a.Run("download", "hello", "tzdata"); err != nil {
-				t.Fatalf("apt-get download through nginx: %v\n%s", err, out)
-			}
-			if _, err := os.Stat(filepath.Join(a.Root(), "download", "hello_"+tt.hello+"_amd64.deb")); err != nil {
-				t.Fatal(err)
-			}
-		})
-	}
+	checkThroughWebServer(t, e, hc, ng.base, "nginx", ng.output, s1, s2)
 }
 
 // exportEnv is an env with an export kept in step in this process and
@@ -834,4 +793,53 @@ func mustListen(t *testing.T) net.Listener {
 		t.Fatal(err)
 	}
 	return ln
+}
+
+// checkThroughWebServer checks what a web server in front of aptsnap
+// proxies (health, UI, metrics; a token over plain HTTP refused) and that
+// the real apt-get works through it from a serial URL (s2), a timestamp
+// URL after s1 (proxied) and the tag 7.0 (of s1).
+func checkThroughWebServer(t *testing.T, e *env, hc *http.Client, base, server string, output func() string, s1, s2 catalog.Snapshot) {
+	t.Helper()
+	if code, body, _ := fetch(t, hc, base+"/api/v1/health"); code != 200 || !strings.Contains(string(body), `"ok"`) {
+		t.Errorf("/api/v1/health through %s: %d %s", server, code, body)
+	}
+	if code, body, _ := fetch(t, hc, base+"/ui/"); code != 200 || !strings.Contains(string(body), "debian") {
+		t.Errorf("/ui/ through %s: %d", server, code)
+	}
+	if code, body, _ := fetch(t, hc, base+"/metrics"); code != 200 || !strings.Contains(string(body), "aptsnap_") {
+		t.Errorf("/metrics through %s: %d", server, code)
+	}
+	req, _ := http.NewRequest("GET", base+"/api/v1/tokens", nil)
+	req.Header.Set("Authorization", "Bearer aptsnap_x")
+	if resp, err := hc.Do(req); err != nil || resp.StatusCode != 403 {
+		t.Errorf("a token over plain HTTP through %s: %v %v", server, resp, err)
+	} else {
+		resp.Body.Close()
+	}
+
+	key := string(e.app.Signer.PublicKey())
+	ts := s1.Created.Add(30 * time.Minute).UTC().Format("20060102T150405Z")
+	for _, tt := range []struct{ name, base, hello string }{
+		{"serial", "/debian/" + s2.Serial + "/", "2.10-2"},
+		{"timestamp (proxied to aptsnap)", "/debian/" + ts + "/", "2.10-1"},
+		{"tag", "/tagged/7.0/debian/", "2.10-1"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			a := newAPTFor(t, "deb [signed-by=$ROOT/aptsnap.asc] "+base+tt.base+" bookworm main\n"+
+				"deb [signed-by=$ROOT/aptsnap.asc] "+base+tt.base+" bookworm-updates main\n", key)
+			if out, err := a.Run("update"); err != nil {
+				t.Fatalf("apt-get update through %s: %v\n%s\n%s", server, err, out, output())
+			}
+			if got := candidate(t, a, "hello"); got != tt.hello {
+				t.Errorf("hello candidate %s, want %s", got, tt.hello)
+			}
+			if out, err := a.Run("download", "hello", "tzdata"); err != nil {
+				t.Fatalf("apt-get download through %s: %v\n%s", server, err, out)
+			}
+			if _, err := os.Stat(filepath.Join(a.Root(), "download", "hello_"+tt.hello+"_amd64.deb")); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
 }
