@@ -650,7 +650,7 @@ run() {
     log "gc"; gc
     log "serving"; serving
     echo "total: $((SECONDS - t0)) s" >>"$STATE/meta.txt"
-    { cat "$STATE/meta.txt"; echo; ratios; } | tee "$REPORT"
+    { cat "$STATE/meta.txt"; echo; ratios; } | portable_paths | tee "$REPORT"
     log "done in $((SECONDS - t0)) s: $REPORT"
 }
 
@@ -659,7 +659,7 @@ run) run ;;
 start) start ;;
 stop) stop ;;
 build) build ;;
-ratios) { cat "$STATE/meta.txt"; echo; ratios; } | tee "$REPORT" ;;
+ratios) { cat "$STATE/meta.txt"; echo; ratios; } | portable_paths | tee "$REPORT" ;;
 profile) profile ;;
 *) sed -n 2,50p "$0"; exit 2 ;;
 esac

@@ -116,7 +116,7 @@ prepare() {
         echo "export content files: $(find "$EXPORT/.aptsnap/by-sha256" -type f | wc -l)"
         echo "export directories: $(find "$EXPORT" -type d | wc -l)"
         echo "export disk use beyond the store (du counts each inode once): $(du -sh "$DATA/blobs" "$EXPORT" | awk 'NR==2{print $1}')"
-    } >"$EXPORT_OUT"
+    } | portable_paths >"$EXPORT_OUT"
     cat "$EXPORT_OUT" >&2
 }
 

@@ -6,6 +6,12 @@ BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO_DIR=$(cd "$BENCH_DIR/.." && pwd)
 BENCH_DATA=${BENCH_DATA:-$REPO_DIR/.bench-data}
 RESULTS=${RESULTS:-$BENCH_DIR/results}
+
+# portable_paths rewrites this machine's paths in what goes to
+# bench/results: $BENCH_DATA by name, the repository's relative.
+portable_paths() {
+    sed -e "s|$BENCH_DATA|\$BENCH_DATA|g" -e "s|$REPO_DIR/||g"
+}
 # The shared fixture generator sits beside the repository (../shared).
 MAKE_UPSTREAM=${MAKE_UPSTREAM:-$REPO_DIR/../shared/fixtures/make-upstream}
 UPSTREAM_PORT=${UPSTREAM_PORT:-8088}
