@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"net/http"
@@ -9,7 +8,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -23,13 +21,6 @@ const apacheBin = "/usr/sbin/apache2"
 
 // apache is a private apache2 run on a test port: a minimal httpd.conf
 // around a generated site configuration.
-type apache struct {
-	dir  string
-	base string
-	cmd  *exec.Cmd
-	out  *lockedBuffer
-}
-
 func needApache(t *testing.T) {
 	t.Helper()
 	if _, err := os.Stat(apacheBin); err != nil {
@@ -83,50 +74,13 @@ func apacheTest(t *testing.T, site string) {
 
 // startApache runs apache2 in the foreground with a site configuration
 // listening on port; open are the paths its workers read.
-func startApache(t *testing.T, site string, port int, open ...string) *apache {
+func startApache(t *testing.T, site string, port int, open ...string) *webServer {
 	t.Helper()
 	dir := t.TempDir()
 	conf := apacheConf(t, dir, site, open...)
-	a := &apache{dir: dir, base: fmt.Sprintf("http://127.0.0.1:%d", port), out: &lockedBuffer{mu: &sync.Mutex{}, buf: &bytes.Buffer{}}}
-	a.cmd = exec.Command(apacheBin, "-f", conf, "-DFOREGROUND")
-	a.cmd.Env = append(os.Environ(), "APACHE_RUN_DIR="+dir, "APACHE_PID_FILE="+filepath.Join(dir, "apache2.pid"), "APACHE_LOCK_DIR="+dir, "APACHE_LOG_DIR="+dir)
-	a.cmd.Stdout, a.cmd.Stderr = a.out, a.out
-	if err := a.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan struct{})
-	go func() { a.cmd.Wait(); close(exited) }()
-	t.Cleanup(func() {
-		a.cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-exited:
-		case <-time.After(10 * time.Second):
-			a.cmd.Process.Kill()
-			<-exited
-		}
-	})
-	for i := 0; ; i++ {
-		resp, err := http.Get(a.base + "/keys/aptsnap.asc")
-		if err == nil {
-			resp.Body.Close()
-			break
-		}
-		select {
-		case <-exited:
-			t.Fatalf("apache2 exited:\n%s", a.output())
-		case <-time.After(50 * time.Millisecond):
-		}
-		if i > 200 {
-			t.Fatalf("apache2 does not answer: %v\n%s", err, a.output())
-		}
-	}
-	return a
-}
-
-func (a *apache) output() string {
-	a.out.mu.Lock()
-	defer a.out.mu.Unlock()
-	return a.out.buf.String()
+	cmd := exec.Command(apacheBin, "-f", conf, "-DFOREGROUND")
+	cmd.Env = append(os.Environ(), "APACHE_RUN_DIR="+dir, "APACHE_PID_FILE="+filepath.Join(dir, "apache2.pid"), "APACHE_LOCK_DIR="+dir, "APACHE_LOG_DIR="+dir)
+	return startWebServer(t, "apache2", dir, fmt.Sprintf("http://127.0.0.1:%d", port), cmd, syscall.SIGTERM)
 }
 
 // TestExportApache: several pulses and a tag exported with the binary,

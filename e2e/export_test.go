@@ -36,11 +36,57 @@ const nginxBin = "/usr/sbin/nginx"
 
 // nginx is a private nginx run unprivileged on a test port: the main
 // configuration a test needs around a generated site configuration.
-type nginx struct {
+// webServer is a web server process (nginx, apache2) run for a test.
+type webServer struct {
+	name string
 	dir  string
 	base string
 	cmd  *exec.Cmd
 	out  *lockedBuffer
+}
+
+// startWebServer starts cmd (its output going to the returned server's),
+// stops it with stop when the test ends, and waits until base answers.
+func startWebServer(t *testing.T, name, dir, base string, cmd *exec.Cmd, stop syscall.Signal) *webServer {
+	t.Helper()
+	w := &webServer{name: name, dir: dir, base: base, cmd: cmd, out: &lockedBuffer{mu: &sync.Mutex{}, buf: &bytes.Buffer{}}}
+	cmd.Stdout, cmd.Stderr = w.out, w.out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan struct{})
+	go func() { cmd.Wait(); close(exited) }()
+	t.Cleanup(func() {
+		cmd.Process.Signal(stop)
+		select {
+		case <-exited:
+		case <-time.After(10 * time.Second):
+			cmd.Process.Kill()
+			<-exited
+		}
+	})
+	for i := 0; ; i++ {
+		resp, err := http.Get(base + "/keys/aptsnap.asc")
+		if err == nil {
+			resp.Body.Close()
+			break
+		}
+		select {
+		case <-exited:
+			t.Fatalf("%s exited:\n%s", name, w.output())
+		case <-time.After(50 * time.Millisecond):
+		}
+		if i > 200 {
+			t.Fatalf("%s does not answer: %v\n%s", name, err, w.output())
+		}
+	}
+	return w
+}
+
+func (w *webServer) output() string {
+	w.out.mu.Lock()
+	defer w.out.mu.Unlock()
+	return w.out.buf.String()
 }
 
 func needNginx(t *testing.T) {
@@ -103,49 +149,12 @@ func nginxTest(t *testing.T, site string) {
 }
 
 // startNginx runs nginx with a site configuration listening on port.
-func startNginx(t *testing.T, site string, port int) *nginx {
+func startNginx(t *testing.T, site string, port int) *webServer {
 	t.Helper()
 	dir := t.TempDir()
 	conf := nginxConf(t, dir, site)
-	n := &nginx{dir: dir, base: fmt.Sprintf("http://127.0.0.1:%d", port), out: &lockedBuffer{mu: &sync.Mutex{}, buf: &bytes.Buffer{}}}
-	n.cmd = exec.Command(nginxBin, "-p", dir, "-c", conf, "-g", nginxGlobals(dir))
-	n.cmd.Stdout, n.cmd.Stderr = n.out, n.out
-	if err := n.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan struct{})
-	go func() { n.cmd.Wait(); close(exited) }()
-	t.Cleanup(func() {
-		n.cmd.Process.Signal(syscall.SIGQUIT) // graceful
-		select {
-		case <-exited:
-		case <-time.After(10 * time.Second):
-			n.cmd.Process.Kill()
-			<-exited
-		}
-	})
-	for i := 0; ; i++ {
-		resp, err := http.Get(n.base + "/keys/aptsnap.asc")
-		if err == nil {
-			resp.Body.Close()
-			break
-		}
-		select {
-		case <-exited:
-			t.Fatalf("nginx exited:\n%s", n.output())
-		case <-time.After(50 * time.Millisecond):
-		}
-		if i > 200 {
-			t.Fatalf("nginx does not answer: %v\n%s", err, n.output())
-		}
-	}
-	return n
-}
-
-func (n *nginx) output() string {
-	n.out.mu.Lock()
-	defer n.out.mu.Unlock()
-	return n.out.buf.String()
+	return startWebServer(t, "nginx", dir, fmt.Sprintf("http://127.0.0.1:%d", port),
+		exec.Command(nginxBin, "-p", dir, "-c", conf, "-g", nginxGlobals(dir)), syscall.SIGQUIT) // QUIT: graceful
 }
 
 // fetch GETs base+path: status, body, headers.
@@ -323,7 +332,7 @@ type exportEnv struct {
 	*env
 	x      *export.Exporter
 	dir    string
-	ng     *nginx
+	ng     *webServer
 	cancel context.CancelFunc
 	done   chan struct{}
 }
