@@ -17,31 +17,40 @@ import (
 	"time"
 )
 
-// TestNginxExpected compares the configuration of one site, on the
-// defaults, with the text written by hand in testdata.
-func TestNginxExpected(t *testing.T) {
-	got, err := Nginx(Site{Name: "snapshots.example.org", Export: "/srv/aptsnap/export"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	want, err := os.ReadFile("testdata/snapshots.example.org.conf")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if string(got) != string(want) {
-		gl, wl := strings.Split(string(got), "\n"), strings.Split(string(want), "\n")
-		for i := range max(len(gl), len(wl)) {
-			var g, w string
-			if i < len(gl) {
-				g = gl[i]
+// TestExpected compares the configuration of one site, on the defaults,
+// with the text in testdata, for each web server.
+func TestExpected(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		gen  func(Site) ([]byte, error)
+		file string
+	}{
+		{"nginx", Nginx, "testdata/snapshots.example.org.conf"},
+		{"apache2", Apache2, "testdata/snapshots.example.org.apache2.conf"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := tc.gen(Site{Name: "snapshots.example.org", Export: "/srv/aptsnap/export"})
+			if err != nil {
+				t.Fatal(err)
 			}
-			if i < len(wl) {
-				w = wl[i]
+			want, err := os.ReadFile(tc.file)
+			if err != nil {
+				t.Fatal(err)
 			}
-			if g != w {
-				t.Fatalf("line %d:\n got %q\nwant %q", i+1, g, w)
+			gl, wl := strings.Split(string(got), "\n"), strings.Split(string(want), "\n")
+			for i := range max(len(gl), len(wl)) {
+				var g, w string
+				if i < len(gl) {
+					g = gl[i]
+				}
+				if i < len(wl) {
+					w = wl[i]
+				}
+				if g != w {
+					t.Fatalf("line %d:\n got %q\nwant %q", i+1, g, w)
+				}
 			}
-		}
+		})
 	}
 }
 
@@ -134,34 +143,6 @@ func selfSigned(t *testing.T, dir string) (cert, key string) {
 	os.WriteFile(cert, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600)
 	os.WriteFile(key, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kd}), 0o600)
 	return cert, key
-}
-
-// TestApache2Expected compares the Apache configuration of one site, on
-// the defaults, with the text in testdata.
-func TestApache2Expected(t *testing.T) {
-	got, err := Apache2(Site{Name: "snapshots.example.org", Export: "/srv/aptsnap/export"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	want, err := os.ReadFile("testdata/snapshots.example.org.apache2.conf")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if string(got) != string(want) {
-		gl, wl := strings.Split(string(got), "\n"), strings.Split(string(want), "\n")
-		for i := range max(len(gl), len(wl)) {
-			var g, w string
-			if i < len(gl) {
-				g = gl[i]
-			}
-			if i < len(wl) {
-				w = wl[i]
-			}
-			if g != w {
-				t.Fatalf("line %d:\n got %q\nwant %q", i+1, g, w)
-			}
-		}
-	}
 }
 
 // TestApache2Options: plain HTTP only on an address, an HTTPS aptsnap,
