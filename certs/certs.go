@@ -91,33 +91,13 @@ func New(cfg *config.TLS, dir string, log *slog.Logger, opts Options) (*Manager,
 	if m.storage == nil {
 		m.storage = &certmagic.FileStorage{Path: dir}
 	}
-	zl := zapLogger(log.With("component", "acme"))
-	m.cache = certmagic.NewCache(certmagic.CacheOptions{
-		GetConfigForCert:   func(certmagic.Certificate) (*certmagic.Config, error) { return m.magic, nil },
-		Logger:             zl,
-		RenewCheckInterval: opts.RenewCheckInterval,
-	})
-	m.magic = certmagic.New(m.cache, certmagic.Config{Storage: m.storage, Logger: zl})
-	tmpl := certmagic.ACMEIssuer{
-		CA: cfg.ACME.CA, Email: cfg.ACME.Email, Agreed: true, Logger: zl,
-		DisableHTTPChallenge: opts.DisableHTTP01, DisableTLSALPNChallenge: opts.DisableTLSALPN01,
+	var tmpl certmagic.ACMEIssuer
+	var err error
+	m.cache, m.magic, tmpl, err = newMagic(cfg.ACME, m.storage, log.With("component", "acme"), opts.RenewCheckInterval, nil)
+	if err != nil {
+		return nil, err
 	}
-	if cfg.ACME.CA == config.LetsEncryptProduction {
-		// Challenges are tried on staging first, so a broken setup does
-		// not eat production's rate limits.
-		tmpl.TestCA = config.LetsEncryptStaging
-	}
-	if cfg.ACME.CARoot != "" {
-		pemBytes, err := os.ReadFile(cfg.ACME.CARoot)
-		if err != nil {
-			return nil, fmt.Errorf("tls.acme.ca_root: %w", err)
-		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pemBytes) {
-			return nil, fmt.Errorf("tls.acme.ca_root %s: no PEM certificate", cfg.ACME.CARoot)
-		}
-		tmpl.TrustedRoots = pool
-	}
+	tmpl.DisableHTTPChallenge, tmpl.DisableTLSALPNChallenge = opts.DisableHTTP01, opts.DisableTLSALPN01
 	// The solvers would bind ListenHost:port; pointing them at our own
 	// listeners makes them find the port taken and leave the answer to
 	// HTTPHandler (HTTP-01) and TLSConfig's GetCertificate (TLS-ALPN-01).
@@ -396,4 +376,38 @@ func (m *Manager) watchFiles() {
 			}
 		}
 	}
+}
+
+// newMagic makes a certmagic cache and configuration on storage, and the
+// template of their ACME issuer from acme (the CA, its root, the account's
+// email; challenges tried on Let's Encrypt staging first), for the caller
+// to finish. onEvent, if set, hears certmagic's events.
+func newMagic(acme *config.ACME, storage certmagic.Storage, log *slog.Logger, renewCheck time.Duration,
+	onEvent func(ctx context.Context, event string, data map[string]any) error) (*certmagic.Cache, *certmagic.Config, certmagic.ACMEIssuer, error) {
+	zl := zapLogger(log)
+	var magic *certmagic.Config
+	cache := certmagic.NewCache(certmagic.CacheOptions{
+		GetConfigForCert:   func(certmagic.Certificate) (*certmagic.Config, error) { return magic, nil },
+		Logger:             zl,
+		RenewCheckInterval: renewCheck,
+	})
+	magic = certmagic.New(cache, certmagic.Config{Storage: storage, Logger: zl, OnEvent: onEvent})
+	tmpl := certmagic.ACMEIssuer{CA: acme.CA, Email: acme.Email, Agreed: true, Logger: zl}
+	if acme.CA == config.LetsEncryptProduction {
+		// Challenges are tried on staging first, so a broken setup does
+		// not eat production's rate limits.
+		tmpl.TestCA = config.LetsEncryptStaging
+	}
+	if acme.CARoot != "" {
+		pemBytes, err := os.ReadFile(acme.CARoot)
+		if err != nil {
+			return nil, nil, tmpl, fmt.Errorf("tls.acme.ca_root: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pemBytes) {
+			return nil, nil, tmpl, fmt.Errorf("tls.acme.ca_root %s: no PEM certificate", acme.CARoot)
+		}
+		tmpl.TrustedRoots = pool
+	}
+	return cache, magic, tmpl, nil
 }

@@ -108,35 +108,18 @@ func NewInstaller(cfg *config.TLS, dir string, log *slog.Logger, opts InstallOpt
 	if in.storage == nil {
 		in.storage = &certmagic.FileStorage{Path: dir}
 	}
-	zl := zapLogger(log.With("component", "acme-install"))
-	in.cache = certmagic.NewCache(certmagic.CacheOptions{
-		GetConfigForCert:   func(certmagic.Certificate) (*certmagic.Config, error) { return in.magic, nil },
-		Logger:             zl,
-		RenewCheckInterval: opts.RenewCheckInterval,
-	})
-	in.magic = certmagic.New(in.cache, certmagic.Config{Storage: in.storage, Logger: zl,
-		OnEvent: func(_ context.Context, event string, _ map[string]any) error {
-			if event == "cert_obtained" {
-				in.poke()
-			}
-			return nil
-		}})
-	a := cfg.ACME
-	tmpl := certmagic.ACMEIssuer{CA: a.CA, Email: a.Email, Agreed: true, Logger: zl, DisableTLSALPNChallenge: true}
-	if a.CA == config.LetsEncryptProduction {
-		tmpl.TestCA = config.LetsEncryptStaging
-	}
-	if a.CARoot != "" {
-		pemBytes, err := os.ReadFile(a.CARoot)
-		if err != nil {
-			return nil, fmt.Errorf("tls.acme.ca_root: %w", err)
+	onEvent := func(_ context.Context, event string, _ map[string]any) error {
+		if event == "cert_obtained" {
+			in.poke()
 		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pemBytes) {
-			return nil, fmt.Errorf("tls.acme.ca_root %s: no PEM certificate", a.CARoot)
-		}
-		tmpl.TrustedRoots = pool
+		return nil
 	}
+	cache, magic, tmpl, err := newMagic(cfg.ACME, in.storage, log.With("component", "acme-install"), opts.RenewCheckInterval, onEvent)
+	if err != nil {
+		return nil, err
+	}
+	in.cache, in.magic = cache, magic
+	tmpl.DisableTLSALPNChallenge = true
 	if host, port, ok := hostPort(opts.HTTPAddr); ok {
 		tmpl.ListenHost, tmpl.AltHTTPPort = host, port
 	}
