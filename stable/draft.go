@@ -2,7 +2,6 @@ package stable
 
 import (
 	"context"
-	"errors"
 	"os"
 	"slices"
 	"strings"
@@ -40,7 +39,7 @@ func changelogs(up *custom.Uploaded) map[string]string {
 		}
 		text, err := debpkg.ReadChangelog(f, st.Size(), b.Package)
 		f.Close()
-		if errors.Is(err, debpkg.ErrNoChangelog) || err != nil {
+		if err != nil { // none shipped (debpkg.ErrNoChangelog), or unreadable: the draft says so
 			continue
 		}
 		if len(text) > maxChangelog {

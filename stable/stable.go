@@ -740,7 +740,7 @@ func (e *Engine) Verify(ctx context.Context, by Actor, id int64, rep Report) (*R
 		return nil, refuse(r, "verify", "it is %s; a request is verified once accepted, in %s%s", r.State, r.Series, config.Proposed)
 	}
 	if !maps.Equal(rep.Versions, r.Proposed) {
-		return nil, refuse(r, "verify", "the report is on %s, but %s%s holds %s: verify again", versions(rep.Versions), r.Series, config.Proposed, versions(r.Proposed))
+		return nil, refuse(r, "verify", "the report is on %s, but %s%s holds %s: verify again", Versions(rep.Versions), r.Series, config.Proposed, Versions(r.Proposed))
 	}
 	if len(rep.Checks) == 0 {
 		return nil, refuse(r, "verify", "the report holds no check")
@@ -760,7 +760,7 @@ func (e *Engine) Verify(ctx context.Context, by Actor, id int64, rep Report) (*R
 		v.Comment, to = comment(rep, by.Name, at), VerificationDone
 	}
 	r.Verifications = append(r.Verifications, v)
-	note := fmt.Sprintf("%d checks on %s", len(rep.Checks), versions(rep.Versions))
+	note := fmt.Sprintf("%d checks on %s", len(rep.Checks), Versions(rep.Versions))
 	if !passed {
 		var failed []string
 		for _, c := range rep.Checks {
@@ -774,7 +774,9 @@ func (e *Engine) Verify(ctx context.Context, by Actor, id int64, rep Report) (*R
 	return r, e.save(ctx, r)
 }
 
-func versions(m map[string]string) string {
+// Versions writes source versions as "a 1.0-1, b 2.0-1" (by name), or
+// "nothing".
+func Versions(m map[string]string) string {
 	if len(m) == 0 {
 		return "nothing"
 	}
@@ -806,7 +808,7 @@ func (e *Engine) Release(ctx context.Context, by Actor, id int64, phase int) (*R
 	}
 	last := r.Verifications[len(r.Verifications)-1]
 	if !last.Passed || !maps.Equal(last.Versions, r.Proposed) {
-		return nil, refuse(r, "release", "the newest verification is not a passed one on %s", versions(r.Proposed))
+		return nil, refuse(r, "release", "the newest verification is not a passed one on %s", Versions(r.Proposed))
 	}
 	cu, err := e.custom(r.Archive)
 	if err != nil {

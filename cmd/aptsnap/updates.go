@@ -10,7 +10,6 @@ import (
 	"net/url"
 	"os"
 	"os/exec"
-	"slices"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -278,7 +277,7 @@ comment of what ran at which versions; else verification-failed.`,
 				if err != nil {
 					return err
 				}
-				fmt.Fprintf(w, "verifying update %d (%s) against %s/%s\n", r.ID, versionsLine(r.Proposed), arc.URL, serial)
+				fmt.Fprintf(w, "verifying update %d (%s) against %s/%s\n", r.ID, stable.Versions(r.Proposed), arc.URL, serial)
 				rep, err := stablecheck.Run(ctx, stablecheck.Options{Request: r, URL: arc.URL, Serial: serial, Key: keyData,
 					Components: arc.Components, Arch: arch, TestPlan: !noPlan, Timeout: timeout, Progress: w})
 				if err != nil {
@@ -398,15 +397,6 @@ func printTransition(w io.Writer, r *stable.Request) {
 	fmt.Fprintln(w)
 }
 
-func versionsLine(m map[string]string) string {
-	var parts []string
-	for k, v := range m {
-		parts = append(parts, k+" "+v)
-	}
-	slices.Sort(parts)
-	return strings.Join(parts, ", ")
-}
-
 func lastLines(s string, n int) string {
 	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
 	if len(lines) > n {
@@ -427,10 +417,10 @@ func printRequest(w io.Writer, r *stable.Request) {
 	}
 	fmt.Fprintln(w)
 	if len(r.Proposed) > 0 {
-		fmt.Fprintf(w, "In %s-proposed since %s (%s): %s\n", r.Series, r.ProposedAt.Format(time.RFC3339), r.ProposedSerial, versionsLine(r.Proposed))
+		fmt.Fprintf(w, "In %s-proposed since %s (%s): %s\n", r.Series, r.ProposedAt.Format(time.RFC3339), r.ProposedSerial, stable.Versions(r.Proposed))
 	}
 	if len(r.Released) > 0 {
-		fmt.Fprintf(w, "Released into %s-updates at %s: %s; phased %d%%", r.Series, r.ReleasedAt.Format(time.RFC3339), versionsLine(r.Released), r.Phase)
+		fmt.Fprintf(w, "Released into %s-updates at %s: %s; phased %d%%", r.Series, r.ReleasedAt.Format(time.RFC3339), stable.Versions(r.Released), r.Phase)
 		if r.Halted {
 			fmt.Fprint(w, " (halted)")
 		}
@@ -447,7 +437,7 @@ func printRequest(w io.Writer, r *stable.Request) {
 			case u.Serial != "":
 				where = "in -proposed " + u.Serial
 			}
-			fmt.Fprintf(w, "  %s by %s: %s (%s)\n", u.At.Format(time.RFC3339), u.By, versionsLine(u.Sources), where)
+			fmt.Fprintf(w, "  %s by %s: %s (%s)\n", u.At.Format(time.RFC3339), u.By, stable.Versions(u.Sources), where)
 		}
 	}
 	if len(r.Verifications) > 0 {
@@ -457,7 +447,7 @@ func printRequest(w io.Writer, r *stable.Request) {
 			if v.Passed {
 				outcome = "passed"
 			}
-			fmt.Fprintf(w, "  %s by %s on %s: %s\n", v.At.Format(time.RFC3339), v.By, versionsLine(v.Versions), outcome)
+			fmt.Fprintf(w, "  %s by %s on %s: %s\n", v.At.Format(time.RFC3339), v.By, stable.Versions(v.Versions), outcome)
 			if v.Comment != "" {
 				for l := range strings.SplitSeq(strings.TrimRight(v.Comment, "\n"), "\n") {
 					fmt.Fprintf(w, "    %s\n", l)
