@@ -160,11 +160,7 @@ func TestWebUI(t *testing.T) {
 	}
 
 	upstream := strings.TrimPrefix(e.up.url(), "http://")
-	pages := []struct {
-		name, path string
-		shot       [2]int // screenshot heights at 1280 and 390 px wide (none if zero), with a fit check at each width
-		check      func(t *testing.T, dom string)
-	}{
+	pages := []uiPage{
 		{"archives", "/ui/", [2]int{700, 1000}, func(t *testing.T, dom string) {
 			row := match(t, dom, `(?s)<tr class="archive" data-archive="debian">.*?</tr>`)
 			for _, w := range []string{">failed<", `<span class="reason">unreachable</span>`, "last success",
@@ -285,109 +281,7 @@ func TestWebUI(t *testing.T) {
 		}},
 	}
 
-	// Chromium takes seconds per page, mostly waiting: run a few at once.
-	start := time.Now()
-	type result struct {
-		dom string
-		err error
-	}
-	doms := make([]result, len(pages))
-	type fitResult struct {
-		page, width string
-		fit         fit
-		err         error
-	}
-	var fitsMu sync.Mutex
-	var fits []fitResult
-	var shots []string
-	var wg sync.WaitGroup
-	sem := make(chan struct{}, max(3, runtime.NumCPU()))
-	run := func(f func()) {
-		wg.Go(func() {
-			sem <- struct{}{}
-			defer func() { <-sem }()
-			f()
-		})
-	}
-	for i, p := range pages {
-		run(func() {
-			b, err := runChromium("--dump-dom", srv.URL+p.path)
-			doms[i] = result{string(b), err}
-		})
-		if p.shot[0] == 0 {
-			continue
-		}
-		for _, w := range []struct {
-			name   string
-			width  int
-			height int
-		}{{"1280", 1280, p.shot[0]}, {"390", 390, p.shot[1]}} {
-			png := filepath.Join(out, p.name+"-"+w.name+".png")
-			shots = append(shots, png)
-			run(func() {
-				if _, err := runChromium("--hide-scrollbars", "--screenshot="+png, fmt.Sprintf("--window-size=%d,%d", w.width, w.height), srv.URL+p.path); err != nil {
-					t.Errorf("screenshot of %s: %v", p.path, err)
-					return
-				}
-				if st, err := os.Stat(png); err != nil || st.Size() < 1000 {
-					t.Errorf("screenshot of %s: %v", p.path, err)
-				}
-			})
-			run(func() {
-				f, err := measureFit(srv.URL, p.path, w.width)
-				fitsMu.Lock()
-				fits = append(fits, fitResult{p.name, w.name, f, err})
-				fitsMu.Unlock()
-			})
-		}
-	}
-	wg.Wait()
-	t.Logf("chromium: %d pages loaded, screenshot and measured in %v; screenshots in %s", len(pages), time.Since(start).Round(time.Millisecond), out)
-	for i, p := range pages {
-		t.Run(p.name, func(t *testing.T) {
-			if doms[i].err != nil {
-				t.Fatalf("chromium %s: %v", p.path, doms[i].err)
-			}
-			if !strings.Contains(doms[i].dom, "</html>") {
-				t.Fatalf("chromium %s: no DOM: %.300s", p.path, doms[i].dom)
-			}
-			p.check(t, doms[i].dom)
-		})
-	}
-	t.Run("fit", func(t *testing.T) {
-		if n := len(shots); len(fits) != n {
-			t.Fatalf("%d pages measured, want %d", len(fits), n)
-		}
-		for _, f := range fits {
-			if f.err != nil {
-				t.Errorf("%s at %s px: %v", f.page, f.width, f.err)
-				continue
-			}
-			if f.fit.ScrollWidth > f.fit.ClientWidth || len(f.fit.Scrollers) > 0 {
-				t.Errorf("%s at %s px overflows sideways: page %d px wide in %d; scrolling sideways: %v; past the right edge: %v",
-					f.page, f.width, f.fit.ScrollWidth, f.fit.ClientWidth, f.fit.Scrollers, f.fit.Wide)
-			}
-			if f.width == "1280" && len(f.fit.Wrapped) > 0 {
-				t.Errorf("%s at %s px: Where wraps: %q", f.page, f.width, f.fit.Wrapped)
-			}
-		}
-	})
-	if os.Getenv("APTSNAP_UPDATE_SCREENSHOTS") != "" {
-		dir := filepath.Join("..", "web", "testdata", "screenshots")
-		if err := os.MkdirAll(dir, 0o755); err != nil {
-			t.Fatal(err)
-		}
-		for _, png := range shots {
-			b, err := os.ReadFile(png)
-			if err == nil {
-				err = os.WriteFile(filepath.Join(dir, filepath.Base(png)), b, 0o644)
-			}
-			if err != nil {
-				t.Error(err)
-			}
-		}
-		t.Logf("screenshots copied to %s", dir)
-	}
+	checkPages(t, srv.URL, out, pages, true)
 }
 
 // fit is what the test-only wrapper page measured of a page framed at a
@@ -507,5 +401,125 @@ func TestWebMounted(t *testing.T) {
 	}
 	if code, body := e.get("/ui/debian/"); code != 200 || !strings.Contains(body, s.Serial) {
 		t.Fatalf("GET /ui/debian/ = %d, without %s", code, s.Serial)
+	}
+}
+
+// uiPage is a web UI page a test loads in Chromium: its DOM is checked;
+// with shot heights (at 1280 and 390 px wide), it is also screenshot and
+// measured for sideways overflow at each width.
+type uiPage struct {
+	name, path string
+	shot       [2]int
+	check      func(t *testing.T, dom string)
+}
+
+// checkPages loads pages from base in Chromium, a few at once (it takes
+// seconds per page, mostly waiting), runs each page's check on its DOM,
+// checks that no page overflows sideways (nor, with checkWraps, wraps its
+// "Where" column at 1280 px), writes the screenshots into out, and copies
+// them to web/testdata/screenshots when APTSNAP_UPDATE_SCREENSHOTS is set.
+func checkPages(t *testing.T, base, out string, pages []uiPage, checkWraps bool) {
+	t.Helper()
+	start := time.Now()
+	type result struct {
+		dom string
+		err error
+	}
+	doms := make([]result, len(pages))
+	type fitResult struct {
+		page, width string
+		fit         fit
+		err         error
+	}
+	var fitsMu sync.Mutex
+	var fits []fitResult
+	var shots []string
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, max(3, runtime.NumCPU()))
+	run := func(f func()) {
+		wg.Go(func() {
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			f()
+		})
+	}
+	for i, p := range pages {
+		run(func() {
+			b, err := runChromium("--dump-dom", base+p.path)
+			doms[i] = result{string(b), err}
+		})
+		if p.shot[0] == 0 {
+			continue
+		}
+		for _, w := range []struct {
+			name   string
+			width  int
+			height int
+		}{{"1280", 1280, p.shot[0]}, {"390", 390, p.shot[1]}} {
+			png := filepath.Join(out, p.name+"-"+w.name+".png")
+			shots = append(shots, png)
+			run(func() {
+				if _, err := runChromium("--hide-scrollbars", "--screenshot="+png, fmt.Sprintf("--window-size=%d,%d", w.width, w.height), base+p.path); err != nil {
+					t.Errorf("screenshot of %s: %v", p.path, err)
+					return
+				}
+				if st, err := os.Stat(png); err != nil || st.Size() < 1000 {
+					t.Errorf("screenshot of %s: %v", p.path, err)
+				}
+			})
+			run(func() {
+				f, err := measureFit(base, p.path, w.width)
+				fitsMu.Lock()
+				fits = append(fits, fitResult{p.name, w.name, f, err})
+				fitsMu.Unlock()
+			})
+		}
+	}
+	wg.Wait()
+	t.Logf("chromium: %d pages loaded, screenshot and measured in %v; screenshots in %s", len(pages), time.Since(start).Round(time.Millisecond), out)
+	for i, p := range pages {
+		t.Run(p.name, func(t *testing.T) {
+			if doms[i].err != nil {
+				t.Fatalf("chromium %s: %v", p.path, doms[i].err)
+			}
+			if !strings.Contains(doms[i].dom, "</html>") {
+				t.Fatalf("chromium %s: no DOM: %.300s", p.path, doms[i].dom)
+			}
+			p.check(t, doms[i].dom)
+		})
+	}
+	t.Run("fit", func(t *testing.T) {
+		if n := len(shots); len(fits) != n {
+			t.Fatalf("%d pages measured, want %d", len(fits), n)
+		}
+		for _, f := range fits {
+			if f.err != nil {
+				t.Errorf("%s at %s px: %v", f.page, f.width, f.err)
+				continue
+			}
+			if f.fit.ScrollWidth > f.fit.ClientWidth || len(f.fit.Scrollers) > 0 {
+				t.Errorf("%s at %s px overflows sideways: page %d px wide in %d; scrolling sideways: %v; past the right edge: %v",
+					f.page, f.width, f.fit.ScrollWidth, f.fit.ClientWidth, f.fit.Scrollers, f.fit.Wide)
+			}
+			if checkWraps && f.width == "1280" && len(f.fit.Wrapped) > 0 {
+				t.Errorf("%s at %s px: Where wraps: %q", f.page, f.width, f.fit.Wrapped)
+			}
+		}
+	})
+	if os.Getenv("APTSNAP_UPDATE_SCREENSHOTS") != "" {
+		dir := filepath.Join("..", "web", "testdata", "screenshots")
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		for _, png := range shots {
+			b, err := os.ReadFile(png)
+			if err == nil {
+				err = os.WriteFile(filepath.Join(dir, filepath.Base(png)), b, 0o644)
+			}
+			if err != nil {
+				t.Error(err)
+			}
+		}
+		t.Logf("screenshots copied to %s", dir)
 	}
 }

@@ -11,7 +11,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -172,11 +171,7 @@ func TestWebUpdates(t *testing.T) {
 	if err := os.MkdirAll(out, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	pages := []struct {
-		name, path string
-		shot       [2]int // screenshot heights at 1280 and 390 px wide (none if zero)
-		check      func(t *testing.T, dom string)
-	}{
+	pages := []uiPage{
 		{"updates", "/ui/-/updates", [2]int{760, 1520}, func(t *testing.T, dom string) {
 			match(t, dom, `<a href="/ui/-/storage">Storage</a><a href="/ui/-/updates">Updates</a>`)
 			order := regexp.MustCompile(`<section class="group" id="([a-z-]+)">`).FindAllStringSubmatch(dom, -1)
@@ -240,100 +235,5 @@ func TestWebUpdates(t *testing.T) {
 			match(t, dom, `(?s)<tr class="event" data-action="release">.*?verification-done</span> → <b class="nw">released</b>`)
 		}},
 	}
-	type result struct {
-		dom string
-		err error
-	}
-	doms := make([]result, len(pages))
-	type fitResult struct {
-		page, width string
-		fit         fit
-		err         error
-	}
-	var mu sync.Mutex
-	var fits []fitResult
-	var shots []string
-	var wg sync.WaitGroup
-	sem := make(chan struct{}, 3)
-	run := func(f func()) {
-		wg.Go(func() {
-			sem <- struct{}{}
-			defer func() { <-sem }()
-			f()
-		})
-	}
-	for i, p := range pages {
-		run(func() {
-			b, err := runChromium("--dump-dom", srv.URL+p.path)
-			doms[i] = result{string(b), err}
-		})
-		if p.shot[0] == 0 {
-			continue
-		}
-		for _, w := range []struct {
-			name          string
-			width, height int
-		}{{"1280", 1280, p.shot[0]}, {"390", 390, p.shot[1]}} {
-			png := filepath.Join(out, p.name+"-"+w.name+".png")
-			shots = append(shots, png)
-			run(func() {
-				if _, err := runChromium("--hide-scrollbars", "--screenshot="+png, fmt.Sprintf("--window-size=%d,%d", w.width, w.height), srv.URL+p.path); err != nil {
-					t.Errorf("screenshot of %s: %v", p.path, err)
-					return
-				}
-				if st, err := os.Stat(png); err != nil || st.Size() < 1000 {
-					t.Errorf("screenshot of %s: %v", p.path, err)
-				}
-			})
-			run(func() {
-				f, err := measureFit(srv.URL, p.path, w.width)
-				mu.Lock()
-				fits = append(fits, fitResult{p.name, w.name, f, err})
-				mu.Unlock()
-			})
-		}
-	}
-	wg.Wait()
-	for i, p := range pages {
-		t.Run(p.name, func(t *testing.T) {
-			if doms[i].err != nil {
-				t.Fatalf("chromium %s: %v", p.path, doms[i].err)
-			}
-			if !strings.Contains(doms[i].dom, "</html>") {
-				t.Fatalf("chromium %s: no DOM: %.300s", p.path, doms[i].dom)
-			}
-			p.check(t, doms[i].dom)
-		})
-	}
-	t.Run("fit", func(t *testing.T) {
-		if len(fits) != len(shots) {
-			t.Fatalf("%d pages measured, want %d", len(fits), len(shots))
-		}
-		for _, f := range fits {
-			if f.err != nil {
-				t.Errorf("%s at %s px: %v", f.page, f.width, f.err)
-				continue
-			}
-			if f.fit.ScrollWidth > f.fit.ClientWidth || len(f.fit.Scrollers) > 0 {
-				t.Errorf("%s at %s px overflows sideways: page %d px wide in %d; scrolling sideways: %v; past the right edge: %v",
-					f.page, f.width, f.fit.ScrollWidth, f.fit.ClientWidth, f.fit.Scrollers, f.fit.Wide)
-			}
-		}
-	})
-	if os.Getenv("APTSNAP_UPDATE_SCREENSHOTS") != "" {
-		dir := filepath.Join("..", "web", "testdata", "screenshots")
-		if err := os.MkdirAll(dir, 0o755); err != nil {
-			t.Fatal(err)
-		}
-		for _, png := range shots {
-			b, err := os.ReadFile(png)
-			if err == nil {
-				err = os.WriteFile(filepath.Join(dir, filepath.Base(png)), b, 0o644)
-			}
-			if err != nil {
-				t.Error(err)
-			}
-		}
-		t.Logf("screenshots copied to %s", dir)
-	}
+	checkPages(t, srv.URL, out, pages, false)
 }
