@@ -36,7 +36,7 @@ func (g *generation) startInstaller(ln net.Listener, storage certmagic.Storage) 
 		return nil
 	}
 	inst, err := certs.NewInstaller(a.Config.TLS, datadir.Dir(a.Config.DataDir).Certs(), a.Log, certs.InstallOptions{
-		Storage: storage, HTTPAddr: ln.Addr(), RenewCheckInterval: a.CertRenewCheck, RetryInterval: a.CertInstallRetry})
+		Storage: storage, HTTPAddr: ln.Addr(), RetryInterval: a.CertInstallRetry})
 	if err != nil {
 		return err
 	}

@@ -3,16 +3,22 @@ package certs
 import (
 	"bytes"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
 	"crypto/x509"
 	"encoding/json"
+	"encoding/pem"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -24,15 +30,24 @@ import (
 )
 
 // Installer obtains and renews the certificates of [[tls.install]] (a web
-// server in front of aptsnap) through [tls.acme]'s CA, with a certmagic
-// configuration of its own on the same storage as the Manager's: HTTP-01
-// is answered by aptsnap's plain listener (HTTPHandler), to which the web
-// server proxies /.well-known/acme-challenge/. After each certificate
-// obtained or renewed, and until the files match what storage holds, it
-// writes the chain and the key atomically, runs the entry's test command
-// and then its reload command; a failure of either restores the previous
-// files, is logged with the command's output, recorded (Status, metrics)
-// and retried every RetryInterval.
+// server in front of aptsnap) through [tls.acme]'s CA and installs them.
+//
+// certmagic manages one certificate per name; a virtual host with several
+// names (server_name a b) presents one certificate, so the Installer keeps
+// one certificate per entry, for all its names, itself: certmagic's ACME
+// issuer obtains it from a CSR naming them (HTTP-01 answered by aptsnap's
+// plain listener, HTTPHandler, to which the web server proxies
+// /.well-known/acme-challenge/), under the storage's lock so that servers
+// sharing storage obtain it once; it is renewed when a third of its
+// lifetime is left, or when the entry's names change. The chain and key
+// are kept together in one storage value, so no reader sees a key of
+// another certificate.
+//
+// After each certificate obtained or renewed, and until the files match
+// what storage holds, it writes the chain and the key atomically, runs the
+// entry's test command and then its reload command; a failure of either
+// restores the previous files, is logged with the command's output,
+// recorded (Status, metrics) and retried every RetryInterval.
 type Installer struct {
 	entries []config.Install
 	log     *slog.Logger
@@ -46,9 +61,10 @@ type Installer struct {
 	once    sync.Once
 	done    sync.WaitGroup
 
-	syncMu sync.Mutex // one install at a time: the entries share a web server
-	mu     sync.Mutex
-	state  map[string]*InstallStatus
+	obtainMu sync.Mutex // one obtain at a time in this process
+	syncMu   sync.Mutex // one install at a time: the entries share a web server
+	mu       sync.Mutex
+	state    map[string]*InstallStatus
 }
 
 // InstallOptions tune an Installer.
@@ -58,19 +74,20 @@ type InstallOptions struct {
 	// HTTPAddr is where aptsnap's plain listener listens (HTTP-01 is
 	// answered there, through HTTPHandler).
 	HTTPAddr net.Addr
-	// RenewCheckInterval: as in Options.
-	RenewCheckInterval time.Duration
-	// RetryInterval is how often files that differ from storage (a failed
-	// install) are tried again. Default a minute.
+	// RetryInterval is how often renewal is considered and files that
+	// differ from storage (a failed install) are tried again; a failed
+	// obtain waits twice as long after each failure, up to a day.
+	// Default a minute.
 	RetryInterval time.Duration
 }
 
 // InstallStatus is the state of one [[tls.install]] entry.
 type InstallStatus struct {
-	Name     string `json:"name"`
-	Server   string `json:"server"`
-	CertPath string `json:"cert_path"`
-	KeyPath  string `json:"key_path"`
+	Name     string   `json:"name"`
+	Names    []string `json:"names"`
+	Server   string   `json:"server"`
+	CertPath string   `json:"cert_path"`
+	KeyPath  string   `json:"key_path"`
 	// Serial and NotAfter are those of the certificate installed last.
 	Serial   string    `json:"serial,omitempty"`
 	NotAfter time.Time `json:"not_after"`
@@ -81,8 +98,14 @@ type InstallStatus struct {
 	// Error and Output describe the last attempt's failure ("" on success).
 	Error  string `json:"error,omitempty"`
 	Output string `json:"output,omitempty"`
-	// Failures counts the failed attempts since the server started.
-	Failures int `json:"-"`
+	// ObtainError is why the CA gave no certificate at the last try ("" once
+	// one was obtained); NextObtain is when it is tried again.
+	ObtainError string    `json:"obtain_error,omitempty"`
+	NextObtain  time.Time `json:"next_obtain"`
+	// Failures counts the failed installs, ObtainFailures the failed
+	// obtains and renewals, since the server started.
+	Failures       int `json:"-"`
+	ObtainFailures int `json:"-"`
 	// Missing is set when storage holds no certificate for Name yet.
 	Missing bool `json:"-"`
 }
@@ -108,13 +131,7 @@ func NewInstaller(cfg *config.TLS, dir string, log *slog.Logger, opts InstallOpt
 	if in.storage == nil {
 		in.storage = &certmagic.FileStorage{Path: dir}
 	}
-	onEvent := func(_ context.Context, event string, _ map[string]any) error {
-		if event == "cert_obtained" {
-			in.poke()
-		}
-		return nil
-	}
-	cache, magic, tmpl, err := newMagic(cfg.ACME, in.storage, log.With("component", "acme-install"), opts.RenewCheckInterval, onEvent)
+	cache, magic, tmpl, err := newMagic(cfg.ACME, in.storage, log.With("component", "acme-install"), 0, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -126,18 +143,9 @@ func NewInstaller(cfg *config.TLS, dir string, log *slog.Logger, opts InstallOpt
 	in.issuer = certmagic.NewACMEIssuer(in.magic, tmpl)
 	in.magic.Issuers = []certmagic.Issuer{in.issuer}
 	for _, e := range in.entries {
-		st := &InstallStatus{Name: e.Name, Server: e.Server, CertPath: e.CertPath, KeyPath: e.KeyPath}
-		in.state[e.Name] = st
+		in.state[e.Name] = &InstallStatus{Name: e.Name, Names: e.Names, Server: e.Server, CertPath: e.CertPath, KeyPath: e.KeyPath}
 	}
 	return in, nil
-}
-
-func (in *Installer) names() []string {
-	var n []string
-	for _, e := range in.entries {
-		n = append(n, e.Name)
-	}
-	return n
 }
 
 func (in *Installer) poke() {
@@ -161,15 +169,23 @@ func (in *Installer) HTTPHandler(h http.Handler) http.Handler {
 // one obtained.
 func (in *Installer) Start(ctx context.Context) error {
 	in.loadState(ctx)
+	in.mu.Lock()
+	for _, st := range in.state {
+		st.NextObtain = time.Time{} // a start tries a failed obtain again at once
+	}
+	in.mu.Unlock()
 	in.done.Go(func() { in.loop(ctx) })
-	return in.magic.ManageAsync(ctx, in.names())
+	return nil
 }
 
-// Obtain is Start, but waits for every certificate and its install.
+// Obtain is Start, but first obtains every missing certificate and
+// installs it, returning the first failure.
 func (in *Installer) Obtain(ctx context.Context) error {
 	in.loadState(ctx)
-	if err := in.magic.ManageSync(ctx, in.names()); err != nil {
-		return err
+	for _, e := range in.entries {
+		if _, err := in.ensure(ctx, e, false); err != nil {
+			return fmt.Errorf("%s: %w", e.Name, err)
+		}
 	}
 	in.done.Go(func() { in.loop(ctx) })
 	return in.Sync(ctx)
@@ -187,12 +203,13 @@ func (in *Installer) Stop() {
 	in.done.Wait()
 }
 
-// Renew renews every name now (force: even if not due), then installs.
+// Renew renews every entry's certificate now (force: even if not due),
+// then installs.
 func (in *Installer) Renew(ctx context.Context, force bool) error {
 	var errs []error
-	for _, name := range in.names() {
-		if err := in.magic.RenewCertSync(ctx, name, force); err != nil {
-			errs = append(errs, fmt.Errorf("renew %s: %w", name, err))
+	for _, e := range in.entries {
+		if _, err := in.ensure(ctx, e, force); err != nil {
+			errs = append(errs, fmt.Errorf("renew %s: %w", e.Name, err))
 		}
 	}
 	if err := in.Sync(ctx); err != nil {
@@ -204,19 +221,165 @@ func (in *Installer) Renew(ctx context.Context, force bool) error {
 func (in *Installer) loop(ctx context.Context) {
 	t := time.NewTicker(in.retry)
 	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-in.stop:
-			return
-		case <-t.C:
-		case <-in.wake:
+	for first := true; ; first = false {
+		if !first {
+			select {
+			case <-ctx.Done():
+				return
+			case <-in.stop:
+				return
+			case <-t.C:
+			case <-in.wake:
+			}
+		}
+		for _, e := range in.entries {
+			in.mu.Lock()
+			wait := time.Until(in.state[e.Name].NextObtain)
+			in.mu.Unlock()
+			if wait > 0 {
+				continue
+			}
+			if _, err := in.ensure(ctx, e, false); err != nil && ctx.Err() == nil {
+				in.log.Error("obtaining a certificate", "name", e.Name, "names", e.Names, "err", err)
+			}
 		}
 		if err := in.Sync(ctx); err != nil && ctx.Err() == nil {
 			in.log.Error("installing certificates", "err", err)
 		}
 	}
+}
+
+// bundle is what storage keeps of an entry's certificate: the chain and
+// its key in one value.
+type bundle struct {
+	Names []string `json:"names"`
+	Cert  []byte   `json:"cert"` // PEM, leaf first
+	Key   []byte   `json:"key"`  // PEM
+}
+
+func bundleKey(name string) string { return "aptsnap/tls-install/" + name + "/bundle.json" }
+func lockKey(name string) string   { return "aptsnap-tls-install-" + name }
+
+func (in *Installer) load(ctx context.Context, name string) (*bundle, *x509.Certificate, error) {
+	return loadBundle(ctx, in.storage, name)
+}
+
+func loadBundle(ctx context.Context, storage certmagic.Storage, name string) (*bundle, *x509.Certificate, error) {
+	b, err := storage.Load(ctx, bundleKey(name))
+	if err != nil {
+		return nil, nil, err
+	}
+	var bd bundle
+	if err := json.Unmarshal(b, &bd); err != nil {
+		return nil, nil, fmt.Errorf("certificate of %s in storage: %w", name, err)
+	}
+	leaf, err := firstCert(bd.Cert)
+	if err != nil {
+		return nil, nil, fmt.Errorf("certificate of %s in storage: %w", name, err)
+	}
+	return &bd, leaf, nil
+}
+
+// due reports whether the certificate must be replaced: other names than
+// the entry's, or a third of its lifetime left.
+func due(e config.Install, bd *bundle, leaf *x509.Certificate, now time.Time) bool {
+	a, b := slices.Clone(e.Names), slices.Clone(bd.Names)
+	slices.Sort(a)
+	slices.Sort(b)
+	if !slices.Equal(a, b) {
+		return true
+	}
+	life := leaf.NotAfter.Sub(leaf.NotBefore)
+	return leaf.NotAfter.Sub(now) < life/3
+}
+
+// ensure obtains a certificate for e's names when storage holds none for
+// them, when the one it holds is due, or when force is set; it reports
+// whether it obtained one.
+func (in *Installer) ensure(ctx context.Context, e config.Install, force bool) (bool, error) {
+	held, before, err := in.load(ctx, e.Name)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return false, err
+	}
+	if err == nil && !force && !due(e, held, before, time.Now()) {
+		return false, nil
+	}
+	in.obtainMu.Lock()
+	defer in.obtainMu.Unlock()
+	if err := in.storage.Lock(ctx, lockKey(e.Name)); err != nil {
+		return false, fmt.Errorf("locking the certificate of %s: %w", e.Name, err)
+	}
+	defer in.storage.Unlock(context.WithoutCancel(ctx), lockKey(e.Name))
+	// Another server (or call) may have obtained it while we waited.
+	if bd, leaf, err := in.load(ctx, e.Name); err == nil {
+		if !force && !due(e, bd, leaf, time.Now()) {
+			return false, nil
+		}
+		if force && before != nil && leaf.SerialNumber.Cmp(before.SerialNumber) != 0 {
+			return false, nil
+		}
+	}
+	bd, leaf, err := in.obtain(ctx, e.Names)
+	in.mu.Lock()
+	st := in.state[e.Name]
+	if err != nil {
+		st.ObtainFailures++
+		st.ObtainError = err.Error()
+		backoff := in.retry << min(st.ObtainFailures, 20)
+		st.NextObtain = time.Now().Add(min(backoff, 24*time.Hour))
+		cp := *st
+		in.mu.Unlock()
+		in.saveState(ctx, &cp)
+		return false, err
+	}
+	cleared := st.ObtainError != ""
+	st.ObtainError, st.NextObtain = "", time.Time{}
+	cp := *st
+	in.mu.Unlock()
+	if cleared {
+		in.saveState(ctx, &cp)
+	}
+	b, _ := json.Marshal(bd)
+	if err := in.storage.Store(ctx, bundleKey(e.Name), b); err != nil {
+		return false, fmt.Errorf("storing the certificate of %s: %w", e.Name, err)
+	}
+	in.log.Info("certificate obtained", "name", e.Name, "names", e.Names, "serial", leaf.SerialNumber.String(), "not_after", leaf.NotAfter)
+	in.poke()
+	return true, nil
+}
+
+// obtain has the CA issue a certificate for names, on a new P-256 key.
+func (in *Installer) obtain(ctx context.Context, names []string) (*bundle, *x509.Certificate, error) {
+	if err := in.issuer.PreCheck(ctx, names, false); err != nil {
+		return nil, nil, err
+	}
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, nil, err
+	}
+	der, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{DNSNames: names}, key)
+	if err != nil {
+		return nil, nil, err
+	}
+	csr, err := x509.ParseCertificateRequest(der)
+	if err != nil {
+		return nil, nil, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Minute)
+	defer cancel()
+	issued, err := in.issuer.Issue(ctx, csr)
+	if err != nil {
+		return nil, nil, fmt.Errorf("the CA issued no certificate for %s: %w", strings.Join(names, ", "), err)
+	}
+	leaf, err := firstCert(issued.Certificate)
+	if err != nil {
+		return nil, nil, err
+	}
+	kd, err := x509.MarshalECPrivateKey(key)
+	if err != nil {
+		return nil, nil, err
+	}
+	return &bundle{Names: names, Cert: issued.Certificate, Key: pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kd})}, leaf, nil
 }
 
 // Sync installs every entry whose files differ from the certificate
@@ -234,14 +397,11 @@ func (in *Installer) Sync(ctx context.Context) error {
 }
 
 func (in *Installer) stored(ctx context.Context, name string) (certPEM, keyPEM []byte, err error) {
-	key := in.issuer.IssuerKey()
-	if certPEM, err = in.storage.Load(ctx, certmagic.StorageKeys.SiteCert(key, name)); err != nil {
+	bd, _, err := in.load(ctx, name)
+	if err != nil {
 		return nil, nil, err
 	}
-	if keyPEM, err = in.storage.Load(ctx, certmagic.StorageKeys.SitePrivateKey(key, name)); err != nil {
-		return nil, nil, err
-	}
-	return certPEM, keyPEM, nil
+	return bd.Cert, bd.Key, nil
 }
 
 func (in *Installer) syncOne(ctx context.Context, e config.Install) error {
@@ -409,8 +569,8 @@ func (in *Installer) loadState(ctx context.Context) {
 		}
 		in.mu.Lock()
 		st := in.state[e.Name]
-		st.Serial, st.NotAfter, st.LastAttempt, st.LastSuccess, st.Error, st.Output =
-			saved.Serial, saved.NotAfter, saved.LastAttempt, saved.LastSuccess, saved.Error, saved.Output
+		st.Serial, st.NotAfter, st.LastAttempt, st.LastSuccess, st.Error, st.Output, st.ObtainError, st.NextObtain =
+			saved.Serial, saved.NotAfter, saved.LastAttempt, saved.LastSuccess, saved.Error, saved.Output, saved.ObtainError, saved.NextObtain
 		in.mu.Unlock()
 	}
 }
@@ -453,6 +613,8 @@ var (
 		"Failed installs of a web server's certificate (files written, test or reload failed) since start.", []string{"name"}, nil)
 	installSuccessDesc = prometheus.NewDesc("aptsnap_tls_install_last_success_timestamp_seconds",
 		"When a web server's certificate was last installed (test and reload passed).", []string{"name"}, nil)
+	obtainFailuresDesc = prometheus.NewDesc("aptsnap_tls_install_obtain_failures_total",
+		"Failed obtains or renewals of a web server's certificate from the CA since start.", []string{"name"}, nil)
 	installNotAfterDesc = prometheus.NewDesc("aptsnap_tls_install_not_after_timestamp_seconds",
 		"When the certificate installed last into the web server expires.", []string{"name"}, nil)
 )
@@ -462,6 +624,7 @@ func (in *Installer) Describe(ch chan<- *prometheus.Desc) {
 	ch <- installFailuresDesc
 	ch <- installSuccessDesc
 	ch <- installNotAfterDesc
+	ch <- obtainFailuresDesc
 }
 
 // Collect reports the failures, last successes and not-after per name.
@@ -471,6 +634,7 @@ func (in *Installer) Collect(ch chan<- prometheus.Metric) {
 	for _, e := range in.entries {
 		st := in.state[e.Name]
 		ch <- prometheus.MustNewConstMetric(installFailuresDesc, prometheus.CounterValue, float64(st.Failures), e.Name)
+		ch <- prometheus.MustNewConstMetric(obtainFailuresDesc, prometheus.CounterValue, float64(st.ObtainFailures), e.Name)
 		if !st.LastSuccess.IsZero() {
 			ch <- prometheus.MustNewConstMetric(installSuccessDesc, prometheus.GaugeValue, float64(st.LastSuccess.Unix()), e.Name)
 		}
@@ -480,15 +644,12 @@ func (in *Installer) Collect(ch chan<- prometheus.Metric) {
 	}
 }
 
-// StoredLeaf is the certificate the storage holds for name, obtained
-// from the CA of acme (nil storage: a FileStorage in dir).
-func StoredLeaf(ctx context.Context, acme *config.ACME, storage certmagic.Storage, dir, name string) (*x509.Certificate, error) {
+// StoredLeaf is the certificate storage holds for the [[tls.install]]
+// entry named name (nil storage: a FileStorage in dir).
+func StoredLeaf(ctx context.Context, storage certmagic.Storage, dir, name string) (*x509.Certificate, error) {
 	if storage == nil {
 		storage = &certmagic.FileStorage{Path: dir}
 	}
-	certPEM, err := storage.Load(ctx, certmagic.StorageKeys.SiteCert((&certmagic.ACMEIssuer{CA: acme.CA}).IssuerKey(), name))
-	if err != nil {
-		return nil, err
-	}
-	return firstCert(certPEM)
+	_, leaf, err := loadBundle(ctx, storage, name)
+	return leaf, err
 }

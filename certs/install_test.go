@@ -7,6 +7,7 @@ import (
 	"crypto/rand"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/json"
 	"encoding/pem"
 	"math/big"
 	"os"
@@ -14,8 +15,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/caddyserver/certmagic"
 
 	"github.com/aptsnap/aptsnap/config"
 )
@@ -54,11 +53,8 @@ func TestInstall(t *testing.T) {
 	defer in.Stop()
 	put := func(serial int64) ([]byte, []byte) {
 		c, k := selfSigned(t, "a.test", serial)
-		ik := in.issuer.IssuerKey()
-		if err := in.storage.Store(ctx, certmagic.StorageKeys.SiteCert(ik, "a.test"), c); err != nil {
-			t.Fatal(err)
-		}
-		if err := in.storage.Store(ctx, certmagic.StorageKeys.SitePrivateKey(ik, "a.test"), k); err != nil {
+		b, _ := json.Marshal(bundle{Names: []string{"a.test"}, Cert: c, Key: k})
+		if err := in.storage.Store(ctx, bundleKey("a.test"), b); err != nil {
 			t.Fatal(err)
 		}
 		return c, k
@@ -127,5 +123,66 @@ func TestInstall(t *testing.T) {
 	defer in2.Stop()
 	if st = in2.Status(ctx); st[0].Serial != "2" || st[0].LastSuccess.IsZero() {
 		t.Fatalf("recorded status %+v", st[0])
+	}
+}
+
+// TestDue: a certificate is replaced when a third of its lifetime is
+// left, or when the entry's names are not its names (in any order).
+func TestDue(t *testing.T) {
+	now := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
+	leaf := &x509.Certificate{NotBefore: now.Add(-60 * 24 * time.Hour), NotAfter: now.Add(31 * 24 * time.Hour)}
+	e := config.Install{Name: "a.test", Names: []string{"a.test", "www.a.test"}}
+	for _, tt := range []struct {
+		names []string
+		at    time.Time
+		want  bool
+	}{
+		{[]string{"a.test", "www.a.test"}, now, false},
+		{[]string{"www.a.test", "a.test"}, now, false},
+		{[]string{"a.test", "www.a.test"}, now.Add(24 * time.Hour), true}, // 30 of 90 days left
+		{[]string{"a.test"}, now, true},
+		{[]string{"a.test", "www.a.test", "b.test"}, now, true},
+	} {
+		if got := due(e, &bundle{Names: tt.names}, leaf, tt.at); got != tt.want {
+			t.Errorf("names %v at %s: due %v, want %v", tt.names, tt.at, got, tt.want)
+		}
+	}
+}
+
+// TestObtainFailure: a CA that does not answer is recorded (status,
+// metrics, storage for cert status) with a growing wait before the next
+// try; the certificate files are left alone.
+func TestObtainFailure(t *testing.T) {
+	dir := t.TempDir()
+	ctx := context.Background()
+	cfg := &config.TLS{ACME: &config.ACME{Email: "a@b.c", CA: "https://127.0.0.1:1/dir"}, Install: []config.Install{{
+		Server: "nginx", Name: "a.test", Names: []string{"a.test", "www.a.test"},
+		CertPath: filepath.Join(dir, "etc/fullchain.pem"), KeyPath: filepath.Join(dir, "etc/privkey.pem"), Reload: "true"}}}
+	in, err := NewInstaller(cfg, filepath.Join(dir, "certs"), nil, InstallOptions{RetryInterval: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer in.Stop()
+	var waits []time.Duration
+	for range 2 {
+		if _, err := in.ensure(ctx, cfg.Install[0], false); err == nil {
+			t.Fatal("obtained from a CA that does not answer")
+		}
+		st := in.Status(ctx)[0]
+		if st.ObtainError == "" || !st.Missing || st.ObtainFailures == 0 {
+			t.Fatalf("status %+v", st)
+		}
+		waits = append(waits, time.Until(st.NextObtain))
+	}
+	if waits[0] < time.Second || waits[1] <= waits[0] {
+		t.Errorf("waits before the next try: %v, want growing from the retry interval", waits)
+	}
+	if _, err := os.Stat(cfg.Install[0].CertPath); err == nil {
+		t.Error("a certificate file was written")
+	}
+	in2, _ := NewInstaller(cfg, filepath.Join(dir, "certs"), nil, InstallOptions{})
+	defer in2.Stop()
+	if st := in2.Status(ctx)[0]; !strings.Contains(st.ObtainError, "127.0.0.1:1") || st.NextObtain.IsZero() {
+		t.Errorf("recorded status %+v", st)
 	}
 }

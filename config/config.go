@@ -140,8 +140,10 @@ type TLS struct {
 type Install struct {
 	// Server is "nginx" or "apache2".
 	Server string `toml:"server"`
-	// Name or Names: the host name of the certificate (one: certmagic
-	// manages one certificate per name).
+	// Names are the virtual host's names (server_name, ServerName and
+	// ServerAlias), all in one certificate; Name is the first (the one
+	// given alone as name = "..."), which names the entry and its default
+	// files.
 	Name  string   `toml:"name"`
 	Names []string `toml:"names"`
 	// CertPath and KeyPath are where the chain (fullchain) and the key are
@@ -764,12 +766,17 @@ func (t *TLS) validateInstall() error {
 		if in.Server != "nginx" && in.Server != "apache2" {
 			return fmt.Errorf("%s: server must be \"nginx\" or \"apache2\", not %q", where, in.Server)
 		}
-		if len(in.Names) != 1 || in.Name != in.Names[0] {
-			return fmt.Errorf("%s: give one name (name, or names with one element): certmagic keeps one certificate per name", where)
+		if len(in.Names) == 0 || in.Name != in.Names[0] {
+			return fmt.Errorf("%s: give the virtual host's names as names = [...] (or one as name); name, when given with names, must be the first", where)
 		}
-		d := in.Name
-		if d == "" || strings.ContainsAny(d, " \t\n/:*") || strings.HasPrefix(d, ".") || strings.HasSuffix(d, ".") {
-			return fmt.Errorf("%s: invalid name %q", where, d)
+		for _, d := range in.Names {
+			if d == "" || strings.ContainsAny(d, " \t\n/:*") || strings.HasPrefix(d, ".") || strings.HasSuffix(d, ".") {
+				return fmt.Errorf("%s: invalid name %q", where, d)
+			}
+			if seen["name "+d] {
+				return fmt.Errorf("%s: %s is installed by another [[tls.install]] (or named twice)", where, d)
+			}
+			seen["name "+d] = true
 		}
 		if in.Reload == "" {
 			return fmt.Errorf("%s: reload is required (the command that makes %s read the new certificate)", where, in.Server)
@@ -783,10 +790,6 @@ func (t *TLS) validateInstall() error {
 			}
 			seen[p] = true
 		}
-		if seen["name "+d] {
-			return fmt.Errorf("%s: %s is installed by another [[tls.install]]", where, d)
-		}
-		seen["name "+d] = true
 	}
 	return nil
 }

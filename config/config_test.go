@@ -363,3 +363,49 @@ func TestBackends(t *testing.T) {
 		}
 	}
 }
+
+// TestTLSInstall: a virtual host's names in one entry, name as their
+// first; default files and test command; names shared between entries,
+// missing reload and bad names refused.
+func TestTLSInstall(t *testing.T) {
+	acme := "[tls]\n[tls.acme]\nemail = \"x@example.org\"\n"
+	c, err := Parse([]byte(good + acme + `
+[[tls.install]]
+server = "nginx"
+names = ["a.example.org", "www.a.example.org"]
+reload = "systemctl reload nginx"
+
+[[tls.install]]
+server = "apache2"
+name = "b.example.org"
+reload = "systemctl reload apache2"
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, b := c.TLS.Install[0], c.TLS.Install[1]
+	if a.Name != "a.example.org" || len(a.Names) != 2 || a.CertPath != "/etc/aptsnap/tls/a.example.org/fullchain.pem" || a.Test != "nginx -t" {
+		t.Errorf("first entry %+v", a)
+	}
+	if b.Name != "b.example.org" || len(b.Names) != 1 || b.Names[0] != b.Name || b.Test != "apachectl configtest" {
+		t.Errorf("second entry %+v", b)
+	}
+	if c.TLS.Listener() {
+		t.Error("[[tls.install]] alone opens a listener")
+	}
+	entry := func(s string) string { return "\n[[tls.install]]\nserver = \"nginx\"\nreload = \"r\"\n" + s + "\n" }
+	for _, tt := range []struct{ body, want string }{
+		{entry(`name = "a.example.org"`) + entry(`names = ["b.example.org", "a.example.org"]`), "a.example.org is installed by another"},
+		{entry(`names = ["a.example.org", "a.example.org"]`), "named twice"},
+		{entry(`name = "b.example.org"` + "\n" + `names = ["a.example.org", "b.example.org"]`), "must be the first"},
+		{entry(`names = ["*.example.org"]`), "invalid name"},
+		{entry(""), "names"},
+		{"\n[[tls.install]]\nserver = \"nginx\"\nname = \"a.example.org\"\n", "reload is required"},
+		{"\n[[tls.install]]\nserver = \"caddy\"\nname = \"a.example.org\"\nreload = \"r\"\n", `server must be "nginx" or "apache2"`},
+	} {
+		_, err := Parse([]byte(good + acme + tt.body))
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%q: got %v, want %q", tt.body, err, tt.want)
+		}
+	}
+}

@@ -12,12 +12,16 @@ import (
 	"crypto/x509/pkix"
 	"encoding/pem"
 	"fmt"
+	"io"
 	"log/slog"
 	"math/big"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -48,14 +52,26 @@ func placeholderCert(t *testing.T, name, certPath, keyPath string) {
 	}
 }
 
-// TestTLSInstallNginx: aptsnap obtains from Pebble the certificates of two
-// virtual hosts of the real nginx ([[tls.install]]; HTTP-01 through
-// nginx's proxy to aptsnap), installs them, tests and reloads nginx, which
-// presents them; a forced renewal is picked up after the reload with no
-// failed request; a failing test command keeps the previous files (and
-// the retry installs once it passes); webserver-check agrees.
+// TestTLSInstallNginx and TestTLSInstallApache: aptsnap obtains from
+// Pebble the certificates of two virtual hosts of the real web server
+// ([[tls.install]]; the first with two names in one certificate; HTTP-01
+// through the web server's proxy to aptsnap), installs them, tests and
+// reloads the web server, which presents them; the real apt-get goes over
+// HTTPS through it from a serial URL, a timestamp URL and a tag; a forced
+// renewal is picked up after the reload with no failed handshake; a
+// failing test command keeps the previous files (and the retry installs
+// once it passes); webserver-check and cert status agree.
 func TestTLSInstallNginx(t *testing.T) {
 	needNginx(t)
+	testTLSInstall(t, "nginx")
+}
+
+func TestTLSInstallApache(t *testing.T) {
+	needApache(t)
+	testTLSInstall(t, "apache2")
+}
+
+func testTLSInstall(t *testing.T, server string) {
 	httpPort, httpsPort := freePort(t), freePort(t)
 	peb := startPebble(t, httpPort, freePort(t))
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -63,21 +79,35 @@ func TestTLSInstallNginx(t *testing.T) {
 		t.Fatal(err)
 	}
 	tlsDir, export := t.TempDir(), t.TempDir()
-	hosts := []string{"a.aptsnap.test", "b.aptsnap.test"}
+	hosts := [][]string{{"a.aptsnap.test", "www.a.aptsnap.test"}, {"b.aptsnap.test"}}
 	certOf := func(h string) string { return filepath.Join(tlsDir, h, "fullchain.pem") }
 	keyOf := func(h string) string { return filepath.Join(tlsDir, h, "privkey.pem") }
+	gen := webserver.Nginx
+	if server == "apache2" {
+		gen = webserver.Apache2
+	}
 	var site strings.Builder
-	for _, h := range hosts {
+	for _, names := range hosts {
+		h := names[0]
 		placeholderCert(t, h, certOf(h), keyOf(h))
-		s, err := webserver.Nginx(webserver.Site{Name: h, Export: export, Aptsnap: "http://" + ln.Addr().String(),
+		s, err := gen(webserver.Site{Name: h, Aliases: names[1:], Export: export, Aptsnap: "http://" + ln.Addr().String(),
 			Cert: certOf(h), Key: keyOf(h), HTTPListen: fmt.Sprintf("127.0.0.1:%d", httpPort), HTTPSListen: fmt.Sprintf("127.0.0.1:%d", httpsPort)})
 		if err != nil {
 			t.Fatal(err)
 		}
 		site.Write(s)
 	}
-	ng := startNginx(t, site.String(), httpPort)
-	nginxCmd := fmt.Sprintf("%s -p %s -c %s -g '%s'", nginxBin, ng.dir, filepath.Join(ng.dir, "nginx.conf"), nginxGlobals(ng.dir))
+	var ws *webServer
+	var testCmd, reloadCmd string
+	if server == "nginx" {
+		ws = startNginx(t, site.String(), httpPort)
+		nginxCmd := fmt.Sprintf("%s -p %s -c %s -g '%s'", nginxBin, ws.dir, filepath.Join(ws.dir, "nginx.conf"), nginxGlobals(ws.dir))
+		testCmd, reloadCmd = nginxCmd+" -t", nginxCmd+" -s reload"
+	} else {
+		ws = startApache(t, site.String(), httpPort, export)
+		conf := filepath.Join(ws.dir, "httpd.conf")
+		testCmd, reloadCmd = apacheBin+" -t -f "+conf, apacheBin+" -k graceful -f "+conf
+	}
 	failFile := filepath.Join(t.TempDir(), "fail-test")
 
 	dataDir := filepath.Join(t.TempDir(), "data")
@@ -86,12 +116,13 @@ func TestTLSInstallNginx(t *testing.T) {
 	up.write(0)
 	fmt.Fprintf(&cfgText, "data_dir = %q\nlisten = %q\npublic_url = \"https://%s\"\n\n[[archive]]\nname = \"debian\"\nurl = %q\nkeyring = %q\n"+
 		"suites = [\"bookworm\"]\ncomponents = [\"main\"]\narchitectures = [\"amd64\"]\n\n[tls.acme]\nemail = \"ops@example.org\"\nca = %q\nca_root = %q\n",
-		dataDir, ln.Addr().String(), hosts[0], up.url(), up.keyring, peb.directory, peb.serverCA)
-	for _, h := range hosts {
-		fmt.Fprintf(&cfgText, "\n[[tls.install]]\nserver = \"nginx\"\nname = %q\ncert_path = %q\nkey_path = %q\ntest = %q\nreload = %q\n",
-			h, certOf(h), keyOf(h), "test ! -e "+failFile+" || { echo 'nginx: configuration broken'; exit 1; }; "+nginxCmd+" -t",
-			nginxCmd+" -s reload")
+		dataDir, ln.Addr().String(), hosts[0][0], up.url(), up.keyring, peb.directory, peb.serverCA)
+	for _, names := range hosts {
+		h := names[0]
+		fmt.Fprintf(&cfgText, "\n[[tls.install]]\nserver = %q\nnames = [\"%s\"]\ncert_path = %q\nkey_path = %q\ntest = %q\nreload = %q\n",
+			server, strings.Join(names, `", "`), certOf(h), keyOf(h), "test ! -e "+failFile+" || { echo 'configuration broken'; exit 1; }; "+testCmd, reloadCmd)
 	}
+	ha, www, hb := hosts[0][0], hosts[0][1], hosts[1][0]
 	cfgFile := filepath.Join(t.TempDir(), "aptsnap.toml")
 	os.WriteFile(cfgFile, []byte(cfgText.String()), 0o644)
 	cfg, err := config.Parse([]byte(cfgText.String()))
@@ -117,7 +148,7 @@ func TestTLSInstallNginx(t *testing.T) {
 		}
 	}()
 
-	// present: the leaf nginx presents for h over HTTPS, verified.
+	// present: the leaf the web server presents for h over HTTPS, verified.
 	present := func(h string) (*x509.Certificate, error) {
 		conn, err := tls.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", httpsPort), &tls.Config{ServerName: h, RootCAs: peb.rootPool})
 		if err != nil {
@@ -136,14 +167,31 @@ func TestTLSInstallNginx(t *testing.T) {
 			}
 			last = err
 		}
-		t.Fatalf("nginx does not present a new Pebble certificate for %s: %v\n%s\n%s", h, last, ng.output(), peb.output())
+		t.Fatalf("%s does not present a new Pebble certificate for %s: %v\n%s\n%s", server, h, last, ws.output(), peb.output())
 		return nil
 	}
 	leaves := map[string]*x509.Certificate{}
-	for _, h := range hosts {
+	for _, names := range hosts {
+		h := names[0]
 		l := waitPresented(h, nil)
-		if err := l.VerifyHostname(h); err != nil || len(l.DNSNames) != 1 {
-			t.Errorf("%s: names %v: %v", h, l.DNSNames, err)
+		// One certificate for the virtual host's names, presented for each.
+		if got := slices.Sorted(slices.Values(l.DNSNames)); !slices.Equal(got, slices.Sorted(slices.Values(names))) {
+			t.Errorf("%s: certificate names %v, want %v", h, l.DNSNames, names)
+		}
+		for _, n := range names {
+			if err := l.VerifyHostname(n); err != nil {
+				t.Error(err)
+			}
+			// (Until the old workers of an earlier reload are gone.)
+			var o *x509.Certificate
+			for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+				if o, err = present(n); err == nil && o.SerialNumber.Cmp(l.SerialNumber) == 0 {
+					break
+				}
+			}
+			if err != nil || o.SerialNumber.Cmp(l.SerialNumber) != 0 {
+				t.Errorf("%s presents another certificate than %s: %v", n, h, err)
+			}
 		}
 		if !strings.Contains(l.Issuer.CommonName, "Pebble") {
 			t.Errorf("%s: issuer %s", h, l.Issuer)
@@ -160,7 +208,7 @@ func TestTLSInstallNginx(t *testing.T) {
 		}
 		leaves[h] = l
 	}
-	// The real apt-get over HTTPS through nginx, trusting Pebble's root
+	// The real apt-get over HTTPS through the web server, trusting Pebble's root
 	// only: a serial URL and a tag from the export, a timestamp URL
 	// proxied to aptsnap.
 	t.Run("apt-get over https", func(t *testing.T) {
@@ -183,36 +231,53 @@ func TestTLSInstallNginx(t *testing.T) {
 		// (a second past).
 		time.Sleep(2100 * time.Millisecond)
 		stamp := time.Now().Add(-time.Second).UTC().Format("20060102T150405Z")
-		proxy, tunnels := connectProxyFor(t, hosts[0], fmt.Sprintf("127.0.0.1:%d", httpsPort), httpsPort)
+		// Through the virtual host's second name.
+		proxy, tunnels := connectProxyFor(t, www, fmt.Sprintf("127.0.0.1:%d", httpsPort), httpsPort)
 		for _, path := range []string{"/debian/" + snap.Serial + "/", "/debian/" + stamp + "/", "/tagged/r1/debian/"} {
-			apt := apttest.New(t, fmt.Sprintf("deb [signed-by=$ROOT/key.asc] https://%s:%d%s bookworm main\n", hosts[0], httpsPort, path),
+			apt := apttest.New(t, fmt.Sprintf("deb [signed-by=$ROOT/key.asc] https://%s:%d%s bookworm main\n", www, httpsPort, path),
 				"Acquire::https::CaInfo="+peb.rootFile(), "Acquire::https::Proxy="+proxy.URL)
 			apt.WriteFile("key.asc", a.Signer.PublicKey())
 			if out, err := apt.Run("update"); err != nil {
-				t.Fatalf("apt-get update over https from %s: %v\n%s\n%s", path, err, out, ng.output())
+				t.Fatalf("apt-get update over https from %s: %v\n%s\n%s", path, err, out, ws.output())
 			}
 			if _, stderr, err := apt.Exec("apt-get", "download", "hello"); err != nil {
 				t.Fatalf("apt-get download over https from %s: %v\n%s", path, err, stderr)
 			}
 		}
 		if tunnels.Load() == 0 {
-			t.Error("apt did not go through nginx")
+			t.Errorf("apt did not go through %s", server)
 		}
 	})
 
 	bin := aptsnapBinary(t)
-	check := func(h string) (string, error) {
-		out, err := exec.Command(bin, "--config", cfgFile, "--log-level", "error", "webserver-check", h,
-			"--connect", fmt.Sprintf("127.0.0.1:%d", httpsPort), "--ca", peb.rootFile()).CombinedOutput()
+	checkWith := func(h string, args ...string) (string, error) {
+		out, err := exec.Command(bin, append([]string{"--config", cfgFile, "--log-level", "error", "webserver-check", h,
+			"--connect", fmt.Sprintf("127.0.0.1:%d", httpsPort)}, args...)...).CombinedOutput()
 		return string(out), err
 	}
-	for _, h := range hosts {
+	check := func(h string) (string, error) { return checkWith(h, "--ca", peb.rootFile()) }
+	for _, h := range []string{ha, www, hb} {
 		if out, err := check(h); err != nil || !strings.HasPrefix(out, "OK ") {
 			t.Errorf("webserver-check %s: %v %s", h, err, out)
 		}
 	}
+	// Not a monitoring check that always passes: close to expiry, not
+	// trusted by the system's roots, or a name aptsnap does not install.
+	for _, tt := range []struct {
+		host string
+		args []string
+		want string
+	}{
+		{ha, []string{"--ca", peb.rootFile(), "--days", "100000"}, "within 100000 days"},
+		{ha, nil, "does not verify"},
+		{"c.aptsnap.test", []string{"--ca", peb.rootFile()}, "no [[tls.install]]"},
+	} {
+		if out, err := checkWith(tt.host, tt.args...); err == nil || !strings.Contains(out, tt.want) {
+			t.Errorf("webserver-check %s %v: %v %s, want a failure saying %q", tt.host, tt.args, err, out, tt.want)
+		}
+	}
 	out, err := exec.Command(bin, "--config", cfgFile, "--log-level", "error", "cert", "status").CombinedOutput()
-	if err != nil || strings.Count(string(out), " ok ") != 2 || !strings.Contains(string(out), certOf(hosts[1])) {
+	if err != nil || strings.Count(string(out), " ok ") != 2 || !strings.Contains(string(out), certOf(hb)) || !strings.Contains(string(out), ha+","+www+" ") {
 		t.Errorf("cert status: %v\n%s", err, out)
 	}
 
@@ -231,7 +296,7 @@ func TestTLSInstallNginx(t *testing.T) {
 					return
 				default:
 				}
-				l, err := present(hosts[0])
+				l, err := present(ha)
 				mu.Lock()
 				if err != nil {
 					failed.Add(1)
@@ -248,28 +313,28 @@ func TestTLSInstallNginx(t *testing.T) {
 	if err := a.Installer().Renew(context.Background(), true); err != nil {
 		t.Fatal(err)
 	}
-	renewed := waitPresented(hosts[0], leaves[hosts[0]].SerialNumber)
+	renewed := waitPresented(ha, leaves[ha].SerialNumber)
 	time.Sleep(200 * time.Millisecond)
 	close(stop)
 	wg.Wait()
 	if failed.Load() != 0 {
 		t.Errorf("%d of %d handshakes failed during the renewal, first: %v", failed.Load(), failed.Load()+ok.Load(), errs[0])
 	}
-	if !seen[renewed.SerialNumber.String()] || !seen[leaves[hosts[0]].SerialNumber.String()] {
+	if !seen[renewed.SerialNumber.String()] || !seen[leaves[ha].SerialNumber.String()] {
 		t.Errorf("clients saw %v", seen)
 	}
 	// The other host got a new one too (Renew renews every name).
-	waitPresented(hosts[1], leaves[hosts[1]].SerialNumber)
+	waitPresented(hb, leaves[hb].SerialNumber)
 	// The web server now presents what aptsnap holds; webserver-check
 	// fails when it presents another certificate.
-	if out, err := check(hosts[0]); err != nil {
+	if out, err := check(ha); err != nil {
 		t.Errorf("webserver-check after renewal: %v %s", err, out)
 	}
 
 	// A failing configuration test: the files stay as they were.
 	os.WriteFile(failFile, nil, 0o644)
-	before, _ := os.ReadFile(certOf(hosts[0]))
-	beforeKey, _ := os.ReadFile(keyOf(hosts[0]))
+	before, _ := os.ReadFile(certOf(ha))
+	beforeKey, _ := os.ReadFile(keyOf(ha))
 	// (The install fails in Renew or in the loop woken by the renewal,
 	// whichever comes first; the other leaves it to the retry.)
 	a.Installer().Renew(context.Background(), true)
@@ -281,31 +346,51 @@ func TestTLSInstallNginx(t *testing.T) {
 			t.Fatalf("no failed install recorded: %+v", a.Installer().Status(context.Background()))
 		}
 	}
-	after, _ := os.ReadFile(certOf(hosts[0]))
-	afterKey, _ := os.ReadFile(keyOf(hosts[0]))
+	after, _ := os.ReadFile(certOf(ha))
+	afterKey, _ := os.ReadFile(keyOf(ha))
 	if !bytes.Equal(before, after) || !bytes.Equal(beforeKey, afterKey) {
 		t.Fatal("a failing test left the new files in place")
 	}
-	if out, err := check(hosts[0]); err == nil || !strings.Contains(out, "not the certificate aptsnap holds") {
-		t.Errorf("webserver-check while nginx presents the previous certificate: %v %s", err, out)
+	if out, err := check(ha); err == nil || !strings.Contains(out, "not the certificate aptsnap holds") {
+		t.Errorf("webserver-check while the web server presents the previous certificate: %v %s", err, out)
 	}
 	out, _ = exec.Command(bin, "--config", cfgFile, "--log-level", "error", "cert", "status").CombinedOutput()
 	if !strings.Contains(string(out), "FAILED") || !strings.Contains(string(out), "configuration broken") {
 		t.Errorf("cert status after a failed test:\n%s", out)
 	}
-	if m := a.Installer(); m != nil {
-		if st := m.Status(context.Background()); st[0].Failures == 0 {
-			t.Errorf("no failure counted: %+v", st[0])
+	// Visible in the metrics the server exports.
+	resp, err := http.Get("http://" + ln.Addr().String() + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	metrics, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, re := range []string{`aptsnap_tls_install_failures_total\{name="a\.aptsnap\.test"\} [1-9]`,
+		`aptsnap_tls_install_not_after_timestamp_seconds\{name="b\.aptsnap\.test"\} \d`,
+		`aptsnap_tls_install_obtain_failures_total\{name="a\.aptsnap\.test"\} 0`} {
+		if !regexp.MustCompile(re).Match(metrics) {
+			t.Errorf("/metrics has no line matching %s:\n%s", re, grepLines(string(metrics), "aptsnap_tls_install"))
 		}
 	}
 	// Fixed: the retry installs it.
 	os.Remove(failFile)
-	waitPresented(hosts[0], renewed.SerialNumber)
+	waitPresented(ha, renewed.SerialNumber)
 	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(100 * time.Millisecond) {
-		if out, err := check(hosts[0]); err == nil {
+		if out, err := check(ha); err == nil {
 			break
 		} else if time.Now().After(deadline) {
 			t.Fatalf("webserver-check after the retry: %v %s", err, out)
 		}
 	}
+}
+
+// grepLines is the lines of text containing s.
+func grepLines(text, s string) string {
+	var out []string
+	for l := range strings.Lines(text) {
+		if strings.Contains(l, s) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "")
 }

@@ -59,6 +59,12 @@ type apacheData struct {
 // WithTLS is d for the HTTPS VirtualHost.
 func (d apacheData) WithTLS(tls bool) apacheData { d.TLS = tls; return d }
 
+// Defined names the variable (Define) that says a site of ours listens
+// on l already.
+func (apacheData) Defined(l string) string {
+	return "aptsnap_listen_" + regexp.MustCompile(`[^A-Za-z0-9]`).ReplaceAllString(l, "_")
+}
+
 // Cache-Control values for the template.
 func (apacheData) Immutable() string { return CacheImmutable }
 func (apacheData) Short() string     { return CacheShort }
@@ -82,13 +88,21 @@ const apacheText = `# aptsnap: the snapshots of {{.Name}} served by Apache from 
 # Valid-Until), a pulse moves the trace file, and an expiry or untrack
 # withdraws a snapshot.
 {{if .HTTPListenLine}}
-Listen {{.HTTPListenLine}}
+# Several sites may listen here: the first one's Listen counts (a second
+# Listen on one address is an error).
+<IfDefine !{{.Defined .HTTPListenLine}}>
+    Define {{.Defined .HTTPListenLine}}
+    Listen {{.HTTPListenLine}}
+</IfDefine>
 {{- else}}
 # Port 80: Listen is in Debian's ports.conf.
 {{- end}}
 {{- if not .NoTLS}}
 {{- if .HTTPSListenLine}}
-Listen {{.HTTPSListenLine}} https
+<IfDefine !{{.Defined .HTTPSListenLine}}>
+    Define {{.Defined .HTTPSListenLine}}
+    Listen {{.HTTPSListenLine}} https
+</IfDefine>
 {{- else}}
 # Port 443: Listen is in Debian's ports.conf (with mod_ssl).
 {{- end}}
@@ -135,6 +149,9 @@ Listen {{.HTTPSListenLine}} https
     ForceType "text/plain; charset=utf-8"
 </DirectoryMatch>
 {{define "site"}}    ServerName {{.Name}}
+{{- range .Aliases}}
+    ServerAlias {{.}}
+{{- end}}
     DocumentRoot {{.Export}}
 
     # Nothing but what aptsnap serves: the export's own files, its

@@ -21,8 +21,11 @@ import (
 
 // Site is one virtual host serving an export.
 type Site struct {
-	// Name is the host name clients use (server_name).
-	Name string
+	// Name is the host name clients use (server_name, ServerName), and
+	// Aliases its other names (ServerAlias): one certificate names them
+	// all ([[tls.install]] names).
+	Name    string
+	Aliases []string
 	// Export is the export directory (absolute).
 	Export string
 	// Aptsnap is aptsnap's URL, to which the rest is proxied
@@ -68,8 +71,10 @@ var hostRE = regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za
 
 // check validates s and fills in its defaults.
 func (s *Site) check() error {
-	if !hostRE.MatchString(s.Name) || len(s.Name) > 253 {
-		return fmt.Errorf("--name %q: want a host name (letters, digits, '-' and '.')", s.Name)
+	for _, n := range append([]string{s.Name}, s.Aliases...) {
+		if !hostRE.MatchString(n) || len(n) > 253 {
+			return fmt.Errorf("--name %q: want a host name (letters, digits, '-' and '.')", n)
+		}
 	}
 	if s.Export == "" {
 		return fmt.Errorf("--export: the export directory is needed")
@@ -284,7 +289,7 @@ server {
 {{- range .HTTP}}
     listen {{.}};
 {{- end}}
-    server_name {{.Name}};
+    server_name {{.Name}}{{range .Aliases}} {{.}}{{end}};
 
 {{template "site" .WithTLS false}}
     location ^~ /.well-known/acme-challenge/ {
@@ -296,7 +301,7 @@ server {
 {{- range .HTTPS}}
     listen {{.}} ssl http2;
 {{- end}}
-    server_name {{.Name}};
+    server_name {{.Name}}{{range .Aliases}} {{.}}{{end}};
 
     ssl_certificate {{.Cert}};
     ssl_certificate_key {{.Key}};

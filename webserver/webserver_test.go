@@ -74,7 +74,10 @@ func TestNginxOptions(t *testing.T) {
 			t.Errorf("%q in a plain HTTP configuration", not)
 		}
 	}
-	got, _ = Nginx(Site{Name: "deb.example.org", Export: "/srv/x", Cert: "/etc/ssl/a.pem", Key: "/etc/ssl/a.key", HTTPSListen: "8443"})
+	got, _ = Nginx(Site{Name: "deb.example.org", Aliases: []string{"www.example.org"}, Export: "/srv/x", Cert: "/etc/ssl/a.pem", Key: "/etc/ssl/a.key", HTTPSListen: "8443"})
+	if s := string(got); strings.Count(s, "server_name deb.example.org www.example.org;\n") != 2 {
+		t.Errorf("aliases not in both server blocks:\n%s", s)
+	}
 	if s := string(got); !strings.Contains(s, "ssl_certificate /etc/ssl/a.pem;\n    ssl_certificate_key /etc/ssl/a.key;") ||
 		!strings.Contains(s, "listen 8443 ssl http2;\n    listen [::]:8443 ssl http2;") {
 		t.Errorf("certificate paths or HTTPS port not used:\n%s", s)
@@ -89,6 +92,7 @@ func TestNginxOptions(t *testing.T) {
 		{Site{Name: "a.example", Export: "/srv/x", Aptsnap: "http://h:1/api/"}, "--aptsnap"},
 		{Site{Name: "a.example", Export: "/srv/x", HTTPListen: "99999"}, "listen"},
 		{Site{Name: "a.example"}, "--export"},
+		{Site{Name: "a.example", Aliases: []string{"b;c"}, Export: "/srv/x"}, "--name"},
 	} {
 		if _, err := Nginx(tt.site); err == nil || !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("%+v: %v, want an error about %s", tt.site, err, tt.want)
@@ -154,7 +158,7 @@ func TestApache2Options(t *testing.T) {
 		t.Fatal(err)
 	}
 	s := string(got)
-	for _, want := range []string{"\nListen 127.0.0.1:8081\n", "<VirtualHost 127.0.0.1:8081>\n", "SSLProxyEngine On",
+	for _, want := range []string{"\n    Listen 127.0.0.1:8081\n", "<VirtualHost 127.0.0.1:8081>\n", "SSLProxyEngine On",
 		`ProxyPass "/api/" "https://10.0.0.2:8443/api/"`, `"^/srv/x\.y/`, `RewriteRule "^/api/" - [R=403,L]`, "a2enmod rewrite proxy_http headers mime\n"} {
 		if !strings.Contains(s, want) {
 			t.Errorf("no %q in:\n%s", want, s)
@@ -165,9 +169,12 @@ func TestApache2Options(t *testing.T) {
 			t.Errorf("%q in a plain HTTP configuration", not)
 		}
 	}
-	got, _ = Apache2(Site{Name: "deb.example.org", Export: "/srv/x", Cert: "/etc/ssl/a.pem", Key: "/etc/ssl/a.key", HTTPSListen: "8443"})
+	got, _ = Apache2(Site{Name: "deb.example.org", Aliases: []string{"www.example.org", "deb2.example.org"}, Export: "/srv/x", Cert: "/etc/ssl/a.pem", Key: "/etc/ssl/a.key", HTTPSListen: "8443"})
+	if s := string(got); strings.Count(s, "ServerName deb.example.org\n    ServerAlias www.example.org\n    ServerAlias deb2.example.org\n") != 2 {
+		t.Errorf("aliases not in both virtual hosts:\n%s", s)
+	}
 	if s := string(got); !strings.Contains(s, "SSLCertificateFile /etc/ssl/a.pem\n    SSLCertificateKeyFile /etc/ssl/a.key\n") ||
-		!strings.Contains(s, "\nListen 8443 https\n") || !strings.Contains(s, "<VirtualHost *:8443>") || strings.Contains(s, "\nListen 80") {
+		!strings.Contains(s, "\n    Listen 8443 https\n") || !strings.Contains(s, "<VirtualHost *:8443>") || strings.Contains(s, "Listen 80") {
 		t.Errorf("certificate paths or HTTPS port not used:\n%s", s)
 	}
 	if _, https, _ := strings.Cut(string(got), "<VirtualHost *:8443>"); strings.Contains(https, "R=403") || strings.Contains(https, "acme-challenge") {
@@ -211,14 +218,22 @@ func TestApache2ConfigTest(t *testing.T) {
 	}
 	dir := t.TempDir()
 	cert, key := selfSigned(t, dir)
-	for name, site := range map[string]Site{
-		"http and https": {Name: "localhost", Export: dir, Cert: cert, Key: key, HTTPListen: "127.0.0.1:18080", HTTPSListen: "18443"},
-		"http only":      {Name: "localhost", Export: dir, NoTLS: true, HTTPListen: "18080", Aptsnap: "https://127.0.0.1:8443"},
+	for name, sites := range map[string][]Site{
+		"http and https": {{Name: "localhost", Export: dir, Cert: cert, Key: key, HTTPListen: "127.0.0.1:18080", HTTPSListen: "18443"}},
+		"http only":      {{Name: "localhost", Export: dir, NoTLS: true, HTTPListen: "18080", Aptsnap: "https://127.0.0.1:8443"}},
+		"two virtual hosts on the same ports": {
+			{Name: "a.example.org", Aliases: []string{"www.a.example.org"}, Export: dir, Cert: cert, Key: key, HTTPListen: "127.0.0.1:18080", HTTPSListen: "18443"},
+			{Name: "b.example.org", Export: dir, Cert: cert, Key: key, HTTPListen: "127.0.0.1:18080", HTTPSListen: "18443"},
+		},
 	} {
 		t.Run(name, func(t *testing.T) {
-			text, err := Apache2(site)
-			if err != nil {
-				t.Fatal(err)
+			var text []byte
+			for _, site := range sites {
+				b, err := Apache2(site)
+				if err != nil {
+					t.Fatal(err)
+				}
+				text = append(text, b...)
 			}
 			p := t.TempDir()
 			os.WriteFile(filepath.Join(p, "site.conf"), text, 0o644)

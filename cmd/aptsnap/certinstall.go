@@ -49,7 +49,13 @@ func printInstallStatus(ctx context.Context, cfg *config.Config, storage certmag
 		case !s.LastSuccess.IsZero():
 			last = "ok " + s.LastSuccess.UTC().Format(time.RFC3339) + " serial " + s.Serial
 		}
-		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\n", s.Name, s.Server, s.CertPath, s.KeyPath, notAfter, last)
+		if s.ObtainError != "" {
+			last += "; obtaining FAILED: " + oneLine(s.ObtainError)
+			if !s.NextObtain.IsZero() {
+				last += " (next try " + s.NextObtain.UTC().Format(time.RFC3339) + ")"
+			}
+		}
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\n", strings.Join(s.Names, ","), s.Server, s.CertPath, s.KeyPath, notAfter, last)
 	}
 	return w.Flush()
 }

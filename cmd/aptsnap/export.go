@@ -89,8 +89,9 @@ configuration 'aptsnap webserver-config nginx' (or apache2) prints.`,
 // webserverConfigCmd prints a web server's site configuration for an export.
 func webserverConfigCmd() *cobra.Command {
 	var s webserver.Site
+	var names []string
 	c := &cobra.Command{
-		Use:   "webserver-config nginx|apache2 --export DIR --name HOST [--aptsnap URL]",
+		Use:   "webserver-config nginx|apache2 --export DIR --name HOST [--name ALIAS...] [--aptsnap URL]",
 		Short: "Print a web server's site configuration serving an export, with aptsnap behind it",
 		Long: `Prints the site configuration of a web server serving the snapshots from an
 export directory (aptsnap export): /<archive>/<serial>/..., /tagged/...,
@@ -118,15 +119,18 @@ ports 80 and 443 are left to ports.conf). Reads no configuration.`,
 			default:
 				return usageError{fmt.Errorf("webserver-config: unknown web server %q: nginx or apache2", args[0])}
 			}
-			if s.Export == "" || s.Name == "" {
+			if s.Export == "" || len(names) == 0 {
 				var miss []string
 				if s.Export == "" {
 					miss = append(miss, "--export DIR")
 				}
-				if s.Name == "" {
+				if len(names) == 0 {
 					miss = append(miss, "--name HOST")
 				}
 				return usageError{fmt.Errorf("webserver-config: give %s", strings.Join(miss, " and "))}
+			}
+			if len(names) > 0 {
+				s.Name, s.Aliases = names[0], names[1:]
 			}
 			text, err := gen(s)
 			if err != nil {
@@ -138,7 +142,7 @@ ports 80 and 443 are left to ports.conf). Reads no configuration.`,
 	}
 	f := c.Flags()
 	f.StringVar(&s.Export, "export", "", "the export directory (aptsnap export --dir)")
-	f.StringVar(&s.Name, "name", "", "the host name clients use (server_name)")
+	f.StringSliceVar(&names, "name", nil, "the host name clients use (server_name); repeated or comma-separated for a virtual host's other names (ServerAlias)")
 	f.StringVar(&s.Aptsnap, "aptsnap", webserver.DefaultAptsnap, "aptsnap's URL, where timestamp URLs, /api/, /ui/, /metrics and ACME challenges go")
 	f.StringVar(&s.Cert, "cert", "", "certificate chain the HTTPS server presents (default /etc/aptsnap/tls/HOST/fullchain.pem)")
 	f.StringVar(&s.Key, "key", "", "its private key (default /etc/aptsnap/tls/HOST/privkey.pem)")

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"slices"
 	"strconv"
 	"time"
 
@@ -33,7 +34,8 @@ func webserverCheckCmd(g *globals) *cobra.Command {
 		Short: "Check that the web server presents for HOST the certificate aptsnap holds, valid and not close to expiry",
 		Long: `Connects to HOST over TLS (SNI HOST; --connect ADDR dials another address)
 and checks that the certificate presented is the one aptsnap holds for
-HOST in its certificate storage (same public key and serial), that it
+HOST in its certificate storage (that of the [[tls.install]] naming HOST:
+same public key and serial), that it
 chains to the system roots (or --ca) for HOST, and that it does not expire
 within --days. Prints one line; exits 0 when all holds, 1 otherwise.`,
 		Args: cobra.ExactArgs(1),
@@ -47,7 +49,7 @@ within --days. Prints one line; exits 0 when all holds, 1 otherwise.`,
 				return fmt.Errorf("%s has no [tls.acme]: aptsnap holds no certificate to compare with", g.config)
 			}
 			ctx := cmd.Context()
-			held, err := storedLeaf(ctx, cfg, host)
+			held, err := storedLeaf(ctx, g, cfg, host)
 			if err != nil {
 				return fmt.Errorf("webserver-check %s: aptsnap holds no certificate for it: %w", host, err)
 			}
@@ -81,7 +83,7 @@ within --days. Prints one line; exits 0 when all holds, 1 otherwise.`,
 	return c
 }
 
-func storedLeaf(ctx context.Context, cfg *config.Config, host string) (*x509.Certificate, error) {
+func storedLeaf(ctx context.Context, g *globals, cfg *config.Config, host string) (*x509.Certificate, error) {
 	var st *storage.Storage
 	var opt certmagic.Storage
 	if cfg.Catalog.Postgres != "" {
@@ -94,7 +96,12 @@ func storedLeaf(ctx context.Context, cfg *config.Config, host string) (*x509.Cer
 			opt = certs.NewKVStorage(kv, nil)
 		}
 	}
-	return certs.StoredLeaf(ctx, cfg.TLS.ACME, opt, datadir.Dir(cfg.DataDir).Certs(), host)
+	for _, e := range cfg.TLS.Install {
+		if slices.Contains(e.Names, host) {
+			return certs.StoredLeaf(ctx, opt, datadir.Dir(cfg.DataDir).Certs(), e.Name)
+		}
+	}
+	return nil, fmt.Errorf("no [[tls.install]] in %s names %s", g.config, host)
 }
 
 func checkWebServer(ctx context.Context, addr, host string, roots *x509.CertPool, held *x509.Certificate, margin time.Duration) (string, error) {
