@@ -25,8 +25,10 @@ import (
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	stopProfiles := startProfiles()
 	err := newRoot().ExecuteContext(ctx)
 	stop()
+	stopProfiles()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "aptsnap:", err)
 		os.Exit(exitCode(err))
