@@ -73,13 +73,23 @@ machine_info() {
     echo "fs: $(df -T "$BENCH_DATA" | awk 'NR==2{print $2" on "$1}')"
 }
 
-# nginx_start NAME ROOT PORT: a private nginx (daemon, pid file in its own
-# directory under $BENCH_DATA/run) serving ROOT statically on 127.0.0.1:PORT.
+# nginx_start NAME ROOT PORT [tuned]: a private nginx (daemon, pid file in its
+# own directory under $BENCH_DATA/run) serving ROOT statically on 127.0.0.1:PORT,
+# a worker per core, sendfile and tcp_nopush.  With "tuned" it also keeps
+# descriptors of the files it serves open (open_file_cache, as a site serving
+# an archive would), which only suits a ROOT whose files do not change while
+# it runs: the upstream fixture, rewritten between generations, gets none.
 # Idempotent: an instance already running for NAME is restarted on the new ROOT.
 nginx_start() {
-    local name=$1 root=$2 port=$3 d="$BENCH_DATA/run/nginx-$1"
+    local name=$1 root=$2 port=$3 d="$BENCH_DATA/run/nginx-$1" cache=
     nginx_stop "$name"
     mkdir -p "$d/tmp"
+    if [ "${4:-}" = tuned ]; then
+        cache="open_file_cache max=10000 inactive=60s;
+    open_file_cache_valid 60s;
+    open_file_cache_min_uses 1;
+    open_file_cache_errors on;"
+    fi
     cat >"$d/nginx.conf" <<CONF
 worker_processes ${NGINX_WORKERS:-auto};
 pid $d/nginx.pid;
@@ -93,6 +103,7 @@ http {
     keepalive_timeout 65;
     keepalive_requests 100000;
     access_log off;
+    $cache
     client_body_temp_path $d/tmp/body;
     proxy_temp_path $d/tmp/proxy;
     fastcgi_temp_path $d/tmp/fastcgi;
@@ -111,7 +122,7 @@ CONF
         [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/" || true)" != 000 ] && break
         sleep 0.1
     done
-    log "nginx $name: pid $(cat "$d/nginx.pid") serving $root on 127.0.0.1:$port"
+    log "nginx $name: pid $(cat "$d/nginx.pid") serving $root on 127.0.0.1:$port${4:+ ($4)}"
 }
 
 nginx_stop() {
