@@ -40,6 +40,14 @@ type GCResult struct {
 	Bytes int64 `json:"bytes"`
 	// Kept is the number of stored files still referenced.
 	Kept int `json:"kept"`
+	// Background is set when the server sweeps after answering (Files,
+	// Bytes and Kept are then zero): the snapshots are gone from the
+	// catalog and from serving, their files go within minutes.
+	Background bool `json:"background,omitempty"`
+	// CatalogSeconds is how long the catalog's part took (to its commit),
+	// SweepSeconds the sweep's.
+	CatalogSeconds float64 `json:"catalog_seconds"`
+	SweepSeconds   float64 `json:"sweep_seconds"`
 }
 
 // UntrackResult is the outcome of untracking suites (or what would be,

@@ -13,6 +13,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/aptsnap/aptsnap/api"
@@ -77,6 +78,14 @@ type App struct {
 	// CertInstallRetry is how often a failed [[tls.install]] is tried
 	// again (a minute if zero).
 	CertInstallRetry time.Duration
+
+	// sweeper is set while a server's schedule runs (see GC): its mark
+	// leaves the sweep to the background.
+	sweeper  atomic.Bool
+	sweepNow chan struct{}
+	// SweepPoll is how often the leading server looks for a sweep left
+	// to it by another process (a minute if zero).
+	SweepPoll time.Duration
 }
 
 // Open opens the storage and signing key described by cfg, generating the
@@ -109,7 +118,7 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, erro
 	}
 	a := &App{Config: cfg, Catalog: st.Catalog, Store: st.Store, Locker: st.Locker, Signer: signer, Log: log, Now: time.Now,
 		Progress: &progress.Log{Logger: log, Every: 30 * time.Second}, Events: &events.Bus{},
-		storage: st, leader: st.Leader}
+		storage: st, leader: st.Leader, sweepNow: make(chan struct{}, 1)}
 	a.Metrics = metrics.New(st.Catalog, st.Store, cfg.Names(), func() time.Time { return a.Now() })
 	a.Metrics.Listen(a.Events)
 	a.Metrics.CertSource(func() map[string]time.Time {

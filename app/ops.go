@@ -54,12 +54,6 @@ func (a *App) Bump(ctx context.Context, archive, serial string, days int, allowS
 	return api.BumpResult{Snapshot: apiSnapshot(snap), Previous: prev.ValidUntil}, nil
 }
 
-// GC implements api.Ops (see package gc).
-func (a *App) GC(ctx context.Context, dryRun bool) (api.GCResult, error) {
-	res, err := a.collector().Run(ctx, dryRun)
-	return api.GCResult{DryRun: res.DryRun, Expired: apiSnapshots(res.Expired), Files: res.Files, Bytes: res.Bytes, Kept: res.Kept}, err
-}
-
 // Untrack implements api.Ops.
 func (a *App) Untrack(ctx context.Context, archive string, suites []string, dryRun bool) (api.UntrackResult, error) {
 	arc, err := a.Config.Archive(archive)

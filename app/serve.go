@@ -226,11 +226,14 @@ func (a *App) start(ctx context.Context, ln, tlsLn net.Listener, schedule bool) 
 		g.background.Go(func() { a.followExport(gctx) })
 	}
 	if schedule {
+		// A collection's sweep is left to the leader's background.
+		a.sweeper.Store(true)
 		// Of several servers on one storage, the leader alone.
 		g.background.Go(func() {
 			a.leading(gctx, func(ctx context.Context) {
 				var wg sync.WaitGroup
 				wg.Go(func() { a.Schedule(ctx) })
+				wg.Go(func() { a.sweepInBackground(ctx) })
 				if every := a.Config.GCInterval; every > 0 {
 					wg.Go(func() { a.collectEvery(ctx, every) })
 				}

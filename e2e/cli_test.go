@@ -209,6 +209,10 @@ func TestCLILocalAndRemote(t *testing.T) {
 
 	// The real thing, remotely; then there is nothing left to do either way.
 	gc := c.remote(admin, "gc")
+	if !regexp.MustCompile(` kept \(catalog [0-9.]+[mµn]?s, sweep [0-9.]+[mµn]?s\)\n$`).MatchString(gc) {
+		t.Errorf("gc does not say how long its catalog part and its sweep took:\n%s", gc)
+	}
+	gc = regexp.MustCompile(` \(catalog .*\)`).ReplaceAllString(gc, "")
 	if want := strings.Replace(dry, "would be deleted", "deleted", 1); gc != want {
 		t.Errorf("gc:\n%swant (as the dry run said)\n%s", gc, want)
 	}

@@ -33,6 +33,9 @@ type GC struct {
 	Expired int   // snapshots collected
 	Files   int   // stored files deleted
 	Bytes   int64 // bytes deleted
+	// Sweep is set for the end of a sweep run apart from its mark (a
+	// server's background sweep): not a collection of its own.
+	Sweep bool
 }
 
 // Bus delivers events to listeners.

@@ -9,11 +9,12 @@
 //     may be about to reference it.
 //   - Writers hold the sweep lock shared from the moment they check that
 //     every file they reference is stored until their commit is in the
-//     catalog; GC holds it exclusively from before it reads what the
-//     catalog references until it has deleted the rest. A file a writer
+//     catalog; GC holds it exclusively for its catalog transaction, and
+//     for each round of its sweep from before it reads what the catalog
+//     references until it has deleted that round's files. A file a writer
 //     found stored is therefore still stored when it commits, and a commit
-//     GC did not see happens only after the sweep.
-//   - One garbage collection runs at a time.
+//     a round did not see happens only after that round.
+//   - One garbage collection (or sweep) runs at a time.
 //
 // Locker is that protocol. Flock implements it for processes on one host
 // with flock(2) on files in the data directory; lock/pglock across hosts

@@ -90,8 +90,19 @@ func (m *Metrics) Pulse(archive, reason string, took time.Duration, ended time.T
 	m.pulseDuration.WithLabelValues(archive).Observe(took.Seconds())
 }
 
-// GC records a garbage collection.
-func (m *Metrics) GC(err error, expired, files int, bytes int64) {
+// GC records a garbage collection, or the end of a background sweep.
+func (m *Metrics) GC(g events.GC) {
+	if g.Sweep {
+		// A background sweep: its files, not another run.
+		m.store.changed()
+		m.gcFiles.Add(float64(g.Files))
+		m.gcBytes.Add(float64(g.Bytes))
+		if g.Err != nil {
+			m.gcRuns.WithLabelValues("sweep_error").Inc()
+		}
+		return
+	}
+	err, expired, files, bytes := g.Err, g.Expired, g.Files, g.Bytes
 	if err != nil {
 		m.gcRuns.WithLabelValues("error").Inc()
 		return
@@ -345,5 +356,5 @@ func (c *certCollector) Collect(ch chan<- prometheus.Metric) {
 // Listen records the pulses and garbage collections b tells of.
 func (m *Metrics) Listen(b *events.Bus) {
 	b.OnPulse(func(p events.Pulse) { m.Pulse(p.Archive, p.Reason, p.Took, p.Ended) })
-	b.OnGC(func(g events.GC) { m.GC(g.Err, g.Expired, g.Files, g.Bytes) })
+	b.OnGC(m.GC)
 }

@@ -83,7 +83,12 @@ func gcCmd(g *globals) *cobra.Command {
 	c := &cobra.Command{
 		Use:   "gc",
 		Short: "Delete expired snapshots, then every stored file no snapshot needs",
-		Args:  cobra.NoArgs,
+		Long: `Delete expired snapshots (never an archive's newest) from the catalog, in
+one transaction, then every stored file the catalog does not reference.
+Run against a server that runs its schedule (--server), it returns once
+the catalog is committed, and the server sweeps in the background;
+run locally, it sweeps before it returns.`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return g.withBackend(cmd, func(ctx context.Context, b *backend, w io.Writer) error {
 				res, err := b.GC(ctx, dryRun)

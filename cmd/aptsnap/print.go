@@ -39,11 +39,21 @@ func printGC(w io.Writer, r api.GCResult) {
 	for _, s := range r.Expired {
 		fmt.Fprintf(w, "expired %s %s\n", s.Archive, s.Serial)
 	}
-	verb := "deleted"
-	if r.DryRun {
-		verb = "would be deleted"
+	if r.Background {
+		fmt.Fprintf(w, "gc: %d snapshot(s) collected (catalog %s); the server sweeps their files in the background\n",
+			len(r.Expired), secs(r.CatalogSeconds))
+		return
 	}
-	fmt.Fprintf(w, "gc: %d snapshot(s), %d file(s), %s %s, %d kept\n", len(r.Expired), r.Files, progress.Bytes(r.Bytes), verb, r.Kept)
+	if r.DryRun {
+		fmt.Fprintf(w, "gc: %d snapshot(s), %d file(s), %s would be deleted, %d kept\n", len(r.Expired), r.Files, progress.Bytes(r.Bytes), r.Kept)
+		return
+	}
+	fmt.Fprintf(w, "gc: %d snapshot(s), %d file(s), %s deleted, %d kept (catalog %s, sweep %s)\n", len(r.Expired), r.Files, progress.Bytes(r.Bytes), r.Kept,
+		secs(r.CatalogSeconds), secs(r.SweepSeconds))
+}
+
+func secs(s float64) string {
+	return (time.Duration(s * float64(time.Second))).Round(time.Millisecond).String()
 }
 
 func printUntrack(w io.Writer, r api.UntrackResult) {

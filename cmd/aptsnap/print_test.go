@@ -45,15 +45,19 @@ func TestPrint(t *testing.T) {
 			return nil
 		}, "debian 2026112301 valid until 2026-12-23T18:00:00Z (was 2026-12-03T18:00:00Z)\n", ""},
 		{"gc", func(w *bytes.Buffer) error {
-			printGC(w, api.GCResult{Expired: []api.Snapshot{snap}, Files: 12, Bytes: 3_400_000, Kept: 30})
+			printGC(w, api.GCResult{Expired: []api.Snapshot{snap}, Files: 12, Bytes: 3_400_000, Kept: 30, CatalogSeconds: 0.1334, SweepSeconds: 1.5})
 			return nil
-		}, "expired debian 2026112301\ngc: 1 snapshot(s), 12 file(s), 3.4 MB deleted, 30 kept\n", ""},
+		}, "expired debian 2026112301\ngc: 1 snapshot(s), 12 file(s), 3.4 MB deleted, 30 kept (catalog 133ms, sweep 1.5s)\n", ""},
+		{"gc in the background", func(w *bytes.Buffer) error {
+			printGC(w, api.GCResult{Expired: []api.Snapshot{snap}, Background: true, CatalogSeconds: 0.05})
+			return nil
+		}, "expired debian 2026112301\ngc: 1 snapshot(s) collected (catalog 50ms); the server sweeps their files in the background\n", ""},
 		{"gc dry run", func(w *bytes.Buffer) error {
 			printGC(w, api.GCResult{DryRun: true, Expired: []api.Snapshot{snap, snap}, Files: 2, Bytes: 999, Kept: 1})
 			return nil
 		}, "expired debian 2026112301\nexpired debian 2026112301\ngc: 2 snapshot(s), 2 file(s), 999 B would be deleted, 1 kept\n", ""},
 		{"gc nothing", func(w *bytes.Buffer) error { printGC(w, api.GCResult{Kept: 5}); return nil },
-			"gc: 0 snapshot(s), 0 file(s), 0 B deleted, 5 kept\n", ""},
+			"gc: 0 snapshot(s), 0 file(s), 0 B deleted, 5 kept (catalog 0s, sweep 0s)\n", ""},
 		{"untrack", func(w *bytes.Buffer) error {
 			printUntrack(w, api.UntrackResult{Archive: "debian", Suites: []string{"bookworm-updates"}, Snapshots: 4})
 			return nil
