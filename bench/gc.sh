@@ -1,7 +1,9 @@
 #!/bin/bash
 # Issue 3's GC comparison, after the 40-generation run (LABEL=g40):
 # expire the 30 oldest snapshots of each archive and collect, beside
-# aptly dropping the same 30 snapshots per mirror and running db cleanup.
+# aptly dropping the same 30 snapshots per mirror and running db cleanup;
+# then (issue 18) the same collection asked of a running server, timed to
+# its answer and to the end of its background sweep (SKIP_SERVER=1: not).
 #
 #   bench/gc.sh            works on copies, so it can be run again
 #
@@ -44,8 +46,10 @@ timed "$TSV" aptly 0 db-cleanup all -- aptly -config="$WORK/aptly/aptly.conf" db
 after=$(du -sb "$WORK/aptly/root/db" | cut -f1)
 echo -e "aptly\tdb_bytes_before\t$before\tdb_bytes_after\t$after" >>"$RESULTS/gc-$LABEL-sizes.tsv.new"
 
-# aptsnap: expire all but the newest KEEP serials of each archive.
-db=$WORK/aptsnap/data/catalog.db
+# aptsnap: expire all but the newest KEEP serials of each archive (in the
+# catalog of the state copied to $1).
+expire_oldest() {
+local db=$1/data/catalog.db a
 for a in debian debian-security; do
     python3 - "$db" "$a" "$KEEP" <<'PY'
 import sqlite3, sys
@@ -57,10 +61,40 @@ c.commit()
 print(archive, len(ids), "snapshots,", max(0, len(ids)-keep), "expired")
 PY
 done
+}
+db=$WORK/aptsnap/data/catalog.db
+expire_oldest "$WORK/aptsnap"
 cat_before=$(stat -c %s "$db"); blobs_before=$(du -sb "$WORK/aptsnap/data/blobs" | cut -f1)
 timed "$TSV" aptsnap 0 gc all -- "$APTSNAP" --config "$WORK/aptsnap/config.toml" gc
 "$APTSNAP" --config "$WORK/aptsnap/config.toml" verify >/dev/null || die "verify after gc failed"
 cat_after=$(stat -c %s "$db"); blobs_after=$(du -sb "$WORK/aptsnap/data/blobs" | cut -f1)
 echo -e "aptsnap\tcatalog_bytes_before\t$cat_before\tcatalog_bytes_after\t$cat_after\tblobs_before\t$blobs_before\tblobs_after\t$blobs_after" >>"$RESULTS/gc-$LABEL-sizes.tsv.new"
 mv "$RESULTS/gc-$LABEL-sizes.tsv.new" "$RESULTS/gc-$LABEL-sizes.tsv"
+
+# aptsnap asked through a running server (the same expiry on a fresh copy):
+# `gc --server` returns at the catalog commit, and the server sweeps in the
+# background; timed to its answer (the command a user waits for) and to the
+# end of the sweep (the server's "gc: swept" log line).
+if [ "${SKIP_SERVER:-0}" != 1 ]; then
+    S=$WORK/aptsnap-server
+    cp -a "$S_SRC" "$S"
+    sed -i "s#$S_SRC#$S#g" "$S/config.toml"
+    expire_oldest "$S"
+    port=${GC_SERVE_PORT:-8097}
+    token=$("$APTSNAP" --config "$S/config.toml" --log-level error token create --name bench-gc --role admin 2>/dev/null)
+    [ -n "$token" ] || die "no admin token"
+    "$APTSNAP" --config "$S/config.toml" --log-level info serve --listen "127.0.0.1:$port" >"$S/serve.log" 2>&1 &
+    spid=$!
+    for _ in $(seq 100); do curl -fs "http://127.0.0.1:$port/api/v1/health" >/dev/null && break; sleep 0.1; done
+    t0=$(date +%s.%N)
+    APTSNAP_TOKEN=$token timed "$TSV" aptsnap-server 0 gc-answer all -- "$APTSNAP" --server "http://127.0.0.1:$port" gc
+    for _ in $(seq 1200); do grep -q 'gc: swept' "$S/serve.log" && break; sleep 0.05; done
+    t1=$(date +%s.%N)
+    grep -q 'gc: swept' "$S/serve.log" || { kill "$spid"; die "the server did not sweep within a minute: $S/serve.log"; }
+    kill "$spid"; wait "$spid" || true
+    printf 'aptsnap-server	0	sweep-end	all	%.2f				0\n' "$(echo "$t1 - $t0" | bc)" >>"$TSV"
+    log "aptsnap through the server: sweep ended $(echo "$t1 - $t0" | bc) s after the gc was asked"
+    grep 'gc: ' "$S/serve.log" | tail -3 >&2
+    "$APTSNAP" --config "$S/config.toml" verify >/dev/null || die "verify after the server's gc failed"
+fi
 column -t "$TSV"; cat "$RESULTS/gc-$LABEL-sizes.tsv"
