@@ -1,10 +1,13 @@
 package sqlite
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -173,5 +176,57 @@ func TestDryCollectBesideAWriter(t *testing.T) {
 	defer cancel()
 	if _, err := c.Collect(dctx, time.Now(), true); err != nil {
 		t.Errorf("a dry collection beside a writer: %v", err)
+	}
+}
+
+// TestPoolFilesRange: many sorted IDs close together (an index's members,
+// every other one here) are read in one scan, with the same answer as the
+// lookups by ID.
+func TestPoolFilesRange(t *testing.T) {
+	ctx := context.Background()
+	c, err := Open(ctx, filepath.Join(t.TempDir(), "catalog.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	t0 := time.Date(2026, 11, 23, 6, 0, 0, 0, time.UTC)
+	idx := blob.Sum([]byte("Packages"))
+	var entries []catalog.PoolEntry
+	for i := range 3000 {
+		name := fmt.Sprintf("pool/main/p/p%d/p%d_1.0_all.deb", i, i)
+		entries = append(entries, catalog.PoolEntry{Path: name, SHA256: blob.Sum([]byte(name)), Size: int64(i)})
+	}
+	if _, err := c.CreateSnapshot(ctx, catalog.NewSnapshot{Archive: "debian", Created: t0, ValidUntil: t0.AddDate(0, 0, 10),
+		Suites: []catalog.NewSuite{{Name: "stable", UpstreamDate: t0, Indices: []blob.Digest{idx},
+			Release: []byte("Suite: stable\n"), InRelease: []byte("signed"), ReleaseGPG: []byte("sig"),
+			NewIndices: map[blob.Digest][]catalog.PoolEntry{idx: entries}}}}); err != nil {
+		t.Fatal(err)
+	}
+	all, err := c.IndexMembers(ctx, "debian", idx)
+	if err != nil || len(all) != len(entries) {
+		t.Fatalf("IndexMembers = %d, %v", len(all), err)
+	}
+	var ids, reversed []int64
+	for i := 1; i < len(all); i += 2 {
+		ids = append(ids, all[i])
+		reversed = append([]int64{all[i]}, reversed...)
+	}
+	ids = append(ids, all[len(all)-1]+5) // none such
+	got, err := c.PoolFiles(ctx, ids)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := c.PoolFiles(ctx, reversed) // not sorted: by ID, 500 at a time
+	if err != nil {
+		t.Fatal(err)
+	}
+	slices.SortFunc(want, func(x, y catalog.PoolFile) int { return cmp.Compare(x.ID, y.ID) })
+	if len(got) != len(ids)-1 || len(want) != len(got) {
+		t.Fatalf("PoolFiles: %d and %d files for %d IDs", len(got), len(want), len(ids))
+	}
+	for i := range got {
+		if got[i] != want[i] || got[i].ID != ids[i] || got[i].SHA256 != blob.Sum([]byte(entries[got[i].Size].Path)) {
+			t.Fatalf("PoolFiles[%d] = %+v, want %+v", i, got[i], want[i])
+		}
 	}
 }
