@@ -373,7 +373,11 @@ func (m *Mirror) pulse(ctx context.Context, a *config.Archive, started time.Time
 	if len(suites) == 0 {
 		return catalog.Snapshot{}, fmt.Errorf("every suite of %s is untracked", a.Name)
 	}
-	if err := m.fetchPool(ctx, a, suites); err != nil {
+	live, err := m.livePool(ctx, a.Name, suites)
+	if err != nil {
+		return catalog.Snapshot{}, err
+	}
+	if err := m.fetchPool(ctx, a, suites, live); err != nil {
 		return catalog.Snapshot{}, err
 	}
 	if m.locker != nil {
@@ -384,17 +388,115 @@ func (m *Mirror) pulse(ctx context.Context, a *config.Archive, started time.Time
 			return catalog.Snapshot{}, err
 		}
 		defer l.Release()
-		if err := m.recheck(ctx, a, suites); err != nil {
+		if !live.still(ctx, m.cat) {
+			live = nil
+		}
+		if err := m.recheck(ctx, a, suites, live); err != nil {
 			return catalog.Snapshot{}, err
 		}
 	}
 	return m.commit(ctx, a, suites, started)
 }
 
+// livePool is what the archive's newest snapshot references in the pool,
+// by digest (with its size): stored, since that snapshot is live, for as
+// long as it stays in the catalog. A new index lists mostly the same pool
+// files as the one before it: those are not looked up in the store (on S3
+// a request each).
+type livePool struct {
+	snap  catalog.Snapshot
+	files map[blob.Digest]int64
+}
+
+// livePoolMin is the number of pool files to check below which looking
+// them up in the store costs less than reading the newest snapshot's (a
+// variable for the tests).
+var livePoolMin = 1024
+
+// livePool returns the newest snapshot's pool files when the new indices
+// list enough of them to be worth it (nil otherwise, or if the archive has
+// no snapshot yet).
+func (m *Mirror) livePool(ctx context.Context, archive string, suites []*suiteWork) (*livePool, error) {
+	n := 0
+	for _, sw := range suites {
+		for _, iw := range sw.indices {
+			n += len(iw.Entries)
+		}
+	}
+	if n < livePoolMin {
+		return nil, nil
+	}
+	start := time.Now()
+	snap, err := m.cat.Latest(ctx, archive)
+	if errors.Is(err, catalog.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var ids []int64
+	seen := map[blob.Digest]bool{}
+	for _, name := range snap.Suites {
+		su, err := m.cat.Suite(ctx, snap.ID, name)
+		if errors.Is(err, catalog.ErrNotFound) {
+			return nil, nil // collected meanwhile: look everything up
+		}
+		if err != nil {
+			return nil, err
+		}
+		for _, d := range su.Indices {
+			if seen[d] {
+				continue
+			}
+			seen[d] = true
+			members, err := m.cat.IndexMembers(ctx, archive, d)
+			if errors.Is(err, catalog.ErrNotFound) {
+				return nil, nil
+			}
+			if err != nil {
+				return nil, err
+			}
+			ids = append(ids, members...)
+		}
+	}
+	slices.Sort(ids)
+	ids = slices.Compact(ids)
+	pf, err := m.cat.PoolFiles(ctx, ids)
+	if err != nil {
+		return nil, err
+	}
+	lp := &livePool{snap: snap, files: make(map[blob.Digest]int64, len(pf))}
+	for _, f := range pf {
+		lp.files[f.SHA256] = f.Size
+	}
+	m.log.Debug("live pool files", "archive", archive, "snapshot", snap.Serial, "files", len(lp.files), "took", time.Since(start).Round(time.Millisecond))
+	return lp, nil
+}
+
+// has reports whether e is one of the live pool files.
+func (lp *livePool) has(e catalog.PoolEntry) bool {
+	if lp == nil {
+		return false
+	}
+	size, ok := lp.files[e.SHA256]
+	return ok && size == e.Size
+}
+
+// still reports whether the snapshot lp was read from is still in the
+// catalog (serials are never given twice): then no sweep has deleted any
+// of its files. The caller holds the sweep lock.
+func (lp *livePool) still(ctx context.Context, cat catalog.Catalog) bool {
+	if lp == nil {
+		return false
+	}
+	s, err := cat.Snapshot(ctx, lp.snap.Archive, lp.snap.Serial)
+	return err == nil && s.ID == lp.snap.ID
+}
+
 // recheck makes sure every file the snapshot will reference is still
 // stored (a garbage collection may have run since the pulse found it),
-// fetching again what is missing.
-func (m *Mirror) recheck(ctx context.Context, a *config.Archive, suites []*suiteWork) error {
+// fetching again what is missing; the pool files of live, if any, are.
+func (m *Mirror) recheck(ctx context.Context, a *config.Archive, suites []*suiteWork, live *livePool) error {
 	for _, sw := range suites {
 		if _, err := m.store.Stat(ctx, sw.upstream); err != nil {
 			return fmt.Errorf("%s: upstream Release was collected during the pulse: pulse again", sw.name)
@@ -416,7 +518,7 @@ func (m *Mirror) recheck(ctx context.Context, a *config.Archive, suites []*suite
 			}
 		}
 	}
-	return m.fetchPool(ctx, a, suites)
+	return m.fetchPool(ctx, a, suites, live)
 }
 
 const maxReleaseSize = 64 << 20
@@ -798,8 +900,8 @@ func (m *Mirror) missing(ctx context.Context, entries []catalog.PoolEntry) ([]ca
 }
 
 // fetchPool downloads, verified, every pool file the new indices list that
-// the store does not hold yet.
-func (m *Mirror) fetchPool(ctx context.Context, a *config.Archive, suites []*suiteWork) error {
+// the store does not hold yet; those of live are held.
+func (m *Mirror) fetchPool(ctx context.Context, a *config.Archive, suites []*suiteWork, live *livePool) error {
 	seen := map[blob.Digest]bool{}
 	var listed []catalog.PoolEntry
 	for _, sw := range suites {
@@ -807,7 +909,9 @@ func (m *Mirror) fetchPool(ctx context.Context, a *config.Archive, suites []*sui
 			for _, e := range iw.Entries {
 				if !seen[e.SHA256] {
 					seen[e.SHA256] = true
-					listed = append(listed, e)
+					if !live.has(e) {
+						listed = append(listed, e)
+					}
 				}
 			}
 		}
@@ -820,7 +924,7 @@ func (m *Mirror) fetchPool(ctx context.Context, a *config.Archive, suites []*sui
 	for _, e := range todo {
 		total += e.Size
 	}
-	m.log.Debug("pool files", "archive", a.Name, "listed", len(seen), "stored already", len(seen)-len(todo), "to fetch", len(todo))
+	m.log.Debug("pool files", "archive", a.Name, "listed", len(seen), "live", len(seen)-len(listed), "stored already", len(seen)-len(todo), "to fetch", len(todo))
 	if len(todo) == 0 {
 		return nil
 	}

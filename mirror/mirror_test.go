@@ -84,3 +84,10 @@ func TestMetaBase(t *testing.T) {
 		}
 	}
 }
+
+// SetLivePoolMin sets livePoolMin for a test.
+func SetLivePoolMin(t *testing.T, n int) {
+	old := livePoolMin
+	livePoolMin = n
+	t.Cleanup(func() { livePoolMin = old })
+}

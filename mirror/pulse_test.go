@@ -678,3 +678,81 @@ func TestDebugLogs(t *testing.T) {
 		s.e.Clock.Shift(time.Hour)
 	}
 }
+
+// bigGeneration is generation g with 40 more packages in bookworm.
+func bigGeneration(g int) []repogen.Suite {
+	suites := generation(g)
+	for i := range 40 {
+		suites[0].Components["main"] = append(suites[0].Components["main"], repogen.Package{Name: fmt.Sprintf("filler%04d", i), Version: "1.0", Arch: "all"})
+	}
+	return suites
+}
+
+// countingStore counts the pool files looked up.
+type countingStore struct {
+	*local.Store
+	stats atomic.Int64
+}
+
+func (s *countingStore) Stat(ctx context.Context, d blob.Digest) (blob.Info, error) {
+	s.stats.Add(1)
+	return s.Store.Stat(ctx, d)
+}
+
+// expiringLocker withdraws the newest snapshot and deletes a file it
+// lists, as an expiry and a sweep would have just before the pulse took the
+// sweep lock.
+type expiringLocker struct {
+	lock.Locker
+	cat    catalog.Catalog
+	store  *local.Store
+	victim blob.Digest
+}
+
+func (l *expiringLocker) Sweep(ctx context.Context, exclusive bool) (lock.Lock, error) {
+	if !exclusive {
+		if s, err := l.cat.Latest(ctx, "debian"); err == nil {
+			l.cat.Expire(ctx, "debian", s.Serial)
+		}
+		l.store.Delete(ctx, l.victim)
+	}
+	return l.Locker.Sweep(ctx, exclusive)
+}
+
+// TestLivePool: the pool files the newest snapshot lists are not looked up
+// in the store again, unless that snapshot is gone by the commit.
+func TestLivePool(t *testing.T) {
+	ctx := context.Background()
+	mirror.SetLivePoolMin(t, 20)
+	s := newSetup(t, false)
+	s.up.Write(bigGeneration(0)...)
+	s.pulse(t)
+	s.e.Clock.Shift(time.Hour)
+	s.pulse(t) // two snapshots: the newest can be withdrawn
+	s.up.Write(bigGeneration(1)...)
+	s.e.Clock.Shift(time.Hour)
+	cs := &countingStore{Store: s.e.Store}
+	s.m = mirror.New(mirror.Options{Catalog: s.e.Catalog, Store: cs, Publisher: s.e.Publisher, PublicURL: "http://x",
+		Locker: s.e.Locker, Retries: 1, Now: s.e.Clock.Now, Log: s.e.Log, Events: s.e.Events})
+	snap := s.pulse(t)
+	if n := cs.stats.Load(); n > 40 {
+		t.Errorf("%d files looked up in the store for a change of 2 packages among 43", n)
+	}
+	if got := s.packages(t, snap, "bookworm"); !strings.Contains(got, "Version: 2.10-2\n") {
+		t.Errorf("generation 1 not taken: %q", got)
+	}
+
+	// Withdrawn before the commit: every file is looked up again, and what
+	// a sweep deleted is fetched again.
+	data, err := os.ReadFile(filepath.Join(s.up.Repo.Dir, s.up.Repo.PoolPath("main", repogen.Package{Name: "filler0007", Version: "1.0", Arch: "all"})))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.up.Write(bigGeneration(2)...)
+	s.e.Clock.Shift(time.Hour)
+	s.m = s.mirror(&expiringLocker{Locker: s.e.Locker, cat: s.e.Catalog, store: s.e.Store, victim: blob.Sum(data)})
+	s.pulse(t)
+	if _, err := s.e.Store.Stat(ctx, blob.Sum(data)); err != nil {
+		t.Errorf("a pool file of a snapshot withdrawn during the pulse, deleted since, was not fetched again: %v", err)
+	}
+}
