@@ -5,15 +5,28 @@ import (
 	"os"
 	"runtime"
 	"runtime/pprof"
+	"runtime/trace"
 )
 
 // startProfiles starts the profiles the environment asks for, for
 // benchmarks (bench/): APTSNAP_CPUPROFILE=FILE writes a CPU profile of the
 // whole command, APTSNAP_MEMPROFILE=FILE a heap profile (allocations
-// included) when it ends. The returned function writes them.
+// included) when it ends, APTSNAP_TRACE=FILE an execution trace (where
+// the wall-clock time goes: syscalls, waits; `go tool trace`). The returned
+// function writes them.
 func startProfiles() (stop func()) {
-	cpu, mem := os.Getenv("APTSNAP_CPUPROFILE"), os.Getenv("APTSNAP_MEMPROFILE")
-	var f *os.File
+	cpu, mem, tr := os.Getenv("APTSNAP_CPUPROFILE"), os.Getenv("APTSNAP_MEMPROFILE"), os.Getenv("APTSNAP_TRACE")
+	var f, t *os.File
+	if tr != "" {
+		var err error
+		if t, err = os.Create(tr); err != nil {
+			fmt.Fprintln(os.Stderr, "aptsnap: APTSNAP_TRACE:", err)
+		} else if err := trace.Start(t); err != nil {
+			fmt.Fprintln(os.Stderr, "aptsnap: APTSNAP_TRACE:", err)
+			t.Close()
+			t = nil
+		}
+	}
 	if cpu != "" {
 		var err error
 		if f, err = os.Create(cpu); err != nil {
@@ -25,6 +38,10 @@ func startProfiles() (stop func()) {
 		}
 	}
 	return func() {
+		if t != nil {
+			trace.Stop()
+			t.Close()
+		}
 		if f != nil {
 			pprof.StopCPUProfile()
 			f.Close()
