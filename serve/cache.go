@@ -2,13 +2,16 @@ package serve
 
 import (
 	"sync"
+	"sync/atomic"
 	"time"
+
+	"github.com/aptsnap/aptsnap/catalog"
 )
 
 // ttlCache is a small bounded map whose entries expire after ttl (or never
 // when ttl is zero). When full, it drops an arbitrary entry.
 type ttlCache[K comparable, V any] struct {
-	mu  sync.Mutex
+	mu  sync.RWMutex
 	ttl time.Duration
 	max int
 	m   map[K]ttlEntry[V]
@@ -25,9 +28,9 @@ func newTTLCache[K comparable, V any](max int, ttl time.Duration) *ttlCache[K, V
 }
 
 func (c *ttlCache[K, V]) get(k K) (V, bool) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
+	c.mu.RLock()
 	e, ok := c.m[k]
+	c.mu.RUnlock()
 	if !ok || (c.ttl > 0 && c.now().After(e.exp)) {
 		var zero V
 		return zero, false
@@ -76,4 +79,55 @@ func newBitset(ids []int64) bitset {
 func (b bitset) has(id int64) bool {
 	i := id - b.base
 	return i >= 0 && i/64 < int64(len(b.words)) && b.words[i/64]&(1<<(uint(i)%64)) != 0
+}
+
+// answerCache remembers which pool file a snapshot serves at a path, so
+// that a request for it costs one lookup without locks instead of the
+// candidates' cache, the snapshot's index sets and their bitsets. What a
+// snapshot lists never changes; an entry also names the snapshot's
+// archive, serial and creation, so that an ID the catalog reuses for
+// another snapshot does not find it. Bounded: past maxAnswers entries it
+// starts again empty.
+type answerCache struct {
+	m sync.Map // answerKey -> *answer
+	n atomic.Int64
+}
+
+// maxAnswers bounds the answers remembered (a few hundred bytes each).
+const maxAnswers = 16384
+
+type answerKey struct {
+	snapshot int64
+	path     string
+}
+
+type answer struct {
+	archive, serial string
+	created         time.Time
+	file            catalog.PoolFile
+}
+
+func (c *answerCache) get(v *snapView, path string) (catalog.PoolFile, bool) {
+	e, ok := c.m.Load(answerKey{v.snap.ID, path})
+	if !ok {
+		return catalog.PoolFile{}, false
+	}
+	a := e.(*answer)
+	if a.archive != v.snap.Archive || a.serial != v.snap.Serial || !a.created.Equal(v.snap.Created) {
+		return catalog.PoolFile{}, false
+	}
+	return a.file, true
+}
+
+func (c *answerCache) put(v *snapView, path string, f catalog.PoolFile) {
+	if c.n.Add(1) > maxAnswers {
+		c.clear()
+		c.n.Add(1)
+	}
+	c.m.Store(answerKey{v.snap.ID, path}, &answer{v.snap.Archive, v.snap.Serial, v.snap.Created, f})
+}
+
+func (c *answerCache) clear() {
+	c.m.Clear()
+	c.n.Store(0)
 }

@@ -1,8 +1,11 @@
 package serve
 
 import (
+	"fmt"
 	"testing"
 	"time"
+
+	"github.com/aptsnap/aptsnap/catalog"
 )
 
 func TestBitset(t *testing.T) {
@@ -54,5 +57,37 @@ func TestTTLCache(t *testing.T) {
 	c.clear()
 	if _, ok := c.get("d"); ok {
 		t.Fatal("entry survived clear")
+	}
+}
+
+// TestAnswerCache: an answer is found for its snapshot only, not for
+// another snapshot given the same ID, and the cache stays bounded.
+func TestAnswerCache(t *testing.T) {
+	var c answerCache
+	created := time.Date(2026, 12, 1, 5, 0, 0, 0, time.UTC)
+	v := &snapView{snap: catalog.Snapshot{ID: 7, Archive: "debian", Serial: "2026120101", Created: created}}
+	f := catalog.PoolFile{ID: 42}
+	c.put(v, "pool/main/h/hello/hello_1_amd64.deb", f)
+	if got, ok := c.get(v, "pool/main/h/hello/hello_1_amd64.deb"); !ok || got.ID != 42 {
+		t.Fatalf("get = %v, %v", got, ok)
+	}
+	if _, ok := c.get(v, "pool/main/h/hello/hello_2_amd64.deb"); ok {
+		t.Error("found an answer for another path")
+	}
+	reused := &snapView{snap: catalog.Snapshot{ID: 7, Archive: "debian", Serial: "2026120102", Created: created.Add(time.Hour)}}
+	if _, ok := c.get(reused, "pool/main/h/hello/hello_1_amd64.deb"); ok {
+		t.Error("another snapshot with the same ID found the answer")
+	}
+	for i := range 3 * maxAnswers {
+		c.put(v, fmt.Sprint(i), f)
+	}
+	n := 0
+	c.m.Range(func(any, any) bool { n++; return true })
+	if n > maxAnswers {
+		t.Errorf("%d answers held, bound %d", n, maxAnswers)
+	}
+	c.clear()
+	if _, ok := c.get(v, fmt.Sprint(3*maxAnswers-1)); ok {
+		t.Error("clear kept answers")
 	}
 }

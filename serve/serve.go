@@ -80,6 +80,7 @@ type Server struct {
 
 	snaps   *ttlCache[snapKey, *snapView]
 	pool    *ttlCache[poolKey, []catalog.PoolFile]
+	answers answerCache
 	members *ttlCache[indexKey, bitset]
 	files   *fileCache
 	// deriving bounds the plain files decompressed at once (see serveFile);
@@ -95,12 +96,39 @@ type poolKey struct{ archive, path string }
 type snapView struct {
 	snap   catalog.Snapshot
 	suites map[string]*suiteView
+	// lastMod is the Last-Modified of its files (nil when unknown).
+	lastMod []string
 }
 
 type suiteView struct {
 	su      catalog.Suite
 	files   map[string]catalog.IndexFile // by path
 	members []bitset
+	// release holds InRelease, Release and Release.gpg with their
+	// header values, made on first use.
+	releaseOnce sync.Once
+	release     [3]*cachedFile
+	signed      []string // their Last-Modified
+}
+
+// releaseFile returns InRelease (0), Release (1) or Release.gpg (2).
+func (sv *suiteView) releaseFile(i int) (*cachedFile, []string) {
+	sv.releaseOnce.Do(func() {
+		for j, data := range [3][]byte{sv.su.InRelease, sv.su.Release, sv.su.ReleaseGPG} {
+			sv.release[j] = newCachedFile(blob.Sum(data), data)
+		}
+		sv.signed = lastModified(sv.su.Signed)
+	})
+	return sv.release[i], sv.signed
+}
+
+// lastModified is the Last-Modified header value of t, nil for the zero
+// time (which http.ServeContent leaves out).
+func lastModified(t time.Time) []string {
+	if t.IsZero() || t.Equal(time.Unix(0, 0)) {
+		return nil
+	}
+	return header(t.UTC().Format(http.TimeFormat))
 }
 
 // New returns a Server.
@@ -142,6 +170,7 @@ func (s *Server) Invalidate() {
 	s.snaps.clear()
 	s.pool.clear()
 	s.members.clear()
+	s.answers.clear()
 	s.files.clear()
 }
 
@@ -161,26 +190,57 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "path too long", http.StatusRequestURITooLong)
 		return
 	}
-	segs := strings.Split(p[1:], "/")
-	for i, sg := range segs {
-		if sg == "." || sg == ".." || (sg == "" && i != len(segs)-1) {
-			http.Error(w, "bad path", http.StatusBadRequest)
-			return
-		}
+	if !cleanPath(p[1:]) {
+		http.Error(w, "bad path", http.StatusBadRequest)
+		return
 	}
+	// The path's first segments, and what follows them: no allocation
+	// (this runs for every request).
+	s0, rest0, _ := cut(p[1:])
+	s1, rest1, more1 := cut(rest0)
+	s2, rest2, more2 := cut(rest1)
+	s3, _, more3 := cut(rest2)
 	switch {
 	case p == "/keys/aptsnap.asc":
 		w.Header().Set("Content-Type", "application/pgp-keys")
 		serveContent(w, r, "aptsnap.asc", s.keyTime, bytes.NewReader(s.key))
-	case len(segs) >= 4 && segs[0] == "tagged" && names.Tag(segs[1]) && s.archives[segs[2]]:
-		s.serveSnapshot(w, r, segs[2], catalog.TagSerial(segs[1]), segs[3:])
-	case len(segs) == 4 && segs[1] == "project" && segs[2] == "trace" && segs[3] == segs[0] && s.archives[segs[0]]:
-		s.serveTrace(w, r, segs[0])
-	case len(segs) >= 3 && s.archives[segs[0]] && snapshotID(segs[1]):
-		s.serveSnapshot(w, r, segs[0], segs[1], segs[2:])
+	case more2 && s0 == "tagged" && names.Tag(s1) && s.archives[s2]: // 4 segments or more
+		s.serveSnapshot(w, r, s2, catalog.TagSerial(s1), rest2)
+	case more2 && !more3 && s1 == "project" && s2 == "trace" && s3 == s0 && s.archives[s0]: // 4 segments
+		s.serveTrace(w, r, s0)
+	case more1 && s.archives[s0] && snapshotID(s1): // 3 segments or more
+		s.serveSnapshot(w, r, s0, s1, rest1)
 	default:
 		http.NotFound(w, r)
 	}
+}
+
+// cleanPath reports whether a path (without its leading slash) has no
+// segment "." or "..", and no empty one but the last.
+func cleanPath(p string) bool {
+	for {
+		i := strings.IndexByte(p, '/')
+		seg := p
+		if i >= 0 {
+			seg = p[:i]
+		}
+		if seg == "." || seg == ".." || seg == "" && i >= 0 {
+			return false
+		}
+		if i < 0 {
+			return true
+		}
+		p = p[i+1:]
+	}
+}
+
+// cut returns the first segment of a path and what follows its slash;
+// more is whether there was a slash.
+func cut(p string) (seg, rest string, more bool) {
+	if i := strings.IndexByte(p, '/'); i >= 0 {
+		return p[:i], p[i+1:], true
+	}
+	return p, "", false
 }
 
 // maxPath bounds a request's path: an archive's deepest file (a pool
@@ -190,23 +250,30 @@ const maxPath = 4096
 // snapshotID reports whether id names a time-based snapshot: a serial or
 // a timestamp.
 func snapshotID(id string) bool {
+	if len(id) == 10 { // names.Serial, without its regular expression
+		for i := range len(id) {
+			if id[i] < '0' || id[i] > '9' {
+				return false
+			}
+		}
+		return true
+	}
 	_, stamp := names.Timestamp(id)
-	return stamp || names.Serial(id)
+	return stamp
 }
 
 // serveSnapshot serves rest (dists/... or pool/...) of the snapshot id
 // (a serial, a timestamp or a tag's name) of an archive.
-func (s *Server) serveSnapshot(w http.ResponseWriter, r *http.Request, archive, id string, rest []string) {
+func (s *Server) serveSnapshot(w http.ResponseWriter, r *http.Request, archive, id string, rest string) {
 	v, err := s.view(r.Context(), archive, id)
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
-	switch rest[0] {
+	switch first, rel, _ := cut(rest); first {
 	case "dists":
 		// A suite name may hold slashes (Debian's old "<codename>/updates"):
 		// of the snapshot's suites, the longest the path starts with wins.
-		rel := strings.Join(rest[1:], "/")
 		var best string
 		for name := range v.suites {
 			if len(name) > len(best) && strings.HasPrefix(rel, name+"/") {
@@ -219,7 +286,7 @@ func (s *Server) serveSnapshot(w http.ResponseWriter, r *http.Request, archive, 
 		}
 		s.serveDists(w, r, v, v.suites[best], rel[len(best)+1:])
 	case "pool":
-		s.servePool(w, r, v, strings.Join(rest, "/"))
+		s.servePool(w, r, v, rest)
 	default:
 		http.NotFound(w, r)
 	}
@@ -272,7 +339,7 @@ func (s *Server) view(ctx context.Context, archive, id string) (*snapView, error
 		s.snaps.put(k, sv)
 		return sv, nil
 	}
-	v := &snapView{snap: snap, suites: map[string]*suiteView{}}
+	v := &snapView{snap: snap, suites: map[string]*suiteView{}, lastMod: lastModified(snap.Created)}
 	for _, name := range snap.Suites {
 		su, err := s.cat.Suite(ctx, snap.ID, name)
 		if err != nil {
@@ -320,24 +387,25 @@ func (s *Server) serveDists(w http.ResponseWriter, r *http.Request, v *snapView,
 	h := w.Header()
 	switch rel {
 	case "InRelease", "Release", "Release.gpg":
-		var data []byte
+		var f *cachedFile
+		var signed []string
 		switch rel {
 		case "InRelease":
-			data = sv.su.InRelease
-			h.Set("Content-Type", "text/plain; charset=utf-8")
+			f, signed = sv.releaseFile(0)
+			h["Content-Type"] = textPlain
 		case "Release":
-			data = sv.su.Release
-			h.Set("Content-Type", "text/plain; charset=utf-8")
+			f, signed = sv.releaseFile(1)
+			h["Content-Type"] = textPlain
 		default:
-			data = sv.su.ReleaseGPG
-			h.Set("Content-Type", "application/pgp-signature")
+			f, signed = sv.releaseFile(2)
+			h["Content-Type"] = pgpSignature
 		}
-		h.Set("ETag", `"`+blob.Sum(data).String()+`"`)
-		serveContent(w, r, rel, sv.su.Signed, bytes.NewReader(data))
+		h["Etag"] = f.etag
+		serveSmall(w, r, f, sv.su.Signed, signed)
 		return
 	}
 	if f, ok := sv.files[rel]; ok {
-		s.serveFile(w, r, sv, f, v.snap.Created)
+		s.serveFile(w, r, v, sv, f)
 		return
 	}
 	// <dir>/by-hash/SHA256/<hex>
@@ -348,7 +416,7 @@ func (s *Server) serveDists(w http.ResponseWriter, r *http.Request, v *snapView,
 			want := strings.TrimSuffix(dir, "by-hash/SHA256/")
 			for _, f := range sv.su.Files {
 				if f.SHA256 == d && path.Dir(f.Path)+"/" == want {
-					s.serveFile(w, r, sv, f, v.snap.Created)
+					s.serveFile(w, r, v, sv, f)
 					return
 				}
 			}
@@ -360,14 +428,15 @@ func (s *Server) serveDists(w http.ResponseWriter, r *http.Request, v *snapView,
 // serveFile serves an index file of a suite: from the store, or, for a
 // plain file upstream listed without serving it, decompressed from its
 // compressed variant (see index.DerivedFrom), without ranges.
-func (s *Server) serveFile(w http.ResponseWriter, r *http.Request, sv *suiteView, f catalog.IndexFile, mod time.Time) {
+func (s *Server) serveFile(w http.ResponseWriter, r *http.Request, v *snapView, sv *suiteView, f catalog.IndexFile) {
+	mod := v.snap.Created
 	from, ok := index.DerivedFrom(sv.files, f.Path)
 	if !ok {
-		s.serveBlob(w, r, f.Path, f.SHA256, f.Size, mod)
+		s.serveBlob(w, r, v, f.Path, f.SHA256, f.Size)
 		return
 	}
 	if _, err := s.store.Stat(r.Context(), f.SHA256); !errors.Is(err, blob.ErrNotFound) {
-		s.serveBlob(w, r, f.Path, f.SHA256, f.Size, mod)
+		s.serveBlob(w, r, v, f.Path, f.SHA256, f.Size)
 		return
 	}
 	h := w.Header()
@@ -450,6 +519,10 @@ const (
 )
 
 func (s *Server) servePool(w http.ResponseWriter, r *http.Request, v *snapView, rel string) {
+	if c, ok := s.answers.get(v, rel); ok {
+		s.serveBlob(w, r, v, rel, c.SHA256, c.Size)
+		return
+	}
 	k := poolKey{v.snap.Archive, rel}
 	cands, ok := s.pool.get(k)
 	if !ok {
@@ -482,7 +555,8 @@ func (s *Server) servePool(w http.ResponseWriter, r *http.Request, v *snapView, 
 		http.NotFound(w, r)
 		return
 	}
-	s.serveBlob(w, r, rel, c.SHA256, c.Size, v.snap.Created)
+	s.answers.put(v, rel, c)
+	s.serveBlob(w, r, v, rel, c.SHA256, c.Size)
 }
 
 // member returns the candidate pool file one of the snapshot's indices lists.
@@ -513,33 +587,52 @@ const smallFile = 64 << 10
 
 var smallBufs = sync.Pool{New: func() any { b := make([]byte, 0, smallFile); return &b }}
 
-func (s *Server) serveBlob(w http.ResponseWriter, r *http.Request, name string, d blob.Digest, size int64, mod time.Time) {
-	ct := contentTypes[path.Ext(name)]
-	if ct == "" {
-		ct = "text/plain; charset=utf-8" // Packages, Sources, Release: deb822 text
+// Header values shared by every answer (see header).
+var (
+	textPlain    = header("text/plain; charset=utf-8")
+	octetStream  = header("application/octet-stream")
+	pgpSignature = header("application/pgp-signature")
+	acceptRanges = header("bytes")
+	typeHeaders  = func() map[string][]string {
+		m := make(map[string][]string, len(contentTypes))
+		for ext, ct := range contentTypes {
+			m[ext] = header(ct)
+		}
+		return m
+	}()
+)
+
+// serveBlob serves the stored file d of a snapshot, under the name given.
+func (s *Server) serveBlob(w http.ResponseWriter, r *http.Request, v *snapView, name string, d blob.Digest, size int64) {
+	ct := typeHeaders[path.Ext(name)]
+	if ct == nil {
+		ct = textPlain // Packages, Sources, Release: deb822 text
 		if strings.Contains(name, "by-hash") || strings.HasPrefix(name, "pool/") {
-			ct = "application/octet-stream"
+			ct = octetStream
 		}
 	}
 	h := w.Header()
-	h.Set("Content-Type", ct)
-	h.Set("ETag", `"`+d.String()+`"`)
+	h["Content-Type"] = ct
+	mod := v.snap.Created
 	if size >= 0 && size <= smallFile {
-		data, ok := s.files.get(d)
+		f, ok := s.files.file(d)
 		if !ok {
 			bp := smallBufs.Get().(*[]byte)
 			defer smallBufs.Put(bp)
-			var err error
-			if data, err = s.store.ReadFile(r.Context(), d, (*bp)[:0]); err != nil {
+			data, err := s.store.ReadFile(r.Context(), d, (*bp)[:0])
+			if err != nil {
 				s.fail(w, r, err)
 				return
 			}
 			*bp = data[:0]
 			s.files.put(d, data)
+			f = newCachedFile(d, data)
 		}
-		serveSmall(w, r, data, mod)
+		h["Etag"] = f.etag
+		serveSmall(w, r, f, mod, v.lastMod)
 		return
 	}
+	h["Etag"] = header(`"` + d.String() + `"`)
 	if s.redirect != nil {
 		u, err := s.redirect(r.Context(), d)
 		if err != nil {
@@ -561,24 +654,28 @@ func (s *Server) serveBlob(w http.ResponseWriter, r *http.Request, name string, 
 }
 
 // serveSmall answers with a file held in memory (Content-Type and ETag
-// set): what http.ServeContent answers, without its precondition and
+// set), last modified at mod (lastMod its header value, or nil to format
+// it): what http.ServeContent answers, without its precondition and
 // range parsing when the request has none of those headers.
-func serveSmall(w http.ResponseWriter, r *http.Request, data []byte, mod time.Time) {
+func serveSmall(w http.ResponseWriter, r *http.Request, f *cachedFile, mod time.Time, lastMod []string) {
 	if !unconditional(r) {
 		// Without ReadFrom, net/http buffers header and body together and
 		// sends a small file in one write instead of two.
-		serveContent(plainWriter{w}, r, "", mod, bytes.NewReader(data))
+		serveContent(plainWriter{w}, r, "", mod, bytes.NewReader(f.data))
 		return
 	}
 	h := w.Header()
-	h["Accept-Ranges"] = []string{"bytes"}
-	if !mod.IsZero() {
-		h["Last-Modified"] = []string{mod.UTC().Format(http.TimeFormat)}
+	h["Accept-Ranges"] = acceptRanges
+	if lastMod == nil {
+		lastMod = lastModified(mod)
 	}
-	h["Content-Length"] = []string{strconv.Itoa(len(data))}
+	if lastMod != nil {
+		h["Last-Modified"] = lastMod
+	}
+	h["Content-Length"] = f.length
 	w.WriteHeader(http.StatusOK)
 	if r.Method != http.MethodHead {
-		plainWriter{w}.Write(data)
+		plainWriter{w}.Write(f.data)
 	}
 }
 

@@ -8,6 +8,8 @@ import (
 	"net/http/httptest"
 	"testing"
 	"time"
+
+	"github.com/aptsnap/aptsnap/blob"
 )
 
 // TestServeSmallAsServeContent: the fast path for small files answers
@@ -34,17 +36,35 @@ func TestServeSmallAsServeContent(t *testing.T) {
 			}
 			return r
 		}
-		want, got := httptest.NewRecorder(), httptest.NewRecorder()
-		for _, w := range []*httptest.ResponseRecorder{want, got} {
-			w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-			w.Header().Set("ETag", `"etag"`)
+		// Last-Modified formatted per answer, and given made already.
+		for _, lastMod := range [][]string{nil, lastModified(mod)} {
+			want, got := httptest.NewRecorder(), httptest.NewRecorder()
+			for _, w := range []*httptest.ResponseRecorder{want, got} {
+				w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+				w.Header().Set("ETag", `"etag"`)
+			}
+			http.ServeContent(want, req(), "", mod, bytes.NewReader(data))
+			serveSmall(got, req(), small(data), mod, lastMod)
+			if got.Code != want.Code || !bytes.Equal(got.Body.Bytes(), want.Body.Bytes()) || !maps.EqualFunc(got.Header(), want.Header(),
+				func(a, b []string) bool { return len(a) == len(b) && (len(a) == 0 || a[0] == b[0]) }) {
+				t.Errorf("%s %v: got %d %v %q, want %d %v %q", tc.method, tc.header, got.Code, got.Header(), got.Body, want.Code, want.Header(), want.Body)
+			}
 		}
-		http.ServeContent(want, req(), "", mod, bytes.NewReader(data))
-		serveSmall(got, req(), data, mod)
-		if got.Code != want.Code || !bytes.Equal(got.Body.Bytes(), want.Body.Bytes()) || !maps.EqualFunc(got.Header(), want.Header(),
-			func(a, b []string) bool { return len(a) == len(b) && (len(a) == 0 || a[0] == b[0]) }) {
-			t.Errorf("%s %v: got %d %v %q, want %d %v %q", tc.method, tc.header, got.Code, got.Header(), got.Body, want.Code, want.Header(), want.Body)
-		}
+	}
+}
+
+// small is data as the file cache holds it.
+func small(data []byte) *cachedFile { return newCachedFile(blob.Sum(data), data) }
+
+// TestSharedHeaderValues: the header values answers share cannot be
+// changed through one answer's header.
+func TestSharedHeaderValues(t *testing.T) {
+	f := small([]byte("x"))
+	w := httptest.NewRecorder()
+	w.Header()["Etag"] = f.etag
+	w.Header().Add("Etag", `"other"`)
+	if len(f.etag) != 1 || f.etag[0] != `"`+blob.Sum([]byte("x")).String()+`"` {
+		t.Errorf("an Add to an answer changed the shared value: %q", f.etag)
 	}
 }
 
@@ -59,7 +79,7 @@ func TestEmptySuffixRange(t *testing.T) {
 			r := httptest.NewRequest("GET", "/x", nil)
 			r.Header.Set("Range", rng)
 			if size <= smallFile {
-				serveSmall(w, r, data, mod)
+				serveSmall(w, r, small(data), mod, nil)
 			} else {
 				serveContent(w, r, "", mod, bytes.NewReader(data))
 			}
