@@ -586,35 +586,70 @@ func PathKey(path string) int64 { return codec.PathKey(path) }
 type poolResolver struct {
 	tx        *sql.Tx
 	archiveID int64
-	byKey     map[int64][]catalog.PoolFile
-	ins       *sql.Stmt
+	// byKey is the archive's pool files by path key; the rare second file
+	// of a key (upstream changed a file in place) is in more.
+	byKey map[int64]poolRef
+	more  map[int64][]poolRef
+	ins   *sql.Stmt
+}
+
+type poolRef struct {
+	id  int64
+	sha blob.Digest
 }
 
 func (p *poolResolver) load(ctx context.Context) error {
 	if p.byKey != nil {
 		return nil
 	}
-	p.byKey = make(map[int64][]catalog.PoolFile)
-	rows, err := p.tx.QueryContext(ctx, `SELECT id, path_key, sha256, size FROM pool_files WHERE archive_id = ?`, p.archiveID)
+	var n int
+	if err := p.tx.QueryRowContext(ctx, `SELECT count(*) FROM pool_files WHERE archive_id = ?`, p.archiveID).Scan(&n); err != nil {
+		return err
+	}
+	p.byKey, p.more = make(map[int64]poolRef, n), map[int64][]poolRef{}
+	// In the table's order (NOT INDEXED): through the index on (archive_id,
+	// path_key) each row is a second lookup, twice the time.
+	rows, err := p.tx.QueryContext(ctx, `SELECT id, path_key, sha256 FROM pool_files NOT INDEXED WHERE archive_id = ?`, p.archiveID)
 	if err != nil {
 		return err
 	}
 	defer rows.Close()
+	var sha sql.RawBytes
 	for rows.Next() {
-		var f catalog.PoolFile
-		var sha []byte
+		var f poolRef
 		var key int64
-		if err := rows.Scan(&f.ID, &key, &sha, &f.Size); err != nil {
+		if err := rows.Scan(&f.id, &key, &sha); err != nil {
 			return err
 		}
-		copy(f.SHA256[:], sha)
-		p.byKey[key] = append(p.byKey[key], f)
+		copy(f.sha[:], sha)
+		p.add(key, f)
 	}
 	if err := rows.Err(); err != nil {
 		return err
 	}
 	p.ins, err = p.tx.PrepareContext(ctx, `INSERT INTO pool_files(archive_id, path_key, sha256, size) VALUES (?, ?, ?, ?)`)
 	return err
+}
+
+func (p *poolResolver) add(key int64, f poolRef) {
+	if _, ok := p.byKey[key]; ok {
+		p.more[key] = append(p.more[key], f)
+		return
+	}
+	p.byKey[key] = f
+}
+
+// find returns the ID of the archive's pool file at key with content sha.
+func (p *poolResolver) find(key int64, sha blob.Digest) (int64, bool) {
+	if f, ok := p.byKey[key]; ok && f.sha == sha {
+		return f.id, true
+	}
+	for _, f := range p.more[key] {
+		if f.sha == sha {
+			return f.id, true
+		}
+	}
+	return 0, false
 }
 
 func (p *poolResolver) addIndex(ctx context.Context, d blob.Digest, entries []catalog.PoolEntry) error {
@@ -630,21 +665,18 @@ func (p *poolResolver) addIndex(ctx context.Context, d blob.Digest, entries []ca
 		return err
 	}
 	ids := make([]int64, 0, len(entries))
-EntryLoop:
 	for _, e := range entries {
 		key := PathKey(e.Path)
-		for _, f := range p.byKey[key] {
-			if f.SHA256 == e.SHA256 {
-				ids = append(ids, f.ID)
-				continue EntryLoop
-			}
+		if id, ok := p.find(key, e.SHA256); ok {
+			ids = append(ids, id)
+			continue
 		}
 		res, err := p.ins.ExecContext(ctx, p.archiveID, key, e.SHA256[:], e.Size)
 		if err != nil {
 			return fmt.Errorf("pool file %s: %w", e.Path, err)
 		}
 		id, _ := res.LastInsertId()
-		p.byKey[key] = append(p.byKey[key], catalog.PoolFile{ID: id, PoolEntry: e})
+		p.add(key, poolRef{id: id, sha: e.SHA256})
 		ids = append(ids, id)
 	}
 	slices.Sort(ids)
