@@ -9,6 +9,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"log/slog"
 	"net"
@@ -812,8 +813,14 @@ func (m *Mirror) readIndex(ctx context.Context, name string, files []release.Fil
 		return blob.Digest{}, nil, fmt.Errorf("%s: %w", f.Path, err)
 	}
 	lr := &io.LimitedReader{R: dr, N: limit + 1}
-	h := sha256.New()
-	var r io.Reader = io.TeeReader(lr, h)
+	// The plain file itself was checked as it was stored (the store names
+	// files by their SHA256): only what is decompressed is hashed.
+	var h hash.Hash
+	var r io.Reader = lr
+	if plain == nil || f.Path != plain.Path {
+		h = sha256.New()
+		r = io.TeeReader(lr, h)
+	}
 	// The plain file goes to the store as it is read; Put checks it.
 	var put chan error
 	var pw *io.PipeWriter
@@ -843,7 +850,11 @@ func (m *Mirror) readIndex(ctx context.Context, name string, files []release.Fil
 	_, err = io.Copy(io.Discard, r)
 	n := limit + 1 - lr.N
 	var key blob.Digest
-	h.Sum(key[:0])
+	if h != nil {
+		h.Sum(key[:0])
+	} else {
+		key = plain.SHA256
+	}
 	switch {
 	case n > limit:
 		err = fmt.Errorf("%s: %w: decompresses to more than %d bytes", f.Path, index.ErrTooLarge, limit)
