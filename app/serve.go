@@ -111,8 +111,9 @@ func ServeOn(ctx context.Context, first *App, ln, tlsLn net.Listener, o ServeOpt
 	}
 	var cur atomic.Pointer[generation]
 	cur.Store(g)
+	const readHeaderTimeout, idleTimeout = 10 * time.Second, 2 * time.Minute
 	newServer := func(h http.Handler) *http.Server {
-		return &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 64 << 10,
+		return &http.Server{Handler: h, ReadHeaderTimeout: readHeaderTimeout, IdleTimeout: idleTimeout, MaxHeaderBytes: 64 << 10,
 			ErrorLog: slog.NewLogLogger(first.Log.Handler(), slog.LevelWarn)}
 	}
 	servers := []*http.Server{newServer(front(&cur, false))}
@@ -140,7 +141,8 @@ func ServeOn(ctx context.Context, first *App, ln, tlsLn net.Listener, o ServeOpt
 		first.Log.Info("serving https", "addr", tlsLn.Addr().String(), "names", first.Config.TLS.SANs())
 	}
 	first.Log.Info("serving", "addr", ln.Addr().String(), "public_url", first.Config.PublicURL)
-	go func() { errc <- servers[0].Serve(ln) }()
+	// Requests answered from memory skip net/http (see plainListener).
+	go func() { errc <- servers[0].Serve(newPlainListener(ln, &cur, idleTimeout, readHeaderTimeout)) }()
 	g.startCerts(ctx)
 	var retiring sync.WaitGroup
 	for err == nil {
