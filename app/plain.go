@@ -3,6 +3,7 @@ package app
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"errors"
 	"io"
 	"net"
@@ -16,12 +17,12 @@ import (
 )
 
 // plainListener serves the plain HTTP listener's connections itself as
-// long as each request is one the snapshot server answers from memory
-// alone (serve.Server.AppendCached: a pool file already looked up, in the
-// file cache), and hands a connection to net/http (through Accept), with
-// the bytes it has read, at its first request that is not: anything but a
-// plain GET or HEAD of such a file, any header that could change the
-// answer, anything malformed. net/http then serves that connection to its
+// long as each request is a plain GET or HEAD of a small pool file
+// (serve.Server.AppendSmall: up to 64 kB, answered from the file cache),
+// and hands a connection to net/http (through Accept), with the bytes it
+// has read, at its first request that is not: another file, a file not
+// found, any header that could change the answer (a Range, a condition, a
+// close), anything malformed. net/http then serves that connection to its
 // end. Where it answers, the answer is net/http's byte for byte but the
 // Date, without net/http's per-request work (a goroutine, a request and
 // header maps, a context), which costs more than the answer itself for
@@ -284,7 +285,7 @@ func plausible(b []byte) bool {
 }
 
 // answer puts in pc.out (from outBufs) the answer to the request whose
-// header is head, if the server serving now can give it from memory, and
+// header is head, if the server serving now gives it in AppendSmall, and
 // counts it in the request metrics.
 func (pc *plainConn) answer(head []byte) bool {
 	line, rest, _ := bytes.Cut(head, crlf)
@@ -338,7 +339,7 @@ func (pc *plainConn) answer(head []byte) bool {
 	}
 	t := string(target)
 	bp := outBufs.Get().(*[]byte)
-	out, n, ok := a.server.AppendCached((*bp)[:0], t, isHead, time.Now())
+	out, n, ok := a.server.AppendSmall(context.Background(), (*bp)[:0], t, isHead, time.Now())
 	*bp = out[:0]
 	if !ok {
 		outBufs.Put(bp)

@@ -141,7 +141,7 @@ func ServeOn(ctx context.Context, first *App, ln, tlsLn net.Listener, o ServeOpt
 		first.Log.Info("serving https", "addr", tlsLn.Addr().String(), "names", first.Config.TLS.SANs())
 	}
 	first.Log.Info("serving", "addr", ln.Addr().String(), "public_url", first.Config.PublicURL)
-	// Requests answered from memory skip net/http (see plainListener).
+	// Small pool files are answered without net/http (see plainListener).
 	go func() { errc <- servers[0].Serve(newPlainListener(ln, &cur, idleTimeout, readHeaderTimeout)) }()
 	g.startCerts(ctx)
 	var retiring sync.WaitGroup

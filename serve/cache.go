@@ -2,7 +2,6 @@ package serve
 
 import (
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/aptsnap/aptsnap/catalog"
@@ -86,11 +85,11 @@ func (b bitset) has(id int64) bool {
 // candidates' cache, the snapshot's index sets and their bitsets. What a
 // snapshot lists never changes; an entry also names the snapshot's
 // archive, serial and creation, so that an ID the catalog reuses for
-// another snapshot does not find it. Bounded: past maxAnswers entries it
+// another snapshot does not find it. Bounded: at maxAnswers entries it
 // starts again empty.
 type answerCache struct {
-	m sync.Map // answerKey -> *answer
-	n atomic.Int64
+	mu sync.RWMutex
+	m  map[answerKey]*answer
 }
 
 // maxAnswers bounds the answers remembered (a few hundred bytes each).
@@ -108,11 +107,12 @@ type answer struct {
 }
 
 func (c *answerCache) get(v *snapView, path string) (catalog.PoolFile, bool) {
-	e, ok := c.m.Load(answerKey{v.snap.ID, path})
+	c.mu.RLock()
+	a, ok := c.m[answerKey{v.snap.ID, path}]
+	c.mu.RUnlock()
 	if !ok {
 		return catalog.PoolFile{}, false
 	}
-	a := e.(*answer)
 	if a.archive != v.snap.Archive || a.serial != v.snap.Serial || !a.created.Equal(v.snap.Created) {
 		return catalog.PoolFile{}, false
 	}
@@ -120,14 +120,16 @@ func (c *answerCache) get(v *snapView, path string) (catalog.PoolFile, bool) {
 }
 
 func (c *answerCache) put(v *snapView, path string, f catalog.PoolFile) {
-	if c.n.Add(1) > maxAnswers {
-		c.clear()
-		c.n.Add(1)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil || len(c.m) >= maxAnswers {
+		c.m = make(map[answerKey]*answer)
 	}
-	c.m.Store(answerKey{v.snap.ID, path}, &answer{v.snap.Archive, v.snap.Serial, v.snap.Created, f})
+	c.m[answerKey{v.snap.ID, path}] = &answer{v.snap.Archive, v.snap.Serial, v.snap.Created, f}
 }
 
 func (c *answerCache) clear() {
-	c.m.Clear()
-	c.n.Store(0)
+	c.mu.Lock()
+	c.m = nil
+	c.mu.Unlock()
 }

@@ -1,24 +1,26 @@
 package serve
 
 import (
+	"context"
 	"net/http"
 	"path"
 	"strings"
 	"time"
 )
 
-// AppendCached appends to dst the whole HTTP/1.1 answer (status line,
+// AppendSmall appends to dst the whole HTTP/1.1 answer (status line,
 // headers, and the body unless head) that ServeHTTP gives to an
-// unconditional GET or HEAD of target without a Range, when it can be
-// given from memory alone: a pool file of a snapshot, both already
-// looked up by an earlier request, whose content is in the file cache.
-// It reports the body's length and whether it answered; when it did not,
-// the request is ServeHTTP's. now is the answer's Date.
+// unconditional GET or HEAD of target without a Range, when target is a
+// small pool file (up to 64 kB) of a snapshot: what the file cache holds,
+// the catalog caches and the file cache filled as ServeHTTP fills them.
+// It reports the body's length and whether it answered; when it did not
+// (any other target, a file not found, an error), the request is
+// ServeHTTP's, which answers it as it always does. now is the Date.
 //
 // This is what a server can answer without net/http's per-request work
-// (see app's plain listener): the files APT fetches most, and the
-// smallest, where that work costs more than the answer itself.
-func (s *Server) AppendCached(dst []byte, target string, head bool, now time.Time) (out []byte, body int, ok bool) {
+// (see app's plain listener): the smallest files, where that work costs
+// more than the answer itself.
+func (s *Server) AppendSmall(ctx context.Context, dst []byte, target string, head bool, now time.Time) (out []byte, body int, ok bool) {
 	// What ServeHTTP refuses or routes elsewhere, and any target whose
 	// URL.Path is not the target itself (escapes, a query), goes there.
 	if len(target) < 2 || target[0] != '/' || len(target) > maxPath || !plainTarget(target) || !cleanPath(target[1:]) {
@@ -29,18 +31,19 @@ func (s *Server) AppendCached(dst []byte, target string, head bool, now time.Tim
 	if !more || !s.archives[archive] || !snapshotID(id) || !strings.HasPrefix(rel, "pool/") {
 		return dst, 0, false
 	}
-	v, ok := s.snaps.get(snapKey{archive, id})
-	if !ok {
+	v, err := s.view(ctx, archive, id)
+	if err != nil {
 		return dst, 0, false
 	}
-	c, ok := s.answers.get(v, rel)
-	if !ok || c.Size < 0 || c.Size > smallFile {
+	c, found, err := s.poolFile(ctx, v, rel)
+	if err != nil || !found || c.Size < 0 || c.Size > smallFile {
 		return dst, 0, false
 	}
-	f, ok := s.files.file(c.SHA256)
-	if !ok {
+	f, done, err := s.smallFile(ctx, c.SHA256)
+	if err != nil {
 		return dst, 0, false
 	}
+	defer done()
 	ct := typeHeaders[path.Ext(rel)]
 	if ct == nil {
 		ct = octetStream // as serveBlob for a pool file

@@ -3,6 +3,7 @@ package serve
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"io"
 	"net"
 	"net/http"
@@ -16,11 +17,42 @@ import (
 	"github.com/aptsnap/aptsnap/catalog"
 )
 
-// cachedServer is a server whose caches hold a snapshot and two pool files
-// of it, as after a first request for each (no catalog, no store).
+// fakeCatalog knows no snapshot and no pool file but those the server
+// has cached; fakeStore holds the files given.
+type fakeCatalog struct{ catalog.Catalog }
+
+func (fakeCatalog) Snapshot(context.Context, string, string) (catalog.Snapshot, error) {
+	return catalog.Snapshot{}, catalog.ErrNotFound
+}
+
+func (fakeCatalog) SnapshotAt(context.Context, string, time.Time) (catalog.Snapshot, error) {
+	return catalog.Snapshot{}, catalog.ErrNotFound
+}
+
+func (fakeCatalog) LookupPool(context.Context, string, string) ([]catalog.PoolFile, error) {
+	return nil, nil
+}
+
+type fakeStore struct {
+	blob.Store
+	files map[blob.Digest][]byte
+}
+
+func (s fakeStore) ReadFile(_ context.Context, d blob.Digest, buf []byte) ([]byte, error) {
+	f, ok := s.files[d]
+	if !ok {
+		return buf, blob.ErrNotFound
+	}
+	return append(buf, f...), nil
+}
+
+// cachedServer is a server whose caches hold a snapshot and three pool
+// files of it, as after a first request for each; the file cache holds
+// the first two, the store the fourth too.
 func cachedServer(t *testing.T) (*Server, *snapView) {
 	t.Helper()
-	s := New(Options{Archives: []string{"debian"}})
+	store := fakeStore{files: map[blob.Digest][]byte{}}
+	s := New(Options{Archives: []string{"debian"}, Catalog: fakeCatalog{}, Store: store})
 	v := &snapView{snap: catalog.Snapshot{ID: 3, Archive: "debian", Serial: "2026120101",
 		Created: time.Date(2026, 12, 1, 5, 15, 26, 0, time.UTC)}, suites: map[string]*suiteView{}}
 	v.lastMod = lastModified(v.snap.Created)
@@ -32,20 +64,24 @@ func cachedServer(t *testing.T) (*Server, *snapView) {
 		{"pool/main/h/hello/hello_1_amd64.deb", bytes.Repeat([]byte("deb"), 200)},
 		{"pool/main/h/hello/hello_1.tar.xz.unknown", []byte("?")},
 		{"pool/main/b/big/big_1_amd64.deb", bytes.Repeat([]byte("b"), smallFile+1)},
+		{"pool/main/s/stored/stored_1_all.deb", []byte("only in the store")},
 	} {
 		d := blob.Sum(f.data)
 		s.answers.put(v, f.path, catalog.PoolFile{PoolEntry: catalog.PoolEntry{SHA256: d, Size: int64(len(f.data))}})
-		s.files.put(d, f.data)
+		store.files[d] = f.data
+		if !strings.Contains(f.path, "stored") {
+			s.files.put(d, f.data)
+		}
 	}
 	return s, v
 }
 
 var dateLine = regexp.MustCompile(`(?m)^Date: [^\r]*\r$`)
 
-// TestAppendCached: what AppendCached answers is, byte for byte but the
-// Date, what net/http answers through ServeHTTP; what it cannot answer
-// from memory alone it leaves to ServeHTTP.
-func TestAppendCached(t *testing.T) {
+// TestAppendSmall: what AppendSmall answers is, byte for byte but the
+// Date, what net/http answers through ServeHTTP; what is not a small pool
+// file it leaves to ServeHTTP.
+func TestAppendSmall(t *testing.T) {
 	s, _ := cachedServer(t)
 	srv := httptest.NewServer(s)
 	defer srv.Close()
@@ -75,8 +111,9 @@ func TestAppendCached(t *testing.T) {
 		return raw.Bytes()
 	}
 	for _, method := range []string{"GET", "HEAD"} {
-		for _, target := range []string{"/debian/2026120101/pool/main/h/hello/hello_1_amd64.deb", "/debian/2026120101/pool/main/h/hello/hello_1.tar.xz.unknown"} {
-			out, n, ok := s.AppendCached([]byte("x"), target, method == "HEAD", time.Now())
+		for _, target := range []string{"/debian/2026120101/pool/main/h/hello/hello_1_amd64.deb", "/debian/2026120101/pool/main/h/hello/hello_1.tar.xz.unknown",
+			"/debian/2026120101/pool/main/s/stored/stored_1_all.deb"} {
+			out, n, ok := s.AppendSmall(context.Background(), []byte("x"), target, method == "HEAD", time.Now())
 			if !ok || !bytes.HasPrefix(out, []byte("x")) {
 				t.Fatalf("%s %s: not answered", method, target)
 			}
@@ -95,9 +132,9 @@ func TestAppendCached(t *testing.T) {
 		}
 	}
 	for _, target := range []string{
-		"/debian/2026120101/pool/main/b/big/big_1_amd64.deb",      // not in memory
-		"/debian/2026120101/pool/main/h/hello/hello_2_amd64.deb",  // not looked up yet
-		"/debian/2026120102/pool/main/h/hello/hello_1_amd64.deb",  // another snapshot
+		"/debian/2026120101/pool/main/b/big/big_1_amd64.deb",      // not small
+		"/debian/2026120101/pool/main/h/hello/hello_2_amd64.deb",  // not found
+		"/debian/2026120102/pool/main/h/hello/hello_1_amd64.deb",  // no such snapshot
 		"/debian/2026120101/pool/main/h/hello/hello_1_amd64.deb?", // a query
 		"/debian/2026120101/pool/main/h/hello/hello%5F1_amd64.deb",
 		"/debian/2026120101/pool/main/h/hello/../hello/hello_1_amd64.deb",
@@ -109,19 +146,19 @@ func TestAppendCached(t *testing.T) {
 		"/debian/2026120101/pool/main/h/hello/hello_1_amd64.deb\x01",
 		"/",
 	} {
-		if out, _, ok := s.AppendCached(nil, target, false, time.Now()); ok {
+		if out, _, ok := s.AppendSmall(context.Background(), nil, target, false, time.Now()); ok {
 			t.Errorf("%q answered:\n%s", target, out)
 		}
 	}
 }
 
-// BenchmarkAppendCached is the handler's share of an answer from memory.
-func BenchmarkAppendCached(b *testing.B) {
+// BenchmarkAppendSmall is the handler's share of an answer from memory.
+func BenchmarkAppendSmall(b *testing.B) {
 	s, _ := cachedServer(&testing.T{})
 	buf := make([]byte, 0, 4096)
 	now := time.Now()
 	b.ReportAllocs()
 	for b.Loop() {
-		buf, _, _ = s.AppendCached(buf[:0], "/debian/2026120101/pool/main/h/hello/hello_1_amd64.deb", false, now)
+		buf, _, _ = s.AppendSmall(context.Background(), buf[:0], "/debian/2026120101/pool/main/h/hello/hello_1_amd64.deb", false, now)
 	}
 }

@@ -519,18 +519,30 @@ const (
 )
 
 func (s *Server) servePool(w http.ResponseWriter, r *http.Request, v *snapView, rel string) {
-	if c, ok := s.answers.get(v, rel); ok {
-		s.serveBlob(w, r, v, rel, c.SHA256, c.Size)
+	c, found, err := s.poolFile(r.Context(), v, rel)
+	if err != nil {
+		s.fail(w, r, err)
 		return
+	}
+	if !found {
+		http.NotFound(w, r)
+		return
+	}
+	s.serveBlob(w, r, v, rel, c.SHA256, c.Size)
+}
+
+// poolFile returns the pool file a snapshot serves at rel.
+func (s *Server) poolFile(ctx context.Context, v *snapView, rel string) (catalog.PoolFile, bool, error) {
+	if c, ok := s.answers.get(v, rel); ok {
+		return c, true, nil
 	}
 	k := poolKey{v.snap.Archive, rel}
 	cands, ok := s.pool.get(k)
 	if !ok {
 		var err error
-		cands, err = s.cat.LookupPool(r.Context(), v.snap.Archive, rel)
+		cands, err = s.cat.LookupPool(ctx, v.snap.Archive, rel)
 		if err != nil {
-			s.fail(w, r, err)
-			return
+			return catalog.PoolFile{}, false, err
 		}
 		if len(cands) > 0 { // a path unknown now may be known after the next pulse
 			s.pool.put(k, cands)
@@ -541,22 +553,19 @@ func (s *Server) servePool(w http.ResponseWriter, r *http.Request, v *snapView, 
 		// The cached candidates may predate this snapshot: a custom
 		// archive can bring a path back with other content, committed by
 		// another process. Ask the catalog again before a 404.
-		fresh, err := s.cat.LookupPool(r.Context(), v.snap.Archive, rel)
+		fresh, err := s.cat.LookupPool(ctx, v.snap.Archive, rel)
 		if err != nil {
-			s.fail(w, r, err)
-			return
+			return catalog.PoolFile{}, false, err
 		}
 		if len(fresh) > 0 {
 			s.pool.put(k, fresh)
 		}
 		c, found = v.member(fresh)
 	}
-	if !found {
-		http.NotFound(w, r)
-		return
+	if found {
+		s.answers.put(v, rel, c)
 	}
-	s.answers.put(v, rel, c)
-	s.serveBlob(w, r, v, rel, c.SHA256, c.Size)
+	return c, found, nil
 }
 
 // member returns the candidate pool file one of the snapshot's indices lists.
@@ -615,19 +624,12 @@ func (s *Server) serveBlob(w http.ResponseWriter, r *http.Request, v *snapView, 
 	h["Content-Type"] = ct
 	mod := v.snap.Created
 	if size >= 0 && size <= smallFile {
-		f, ok := s.files.file(d)
-		if !ok {
-			bp := smallBufs.Get().(*[]byte)
-			defer smallBufs.Put(bp)
-			data, err := s.store.ReadFile(r.Context(), d, (*bp)[:0])
-			if err != nil {
-				s.fail(w, r, err)
-				return
-			}
-			*bp = data[:0]
-			s.files.put(d, data)
-			f = newCachedFile(d, data)
+		f, done, err := s.smallFile(r.Context(), d)
+		if err != nil {
+			s.fail(w, r, err)
+			return
 		}
+		defer done()
 		h["Etag"] = f.etag
 		serveSmall(w, r, f, mod, v.lastMod)
 		return
@@ -651,6 +653,23 @@ func (s *Server) serveBlob(w http.ResponseWriter, r *http.Request, v *snapView, 
 	}
 	defer f.Close()
 	serveContent(w, r, "", mod, f)
+}
+
+// smallFile returns a small stored file from the file cache, read into it
+// first if need be; done must be called once the file is used.
+func (s *Server) smallFile(ctx context.Context, d blob.Digest) (f *cachedFile, done func(), err error) {
+	if f, ok := s.files.file(d); ok {
+		return f, func() {}, nil
+	}
+	bp := smallBufs.Get().(*[]byte)
+	data, err := s.store.ReadFile(ctx, d, (*bp)[:0])
+	if err != nil {
+		smallBufs.Put(bp)
+		return nil, nil, err
+	}
+	*bp = data[:0]
+	s.files.put(d, data)
+	return newCachedFile(d, data), func() { smallBufs.Put(bp) }, nil
 }
 
 // serveSmall answers with a file held in memory (Content-Type and ETag
