@@ -69,6 +69,10 @@ func Run(ctx context.Context, from, to Side, o Options) (Result, error) {
 	if err := copyFiles(ctx, from.Store, to.Store, o, &res); err != nil {
 		return res, err
 	}
+	// Durable before the catalog that references them.
+	if err := to.Store.Sync(ctx); err != nil {
+		return res, err
+	}
 	o.Log.Info("migrate: files", "copied", res.Files, "bytes", res.Bytes, "already_there", res.FilesThere)
 	steps := []struct {
 		name string

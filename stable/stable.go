@@ -423,6 +423,10 @@ func (e *Engine) Upload(ctx context.Context, by Actor, id int64, files []string)
 				r.Uploads[i].Superseded = true
 			}
 		}
+		// Durable before the request that references them.
+		if err := e.o.Store.Sync(ctx); err != nil {
+			return nil, err
+		}
 		r.Uploads = append(r.Uploads, u)
 		e.draft(ctx, r)
 		e.record(r, by, "upload", "", uploadNote(u))

@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -24,8 +25,26 @@ import (
 //
 //	ROOT/sha256/ab/abcdef...   one file per digest, 256 fan-out directories
 //	ROOT/tmp/                  files being written
+//	ROOT/unsynced-*            a process's files may not be durable yet
+//
+// Put does not flush each file: a first mirror stores tens of thousands
+// and one fsync each was the largest part of its CPU time. Writers call
+// Sync (one syncfs) before they commit a reference, so whatever the
+// catalog references is durable. What a crash of the machine can leave
+// behind is a file at its final name whose content never reached the
+// disk, which the next Put of it would take as stored. So before its
+// first unflushed file takes its name, a process creates and flushes an
+// unsynced-* marker, held with flock while it lives and removed by the
+// Sync that covers every such file; Open, finding a marker nobody holds,
+// hashes every file written since it was made, deletes those that do not
+// match their name, and removes it.
 type Store struct {
 	root string
+
+	mu      sync.Mutex
+	marker  *os.File // held while files written since the last Sync may not be durable
+	seq     int64    // files given their name under the marker
+	pending int      // Puts between taking the marker and naming their file
 }
 
 var _ blob.Store = (*Store)(nil)
@@ -39,8 +58,122 @@ func Open(dir string) (*Store, error) {
 		}
 	}
 	s := &Store{root: dir}
+	if err := s.recover(); err != nil {
+		return nil, err
+	}
 	s.CleanTemp(context.Background(), time.Now().Add(-24*time.Hour))
 	return s, nil
+}
+
+// recover checks what processes that died with files not flushed left:
+// for each marker nobody holds, every file written since it was made is
+// hashed, and deleted if its content is not its name.
+func (s *Store) recover() error {
+	markers, _ := filepath.Glob(filepath.Join(s.root, "unsynced-*"))
+	for _, m := range markers {
+		f, err := os.Open(m)
+		if err != nil {
+			continue
+		}
+		if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
+			f.Close() // its process lives
+			continue
+		}
+		fi, err := f.Stat()
+		if err != nil {
+			f.Close()
+			continue
+		}
+		since := fi.ModTime().Add(-2 * time.Second) // file times may lag
+		var bad []blob.Digest
+		err = s.Walk(context.Background(), func(info blob.Info) error {
+			if info.ModTime.Before(since) {
+				return nil
+			}
+			got, err := hashFile(s.Path(info.Digest))
+			if err != nil || got != info.Digest {
+				bad = append(bad, info.Digest)
+			}
+			return nil
+		})
+		if err == nil {
+			for _, d := range bad {
+				os.Remove(s.Path(d))
+			}
+			if err = s.syncfs(); err == nil {
+				os.Remove(m)
+			}
+		}
+		f.Close()
+		if err != nil {
+			return fmt.Errorf("blob: checking the files a crashed process left unflushed (%s): %w", m, err)
+		}
+	}
+	return nil
+}
+
+func hashFile(path string) (blob.Digest, error) {
+	var d blob.Digest
+	f, err := os.Open(path)
+	if err != nil {
+		return d, err
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return d, err
+	}
+	h.Sum(d[:0])
+	return d, nil
+}
+
+// unflushed is called by Put before it names a file it has not flushed:
+// it makes sure this process's marker exists (flushed, held), and counts
+// the Put as pending until named (done).
+func (s *Store) unflushed() (done func(), err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.marker == nil {
+		f, err := os.CreateTemp(s.root, "unsynced-*")
+		if err != nil {
+			return nil, fmt.Errorf("blob: %w", err)
+		}
+		if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
+			f.Close()
+			os.Remove(f.Name())
+			return nil, fmt.Errorf("blob: lock %s: %w", f.Name(), err)
+		}
+		if err := f.Sync(); err != nil {
+			f.Close()
+			os.Remove(f.Name())
+			return nil, fmt.Errorf("blob: fsync: %w", err)
+		}
+		if err := syncDir(s.root); err != nil {
+			f.Close()
+			os.Remove(f.Name())
+			return nil, err
+		}
+		s.marker = f
+	}
+	s.pending++
+	return func() {
+		s.mu.Lock()
+		s.pending--
+		s.seq++
+		s.mu.Unlock()
+	}, nil
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return fmt.Errorf("blob: %w", err)
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil {
+		return fmt.Errorf("blob: fsync %s: %w", dir, err)
+	}
+	return nil
 }
 
 // Root returns the store's directory.
@@ -98,9 +231,6 @@ func (s *Store) Put(ctx context.Context, r io.Reader, want blob.Digest, size int
 	if (!want.IsZero() && got != want) || (size >= 0 && n != size) {
 		return blob.Info{}, fmt.Errorf("%w: got sha256 %s size %d, want %s size %d", blob.ErrMismatch, got, n, want, size)
 	}
-	if err := f.Sync(); err != nil {
-		return blob.Info{}, fmt.Errorf("blob: fsync: %w", err)
-	}
 	if err := f.Close(); err != nil {
 		return blob.Info{}, fmt.Errorf("blob: close: %w", err)
 	}
@@ -111,7 +241,13 @@ func (s *Store) Put(ctx context.Context, r io.Reader, want blob.Digest, size int
 	if err := os.Chmod(tmp, 0o644); err != nil {
 		return blob.Info{}, fmt.Errorf("blob: %w", err)
 	}
-	if err := os.Rename(tmp, dst); err != nil {
+	named, err := s.unflushed()
+	if err != nil {
+		return blob.Info{}, err
+	}
+	err = os.Rename(tmp, dst)
+	named()
+	if err != nil {
 		return blob.Info{}, fmt.Errorf("blob: %w", err)
 	}
 	tmp = ""
@@ -223,7 +359,25 @@ func (s *Store) Walk(ctx context.Context, fn func(blob.Info) error) error {
 
 // Sync implements blob.Store: it flushes the whole file system holding the store
 // (syncfs), which also makes the renames of new files durable.
+// Once every file named before it is flushed, the marker goes.
 func (s *Store) Sync(ctx context.Context) error {
+	s.mu.Lock()
+	seq, pending := s.seq, s.pending
+	s.mu.Unlock()
+	if err := s.syncfs(); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.marker != nil && pending == 0 && s.seq == seq {
+		os.Remove(s.marker.Name())
+		s.marker.Close()
+		s.marker = nil
+	}
+	return nil
+}
+
+func (s *Store) syncfs() error {
 	f, err := os.Open(s.root)
 	if err != nil {
 		return fmt.Errorf("blob: %w", err)

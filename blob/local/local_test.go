@@ -6,12 +6,14 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"testing/iotest"
 	"time"
 
 	"github.com/aptsnap/aptsnap/blob"
 	"github.com/aptsnap/aptsnap/blob/blobtest"
+	"golang.org/x/sys/unix"
 )
 
 func TestConformance(t *testing.T) {
@@ -83,5 +85,73 @@ func TestCleanTemp(t *testing.T) {
 	}
 	if _, err := os.Stat(fresh); err != nil {
 		t.Error("a temporary file being written was removed")
+	}
+}
+
+// TestUnflushedMarker: a Put leaves this process's marker until a Sync
+// covers it; the marker of a process that died makes Open hash what was
+// written since, delete what does not match its name, and drop the
+// marker; a marker whose process lives is left alone.
+func TestUnflushedMarker(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	s, err := Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	markers := func() []string { m, _ := filepath.Glob(filepath.Join(dir, "unsynced-*")); return m }
+	good, err := s.Put(ctx, strings.NewReader("a file written before the crash"), blob.Digest{}, -1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(markers()) != 1 {
+		t.Fatalf("markers after an unflushed Put: %v", markers())
+	}
+	if err := s.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if len(markers()) != 0 {
+		t.Fatalf("markers after Sync: %v", markers())
+	}
+
+	// What a machine crash leaves: a marker nobody holds, made an hour
+	// ago; a file older than it whose content is wrong (not suspect: it
+	// was flushed before the marker), and since it one whose content
+	// never reached the disk (zeros of the right size) and a good one.
+	hourAgo := time.Now().Add(-time.Hour)
+	stale := filepath.Join(dir, "unsynced-dead")
+	os.WriteFile(stale, nil, 0o644)
+	os.Chtimes(stale, hourAgo, hourAgo)
+	put := func(content, name string, mtime time.Time) blob.Digest {
+		d := blob.Sum([]byte(name))
+		p := s.Path(d)
+		os.MkdirAll(filepath.Dir(p), 0o755)
+		os.WriteFile(p, []byte(content), 0o644)
+		os.Chtimes(p, mtime, mtime)
+		return d
+	}
+	lost := put(strings.Repeat("\x00", 12), "the lost file", time.Now())
+	old := put("not its content", "an older file", hourAgo.Add(-time.Hour))
+	os.Chtimes(s.Path(good.Digest), time.Now(), time.Now())
+
+	// A live process's marker: held.
+	live := filepath.Join(dir, "unsynced-live")
+	lf, _ := os.Create(live)
+	defer lf.Close()
+	if err := unix.Flock(int(lf.Fd()), unix.LOCK_EX); err != nil {
+		t.Fatal(err)
+	}
+
+	s2, err := Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for d, want := range map[blob.Digest]bool{lost: false, old: true, good.Digest: true} {
+		if _, err := s2.Stat(ctx, d); (err == nil) != want {
+			t.Errorf("%s: stored %v after recovery, want %v", d, err == nil, want)
+		}
+	}
+	if m := markers(); len(m) != 1 || m[0] != live {
+		t.Errorf("markers after recovery: %v, want only the live one", m)
 	}
 }
