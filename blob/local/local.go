@@ -235,9 +235,6 @@ func (s *Store) Put(ctx context.Context, r io.Reader, want blob.Digest, size int
 		return blob.Info{}, fmt.Errorf("blob: close: %w", err)
 	}
 	dst := s.Path(got)
-	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
-		return blob.Info{}, fmt.Errorf("blob: %w", err)
-	}
 	if err := os.Chmod(tmp, 0o644); err != nil {
 		return blob.Info{}, fmt.Errorf("blob: %w", err)
 	}
@@ -246,6 +243,11 @@ func (s *Store) Put(ctx context.Context, r io.Reader, want blob.Digest, size int
 		return blob.Info{}, err
 	}
 	err = os.Rename(tmp, dst)
+	if errors.Is(err, fs.ErrNotExist) { // the fan-out directory's first file
+		if err = os.MkdirAll(filepath.Dir(dst), 0o755); err == nil {
+			err = os.Rename(tmp, dst)
+		}
+	}
 	named()
 	if err != nil {
 		return blob.Info{}, fmt.Errorf("blob: %w", err)
