@@ -14,16 +14,17 @@ import (
 	"time"
 
 	"github.com/aptsnap/aptsnap/metrics"
+	"github.com/aptsnap/aptsnap/serve"
 )
 
 // plainListener serves the plain HTTP listener's connections itself as
-// long as each request is a plain GET or HEAD of a small pool file
-// (serve.Server.AppendSmall: up to 64 kB, answered from the file cache),
-// and hands a connection to net/http (through Accept), with the bytes it
-// has read, at its first request that is not: another file, a file not
-// found, any header that could change the answer (a Range, a condition, a
-// close), anything malformed. net/http then serves that connection to its
-// end. Where it answers, the answer is net/http's byte for byte but the
+// long as each request is a plain GET or HEAD of a stored file of a
+// snapshot (serve.Server.AppendAnswer: a pool file, an index, a Release
+// file; small ones from the file cache, others with sendfile), and hands
+// a connection to net/http (through Accept), with the bytes it has read,
+// at its first request that is not: anything else, a file not found, any
+// header that could change the answer (a Range, a condition, a close),
+// anything malformed. net/http then serves that connection to its end. Where it answers, the answer is net/http's byte for byte but the
 // Date, without net/http's per-request work (a goroutine, a request and
 // header maps, a context), which costs more than the answer itself for
 // small files: half the CPU time a request, twice the requests a second
@@ -120,11 +121,17 @@ func (l *plainListener) forget(c net.Conn) {
 
 // plainConn is a connection being served by a plainListener.
 type plainConn struct {
-	l    *plainListener
-	c    net.Conn
-	br   *bufio.Reader
-	out  *[]byte // the answer being written, from outBufs
-	body []byte  // of the answer being counted
+	l  *plainListener
+	c  net.Conn
+	br *bufio.Reader
+	// the answer being written: from AppendAnswer, into a buffer from
+	// outBufs, by the generation g (read-locked until it is written)
+	ans    serve.Answer
+	buf    *[]byte
+	g      *generation
+	isHead bool
+	path   string
+	body   int64 // bytes of the body written, as metrics.Count counts them
 	// what the request metrics are counted with (metrics.Count), made
 	// once per connection and for each App serving it
 	req     http.Request
@@ -168,18 +175,45 @@ func (l *plainListener) serve(c net.Conn) {
 			return
 		}
 		pc.br.Discard(len(head))
-		_, err = c.Write(*pc.out)
-		outBufs.Put(pc.out) // an idle connection holds none
-		pc.out = nil
-		if err != nil {
+		if err := pc.write(); err != nil {
 			pc.close()
 			return
 		}
 	}
 }
 
-// outBufs hold answers while they are written: up to a small file and its
-// header.
+// write writes the answer, counts it in the request metrics, and lets
+// the generation answering it go.
+func (pc *plainConn) write() error {
+	a := pc.ans
+	_, err := pc.c.Write(a.Head)
+	pc.body = a.Size
+	if a.File != nil {
+		pc.body = 0
+		if err == nil && !pc.isHead {
+			// sendfile, as net/http for a file (through TCPConn.ReadFrom)
+			pc.body, err = io.Copy(pc.c, io.LimitReader(a.File, a.Size))
+			if err == nil && pc.body < a.Size {
+				err = io.ErrUnexpectedEOF // a short body: the connection ends, as in net/http
+			}
+		}
+		a.File.Close()
+	}
+	if pc.isHead {
+		pc.body = 0
+	}
+	pc.count(pc.g.app.Metrics)
+	pc.g.mu.RUnlock()
+	outBufs.Put(pc.buf) // an idle connection holds none
+	pc.ans, pc.buf, pc.g = serve.Answer{}, nil, nil
+	if plainAnswered != nil {
+		plainAnswered()
+	}
+	return err
+}
+
+// outBufs hold answers while they are written: a header, and a small
+// file.
 var outBufs = sync.Pool{New: func() any { b := make([]byte, 0, 4<<10); return &b }}
 
 func (pc *plainConn) close() {
@@ -284,9 +318,9 @@ func plausible(b []byte) bool {
 	return true
 }
 
-// answer puts in pc.out (from outBufs) the answer to the request whose
-// header is head, if the server serving now gives it in AppendSmall, and
-// counts it in the request metrics.
+// answer makes in pc.ans the answer to the request whose header is head,
+// if the server serving now gives it (serve.Server.AppendAnswer), to be
+// written by write.
 func (pc *plainConn) answer(head []byte) bool {
 	line, rest, _ := bytes.Cut(head, crlf)
 	var isHead bool
@@ -327,30 +361,24 @@ func (pc *plainConn) answer(head []byte) bool {
 	if hosts != 1 {
 		return false
 	}
+	// As front: the generation serving now answers, and is not retired
+	// until its answer is written (see write).
 	g := pc.l.cur.Load()
 	g.mu.RLock()
-	defer g.mu.RUnlock()
-	if g.retired {
-		return false
-	}
-	a := g.app
-	if a.server == nil { // made by a.Handler(), before the generation serves
+	if g.retired || g.app.server == nil { // (the server is made before the generation serves)
+		g.mu.RUnlock()
 		return false
 	}
 	t := string(target)
 	bp := outBufs.Get().(*[]byte)
-	out, n, ok := a.server.AppendSmall(context.Background(), (*bp)[:0], t, isHead, time.Now())
-	*bp = out[:0]
+	a, ok := g.app.server.AppendAnswer(context.Background(), (*bp)[:0], t, isHead, time.Now())
 	if !ok {
+		g.mu.RUnlock()
 		outBufs.Put(bp)
 		return false
 	}
-	*bp = out
-	pc.out = bp
-	pc.count(a.Metrics, t, isHead, out[len(out)-n:])
-	if plainAnswered != nil {
-		plainAnswered()
-	}
+	*bp = a.Head[:0]
+	pc.ans, pc.buf, pc.g, pc.isHead, pc.path = a, bp, g, isHead, t
 	return true
 }
 
@@ -358,34 +386,34 @@ func (pc *plainConn) answer(head []byte) bool {
 // plain listener answers itself.
 var plainAnswered func()
 
-// count counts an answer in the request metrics as metrics.Count does.
-func (pc *plainConn) count(m *metrics.Metrics, path string, isHead bool, body []byte) {
+// count counts the answer written in the request metrics, through
+// metrics.Count: a request of its kind, pc.body bytes.
+func (pc *plainConn) count(m *metrics.Metrics) {
 	if m == nil {
 		return
 	}
 	if pc.metrics != m {
 		pc.metrics = m
 		pc.counted = m.Count(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-			if len(pc.body) > 0 {
-				w.Write(pc.body)
+			if rf, ok := w.(io.ReaderFrom); ok && pc.body > 0 {
+				rf.ReadFrom(http.NoBody) // see ReadFrom
 			}
 		}))
 	}
 	pc.req.Method = http.MethodGet
-	if isHead {
+	if pc.isHead {
 		pc.req.Method = http.MethodHead
 	}
-	pc.url.Path = path
-	pc.body = body
+	pc.url.Path = pc.path
 	pc.counted.ServeHTTP(pc, &pc.req)
-	pc.body = nil
 }
 
-// plainConn is the http.ResponseWriter metrics.Count counts through:
-// it only reports what it is given as written.
-func (pc *plainConn) Header() http.Header         { return pc.hdr }
-func (pc *plainConn) Write(p []byte) (int, error) { return len(p), nil }
-func (pc *plainConn) WriteHeader(int)             {}
+// plainConn is the http.ResponseWriter metrics.Count counts through: it
+// reports the body written (pc.body) as copied.
+func (pc *plainConn) Header() http.Header                   { return pc.hdr }
+func (pc *plainConn) Write(p []byte) (int, error)           { return len(p), nil }
+func (pc *plainConn) WriteHeader(int)                       {}
+func (pc *plainConn) ReadFrom(io.Reader) (n int64, _ error) { return pc.body, nil }
 
 // validHost reports whether a Host value is a host name or address and
 // an optional port, in the characters net/http accepts without question.

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"regexp"
@@ -33,7 +34,9 @@ func TestPlainListener(t *testing.T) {
 	defer cancel()
 	up := testenv.NewUpstream(t)
 	up.Write(repogen.Suite{Name: "stable", Architectures: []string{"amd64"}, Date: time.Now().Add(-time.Hour),
-		Components: map[string][]repogen.Package{"main": {{Name: "hello", Version: "1.0", Arch: "amd64"}}}})
+		Components: map[string][]repogen.Package{"main": {{Name: "hello", Version: "1.0", Arch: "amd64"},
+			// a package over 64 kB, sent with sendfile
+			{Name: "big", Version: "1.0", Arch: "amd64", Files: map[string][]byte{"usr/share/big/data": noise(300 << 10)}}}}})
 	cfg, err := config.Parse([]byte(fmt.Sprintf(`
 data_dir = %q
 public_url = "http://snap.example"
@@ -105,29 +108,44 @@ architectures = ["amd64"]
 	}
 	c, br := conn()
 	defer c.Close()
+	// The trace is not for the plain listener: from then on, this
+	// connection is net/http's.
+	get(c, br, "GET", "/debian/project/trace/debian")
 	packages := get(c, br, "GET", "/debian/"+snap.Serial+"/dists/stable/main/binary-amd64/Packages")
-	deb := regexp.MustCompile(`(?m)^Filename: (\S+)`).FindStringSubmatch(packages)
-	if deb == nil {
-		t.Fatalf("no Filename in\n%s", packages)
+	debs := regexp.MustCompile(`(?m)^Filename: (\S+)`).FindAllStringSubmatch(packages, -1)
+	if len(debs) != 2 {
+		t.Fatalf("not 2 Filenames in\n%s", packages)
 	}
-	url := "/debian/" + snap.Serial + "/" + deb[1]
+	url, bigURL := "/debian/"+snap.Serial+"/"+debs[1][1], "/debian/"+snap.Serial+"/"+debs[0][1]
+	if strings.Contains(url, "big") {
+		url, bigURL = bigURL, url
+	}
 	date := regexp.MustCompile(`(?m)^Date: .*\r$`)
-	for _, method := range []string{"GET", "HEAD"} {
-		before := answered.Load()
-		want := get(c, br, method, url) // net/http's, and the first: not in memory yet
-		if answered.Load() != before {
-			t.Fatalf("%s: the first request for the file did not go to net/http", method)
-		}
-		c2, br2 := conn()
-		got := get(c2, br2, method, url)
-		got2 := get(c2, br2, method, url)
-		c2.Close()
-		if answered.Load() != before+2 {
-			t.Fatalf("%s: %d of 2 requests answered by the plain listener", method, answered.Load()-before)
-		}
-		for _, g := range []string{got, got2} {
-			if date.ReplaceAllString(g, "") != date.ReplaceAllString(want, "") || !date.MatchString(g) {
-				t.Errorf("%s: plain listener:\n%q\nnet/http:\n%q", method, g, want)
+	for _, target := range []string{url, bigURL, "/debian/" + snap.Serial + "/dists/stable/InRelease",
+		"/debian/" + snap.Serial + "/dists/stable/main/binary-amd64/Packages.gz",
+		"/debian/" + snap.Serial + "/dists/stable/main/binary-amd64/Packages.xz"} {
+		for _, method := range []string{"GET", "HEAD"} {
+			before := answered.Load()
+			// the first time: not in the caches yet
+			c2, br2 := conn()
+			got := get(c2, br2, method, target)
+			got2 := get(c2, br2, method, target)
+			c2.Close()
+			want := get(c, br, method, target) // net/http's
+			if !strings.HasPrefix(want, "HTTP/1.1 200 ") {
+				t.Logf("%s %s: %.30q", method, target, want)
+				continue
+			}
+			if answered.Load() != before+2 {
+				t.Fatalf("%s %s: %d of 2 requests answered by the plain listener", method, target, answered.Load()-before)
+			}
+			if target == bigURL && !regexp.MustCompile(`\r\nContent-Length: \d{6}\r\n`).MatchString(want) {
+				t.Errorf("the big package is not over 64 kB:\n%.300q", want)
+			}
+			for _, g := range []string{got, got2} {
+				if date.ReplaceAllString(g, "") != date.ReplaceAllString(want, "") || !date.MatchString(g) {
+					t.Errorf("%s %s: plain listener:\n%q\nnet/http:\n%q", method, target, g, want)
+				}
 			}
 		}
 	}
@@ -215,4 +233,14 @@ architectures = ["amd64"]
 	if _, err := br4.ReadByte(); err != io.EOF {
 		t.Errorf("a connection held by the plain listener after stopping: %v, want EOF", err)
 	}
+}
+
+// noise is n bytes that do not compress.
+func noise(n int) []byte {
+	b := make([]byte, n)
+	r := rand.New(rand.NewPCG(1, 2))
+	for i := range b {
+		b[i] = byte(r.Uint32())
+	}
+	return b
 }

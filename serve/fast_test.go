@@ -8,6 +8,8 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -35,6 +37,7 @@ func (fakeCatalog) LookupPool(context.Context, string, string) ([]catalog.PoolFi
 
 type fakeStore struct {
 	blob.Store
+	dir   string
 	files map[blob.Digest][]byte
 }
 
@@ -46,12 +49,29 @@ func (s fakeStore) ReadFile(_ context.Context, d blob.Digest, buf []byte) ([]byt
 	return append(buf, f...), nil
 }
 
-// cachedServer is a server whose caches hold a snapshot and three pool
-// files of it, as after a first request for each; the file cache holds
-// the first two, the store the fourth too.
-func cachedServer(t *testing.T) (*Server, *snapView) {
+func (s fakeStore) Open(_ context.Context, d blob.Digest) (io.ReadSeekCloser, blob.Info, error) {
+	f, err := os.Open(filepath.Join(s.dir, d.String()))
+	if err != nil {
+		return nil, blob.Info{}, blob.ErrNotFound
+	}
+	fi, _ := f.Stat()
+	return f, blob.Info{Digest: d, Size: fi.Size()}, nil
+}
+
+func (s fakeStore) add(t testing.TB, data []byte) blob.Digest {
+	d := blob.Sum(data)
+	s.files[d] = data
+	if err := os.WriteFile(filepath.Join(s.dir, d.String()), data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+// cachedServer is a server whose caches hold a snapshot with pool files
+// looked up already (in the file cache or only in the store) and a suite.
+func cachedServer(t testing.TB) (*Server, *snapView) {
 	t.Helper()
-	store := fakeStore{files: map[blob.Digest][]byte{}}
+	store := fakeStore{dir: t.TempDir(), files: map[blob.Digest][]byte{}}
 	s := New(Options{Archives: []string{"debian"}, Catalog: fakeCatalog{}, Store: store})
 	v := &snapView{snap: catalog.Snapshot{ID: 3, Archive: "debian", Serial: "2026120101",
 		Created: time.Date(2026, 12, 1, 5, 15, 26, 0, time.UTC)}, suites: map[string]*suiteView{}}
@@ -66,22 +86,37 @@ func cachedServer(t *testing.T) (*Server, *snapView) {
 		{"pool/main/b/big/big_1_amd64.deb", bytes.Repeat([]byte("b"), smallFile+1)},
 		{"pool/main/s/stored/stored_1_all.deb", []byte("only in the store")},
 	} {
-		d := blob.Sum(f.data)
+		d := store.add(t, f.data)
 		s.answers.put(v, f.path, catalog.PoolFile{PoolEntry: catalog.PoolEntry{SHA256: d, Size: int64(len(f.data))}})
-		store.files[d] = f.data
 		if !strings.Contains(f.path, "stored") {
 			s.files.put(d, f.data)
 		}
 	}
+	su := catalog.Suite{Name: "bookworm/updates", InRelease: []byte("-----BEGIN PGP SIGNED MESSAGE-----\n"), Release: []byte("Origin: Debian\n"),
+		ReleaseGPG: []byte("-----BEGIN PGP SIGNATURE-----\n"), Signed: time.Date(2026, 12, 1, 5, 15, 0, 0, time.UTC)}
+	for p, data := range map[string][]byte{
+		"main/binary-amd64/Packages.xz": bytes.Repeat([]byte("xz"), smallFile),
+		"main/binary-amd64/Packages.gz": []byte("gz"),
+		"main/i18n/Translation-en":      []byte("Package: hello\n"),
+	} {
+		su.Files = append(su.Files, catalog.IndexFile{Path: p, SHA256: store.add(t, data), Size: int64(len(data))})
+	}
+	su.Files = append(su.Files, catalog.IndexFile{Path: "main/binary-amd64/Packages", SHA256: blob.Sum([]byte("plain")), Size: 5})
+	sv := &suiteView{su: su, files: map[string]catalog.IndexFile{}}
+	for _, f := range su.Files {
+		sv.files[f.Path] = f
+	}
+	v.suites[su.Name] = sv
+	v.suites["bookworm"] = &suiteView{files: map[string]catalog.IndexFile{}} // a shorter name, to be passed over
 	return s, v
 }
 
 var dateLine = regexp.MustCompile(`(?m)^Date: [^\r]*\r$`)
 
-// TestAppendSmall: what AppendSmall answers is, byte for byte but the
-// Date, what net/http answers through ServeHTTP; what is not a small pool
-// file it leaves to ServeHTTP.
-func TestAppendSmall(t *testing.T) {
+// TestAppendAnswer: what AppendAnswer answers is, byte for byte but the
+// Date, what net/http answers through ServeHTTP; what is not a stored
+// file of a snapshot it leaves to ServeHTTP.
+func TestAppendAnswer(t *testing.T) {
 	s, _ := cachedServer(t)
 	srv := httptest.NewServer(s)
 	defer srv.Close()
@@ -110,21 +145,39 @@ func TestAppendSmall(t *testing.T) {
 		resp.Write(&raw)
 		return raw.Bytes()
 	}
+	const snap = "/debian/2026120101/"
 	for _, method := range []string{"GET", "HEAD"} {
-		for _, target := range []string{"/debian/2026120101/pool/main/h/hello/hello_1_amd64.deb", "/debian/2026120101/pool/main/h/hello/hello_1.tar.xz.unknown",
-			"/debian/2026120101/pool/main/s/stored/stored_1_all.deb"} {
-			out, n, ok := s.AppendSmall(context.Background(), []byte("x"), target, method == "HEAD", time.Now())
-			if !ok || !bytes.HasPrefix(out, []byte("x")) {
+		for _, target := range []string{
+			snap + "pool/main/h/hello/hello_1_amd64.deb",
+			snap + "pool/main/h/hello/hello_1.tar.xz.unknown",
+			snap + "pool/main/s/stored/stored_1_all.deb",
+			snap + "pool/main/b/big/big_1_amd64.deb",
+			snap + "dists/bookworm/updates/main/binary-amd64/Packages.xz",
+			snap + "dists/bookworm/updates/main/binary-amd64/Packages.gz",
+			snap + "dists/bookworm/updates/main/i18n/Translation-en",
+			snap + "dists/bookworm/updates/InRelease",
+			snap + "dists/bookworm/updates/Release",
+			snap + "dists/bookworm/updates/Release.gpg",
+		} {
+			a, ok := s.AppendAnswer(context.Background(), []byte("x"), target, method == "HEAD", time.Now())
+			if !ok || !bytes.HasPrefix(a.Head, []byte("x")) {
 				t.Fatalf("%s %s: not answered", method, target)
 			}
-			out = out[1:]
-			if want := bytes.Index(out, []byte("\r\n\r\n")) + 4; len(out)-want != n {
-				t.Errorf("%s %s: body length %d reported, %d appended", method, target, n, len(out)-want)
+			out := a.Head[1:]
+			if a.File != nil {
+				if method == "GET" {
+					body, _ := io.ReadAll(a.File)
+					out = append(out, body...)
+				}
+				a.File.Close()
+			}
+			if want := bytes.Index(out, []byte("\r\n\r\n")) + 4; method == "GET" && int64(len(out)-want) != a.Size {
+				t.Errorf("%s %s: body length %d reported, %d given", method, target, a.Size, len(out)-want)
 			}
 			got, want := canonical(method, out), viaNetHTTP(method, target)
 			got, want = dateLine.ReplaceAll(got, []byte("Date: -\r")), dateLine.ReplaceAll(want, []byte("Date: -\r"))
 			if !bytes.Equal(got, want) {
-				t.Errorf("%s %s:\n%s\nnet/http:\n%s", method, target, got, want)
+				t.Errorf("%s %s:\n%.600s\nnet/http:\n%.600s", method, target, got, want)
 			}
 			if !bytes.Contains(out, []byte("\r\nDate: ")) {
 				t.Errorf("%s %s: no Date", method, target)
@@ -132,33 +185,40 @@ func TestAppendSmall(t *testing.T) {
 		}
 	}
 	for _, target := range []string{
-		"/debian/2026120101/pool/main/b/big/big_1_amd64.deb",      // not small
-		"/debian/2026120101/pool/main/h/hello/hello_2_amd64.deb",  // not found
-		"/debian/2026120102/pool/main/h/hello/hello_1_amd64.deb",  // no such snapshot
-		"/debian/2026120101/pool/main/h/hello/hello_1_amd64.deb?", // a query
-		"/debian/2026120101/pool/main/h/hello/hello%5F1_amd64.deb",
-		"/debian/2026120101/pool/main/h/hello/../hello/hello_1_amd64.deb",
-		"/debian/2026120101/pool/main/h/hello//hello_1_amd64.deb",
-		"/debian/2026120101/dists/s/InRelease",
+		snap + "pool/main/h/hello/hello_2_amd64.deb",                   // not found
+		"/debian/2026120102/pool/main/h/hello/hello_1_amd64.deb",       // no such snapshot
+		snap + "dists/bookworm/updates/main/binary-amd64/Packages",     // decompressed for the client
+		snap + "dists/bookworm/updates/main/binary-amd64/Packages.bz2", // not listed
+		snap + "dists/bookworm/updates/main/binary-amd64/by-hash/SHA256/" + blob.Sum([]byte("gz")).String(),
+		snap + "dists/bookworm/updates/",
+		snap + "dists/stable/InRelease",
+		snap + "project/trace/debian",
+		snap + "pool/main/h/hello/hello_1_amd64.deb?",
+		snap + "pool/main/h/hello/hello%5F1_amd64.deb",
+		snap + "pool/main/h/hello/../hello/hello_1_amd64.deb",
+		snap + "pool/main/h/hello//hello_1_amd64.deb",
 		"/other/2026120101/pool/main/h/hello/hello_1_amd64.deb",
 		"/debian/20261201T000000Z/pool/main/h/hello/hello_1_amd64.deb",
+		"/tagged/t/debian/pool/main/h/hello/hello_1_amd64.deb",
 		"debian/2026120101/pool/main/h/hello/hello_1_amd64.deb",
-		"/debian/2026120101/pool/main/h/hello/hello_1_amd64.deb\x01",
+		snap + "pool/main/h/hello/hello_1_amd64.deb\x01",
+		"/keys/aptsnap.asc",
 		"/",
 	} {
-		if out, _, ok := s.AppendSmall(context.Background(), nil, target, false, time.Now()); ok {
-			t.Errorf("%q answered:\n%s", target, out)
+		if a, ok := s.AppendAnswer(context.Background(), nil, target, false, time.Now()); ok {
+			t.Errorf("%q answered:\n%.300s", target, a.Head)
 		}
 	}
 }
 
-// BenchmarkAppendSmall is the handler's share of an answer from memory.
-func BenchmarkAppendSmall(b *testing.B) {
-	s, _ := cachedServer(&testing.T{})
+// BenchmarkAppendAnswer is the handler's share of an answer from memory.
+func BenchmarkAppendAnswer(b *testing.B) {
+	s, _ := cachedServer(b)
 	buf := make([]byte, 0, 4096)
 	now := time.Now()
 	b.ReportAllocs()
 	for b.Loop() {
-		buf, _, _ = s.AppendSmall(context.Background(), buf[:0], "/debian/2026120101/pool/main/h/hello/hello_1_amd64.deb", false, now)
+		a, _ := s.AppendAnswer(context.Background(), buf[:0], "/debian/2026120101/pool/main/h/hello/hello_1_amd64.deb", false, now)
+		buf = a.Head
 	}
 }

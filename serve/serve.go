@@ -272,19 +272,12 @@ func (s *Server) serveSnapshot(w http.ResponseWriter, r *http.Request, archive, 
 	}
 	switch first, rel, _ := cut(rest); first {
 	case "dists":
-		// A suite name may hold slashes (Debian's old "<codename>/updates"):
-		// of the snapshot's suites, the longest the path starts with wins.
-		var best string
-		for name := range v.suites {
-			if len(name) > len(best) && strings.HasPrefix(rel, name+"/") {
-				best = name
-			}
-		}
-		if best == "" || len(rel) == len(best)+1 {
+		sv, rel, ok := v.suite(rel)
+		if !ok {
 			http.NotFound(w, r)
 			return
 		}
-		s.serveDists(w, r, v, v.suites[best], rel[len(best)+1:])
+		s.serveDists(w, r, v, sv, rel)
 	case "pool":
 		s.servePool(w, r, v, rest)
 	default:
@@ -568,6 +561,23 @@ func (s *Server) poolFile(ctx context.Context, v *snapView, rel string) (catalog
 	return c, found, nil
 }
 
+// suite returns the suite of the snapshot a path under dists/ is in, and
+// the path in it; false if none or nothing after it.
+func (v *snapView) suite(rel string) (*suiteView, string, bool) {
+	// A suite name may hold slashes (Debian's old "<codename>/updates"):
+	// of the snapshot's suites, the longest the path starts with wins.
+	var best string
+	for name := range v.suites {
+		if len(name) > len(best) && len(rel) > len(name) && rel[len(name)] == '/' && strings.HasPrefix(rel, name) {
+			best = name
+		}
+	}
+	if best == "" || len(rel) == len(best)+1 {
+		return nil, "", false
+	}
+	return v.suites[best], rel[len(best)+1:], true
+}
+
 // member returns the candidate pool file one of the snapshot's indices lists.
 func (v *snapView) member(cands []catalog.PoolFile) (catalog.PoolFile, bool) {
 	for _, c := range cands {
@@ -611,8 +621,8 @@ var (
 	}()
 )
 
-// serveBlob serves the stored file d of a snapshot, under the name given.
-func (s *Server) serveBlob(w http.ResponseWriter, r *http.Request, v *snapView, name string, d blob.Digest, size int64) {
+// contentType is the Content-Type of a file served under name.
+func contentType(name string) []string {
 	ct := typeHeaders[path.Ext(name)]
 	if ct == nil {
 		ct = textPlain // Packages, Sources, Release: deb822 text
@@ -620,8 +630,13 @@ func (s *Server) serveBlob(w http.ResponseWriter, r *http.Request, v *snapView, 
 			ct = octetStream
 		}
 	}
+	return ct
+}
+
+// serveBlob serves the stored file d of a snapshot, under the name given.
+func (s *Server) serveBlob(w http.ResponseWriter, r *http.Request, v *snapView, name string, d blob.Digest, size int64) {
 	h := w.Header()
-	h["Content-Type"] = ct
+	h["Content-Type"] = contentType(name)
 	mod := v.snap.Created
 	if size >= 0 && size <= smallFile {
 		f, done, err := s.smallFile(r.Context(), d)
