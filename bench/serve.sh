@@ -187,26 +187,29 @@ run_aptsnap() {
     LABEL=$LABEL "$BENCH_DIR/aptsnap.sh" serve-stop
 }
 
-# ratios: per nginx configuration, scenario and aptsnap target, each
-# round's req/s over nginx's in the same round, then their range and median.
+# ratios: per nginx configuration, scenario and aptsnap build, each round's
+# req/s over nginx's in the same round, then their range and median.
 ratios() {
     [ -f "$OUT" ] || return 0
     awk -F'\t' 'NR==1 { for (i=1; i<=NF; i++) c[$i]=i; next }
         { ng = ("nginx" in c && $c["nginx"] != "") ? $c["nginx"] : "default"
           rd = ("run" in c && $c["run"] != "") ? $c["run"] "/" $c["round"] : NR
           k = ng SUBSEP $2 SUBSEP rd
-          if ($1 == "nginx") n[k]=$5; else { a[$1 SUBSEP k]=$5; t[$1]=1 }
+          tg = ("build" in c && $c["build"] != "") ? $1 "=" $c["build"] : $1
+          cpu = ("cpu_us_per_req" in c) ? $c["cpu_us_per_req"] : ""
+          if ($1 == "nginx") { n[k]=$5; nc[k]=cpu } else { a[tg SUBSEP k]=$5; ac[tg SUBSEP k]=cpu; t[tg]=1 }
           s[ng SUBSEP $2]=1 }
         END { for (sk in s) { split(sk, p, SUBSEP)
-                for (tg in t) { m=0; line=""
-                  for (ak in a) { split(ak, q, SUBSEP)
-                    if (q[1]==tg && q[2]==p[1] && q[3]==p[2] && ((p[1] SUBSEP p[2] SUBSEP q[4]) in n)) {
-                      r[++m]=a[ak]/n[p[1] SUBSEP p[2] SUBSEP q[4]]; line=line sprintf(" %.2f", r[m]) } }
+                for (tg in t) { m=0; line=""; cl=""
+                  for (ak in a) { split(ak, q, SUBSEP); nk = p[1] SUBSEP p[2] SUBSEP q[4]
+                    if (q[1]==tg && q[2]==p[1] && q[3]==p[2] && (nk in n)) {
+                      r[++m]=a[ak]/n[nk]; line=line sprintf(" %.2f", r[m])
+                      if (ac[ak] != "" && nc[nk] > 0) cl=cl sprintf(" %.2f", ac[ak]/nc[nk]) } }
                   if (m==0) continue
                   for (i=1;i<=m;i++) for (j=i+1;j<=m;j++) if (r[j]<r[i]) { x=r[i]; r[i]=r[j]; r[j]=x }
                   med = (m%2) ? r[(m+1)/2] : (r[m/2]+r[m/2+1])/2
-                  printf "serve %-5s %s/nginx(%s): %.2f-%.2fx req/s, median %.2fx over %d round(s):%s (target >= 1.0x)\n",
-                         p[2], tg, p[1], r[1], r[m], med, m, line } } }' "$OUT" | sort
+                  printf "serve %-5s %s/nginx(%s): %.2f-%.2fx req/s, median %.2fx over %d round(s):%s (target >= 1.0x)%s\n",
+                         p[2], tg, p[1], r[1], r[m], med, m, line, (cl == "" ? "" : "; CPU a request:" cl) } } }' "$OUT" | sort
 }
 
 case "${1:-all}" in
