@@ -83,9 +83,12 @@ if [ "${SKIP_SERVER:-0}" != 1 ]; then
     port=${GC_SERVE_PORT:-8097}
     token=$("$APTSNAP" --config "$S/config.toml" --log-level error token create --name bench-gc --role admin 2>/dev/null)
     [ -n "$token" ] || die "no admin token"
-    "$APTSNAP" --config "$S/config.toml" --log-level info serve --listen "127.0.0.1:$port" >"$S/serve.log" 2>&1 &
+    # (serve has no --listen: the address is the configuration's)
+    sed -i "s#^listen = .*#listen = \"127.0.0.1:$port\"#" "$S/config.toml"
+    "$APTSNAP" --config "$S/config.toml" --log-level info serve >"$S/serve.log" 2>&1 &
     spid=$!
     for _ in $(seq 100); do curl -fs "http://127.0.0.1:$port/api/v1/health" >/dev/null && break; sleep 0.1; done
+    curl -fs "http://127.0.0.1:$port/api/v1/health" >/dev/null || { kill "$spid" 2>/dev/null; die "the server did not start: $S/serve.log"; }
     t0=$(date +%s.%N)
     APTSNAP_TOKEN=$token timed "$TSV" aptsnap-server 0 gc-answer all -- "$APTSNAP" --server "http://127.0.0.1:$port" gc
     for _ in $(seq 1200); do grep -q 'gc: swept' "$S/serve.log" && break; sleep 0.05; done
