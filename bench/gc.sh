@@ -87,7 +87,13 @@ if [ "${SKIP_SERVER:-0}" != 1 ]; then
     sed -i "s#^listen = .*#listen = \"127.0.0.1:$port\"#" "$S/config.toml"
     "$APTSNAP" --config "$S/config.toml" --log-level info serve >"$S/serve.log" 2>&1 &
     spid=$!
-    for _ in $(seq 100); do curl -fs "http://127.0.0.1:$port/api/v1/health" >/dev/null && break; sleep 0.1; done
+    for i in $(seq 600); do # any answer: it listens
+        [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/api/v1/health" || true)" != 000 ] && break
+        kill -0 "$spid" 2>/dev/null || die "the server exited: $(tail -5 "$S/serve.log")"
+        [ "$i" -lt 600 ] || { kill "$spid"; die "the server does not answer on $port after a minute: $(tail -5 "$S/serve.log")"; }
+        sleep 0.1
+    done
+    log "server up after $i tries"
     curl -fs "http://127.0.0.1:$port/api/v1/health" >/dev/null || { kill "$spid" 2>/dev/null; die "the server did not start: $S/serve.log"; }
     t0=$(date +%s.%N)
     APTSNAP_TOKEN=$token timed "$TSV" aptsnap-server 0 gc-answer all -- "$APTSNAP" --server "http://127.0.0.1:$port" gc
