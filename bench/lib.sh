@@ -116,7 +116,9 @@ http {
     }
 }
 CONF
-    nginx -c "$d/nginx.conf" || die "nginx $name failed to start (see $d/error.log)"
+    # 9>&-: a script holding the benchmark lock on fd 9 (bench/pulse.sh) must
+    # not hand it to the daemon, which would hold it after the script ends
+    nginx -c "$d/nginx.conf" 9>&- || die "nginx $name failed to start (see $d/error.log)"
     local i
     for i in $(seq 50); do
         [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/" || true)" != 000 ] && break
