@@ -318,47 +318,60 @@ func plausible(b []byte) bool {
 	return true
 }
 
-// answer makes in pc.ans the answer to the request whose header is head,
-// if the server serving now gives it (serve.Server.AppendAnswer), to be
-// written by write.
-func (pc *plainConn) answer(head []byte) bool {
+// parseHead reads a request header (request line to blank line) that
+// plainConn.answer may take: GET or HEAD of a target over HTTP/1.1, with
+// exactly one valid Host, as net/http requires of HTTP/1.1, and no other
+// header than those that change nothing in such an answer. Anything else
+// (a body, a Range, a condition, Connection, Transfer-Encoding, a header
+// folded or repeated) is not ok: net/http takes the connection. The fuzz
+// target FuzzParseHead checks that net/http reads every header it takes
+// as the same request.
+func parseHead(head []byte) (target []byte, isHead, ok bool) {
 	line, rest, _ := bytes.Cut(head, crlf)
-	var isHead bool
 	switch {
 	case bytes.HasPrefix(line, []byte("GET ")):
 		line = line[len("GET "):]
 	case bytes.HasPrefix(line, []byte("HEAD ")):
 		line, isHead = line[len("HEAD "):], true
 	default:
-		return false
+		return nil, false, false
 	}
 	target, proto, ok := bytes.Cut(line, []byte(" "))
 	if !ok || string(proto) != "HTTP/1.1" {
-		return false
+		return nil, false, false
 	}
-	// Only headers that change nothing in such an answer, and exactly
-	// one valid Host, as net/http requires of HTTP/1.1.
 	hosts := 0
 	for len(rest) > len(crlf) {
 		var h []byte
 		h, rest, _ = bytes.Cut(rest, crlf)
 		name, value, ok := bytes.Cut(h, []byte(":"))
 		if !ok {
-			return false
+			return nil, false, false
 		}
 		switch string(name) {
 		case "Host", "host":
 			hosts++
 			if !validHost(bytes.Trim(value, " \t")) {
-				return false
+				return nil, false, false
 			}
 		case "User-Agent", "user-agent", "Accept", "accept", "Accept-Encoding", "accept-encoding",
 			"Accept-Language", "accept-language", "Cache-Control", "cache-control", "Pragma", "pragma":
 		default:
-			return false
+			return nil, false, false
 		}
 	}
 	if hosts != 1 {
+		return nil, false, false
+	}
+	return target, isHead, true
+}
+
+// answer makes in pc.ans the answer to the request whose header is head,
+// if the server serving now gives it (serve.Server.AppendAnswer), to be
+// written by write.
+func (pc *plainConn) answer(head []byte) bool {
+	target, isHead, ok := parseHead(head)
+	if !ok {
 		return false
 	}
 	// As front: the generation serving now answers, and is not retired
