@@ -222,7 +222,9 @@ func (s *Store) Put(ctx context.Context, r io.Reader, want blob.Digest, size int
 	if size >= 0 {
 		r = io.LimitReader(r, size+1) // one byte more tells a longer file
 	}
-	n, err := io.Copy(io.MultiWriter(f, h), ctxReader{ctx, r})
+	bp := copyBufs.Get().(*[]byte)
+	n, err := io.CopyBuffer(io.MultiWriter(f, h), ctxReader{ctx, r}, *bp)
+	copyBufs.Put(bp)
 	if err != nil {
 		return blob.Info{}, fmt.Errorf("blob: write: %w", err)
 	}
@@ -255,6 +257,10 @@ func (s *Store) Put(ctx context.Context, r io.Reader, want blob.Digest, size int
 	tmp = ""
 	return blob.Info{Digest: got, Size: n, ModTime: time.Now()}, nil
 }
+
+// copyBufs are Put's copy buffers: a first mirror stores tens of
+// thousands of files, and a buffer each was most of what it allocated.
+var copyBufs = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
 
 // Stat implements blob.Store.
 func (s *Store) Stat(ctx context.Context, d blob.Digest) (blob.Info, error) {
@@ -362,10 +368,18 @@ func (s *Store) Walk(ctx context.Context, fn func(blob.Info) error) error {
 // Sync implements blob.Store: it flushes the whole file system holding the store
 // (syncfs), which also makes the renames of new files durable.
 // Once every file named before it is flushed, the marker goes.
+//
+// With no marker at all (this process's or another's), every file is
+// durable already, and nothing is done.
 func (s *Store) Sync(ctx context.Context) error {
 	s.mu.Lock()
-	seq, pending := s.seq, s.pending
+	seq, pending, mine := s.seq, s.pending, s.marker != nil
 	s.mu.Unlock()
+	if !mine {
+		if m, err := filepath.Glob(filepath.Join(s.root, "unsynced-*")); err == nil && len(m) == 0 {
+			return nil
+		}
+	}
 	if err := s.syncfs(); err != nil {
 		return err
 	}
