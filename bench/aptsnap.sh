@@ -15,6 +15,7 @@
 # bench/results/aptsnap-$LABEL{,-sizes}.tsv.  FIXTURE, UPSTREAM_PORT, LIMIT as in aptly.sh.
 # APTSNAP (default $BENCH_DATA/aptsnap) is the binary; APTSNAP_PORT (default 8080);
 # APTSNAP_SERVE_FLAGS (default --no-schedule: no pulse while serving is measured).
+# APTSNAP_TOGETHER=1: step pulses both archives in one process (item "all").
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -89,10 +90,16 @@ step() {
         awk -F'\t' -v g="$gen" 'NR==1 || $2!=g' "$TSV" >"$TSV.tmp" && mv "$TSV.tmp" "$TSV"
     fi
     log "aptsnap $LABEL: generation $gen (load $(cut -d' ' -f1-3 /proc/loadavg))"
-    for a in $ARCHIVES; do
-        timed "$TSV" aptsnap "$gen" pulse "$a" -- "$APTSNAP" pulse --config "$CONF" "$a" \
-            || die "pulse $a failed (see $STEP_LOG)"
-    done
+    if [ "${APTSNAP_TOGETHER:-0}" = 1 ]; then # one process, as `pulse --all` from cron
+        # shellcheck disable=SC2086
+        timed "$TSV" aptsnap "$gen" pulse all -- "$APTSNAP" pulse --config "$CONF" $ARCHIVES \
+            || die "pulse $ARCHIVES failed (see $STEP_LOG)"
+    else
+        for a in $ARCHIVES; do
+            timed "$TSV" aptsnap "$gen" pulse "$a" -- "$APTSNAP" pulse --config "$CONF" "$a" \
+                || die "pulse $a failed (see $STEP_LOG)"
+        done
+    fi
     [ -s "$SIZES" ] || printf 'gen\tcatalog_bytes\tblobs_bytes\tblobs_files\tsnapshots\n' >"$SIZES"
     awk -F'\t' -v g="$gen" 'NR==1 || $1!=g' "$SIZES" >"$SIZES.tmp" && mv "$SIZES.tmp" "$SIZES"
     printf '%s\t%s\t%s\t%s\t%s\n' "$gen" "$(catalog_bytes "$DATA")" \

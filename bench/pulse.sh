@@ -20,8 +20,10 @@
 #             InRelease verified with the fixture's key; Packages exported and signed)
 #             + `reprepro gensnapshot <codename> gen-N` of each
 #   aptly     bench/aptly.sh step: mirror update + snapshot create + publish of the 3
-#   aptsnap   bench/aptsnap.sh step: pulse debian + pulse debian-security
-# Every command runs under /usr/bin/time (wall, user, sys, peak RSS).
+#   aptsnap   bench/aptsnap.sh step: pulse debian + pulse debian-security (APTSNAP_TOGETHER=1:
+#             one `pulse debian debian-security`, as cron runs it)
+# Every command runs under /usr/bin/time (wall, user, sys, peak RSS), after a `sync`
+# (untimed) so that no tool pays for flushing what another wrote.
 #
 # Environment: LABEL (main), LIMIT (20000: make-upstream --limit; 23,110 packages,
 # bookworm 20,000, -updates 38, -security 3,072), PORT (8102, the fixture's nginx),
@@ -139,6 +141,11 @@ collect() {
 }
 
 tool_step() {  # TOOL GEN
+    # Each tool starts with nothing dirty in the page cache: aptsnap makes
+    # its files durable with syncfs before it commits, which would also
+    # flush what the tool before it wrote (reprepro and aptly never
+    # flush), and be charged for it.
+    sync
     local tool=$1 gen=$2 l; l=$(load1)
     case $tool in
     reprepro) reprepro_init; reprepro_step "$gen" ;;
