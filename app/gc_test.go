@@ -3,13 +3,10 @@ package app
 import (
 	"context"
 	"errors"
-	"fmt"
-	"log/slog"
 	"testing"
 	"time"
 
 	"github.com/aptsnap/aptsnap/catalog"
-	"github.com/aptsnap/aptsnap/config"
 	"github.com/aptsnap/aptsnap/internal/testenv"
 	"github.com/aptsnap/aptsnap/repogen"
 )
@@ -26,24 +23,7 @@ func TestGCInBackground(t *testing.T) {
 		return repogen.Suite{Name: "stable", Architectures: []string{"amd64"}, Date: time.Now().Add(-time.Hour),
 			Components: map[string][]repogen.Package{"main": {{Name: "hello", Version: v, Arch: "amd64"}}}}
 	}
-	cfg, err := config.Parse(fmt.Appendf(nil, `
-data_dir = %q
-[[archive]]
-name = "debian"
-url = %q
-keyring = %q
-suites = ["stable"]
-components = ["main"]
-architectures = ["amd64"]
-`, t.TempDir(), up.URL(), up.Keyring))
-	if err != nil {
-		t.Fatal(err)
-	}
-	a, err := Open(ctx, cfg, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer a.Close()
+	a := openOneArchive(t, ctx, up, "")
 	up.Write(suite("1.0"))
 	old, err := a.Pulse(ctx, "debian")
 	if err != nil {

@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"log/slog"
 	"math/rand/v2"
 	"net"
 	"net/http"
@@ -15,7 +14,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aptsnap/aptsnap/config"
 	"github.com/aptsnap/aptsnap/internal/testenv"
 	"github.com/aptsnap/aptsnap/repogen"
 )
@@ -37,25 +35,7 @@ func TestPlainListener(t *testing.T) {
 		Components: map[string][]repogen.Package{"main": {{Name: "hello", Version: "1.0", Arch: "amd64"},
 			// a package over 64 kB, sent with sendfile
 			{Name: "big", Version: "1.0", Arch: "amd64", Files: map[string][]byte{"usr/share/big/data": noise(300 << 10)}}}}})
-	cfg, err := config.Parse([]byte(fmt.Sprintf(`
-data_dir = %q
-public_url = "http://snap.example"
-[[archive]]
-name = "debian"
-url = %q
-keyring = %q
-suites = ["stable"]
-components = ["main"]
-architectures = ["amd64"]
-`, t.TempDir(), up.URL(), up.Keyring)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	a, err := Open(ctx, cfg, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer a.Close()
+	a := openOneArchive(t, ctx, up, `public_url = "http://snap.example"`)
 	snap, err := a.Pulse(ctx, "debian")
 	if err != nil {
 		t.Fatal(err)

@@ -478,38 +478,9 @@ serving() {
 
 # ---- profile: where the time goes ---------------------------------------------
 
-# phases LOG: a pulse's phases from its --log-level debug lines (wall ms):
-#   index     first request .. the last line before the first "pool files"
-#             (InRelease, indices fetched and parsed, stored)
-#   stat      .. "pool files": the existence check of every listed pool file
-#             in the store, one after the other
-#   download  .. the last pool file request (8 at once, each stored as it comes)
-#   recheck   .. the second "pool files": under the sweep lock, every index
-#             file and pool file checked again
-#   commit    .. "pulse done": sign, catalog transaction
-phases() {
-    python3 - "$1" <<'PY'
-import re, sys
-from datetime import datetime
-ev = []
-for l in open(sys.argv[1]):
-    m = re.match(r'time=(\S+) level=\w+ msg=("[^"]*"|\S+)(.*)', l)
-    if m:
-        t = datetime.fromisoformat(m.group(1).replace("Z", "+00:00")).timestamp() * 1000
-        ev.append((t, m.group(2).strip('"'), m.group(3)))
-pf = [i for i, e in enumerate(ev) if e[1] == "pool files"]
-done = [e for e in ev if e[1] == "pulse done"][0]
-t0 = ev[0][0]
-i1 = pf[0]; t1 = ev[i1][0]; tidx = ev[i1 - 1][0]
-t2 = ev[pf[1]][0] if len(pf) > 1 else t1
-pool = [e[0] for e in ev[i1:pf[1] if len(pf) > 1 else len(ev)] if e[1] == "upstream request" and "/pool/" in e[2]]
-tdl = max(pool) if pool else t1
-fetch = re.search(r'"to fetch"=(\d+)', ev[i1][2]).group(1); listed = re.search(r'listed=(\d+)', ev[i1][2]).group(1)
-dur = re.search(r'duration=(\S+)', done[2]).group(1)
-print("\t".join(str(x) for x in [listed, fetch, "%.0f" % (tidx - t0), "%.0f" % (t1 - tidx), "%.0f" % (tdl - t1),
-      "%.0f" % (t2 - tdl), "%.0f" % (done[0] - t2), dur]))
-PY
-}
+# phases LOG: a pulse's phases from its --log-level debug lines (wall ms;
+# bench/phases.py says which).
+phases() { python3 "$BENCH_DIR/phases.py" "$1"; }
 
 # profile: fresh data dirs (emb-rp, pg-rp), each pulse under --log-level
 # debug for its phases, at the fixture's current generation (initial mirror)
