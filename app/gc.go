@@ -32,7 +32,10 @@ func (a *App) GC(ctx context.Context, dryRun bool) (api.GCResult, error) {
 		return gcResult(res, false), err
 	}
 	if err := kv.KVPut(ctx, sweepPendingKey, []byte(time.Now().UTC().Format(time.RFC3339Nano))); err != nil {
-		a.Log.Warn("gc: recording the sweep to do; the next collection sweeps", "err", err)
+		a.Log.Warn("gc: the sweep to do could not be recorded: sweeping now", "err", err)
+		sw, err := a.collector().Sweep(ctx, gc.SweepOptions{})
+		res.Files, res.Bytes, res.Kept, res.Swept = sw.Files, sw.Bytes, sw.Kept, sw.Swept
+		return gcResult(res, false), err
 	}
 	select {
 	case a.sweepNow <- struct{}{}:
