@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/aptsnap/aptsnap/metrics"
@@ -186,6 +187,12 @@ func (l *plainListener) serve(c net.Conn) {
 // the generation answering it go.
 func (pc *plainConn) write() error {
 	a := pc.ans
+	sending := a.File != nil && !pc.isHead
+	if sending {
+		// header and file in full segments (nginx's tcp_nopush), not the
+		// header alone first
+		cork(pc.c, 1)
+	}
 	_, err := pc.c.Write(a.Head)
 	pc.body = a.Size
 	if a.File != nil {
@@ -199,6 +206,9 @@ func (pc *plainConn) write() error {
 		}
 		a.File.Close()
 	}
+	if sending {
+		cork(pc.c, 0)
+	}
 	if pc.isHead {
 		pc.body = 0
 	}
@@ -210,6 +220,16 @@ func (pc *plainConn) write() error {
 		plainAnswered()
 	}
 	return err
+}
+
+// cork sets TCP_CORK on a TCP connection: while on, the kernel sends only
+// full segments; set off, it sends what is left.
+func cork(c net.Conn, on int) {
+	if tc, ok := c.(*net.TCPConn); ok {
+		if rc, err := tc.SyscallConn(); err == nil {
+			rc.Control(func(fd uintptr) { syscall.SetsockoptInt(int(fd), syscall.IPPROTO_TCP, syscall.TCP_CORK, on) })
+		}
+	}
 }
 
 // outBufs hold answers while they are written: a header, and a small
