@@ -15,7 +15,8 @@
 # bench/results/aptsnap-$LABEL{,-sizes}.tsv.  FIXTURE, UPSTREAM_PORT, LIMIT as in aptly.sh.
 # APTSNAP (default $BENCH_DATA/aptsnap) is the binary; APTSNAP_PORT (default 8080);
 # APTSNAP_SERVE_FLAGS (default --no-schedule: no pulse while serving is measured).
-# APTSNAP_TOGETHER=1: step pulses both archives in one process (item "all").
+# APTSNAP_TOGETHER=1: step pulses both archives in one process (item "all"), with
+# APTSNAP_PULSE_FLAGS (e.g. "--parallel 2").
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -92,7 +93,7 @@ step() {
     log "aptsnap $LABEL: generation $gen (load $(cut -d' ' -f1-3 /proc/loadavg))"
     if [ "${APTSNAP_TOGETHER:-0}" = 1 ]; then # one process, as `pulse --all` from cron
         # shellcheck disable=SC2086
-        timed "$TSV" aptsnap "$gen" pulse all -- "$APTSNAP" pulse --config "$CONF" $ARCHIVES \
+        timed "$TSV" aptsnap "$gen" pulse all -- "$APTSNAP" pulse --config "$CONF" ${APTSNAP_PULSE_FLAGS:-} $ARCHIVES \
             || die "pulse $ARCHIVES failed (see $STEP_LOG)"
     else
         for a in $ARCHIVES; do
