@@ -61,8 +61,9 @@ type Installer struct {
 	once    sync.Once
 	done    sync.WaitGroup
 
-	obtainMu sync.Mutex // one obtain at a time in this process
-	syncMu   sync.Mutex // one install at a time: the entries share a web server
+	obtainMu sync.Mutex           // one obtain at a time in this process
+	syncMu   sync.Mutex           // one install at a time: the entries share a web server
+	reloaded map[string]time.Time // when each reload command last ran (under syncMu)
 	mu       sync.Mutex
 	state    map[string]*InstallStatus
 }
@@ -124,7 +125,8 @@ func NewInstaller(cfg *config.TLS, dir string, log *slog.Logger, opts InstallOpt
 		log = slog.Default()
 	}
 	in := &Installer{entries: cfg.Install, log: log.With("component", "tls-install"), storage: opts.Storage,
-		retry: opts.RetryInterval, wake: make(chan struct{}, 1), stop: make(chan struct{}), state: map[string]*InstallStatus{}}
+		retry: opts.RetryInterval, wake: make(chan struct{}, 1), stop: make(chan struct{}), state: map[string]*InstallStatus{},
+		reloaded: map[string]time.Time{}}
 	if in.retry <= 0 {
 		in.retry = time.Minute
 	}
@@ -486,6 +488,20 @@ func (in *Installer) install(ctx context.Context, e config.Install, certPEM, key
 		}
 		return errors.Join(errs...)
 	}
+	// A reload returns before the web server has read its files again:
+	// the files of another entry of the same server are not written, nor
+	// is it reloaded, until reloadGap after its last reload. (Apache,
+	// restarting while a key is new and its certificate not yet, finds
+	// them mismatched and exits.)
+	if last, ok := in.reloaded[e.Reload]; ok {
+		if wait := reloadGap - time.Since(last); wait > 0 {
+			select {
+			case <-time.After(wait):
+			case <-ctx.Done():
+				return "", ctx.Err()
+			}
+		}
+	}
 	if err := WriteFileAtomic(e.KeyPath, keyPEM, 0o600); err != nil {
 		return "", err
 	}
@@ -497,11 +513,16 @@ func (in *Installer) install(ctx context.Context, e config.Install, certPEM, key
 			return out, errors.Join(fmt.Errorf("test command %q: %w", e.Test, err), restore())
 		}
 	}
-	if out, err := runCommand(ctx, e.Reload); err != nil {
+	out, err := runCommand(ctx, e.Reload)
+	in.reloaded[e.Reload] = time.Now()
+	if err != nil {
 		return out, errors.Join(fmt.Errorf("reload command %q: %w", e.Reload, err), restore())
 	}
 	return "", nil
 }
+
+// reloadGap is the least time between two reloads of one web server.
+const reloadGap = time.Second
 
 func runCommand(ctx context.Context, line string) (string, error) {
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)

@@ -9,6 +9,7 @@ import (
 	"crypto/x509/pkix"
 	"encoding/json"
 	"encoding/pem"
+	"fmt"
 	"math/big"
 	"os"
 	"path/filepath"
@@ -184,5 +185,46 @@ func TestObtainFailure(t *testing.T) {
 	defer in2.Stop()
 	if st := in2.Status(ctx)[0]; !strings.Contains(st.ObtainError, "127.0.0.1:1") || st.NextObtain.IsZero() {
 		t.Errorf("recorded status %+v", st)
+	}
+}
+
+// TestReloadsApart: two entries of one web server installed in one Sync
+// reload it a second apart, not twice at once (Apache signalled during
+// its graceful restart stops).
+func TestReloadsApart(t *testing.T) {
+	dir := t.TempDir()
+	ctx := context.Background()
+	logf := filepath.Join(dir, "reloads")
+	var entries []config.Install
+	for _, n := range []string{"a.test", "b.test"} {
+		entries = append(entries, config.Install{Server: "apache2", Name: n, Names: []string{n},
+			CertPath: filepath.Join(dir, n, "fullchain.pem"), KeyPath: filepath.Join(dir, n, "privkey.pem"),
+			Reload: "date +%s.%N >>" + logf})
+	}
+	in, err := NewInstaller(&config.TLS{ACME: &config.ACME{Email: "a@b.c", CA: "https://127.0.0.1:1/dir"}, Install: entries},
+		filepath.Join(dir, "certs"), nil, InstallOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer in.Stop()
+	for i, e := range entries {
+		c, k := selfSigned(t, e.Name, int64(i+1))
+		b, _ := json.Marshal(bundle{Names: e.Names, Cert: c, Key: k})
+		if err := in.storage.Store(ctx, bundleKey(e.Name), b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := in.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	b, _ := os.ReadFile(logf)
+	var times []float64
+	for _, l := range strings.Fields(string(b)) {
+		var f float64
+		fmt.Sscan(l, &f)
+		times = append(times, f)
+	}
+	if len(times) != 2 || times[1]-times[0] < 0.95 {
+		t.Errorf("reloads at %v: want two, a second apart", times)
 	}
 }
