@@ -398,26 +398,15 @@ func (in *Installer) Sync(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
-func (in *Installer) stored(ctx context.Context, name string) (certPEM, keyPEM []byte, err error) {
-	bd, _, err := in.load(ctx, name)
-	if err != nil {
-		return nil, nil, err
-	}
-	return bd.Cert, bd.Key, nil
-}
-
 func (in *Installer) syncOne(ctx context.Context, e config.Install) error {
-	certPEM, keyPEM, err := in.stored(ctx, e.Name)
+	bd, leaf, err := in.load(ctx, e.Name)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil // not obtained yet
 	}
 	if err != nil {
 		return err
 	}
-	leaf, err := firstCert(certPEM)
-	if err != nil {
-		return err
-	}
+	certPEM, keyPEM := bd.Cert, bd.Key
 	oldCert, certErr := os.ReadFile(e.CertPath)
 	oldKey, keyErr := os.ReadFile(e.KeyPath)
 	in.mu.Lock()
@@ -607,26 +596,14 @@ func (in *Installer) Status(ctx context.Context) []InstallStatus {
 		in.mu.Lock()
 		st := *in.state[e.Name]
 		in.mu.Unlock()
-		if certPEM, _, err := in.stored(ctx, e.Name); err != nil {
+		if _, leaf, err := in.load(ctx, e.Name); err != nil {
 			st.Missing = true
 		} else if st.NotAfter.IsZero() {
-			if leaf, err := firstCert(certPEM); err == nil {
-				st.NotAfter = leaf.NotAfter
-			}
+			st.NotAfter = leaf.NotAfter
 		}
 		out = append(out, st)
 	}
 	return out
-}
-
-// StoredLeaf is the certificate storage holds for name (what
-// webserver-check compares the web server's with).
-func (in *Installer) StoredLeaf(ctx context.Context, name string) (*x509.Certificate, error) {
-	certPEM, _, err := in.stored(ctx, name)
-	if err != nil {
-		return nil, err
-	}
-	return firstCert(certPEM)
 }
 
 var (
