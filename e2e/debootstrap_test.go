@@ -17,6 +17,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -104,6 +105,7 @@ func TestDebootstrap(t *testing.T) {
 		files     map[string]release.File // what dists/bookworm/Release lists
 		installed map[string]string
 	}
+	var resultsMu sync.Mutex
 	results := map[string]*result{}
 	// check pulses, has the real debootstrap make a system from the
 	// snapshot served at base, and checks it.
@@ -128,48 +130,56 @@ func TestDebootstrap(t *testing.T) {
 				t.Errorf("%s: %s of the minbase set not installed", setup, name)
 			}
 		}
+		resultsMu.Lock()
 		results[setup] = &result{rel.Files, installed}
+		resultsMu.Unlock()
 	}
 
-	t.Run("embedded", func(t *testing.T) {
-		snap := e.mustPulse()
-		check(t, "embedded", e.srv.URL+"/debian/"+snap.Serial+"/")
-	})
-
-	t.Run("distributed", func(t *testing.T) {
-		dsn := pgtest.Start(t)
-		ep := s3test.Start(t)
-		cfg, err := config.Load(clusterConfig(t, dsn, ep, e.up, "127.0.0.1:0"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		a, err := app.Open(t.Context(), cfg, slog.New(slog.DiscardHandler))
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { a.Close() })
-		snap, err := a.Pulse(t.Context(), "debian")
-		if err != nil {
-			t.Fatal(err)
-		}
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		ctx, cancel := context.WithCancel(context.Background())
-		done := make(chan error, 1)
-		go func() { done <- a.ServeListeners(ctx, ln, nil, false) }()
-		t.Cleanup(func() { cancel(); <-done })
-		base := "http://" + ln.Addr().String() + "/debian/" + snap.Serial + "/"
-		waitUntil(t, "the snapshot served", func() bool {
-			resp, err := http.Get(base + "dists/bookworm/InRelease")
-			if err != nil {
-				return false
-			}
-			resp.Body.Close()
-			return resp.StatusCode == 200
+	// The two setups at once: each debootstrap takes a core for a minute
+	// or more, and the test suite has two.
+	t.Run("setups", func(t *testing.T) {
+		t.Run("embedded", func(t *testing.T) {
+			t.Parallel()
+			snap := e.mustPulse()
+			check(t, "embedded", e.srv.URL+"/debian/"+snap.Serial+"/")
 		})
-		check(t, "distributed", base)
+
+		t.Run("distributed", func(t *testing.T) {
+			t.Parallel()
+			dsn := pgtest.Start(t)
+			ep := s3test.Start(t)
+			cfg, err := config.Load(clusterConfig(t, dsn, ep, e.up, "127.0.0.1:0"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			a, err := app.Open(t.Context(), cfg, slog.New(slog.DiscardHandler))
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { a.Close() })
+			snap, err := a.Pulse(t.Context(), "debian")
+			if err != nil {
+				t.Fatal(err)
+			}
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithCancel(context.Background())
+			done := make(chan error, 1)
+			go func() { done <- a.ServeListeners(ctx, ln, nil, false) }()
+			t.Cleanup(func() { cancel(); <-done })
+			base := "http://" + ln.Addr().String() + "/debian/" + snap.Serial + "/"
+			waitUntil(t, "the snapshot served", func() bool {
+				resp, err := http.Get(base + "dists/bookworm/InRelease")
+				if err != nil {
+					return false
+				}
+				resp.Body.Close()
+				return resp.StatusCode == 200
+			})
+			check(t, "distributed", base)
+		})
 	})
 
 	// The same snapshot, the same system.
