@@ -336,7 +336,7 @@ type Collection struct {
 	Snapshots []Snapshot
 	// Live is every stored file the remaining catalog references,
 	// snapshots and requests (Request.Files).
-	Live map[blob.Digest]bool
+	Live blob.Set
 }
 
 // Lifecycle is the part of the catalog that changes snapshots after they

@@ -132,7 +132,7 @@ func (c *Collector) dry(ctx context.Context) (Result, error) {
 	}
 	res.Expired = col.Snapshots
 	err = c.o.Store.Walk(ctx, func(info blob.Info) error {
-		if col.Live[info.Digest] || !info.ModTime.Before(cutoff) {
+		if col.Live.Has(info.Digest) || !info.ModTime.Before(cutoff) {
 			res.Kept++
 			return nil
 		}
@@ -193,7 +193,7 @@ func (c *Collector) Mark(ctx context.Context) (Result, error) {
 }
 
 // mark runs the catalog's collection; the caller holds the sweep lock.
-func (c *Collector) mark(ctx context.Context) (Result, map[blob.Digest]bool, error) {
+func (c *Collector) mark(ctx context.Context) (Result, *blob.Set, error) {
 	var res Result
 	started := time.Now()
 	now := c.o.Now()
@@ -204,8 +204,8 @@ func (c *Collector) mark(ctx context.Context) (Result, map[blob.Digest]bool, err
 	}
 	res.Expired = col.Snapshots
 	c.warnStale(ctx, now)
-	c.o.Events.Collected(ctx, func(d blob.Digest) bool { return col.Live[d] })
-	return res, col.Live, nil
+	c.o.Events.Collected(ctx, col.Live.Has)
+	return res, &col.Live, nil
 }
 
 // Sweep deletes every stored file the catalog does not reference, in
@@ -254,18 +254,19 @@ func (c *Collector) cutoff(ctx context.Context) (time.Time, error) {
 
 // live is every file the catalog references now: a dry collection at the
 // epoch expires nothing.
-func (c *Collector) live(ctx context.Context) (map[blob.Digest]bool, error) {
+func (c *Collector) live(ctx context.Context) (*blob.Set, error) {
 	col, err := c.o.Catalog.Collect(ctx, time.Unix(1, 0), true)
 	if err != nil {
 		return nil, fmt.Errorf("gc: reading what the catalog references: %w", err)
 	}
-	return col.Live, nil
+	return &col.Live, nil
 }
 
 // sweep deletes what is not live in rounds. *sl is the sweep lock when
-// held (and live what the catalog referenced when it was taken); sweep
-// takes and releases it between rounds, leaving *sl as it holds it.
-func (c *Collector) sweep(ctx context.Context, o SweepOptions, sl *lock.Lock, live map[blob.Digest]bool) (res Result, err error) {
+// held (and live, if not nil, what the catalog referenced when it was
+// taken); sweep takes and releases it between rounds, leaving *sl as it
+// holds it.
+func (c *Collector) sweep(ctx context.Context, o SweepOptions, sl *lock.Lock, live *blob.Set) (res Result, err error) {
 	started := time.Now()
 	defer func() { res.Swept = time.Since(started) }()
 	cutoff, err := c.cutoff(ctx)
@@ -279,7 +280,7 @@ func (c *Collector) sweep(ctx context.Context, o SweepOptions, sl *lock.Lock, li
 	// live. Listing the store holds up no writer.
 	var cands []blob.Info
 	err = c.o.Store.Walk(ctx, func(info blob.Info) error {
-		if !info.ModTime.Before(cutoff) || live[info.Digest] {
+		if !info.ModTime.Before(cutoff) || live != nil && live.Has(info.Digest) {
 			res.Kept++
 			return nil
 		}
@@ -311,7 +312,7 @@ func (c *Collector) sweep(ctx context.Context, o SweepOptions, sl *lock.Lock, li
 			}
 			var dead []blob.Info
 			for _, info := range cands[:n] {
-				if live[info.Digest] {
+				if live.Has(info.Digest) {
 					res.Kept++
 				} else {
 					dead = append(dead, info)

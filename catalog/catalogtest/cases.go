@@ -570,11 +570,11 @@ func testCollect(t *testing.T, open Opener) {
 			t.Errorf("%s: collected %+v, want %s", what, col.Snapshots, s1.Serial)
 		}
 		for d := range wantLive {
-			if !col.Live[d] {
+			if !col.Live.Has(d) {
 				t.Errorf("%s: %s is referenced but not live", what, d)
 			}
 		}
-		for d := range col.Live {
+		for d := range col.Live.All() {
 			if !wantLive[d] {
 				t.Errorf("%s: %s is live but nothing remaining references it", what, d)
 			}
@@ -655,7 +655,7 @@ func testArchiveEmptiedByGC(t *testing.T, open Opener) {
 			t.Errorf("Latest(%s) = %+v, %v", arc, l, err)
 		}
 		su, _ := c.Suite(ctx, s.ID, "bookworm")
-		if !col.Live[su.Indices[0]] {
+		if !col.Live.Has(su.Indices[0]) {
 			t.Errorf("%s: the index of the kept snapshot is not live", arc)
 		}
 	}
@@ -952,15 +952,15 @@ func testRequests(t *testing.T, open Opener) {
 	if got, _ := c.Request(ctx, a.ID); len(got.Files) != 1 || got.Files[0] != held {
 		t.Errorf("Files = %v, want [%v]", got.Files, held)
 	}
-	if col, err := c.Collect(ctx, time.Now(), true); err != nil || !col.Live[held] {
-		t.Errorf("a file a request holds: live %v, %v; want live", col.Live[held], err)
+	if col, err := c.Collect(ctx, time.Now(), true); err != nil || !col.Live.Has(held) {
+		t.Errorf("a file a request holds: live %v, %v; want live", col.Live.Has(held), err)
 	}
 	a2.Files = nil
 	if _, err = c.SaveRequest(ctx, a2); err != nil {
 		t.Fatal(err)
 	}
-	if col, err := c.Collect(ctx, time.Now(), true); err != nil || col.Live[held] {
-		t.Errorf("a file no request holds any more: live %v, %v; want not live", col.Live[held], err)
+	if col, err := c.Collect(ctx, time.Now(), true); err != nil || col.Live.Has(held) {
+		t.Errorf("a file no request holds any more: live %v, %v; want not live", col.Live.Has(held), err)
 	}
 	// At once, from one revision: exactly one wins.
 	base, _ := c.Request(ctx, b.ID)

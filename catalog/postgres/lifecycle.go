@@ -12,6 +12,7 @@ import (
 	"github.com/aptsnap/aptsnap/blob"
 	"github.com/aptsnap/aptsnap/catalog"
 	"github.com/aptsnap/aptsnap/catalog/internal/codec"
+	"github.com/aptsnap/aptsnap/catalog/internal/idset"
 	"github.com/aptsnap/aptsnap/errdefs"
 )
 
@@ -141,21 +142,22 @@ type archiveIndex struct {
 // suite state uses and pool file records no index lists, and returns the
 // digests of every stored file still referenced. Dry, it deletes nothing
 // and counts the snapshots expired as gone.
-func collectUnreferenced(ctx context.Context, tx pgx.Tx, dry bool, expired []int64) (map[blob.Digest]bool, error) {
-	live := map[blob.Digest]bool{}
+func collectUnreferenced(ctx context.Context, tx pgx.Tx, dry bool, expired []int64) (blob.Set, error) {
+	var none blob.Set
+	var live []blob.Digest
 	add := func(b []byte) error {
 		d, err := digest(b)
-		live[d] = true
+		live = append(live, d)
 		return err
 	}
 	// Files requests hold.
 	rows, err := tx.Query(ctx, `SELECT DISTINCT unnest(files) FROM requests`)
 	if err != nil {
-		return nil, fmt.Errorf("catalog: collect requests: %w", err)
+		return none, fmt.Errorf("catalog: collect requests: %w", err)
 	}
 	var sha []byte
 	if _, err := pgx.ForEachRow(rows, []any{&sha}, func() error { return add(sha) }); err != nil {
-		return nil, fmt.Errorf("catalog: collect requests: %w", err)
+		return none, fmt.Errorf("catalog: collect requests: %w", err)
 	}
 
 	// Suite states, their upstream Release, index files and indices.
@@ -165,13 +167,13 @@ func collectUnreferenced(ctx context.Context, tx pgx.Tx, dry bool, expired []int
 		liveStates += ` WHERE EXISTS (SELECT 1 FROM snapshot_suites x WHERE x.state_id = st.id AND NOT x.snapshot_id = ANY($1))`
 		args = append(args, expired)
 	} else if _, err := tx.Exec(ctx, `DELETE FROM suite_states st WHERE NOT EXISTS (SELECT 1 FROM snapshot_suites x WHERE x.state_id = st.id)`); err != nil {
-		return nil, fmt.Errorf("catalog: collect suite states: %w", err)
+		return none, fmt.Errorf("catalog: collect suite states: %w", err)
 	}
 	liveIdx := map[archiveIndex]bool{}
 	var stateIDs []int64
 	rows, err = tx.Query(ctx, liveStates, args...)
 	if err != nil {
-		return nil, fmt.Errorf("catalog: collect: %w", err)
+		return none, fmt.Errorf("catalog: collect: %w", err)
 	}
 	var id, aid int64
 	var up []byte
@@ -187,23 +189,23 @@ func collectUnreferenced(ctx context.Context, tx pgx.Tx, dry bool, expired []int
 		}
 		return err
 	}); err != nil {
-		return nil, fmt.Errorf("catalog: collect: %w", err)
+		return none, fmt.Errorf("catalog: collect: %w", err)
 	}
 	rows, err = tx.Query(ctx, `SELECT DISTINCT sha256 FROM suite_state_files WHERE state_id = ANY($1)`, stateIDs)
 	if err != nil {
-		return nil, fmt.Errorf("catalog: collect: %w", err)
+		return none, fmt.Errorf("catalog: collect: %w", err)
 	}
 	if _, err := pgx.ForEachRow(rows, []any{&sha}, func() error { return add(sha) }); err != nil {
-		return nil, fmt.Errorf("catalog: collect: %w", err)
+		return none, fmt.Errorf("catalog: collect: %w", err)
 	}
 
 	// Indices: keep the live ones, remember their members.
 	var deadArchives []int64
 	var deadShas [][]byte
-	liveIDs := map[int64]bool{}
+	var liveIDs idset.Set
 	rows, err = tx.Query(ctx, `SELECT archive_id, sha256, members FROM indices`)
 	if err != nil {
-		return nil, fmt.Errorf("catalog: collect indices: %w", err)
+		return none, fmt.Errorf("catalog: collect indices: %w", err)
 	}
 	var members []byte
 	if _, err := pgx.ForEachRow(rows, []any{&aid, &sha, &members}, func() error {
@@ -220,16 +222,16 @@ func collectUnreferenced(ctx context.Context, tx pgx.Tx, dry bool, expired []int
 			return fmt.Errorf("index %s: %w", d, err)
 		}
 		for _, id := range ids {
-			liveIDs[id] = true
+			liveIDs.Add(id)
 		}
 		return nil
 	}); err != nil {
-		return nil, fmt.Errorf("catalog: collect indices: %w", err)
+		return none, fmt.Errorf("catalog: collect indices: %w", err)
 	}
 	if !dry && len(deadShas) > 0 {
 		if _, err := tx.Exec(ctx, `DELETE FROM indices i USING unnest($1::bigint[], $2::bytea[]) AS d(archive_id, sha256)
 			WHERE i.archive_id = d.archive_id AND i.sha256 = d.sha256`, deadArchives, deadShas); err != nil {
-			return nil, fmt.Errorf("catalog: collect indices: %w", err)
+			return none, fmt.Errorf("catalog: collect indices: %w", err)
 		}
 	}
 
@@ -237,27 +239,28 @@ func collectUnreferenced(ctx context.Context, tx pgx.Tx, dry bool, expired []int
 	var deadIDs []int64
 	rows, err = tx.Query(ctx, `SELECT id, sha256 FROM pool_files`)
 	if err != nil {
-		return nil, fmt.Errorf("catalog: collect pool: %w", err)
+		return none, fmt.Errorf("catalog: collect pool: %w", err)
 	}
 	if _, err := pgx.ForEachRow(rows, []any{&id, &sha}, func() error {
-		if liveIDs[id] {
+		if liveIDs.Has(id) {
 			return add(sha)
 		}
 		deadIDs = append(deadIDs, id)
 		return nil
 	}); err != nil {
-		return nil, fmt.Errorf("catalog: collect pool: %w", err)
+		return none, fmt.Errorf("catalog: collect pool: %w", err)
 	}
+	set := blob.NewSet(live)
 	if dry {
-		return live, nil
+		return set, nil
 	}
 	const batch = 50000
 	for i := 0; i < len(deadIDs); i += batch {
 		if _, err := tx.Exec(ctx, `DELETE FROM pool_files WHERE id = ANY($1)`, deadIDs[i:min(i+batch, len(deadIDs))]); err != nil {
-			return nil, fmt.Errorf("catalog: collect pool files: %w", err)
+			return none, fmt.Errorf("catalog: collect pool files: %w", err)
 		}
 	}
-	return live, nil
+	return set, nil
 }
 
 // Untrack implements Lifecycle, holding the archive's row lock: a

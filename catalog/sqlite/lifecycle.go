@@ -13,6 +13,7 @@ import (
 	"github.com/aptsnap/aptsnap/blob"
 	"github.com/aptsnap/aptsnap/catalog"
 	"github.com/aptsnap/aptsnap/catalog/internal/codec"
+	"github.com/aptsnap/aptsnap/catalog/internal/idset"
 	"github.com/aptsnap/aptsnap/errdefs"
 )
 
@@ -145,7 +146,8 @@ type archiveIndex struct {
 // collectUnreferenced deletes suite states no snapshot uses, indices no
 // suite state uses and pool file records no index lists, and returns the
 // digests of every stored file still referenced.
-func collectUnreferenced(ctx context.Context, tx *sql.Tx, dry bool, expired []int64) (map[blob.Digest]bool, error) {
+func collectUnreferenced(ctx context.Context, tx *sql.Tx, dry bool, expired []int64) (blob.Set, error) {
+	var none blob.Set
 	states := `SELECT archive_id, upstream, files, indices FROM suite_states`
 	var args []any
 	if dry {
@@ -155,16 +157,23 @@ func collectUnreferenced(ctx context.Context, tx *sql.Tx, dry bool, expired []in
 		states += ` WHERE id IN (SELECT state_id FROM snapshot_suites WHERE snapshot_id NOT IN (SELECT value FROM json_each(?)))`
 		args = append(args, string(ids))
 	} else if _, err := tx.ExecContext(ctx, `DELETE FROM suite_states WHERE id NOT IN (SELECT state_id FROM snapshot_suites)`); err != nil {
-		return nil, fmt.Errorf("catalog: collect suite states: %w", err)
+		return none, fmt.Errorf("catalog: collect suite states: %w", err)
 	}
-	live := map[blob.Digest]bool{}
-	if err := requestFiles(ctx, tx, live); err != nil {
-		return nil, err
+	// Every pool file may be live: room for them all, so that the list
+	// does not grow by copies.
+	var pool int
+	if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM pool_files`).Scan(&pool); err != nil {
+		return none, fmt.Errorf("catalog: collect: %w", err)
+	}
+	live := make([]blob.Digest, 0, pool+256)
+	live, err := requestFiles(ctx, tx, live)
+	if err != nil {
+		return none, err
 	}
 	liveIdx := map[archiveIndex]bool{}
 	rows, err := tx.QueryContext(ctx, states, args...)
 	if err != nil {
-		return nil, fmt.Errorf("catalog: collect: %w", err)
+		return none, fmt.Errorf("catalog: collect: %w", err)
 	}
 	for rows.Next() {
 		var aid int64
@@ -172,16 +181,16 @@ func collectUnreferenced(ctx context.Context, tx *sql.Tx, dry bool, expired []in
 		var files string
 		if err := rows.Scan(&aid, &up, &files, &idx); err != nil {
 			rows.Close()
-			return nil, err
+			return none, err
 		}
-		live[blob.Digest(up)] = true
+		live = append(live, blob.Digest(up))
 		fs, err := decodeFiles(files)
 		if err != nil {
 			rows.Close()
-			return nil, err
+			return none, err
 		}
 		for _, f := range fs {
-			live[f.SHA256] = true
+			live = append(live, f.SHA256)
 		}
 		for i := 0; i+32 <= len(idx); i += 32 {
 			liveIdx[archiveIndex{aid, blob.Digest(idx[i : i+32])}] = true
@@ -189,21 +198,21 @@ func collectUnreferenced(ctx context.Context, tx *sql.Tx, dry bool, expired []in
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
-		return nil, err
+		return none, err
 	}
 	// Indices: keep the live ones, remember their members.
 	var dead []archiveIndex
-	liveIDs := map[int64]bool{}
+	var liveIDs idset.Set
 	rows, err = tx.QueryContext(ctx, `SELECT archive_id, sha256, members FROM indices`)
 	if err != nil {
-		return nil, fmt.Errorf("catalog: collect indices: %w", err)
+		return none, fmt.Errorf("catalog: collect indices: %w", err)
 	}
 	for rows.Next() {
 		var aid int64
 		var sha, members []byte
 		if err := rows.Scan(&aid, &sha, &members); err != nil {
 			rows.Close()
-			return nil, err
+			return none, err
 		}
 		if k := (archiveIndex{aid, blob.Digest(sha)}); !liveIdx[k] {
 			dead = append(dead, k)
@@ -212,62 +221,63 @@ func collectUnreferenced(ctx context.Context, tx *sql.Tx, dry bool, expired []in
 		ids, err := codec.DecodeIDs(members)
 		if err != nil {
 			rows.Close()
-			return nil, fmt.Errorf("catalog: index %x: %w", sha, err)
+			return none, fmt.Errorf("catalog: index %x: %w", sha, err)
 		}
 		for _, id := range ids {
-			liveIDs[id] = true
+			liveIDs.Add(id)
 		}
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
-		return nil, err
+		return none, err
 	}
 	for _, k := range dead {
 		if dry {
 			break
 		}
 		if _, err := tx.ExecContext(ctx, `DELETE FROM indices WHERE archive_id = ? AND sha256 = ?`, k.archive, k.sha[:]); err != nil {
-			return nil, fmt.Errorf("catalog: collect index: %w", err)
+			return none, fmt.Errorf("catalog: collect index: %w", err)
 		}
 	}
 	// Pool file records: keep those a live index lists.
 	var deadIDs []int64
 	rows, err = tx.QueryContext(ctx, `SELECT id, sha256 FROM pool_files`)
 	if err != nil {
-		return nil, fmt.Errorf("catalog: collect pool: %w", err)
+		return none, fmt.Errorf("catalog: collect pool: %w", err)
 	}
 	for rows.Next() {
 		var id int64
 		var sha []byte
 		if err := rows.Scan(&id, &sha); err != nil {
 			rows.Close()
-			return nil, err
+			return none, err
 		}
-		if liveIDs[id] {
-			live[blob.Digest(sha)] = true
+		if liveIDs.Has(id) {
+			live = append(live, blob.Digest(sha))
 		} else {
 			deadIDs = append(deadIDs, id)
 		}
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
-		return nil, err
+		return none, err
 	}
+	set := blob.NewSet(live)
 	if dry {
-		return live, nil
+		return set, nil
 	}
 	slices.Sort(deadIDs)
 	del, err := tx.PrepareContext(ctx, `DELETE FROM pool_files WHERE id = ?`)
 	if err != nil {
-		return nil, err
+		return none, err
 	}
 	defer del.Close()
 	for _, id := range deadIDs {
 		if _, err := del.ExecContext(ctx, id); err != nil {
-			return nil, fmt.Errorf("catalog: collect pool file %d: %w", id, err)
+			return none, fmt.Errorf("catalog: collect pool file %d: %w", id, err)
 		}
 	}
-	return live, nil
+	return set, nil
 }
 
 // Untrack implements Lifecycle.
@@ -429,21 +439,19 @@ func (c *Catalog) DeleteTag(ctx context.Context, tag string) (int, error) {
 	return int(n), tx.Commit()
 }
 
-// requestFiles adds the files requests hold to live.
-func requestFiles(ctx context.Context, tx *sql.Tx, live map[blob.Digest]bool) error {
+// requestFiles appends the files requests hold to live.
+func requestFiles(ctx context.Context, tx *sql.Tx, live []blob.Digest) ([]blob.Digest, error) {
 	rows, err := tx.QueryContext(ctx, `SELECT files FROM requests WHERE length(files) > 0`)
 	if err != nil {
-		return fmt.Errorf("catalog: collect requests: %w", err)
+		return live, fmt.Errorf("catalog: collect requests: %w", err)
 	}
 	defer rows.Close()
 	for rows.Next() {
 		var files []byte
 		if err := rows.Scan(&files); err != nil {
-			return err
+			return live, err
 		}
-		for _, d := range decodeDigests(files) {
-			live[d] = true
-		}
+		live = append(live, decodeDigests(files)...)
 	}
-	return rows.Err()
+	return live, rows.Err()
 }
