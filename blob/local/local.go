@@ -329,38 +329,50 @@ func (s *Store) Delete(ctx context.Context, d blob.Digest) error {
 	return nil
 }
 
-// Walk implements blob.Store.
+// Walk implements blob.Store. It reads a shard's names and stats each
+// file relative to the shard's descriptor, into one buffer: a store of
+// 70,000 files is walked with a few MB of garbage, not 45 (what os.ReadDir
+// and DirEntry.Info allocate), which is what a collection's memory was.
 func (s *Store) Walk(ctx context.Context, fn func(blob.Info) error) error {
 	top := filepath.Join(s.root, "sha256")
 	shards, err := os.ReadDir(top)
 	if err != nil {
 		return fmt.Errorf("blob: %w", err)
 	}
+	var st unix.Stat_t
+	var hexName [2 * sha256.Size]byte
 	for _, sh := range shards {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		ents, err := os.ReadDir(filepath.Join(top, sh.Name()))
+		dir, err := os.Open(filepath.Join(top, sh.Name()))
 		if err != nil {
 			return fmt.Errorf("blob: %w", err)
 		}
-		for _, e := range ents {
-			name := e.Name()
-			if len(name) != 64 || !strings.HasPrefix(name, sh.Name()) {
+		names, err := dir.Readdirnames(-1)
+		if err != nil {
+			dir.Close()
+			return fmt.Errorf("blob: %w", err)
+		}
+		fd := int(dir.Fd())
+		for _, name := range names {
+			if len(name) != len(hexName) || !strings.HasPrefix(name, sh.Name()) {
 				continue
 			}
 			var d blob.Digest
-			if _, err := hex.Decode(d[:], []byte(name)); err != nil {
+			copy(hexName[:], name)
+			if _, err := hex.Decode(d[:], hexName[:]); err != nil {
 				continue
 			}
-			fi, err := e.Info()
-			if err != nil {
+			if err := unix.Fstatat(fd, name, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
 				continue // removed meanwhile
 			}
-			if err := fn(blob.Info{Digest: d, Size: fi.Size(), ModTime: fi.ModTime()}); err != nil {
+			if err := fn(blob.Info{Digest: d, Size: st.Size, ModTime: time.Unix(st.Mtim.Unix())}); err != nil {
+				dir.Close()
 				return err
 			}
 		}
+		dir.Close()
 	}
 	return nil
 }

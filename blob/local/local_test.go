@@ -155,3 +155,42 @@ func TestUnflushedMarker(t *testing.T) {
 		t.Errorf("markers after recovery: %v, want only the live one", m)
 	}
 }
+
+// TestWalkInfo: Walk gives each stored file's size and modification time
+// as the file system has them (a sweep keeps what was written after its
+// cutoff by them), and skips what is not a stored file.
+func TestWalkInfo(t *testing.T) {
+	ctx := context.Background()
+	s, err := Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[blob.Digest]blob.Info{}
+	for i, content := range []string{"a", "bb", "ccc"} {
+		d, n := blob.Sum([]byte(content)), int64(len(content))
+		if _, err := s.Put(ctx, strings.NewReader(content), d, n); err != nil {
+			t.Fatal(err)
+		}
+		mtime := time.Date(2020, 1, 2, 3, 4, 5, 600700800+i, time.UTC)
+		if err := os.Chtimes(s.Path(d), mtime, mtime); err != nil {
+			t.Fatal(err)
+		}
+		want[d] = blob.Info{Digest: d, Size: n, ModTime: mtime}
+	}
+	// Not stored files: a short name, a name of another shard.
+	one := s.Path(blob.Sum([]byte("a")))
+	os.WriteFile(filepath.Join(filepath.Dir(one), "stray"), nil, 0o644)
+	os.WriteFile(filepath.Join(filepath.Dir(one), strings.Repeat("f", 64)), nil, 0o644)
+	got := map[blob.Digest]blob.Info{}
+	if err := s.Walk(ctx, func(i blob.Info) error { got[i.Digest] = i; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != len(want) {
+		t.Errorf("Walk gave %d files, want %d: %v", len(got), len(want), got)
+	}
+	for d, w := range want {
+		if g := got[d]; g.Size != w.Size || !g.ModTime.Equal(w.ModTime) {
+			t.Errorf("%s: Walk gave size %d, mtime %v; want %d, %v", d, g.Size, g.ModTime, w.Size, w.ModTime)
+		}
+	}
+}
