@@ -5,6 +5,7 @@ import (
 	"html/template"
 	"io"
 	"net/url"
+	"sync"
 	"time"
 )
 
@@ -307,19 +308,21 @@ const updateRows = `
 {{end}}
 `
 
-var templates = func() map[string]*template.Template {
+// templates are parsed on first use: a command that serves no page (a
+// pulse, a gc) spends neither the time nor the 1.3 MB.
+var templates = sync.OnceValue(func() map[string]*template.Template {
 	base := template.Must(template.New("layout").Funcs(funcs).Parse(layout + charts + updateRows + `{{define "content"}}{{end}}`))
 	m := map[string]*template.Template{"": base}
 	for name, text := range pages {
 		m[name] = template.Must(template.Must(base.Clone()).Parse(`{{define "content"}}` + text + `{{end}}`))
 	}
 	return m
-}()
+})
 
 // render writes a page, buffered so that a template error is not half sent.
 func render(w io.Writer, p *page) error {
 	var b bytes.Buffer
-	if err := templates[p.Tmpl].ExecuteTemplate(&b, "layout", p); err != nil {
+	if err := templates()[p.Tmpl].ExecuteTemplate(&b, "layout", p); err != nil {
 		return err
 	}
 	_, err := w.Write(b.Bytes())
