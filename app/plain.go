@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -357,7 +358,7 @@ func parseHead(head []byte) (target []byte, isHead, ok bool) {
 		return nil, false, false
 	}
 	target, proto, ok := bytes.Cut(line, []byte(" "))
-	if !ok || string(proto) != "HTTP/1.1" {
+	if !ok || string(proto) != "HTTP/1.1" || !validTarget(target) {
 		return nil, false, false
 	}
 	hosts := 0
@@ -384,6 +385,18 @@ func parseHead(head []byte) (target []byte, isHead, ok bool) {
 		return nil, false, false
 	}
 	return target, isHead, true
+}
+
+// validTarget reports whether net/http takes target as a request's URI
+// (url.ParseRequestURI, as net/http reads it): it is only called for a
+// target with a byte that may make it refuse, an escape or a control
+// byte, so that the usual request costs no parse.
+func validTarget(target []byte) bool {
+	if len(target) > 0 && target[0] == '/' && !slices.ContainsFunc(target, func(c byte) bool { return c == '%' || c < 0x21 || c == 0x7f }) {
+		return true
+	}
+	_, err := url.ParseRequestURI(string(target))
+	return err == nil
 }
 
 // answer makes in pc.ans the answer to the request whose header is head,
