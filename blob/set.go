@@ -17,14 +17,16 @@ type Set struct{ ds []Digest }
 // NewSet returns the set of the digests in ds, which it sorts and takes
 // over: the caller does not use ds after.
 func NewSet(ds []Digest) Set {
-	slices.SortFunc(ds, func(a, b Digest) int { return bytes.Compare(a[:], b[:]) })
+	slices.SortFunc(ds, compare)
 	ds = slices.Compact(ds)
 	return Set{ds: slices.Clip(ds)}
 }
 
+func compare(a, b Digest) int { return bytes.Compare(a[:], b[:]) }
+
 // Has reports whether d is in the set.
 func (s Set) Has(d Digest) bool {
-	_, ok := slices.BinarySearchFunc(s.ds, d, func(a, b Digest) int { return bytes.Compare(a[:], b[:]) })
+	_, ok := slices.BinarySearchFunc(s.ds, d, compare)
 	return ok
 }
 
