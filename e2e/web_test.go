@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"html"
+	"image"
+	"image/png"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -14,8 +16,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"runtime"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -92,7 +92,7 @@ func TestWebUI(t *testing.T) {
 	// The server's own handler, and a test-only page measuring another.
 	mux := http.NewServeMux()
 	mux.Handle("/ui/", e.app.Handler())
-	mux.HandleFunc("/test/fit", fitPage)
+	mux.HandleFunc("/test/frames", framesPage)
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
 
@@ -295,55 +295,150 @@ type fit struct {
 	Wide      []string `json:"wide"`
 	// Wrapped are the diff's "Where" cells that take more than a line.
 	Wrapped []string `json:"wrapped"`
+	// DOM is the framed page's DOM, when asked for.
+	DOM string `json:"dom"`
 }
 
-// fitPage serves the wrapper: ?path=P&w=W frames P, W pixels wide, and
-// writes what it measured as JSON into <pre id="result">. Only this test
-// page has a script; the UI has none.
-func fitPage(w http.ResponseWriter, r *http.Request) {
-	path, width := r.URL.Query().Get("path"), r.URL.Query().Get("w")
-	if !strings.HasPrefix(path, "/ui/") || !regexp.MustCompile(`^[0-9]+$`).MatchString(width) {
-		http.Error(w, "bad", http.StatusBadRequest)
-		return
+// frame is a page the wrapper frames: at a width and a height, with its
+// DOM in the result or not.
+type frame struct {
+	path          string
+	width, height int
+	dom           bool
+}
+
+// framesPage serves the test-only wrapper: each f=W,H,D,PATH frames PATH
+// W pixels wide and H high, the frames stacked from the top edge with
+// nothing between them (a screenshot of the wrapper is a column of the
+// pages' screenshots). When a frame has loaded, the wrapper measures it
+// (and takes its DOM when D is 1) and writes the measures so far, as a
+// JSON array in frame order, into the hidden <pre id="result">. Only this
+// test page has a script; the UI has none.
+func framesPage(w http.ResponseWriter, r *http.Request) {
+	var frames strings.Builder
+	for i, f := range r.URL.Query()["f"] {
+		parts := strings.SplitN(f, ",", 4)
+		if len(parts) != 4 || !regexp.MustCompile(`^[0-9]+$`).MatchString(parts[0]+parts[1]) ||
+			(parts[2] != "0" && parts[2] != "1") || !strings.HasPrefix(parts[3], "/") {
+			http.Error(w, "bad frame "+f, http.StatusBadRequest)
+			return
+		}
+		fmt.Fprintf(&frames, `<iframe src="%s" style="width:%spx;height:%spx;border:0;display:block" onload="measure(this, %d, %s)"></iframe>`,
+			html.EscapeString(parts[3]), parts[0], parts[1], i, map[string]string{"0": "false", "1": "true"}[parts[2]])
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	fmt.Fprintf(w, `<!DOCTYPE html><html><head><meta charset="utf-8"><script>
-function measure(f) {
+var results = [];
+function measure(f, i, withDOM) {
   var d = f.contentDocument, e = d.documentElement, vw = e.clientWidth;
-  var out = {scrollWidth: e.scrollWidth, clientWidth: vw, scrollers: [], wide: []};
+  var out = {scrollWidth: e.scrollWidth, clientWidth: vw, scrollers: [], wide: [], wrapped: [], dom: ""};
   var all = d.body.getElementsByTagName("*");
-  for (var i = 0; i < all.length; i++) {
-    var el = all[i], cs = d.defaultView.getComputedStyle(el);
+  for (var k = 0; k < all.length; k++) {
+    var el = all[k], cs = d.defaultView.getComputedStyle(el);
     var name = el.tagName.toLowerCase() + (el.id ? "#" + el.id : "") + (typeof el.className == "string" && el.className ? "." + el.className.split(" ").join(".") : "");
     if ((cs.overflowX == "auto" || cs.overflowX == "scroll") && el.scrollWidth > el.clientWidth) out.scrollers.push(name + " " + el.scrollWidth + ">" + el.clientWidth);
     if (!el.closest("svg") && el.getBoundingClientRect().right > vw + 0.5) out.wide.push(name + " to " + Math.round(el.getBoundingClientRect().right));
   }
   var where = d.querySelectorAll(".where > *");
-  out.wrapped = [];
   for (var j = 0; j < where.length; j++) if (where[j].getClientRects().length > 1) out.wrapped.push(where[j].textContent);
-  document.getElementById("result").textContent = JSON.stringify(out);
+  if (withDOM) out.dom = e.outerHTML;
+  results[i] = out;
+  document.getElementById("result").textContent = JSON.stringify(results);
 }
-</script></head><body style="margin:0"><iframe src="%s" style="width:%spx;height:900px;border:0;display:block" onload="measure(this)"></iframe><pre id="result">not measured</pre></body></html>`,
-		html.EscapeString(path), width)
+</script></head><body style="margin:0"><pre id="result" style="display:none">not measured</pre>%s</body></html>`, frames.String())
 }
 
-// measureFit frames path at width in Chromium and returns what the
-// wrapper measured.
-func measureFit(base, path string, width int) (fit, error) {
-	var f fit
-	u := base + "/test/fit?w=" + strconv.Itoa(width) + "&path=" + url.QueryEscape(path)
-	b, err := runChromium("--hide-scrollbars", fmt.Sprintf("--window-size=%d,1000", width+40), "--dump-dom", u)
+// framesURL is the wrapper's address on base for frames.
+func framesURL(base string, frames []frame) string {
+	q := url.Values{}
+	for _, f := range frames {
+		d := "0"
+		if f.dom {
+			d = "1"
+		}
+		q.Add("f", fmt.Sprintf("%d,%d,%s,%s", f.width, f.height, d, f.path))
+	}
+	return base + "/test/frames?" + q.Encode()
+}
+
+// measureFrames loads frames in one Chromium run and returns what the
+// wrapper measured of each, in order.
+func measureFrames(base string, frames []frame) ([]fit, error) {
+	width := 0
+	for _, f := range frames {
+		width = max(width, f.width)
+	}
+	b, err := runChromium("--hide-scrollbars", fmt.Sprintf("--window-size=%d,1000", width+40), "--dump-dom", framesURL(base, frames))
 	if err != nil {
-		return f, err
+		return nil, err
 	}
-	m := regexp.MustCompile(`(?s)<pre id="result">(.*?)</pre>`).FindSubmatch(b)
+	m := regexp.MustCompile(`(?s)<pre id="result"[^>]*>(.*?)</pre>`).FindSubmatch(b)
 	if m == nil {
-		return f, fmt.Errorf("no result in %.300s", b)
+		return nil, fmt.Errorf("no result in %.300s", b)
 	}
-	if err := json.Unmarshal([]byte(html.UnescapeString(string(m[1]))), &f); err != nil {
-		return f, fmt.Errorf("%w: %s", err, m[1])
+	var fits []fit
+	if err := json.Unmarshal([]byte(html.UnescapeString(string(m[1]))), &fits); err != nil {
+		return nil, fmt.Errorf("%w: %.300s", err, m[1])
 	}
-	return f, nil
+	if len(fits) != len(frames) {
+		return nil, fmt.Errorf("%d of %d frames measured (Chromium wrote the DOM before the rest loaded?)", len(fits), len(frames))
+	}
+	for i, f := range fits {
+		if f.ClientWidth == 0 {
+			return nil, fmt.Errorf("frame %s at %d px not measured", frames[i].path, frames[i].width)
+		}
+	}
+	return fits, nil
+}
+
+// screenshotFrames screenshots frames, all of one width, in one Chromium
+// run (the wrapper stacks them) and cuts the picture into one PNG per
+// frame, written to the files named by pngs.
+func screenshotFrames(base string, frames []frame, pngs []string) error {
+	width, height := frames[0].width, 0
+	for _, f := range frames {
+		height += f.height
+	}
+	dir, err := os.MkdirTemp("", "aptsnap-shot-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	all := filepath.Join(dir, "all.png")
+	if _, err := runChromium("--hide-scrollbars", "--screenshot="+all, fmt.Sprintf("--window-size=%d,%d", width, height), framesURL(base, frames)); err != nil {
+		return err
+	}
+	r, err := os.Open(all)
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	img, err := png.Decode(r)
+	if err != nil {
+		return fmt.Errorf("the screenshot: %w", err)
+	}
+	if b := img.Bounds(); b.Dx() != width || b.Dy() != height {
+		return fmt.Errorf("the screenshot is %dx%d, want %dx%d", b.Dx(), b.Dy(), width, height)
+	}
+	sub, ok := img.(interface {
+		SubImage(image.Rectangle) image.Image
+	})
+	if !ok {
+		return fmt.Errorf("the screenshot's %T cannot be cut", img)
+	}
+	y := img.Bounds().Min.Y
+	for i, f := range frames {
+		var buf bytes.Buffer
+		part := sub.SubImage(image.Rect(img.Bounds().Min.X, y, img.Bounds().Min.X+width, y+f.height))
+		y += f.height
+		if err := png.Encode(&buf, part); err != nil {
+			return err
+		}
+		if err := os.WriteFile(pngs[i], buf.Bytes(), 0o644); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // match returns the first match of re in dom, failing the test without one.
@@ -413,96 +508,95 @@ type uiPage struct {
 	check      func(t *testing.T, dom string)
 }
 
-// checkPages loads pages from base in Chromium, a few at once (it takes
-// seconds per page, mostly waiting), runs each page's check on its DOM,
-// checks that no page overflows sideways (nor, with checkWraps, wraps its
-// "Where" column at 1280 px), writes the screenshots into out, and copies
-// them to web/testdata/screenshots when APTSNAP_UPDATE_SCREENSHOTS is set.
+// checkPages loads pages from base in Chromium, runs each page's check on
+// its DOM, checks that no page with shot heights overflows sideways at
+// 1280 or 390 px (nor, with checkWraps, wraps its "Where" column at
+// 1280 px), writes the screenshots into out, and copies them to
+// web/testdata/screenshots when APTSNAP_UPDATE_SCREENSHOTS is set. It
+// starts three Chromium runs, each a few seconds, at once: one frames
+// every page at each width to take its DOM and measure it, one per width
+// screenshots the pages in a column and cuts the picture.
 func checkPages(t *testing.T, base, out string, pages []uiPage, checkWraps bool) {
 	t.Helper()
 	start := time.Now()
-	type result struct {
-		dom string
-		err error
-	}
-	doms := make([]result, len(pages))
-	type fitResult struct {
-		page, width string
-		fit         fit
-		err         error
-	}
-	var fitsMu sync.Mutex
-	var fits []fitResult
-	var shots []string
-	var wg sync.WaitGroup
-	sem := make(chan struct{}, max(3, runtime.NumCPU()))
-	run := func(f func()) {
-		wg.Go(func() {
-			sem <- struct{}{}
-			defer func() { <-sem }()
-			f()
-		})
-	}
+	widths := [2]struct {
+		name  string
+		width int
+	}{{"1280", 1280}, {"390", 390}}
+	type measure struct{ page, width int }
+	var measured []frame
+	var of []measure
 	for i, p := range pages {
-		run(func() {
-			b, err := runChromium("--dump-dom", base+p.path)
-			doms[i] = result{string(b), err}
-		})
-		if p.shot[0] == 0 {
-			continue
+		for k, w := range widths {
+			if k == 0 || p.shot[0] != 0 {
+				measured = append(measured, frame{path: p.path, width: w.width, height: 900, dom: k == 0})
+				of = append(of, measure{i, k})
+			}
 		}
-		for _, w := range []struct {
-			name   string
-			width  int
-			height int
-		}{{"1280", 1280, p.shot[0]}, {"390", 390, p.shot[1]}} {
-			png := filepath.Join(out, p.name+"-"+w.name+".png")
-			shots = append(shots, png)
-			run(func() {
-				if _, err := runChromium("--hide-scrollbars", "--screenshot="+png, fmt.Sprintf("--window-size=%d,%d", w.width, w.height), base+p.path); err != nil {
-					t.Errorf("screenshot of %s: %v", p.path, err)
-					return
-				}
-				if st, err := os.Stat(png); err != nil || st.Size() < 1000 {
-					t.Errorf("screenshot of %s: %v", p.path, err)
-				}
-			})
-			run(func() {
-				f, err := measureFit(base, p.path, w.width)
-				fitsMu.Lock()
-				fits = append(fits, fitResult{p.name, w.name, f, err})
-				fitsMu.Unlock()
-			})
+	}
+	var wg sync.WaitGroup
+	var fits []fit
+	var fitsErr error
+	wg.Go(func() { fits, fitsErr = measureFrames(base, measured) })
+	var shots []string
+	var shotErrs [len(widths)]error
+	for k, w := range widths {
+		var frames []frame
+		var pngs []string
+		for _, p := range pages {
+			if p.shot[0] != 0 {
+				frames = append(frames, frame{path: p.path, width: w.width, height: p.shot[k]})
+				pngs = append(pngs, filepath.Join(out, p.name+"-"+w.name+".png"))
+			}
+		}
+		if len(frames) > 0 {
+			shots = append(shots, pngs...)
+			wg.Go(func() { shotErrs[k] = screenshotFrames(base, frames, pngs) })
 		}
 	}
 	wg.Wait()
 	t.Logf("chromium: %d pages loaded, screenshot and measured in %v; screenshots in %s", len(pages), time.Since(start).Round(time.Millisecond), out)
+	if fitsErr != nil {
+		t.Fatalf("chromium: %v", fitsErr)
+	}
 	for i, p := range pages {
 		t.Run(p.name, func(t *testing.T) {
-			if doms[i].err != nil {
-				t.Fatalf("chromium %s: %v", p.path, doms[i].err)
+			var dom string
+			for j, m := range of {
+				if m.page == i && m.width == 0 {
+					dom = fits[j].DOM
+				}
 			}
-			if !strings.Contains(doms[i].dom, "</html>") {
-				t.Fatalf("chromium %s: no DOM: %.300s", p.path, doms[i].dom)
+			if !strings.Contains(dom, "</html>") {
+				t.Fatalf("chromium %s: no DOM: %.300s", p.path, dom)
 			}
-			p.check(t, doms[i].dom)
+			p.check(t, dom)
 		})
 	}
 	t.Run("fit", func(t *testing.T) {
-		if n := len(shots); len(fits) != n {
-			t.Fatalf("%d pages measured, want %d", len(fits), n)
-		}
-		for _, f := range fits {
-			if f.err != nil {
-				t.Errorf("%s at %s px: %v", f.page, f.width, f.err)
+		for j, m := range of {
+			p, w, f := pages[m.page], widths[m.width].name, fits[j]
+			if p.shot[0] == 0 {
 				continue
 			}
-			if f.fit.ScrollWidth > f.fit.ClientWidth || len(f.fit.Scrollers) > 0 {
+			if f.ScrollWidth > f.ClientWidth || len(f.Scrollers) > 0 {
 				t.Errorf("%s at %s px overflows sideways: page %d px wide in %d; scrolling sideways: %v; past the right edge: %v",
-					f.page, f.width, f.fit.ScrollWidth, f.fit.ClientWidth, f.fit.Scrollers, f.fit.Wide)
+					p.name, w, f.ScrollWidth, f.ClientWidth, f.Scrollers, f.Wide)
 			}
-			if checkWraps && f.width == "1280" && len(f.fit.Wrapped) > 0 {
-				t.Errorf("%s at %s px: Where wraps: %q", f.page, f.width, f.fit.Wrapped)
+			if checkWraps && m.width == 0 && len(f.Wrapped) > 0 {
+				t.Errorf("%s at %s px: Where wraps: %q", p.name, w, f.Wrapped)
+			}
+		}
+	})
+	t.Run("screenshots", func(t *testing.T) {
+		for _, err := range shotErrs {
+			if err != nil {
+				t.Fatalf("screenshots: %v", err)
+			}
+		}
+		for _, png := range shots {
+			if st, err := os.Stat(png); err != nil || st.Size() < 1000 {
+				t.Errorf("screenshot %s: %v", png, err)
 			}
 		}
 	})

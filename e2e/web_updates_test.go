@@ -143,7 +143,7 @@ func TestWebUpdates(t *testing.T) {
 
 	mux := http.NewServeMux()
 	mux.Handle("/ui/", e.app.Handler())
-	mux.HandleFunc("/test/fit", fitPage)
+	mux.HandleFunc("/test/frames", framesPage)
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
 
