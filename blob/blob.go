@@ -78,7 +78,9 @@ type Store interface {
 	ReadFile(ctx context.Context, d Digest, buf []byte) ([]byte, error)
 	// Delete removes a stored file; deleting a missing file is not an error.
 	Delete(ctx context.Context, d Digest) error
-	// Walk calls fn for every stored file, in no particular order.
+	// Walk calls fn for every stored file, in no particular order. fn may
+	// Delete files Walk has reported (a sweep deletes as it walks): every
+	// file stored for the whole walk is still reported, once.
 	Walk(ctx context.Context, fn func(Info) error) error
 	// Sync makes every file stored so far durable.
 	Sync(ctx context.Context) error

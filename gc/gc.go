@@ -277,14 +277,28 @@ func (c *Collector) sweep(ctx context.Context, o SweepOptions, sl *lock.Lock, li
 		return res, fmt.Errorf("gc: %w", err)
 	}
 	// The candidates: files written before the cutoff, and, if known, not
-	// live. Listing the store holds up no writer.
+	// live. Listing the store holds up no writer. Holding the lock to the
+	// end with what is live known (a local gc), every candidate is dead:
+	// they are deleted as the walk goes, in batches, rather than listed
+	// first (the list was most of the sweep's memory); the loop below
+	// deletes the last batch.
 	var cands []blob.Info
+	stream := *sl != nil && live != nil && o.Hold == 0
+	flush := func() error {
+		files, bytes, err := c.deleteAll(ctx, cands)
+		res.Files += files
+		res.Bytes += bytes
+		cands = cands[:0]
+		return err
+	}
 	err = c.o.Store.Walk(ctx, func(info blob.Info) error {
 		if !info.ModTime.Before(cutoff) || live != nil && live.Has(info.Digest) {
 			res.Kept++
 			return nil
 		}
-		cands = append(cands, info)
+		if cands = append(cands, info); stream && len(cands) == 1024 {
+			return flush()
+		}
 		return nil
 	})
 	if err != nil {

@@ -57,6 +57,16 @@ func age(t *testing.T, e *testenv.Env) {
 	e.Store.Walk(context.Background(), func(i blob.Info) error { return os.Chtimes(e.Store.Path(i.Digest), old, old) })
 }
 
+// files is the number of files stored.
+func files(t *testing.T, e *testenv.Env) int {
+	t.Helper()
+	n := 0
+	if err := e.Store.Walk(context.Background(), func(blob.Info) error { n++; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
 func stored(e *testenv.Env, d blob.Digest) bool {
 	_, err := e.Store.Stat(context.Background(), d)
 	return err == nil
@@ -143,6 +153,51 @@ func TestCollectionSet(t *testing.T) {
 	}
 	if stored(e, fresh.Digest) {
 		t.Error("an unreferenced file of a finished writer survived")
+	}
+}
+
+// TestSweepInBatches: a local collection deletes as it walks, a batch
+// at a time; with more dead files than a batch, every dead one goes and
+// every live one among them stays.
+func TestSweepInBatches(t *testing.T) {
+	ctx := context.Background()
+	e := testenv.New(t)
+	var pool []string
+	for i := range 1300 {
+		pool = append(pool, fmt.Sprint("pkg-", i))
+	}
+	_, oldRefs := snap(t, e, "debian", "", pool...)
+	e.Clock.Shift(24 * time.Hour)
+	_, liveRefs := snap(t, e, "debian", "", pool[:200]...)
+	age(t, e)
+	e.Clock.Shift(9*24*time.Hour + 12*time.Hour) // the first snapshot has expired
+	c := gc.New(gc.Options{Catalog: e.Catalog, Store: e.Store, Locker: e.Locker, Now: e.Clock.Now, Log: e.Log, Events: e.Events})
+	before := files(t, e)
+	res, err := c.Run(ctx, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := before - files(t, e); res.Files != n {
+		t.Errorf("the collection says it deleted %d files, the store has %d fewer", res.Files, n)
+	}
+	live := map[blob.Digest]bool{}
+	for _, d := range liveRefs {
+		live[d] = true
+		if !stored(e, d) {
+			t.Errorf("live %s was swept", d)
+		}
+	}
+	dead := 0
+	for _, d := range oldRefs {
+		if !live[d] {
+			dead++
+			if stored(e, d) {
+				t.Errorf("dead %s is still stored", d)
+			}
+		}
+	}
+	if dead < 1100 || res.Files < dead {
+		t.Errorf("%d files deleted, %d of them the expired snapshot's only", res.Files, dead)
 	}
 }
 

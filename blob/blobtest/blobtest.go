@@ -34,6 +34,7 @@ func Run(t *testing.T, open Opener) {
 		{"DedupWalkDelete", testDedupWalkDelete},
 		{"ReadBack", testReadBack},
 		{"WalkStops", testWalkStops},
+		{"WalkWhileDeleting", testWalkWhileDeleting},
 		{"CleanTempKeepsStored", testCleanTemp},
 		{"EndlessBody", testEndlessBody},
 	} {
@@ -285,6 +286,54 @@ func testWalkStops(t *testing.T, open Opener) {
 	cancel()
 	if err := s.Walk(canceled, func(blob.Info) error { return nil }); !errors.Is(err, context.Canceled) {
 		t.Fatalf("Walk with a canceled context = %v", err)
+	}
+}
+
+// testWalkWhileDeleting: a walk whose fn deletes what it was given, in
+// batches, as gc's sweep does, still reports every file once.
+func testWalkWhileDeleting(t *testing.T, open Opener) {
+	ctx := context.Background()
+	s := open(t)
+	const n = 45
+	for i := range n {
+		if _, err := s.Put(ctx, strings.NewReader(fmt.Sprint("file ", i)), blob.Digest{}, -1); err != nil {
+			t.Fatal(err)
+		}
+	}
+	seen := map[blob.Digest]int{}
+	var batch []blob.Digest
+	del := func() error {
+		for _, d := range batch {
+			if err := s.Delete(ctx, d); err != nil {
+				return err
+			}
+		}
+		batch = batch[:0]
+		return nil
+	}
+	err := s.Walk(ctx, func(i blob.Info) error {
+		seen[i.Digest]++
+		if batch = append(batch, i.Digest); len(batch) == 4 {
+			return del()
+		}
+		return nil
+	})
+	if err == nil {
+		err = del()
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(seen) != n {
+		t.Errorf("Walk reported %d of %d files while deleting them", len(seen), n)
+	}
+	for d, k := range seen {
+		if k != 1 {
+			t.Errorf("Walk reported %x %d times", d, k)
+		}
+	}
+	if k := count(t, s); k != 0 {
+		t.Errorf("%d files left after deleting every one reported", k)
 	}
 }
 

@@ -49,6 +49,7 @@ func TestConformance(t *testing.T) {
 		t.Run(fmt.Sprintf("prefix=%q", prefix), func(t *testing.T) {
 			blobtest.Run(t, func(t *testing.T) blob.Store {
 				s, _ := open(t, func(o *Options) { o.Prefix = prefix })
+				s.pageSize = 7 // listings of several pages
 				return s
 			})
 		})
