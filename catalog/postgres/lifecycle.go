@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -235,7 +236,10 @@ func collectUnreferenced(ctx context.Context, tx pgx.Tx, dry bool, expired []int
 		}
 	}
 
-	// Pool file records: keep those a live index lists.
+	// Pool file records: keep those a live index lists (room for them
+	// all, so that the list does not grow by copies: the live pool files
+	// are most of it).
+	live = slices.Grow(live, liveIDs.Len())
 	var deadIDs []int64
 	rows, err = tx.Query(ctx, `SELECT id, sha256 FROM pool_files`)
 	if err != nil {

@@ -159,14 +159,7 @@ func collectUnreferenced(ctx context.Context, tx *sql.Tx, dry bool, expired []in
 	} else if _, err := tx.ExecContext(ctx, `DELETE FROM suite_states WHERE id NOT IN (SELECT state_id FROM snapshot_suites)`); err != nil {
 		return none, fmt.Errorf("catalog: collect suite states: %w", err)
 	}
-	// Every pool file may be live: room for them all, so that the list
-	// does not grow by copies.
-	var pool int
-	if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM pool_files`).Scan(&pool); err != nil {
-		return none, fmt.Errorf("catalog: collect: %w", err)
-	}
-	live := make([]blob.Digest, 0, pool+256)
-	live, err := requestFiles(ctx, tx, live)
+	live, err := requestFiles(ctx, tx, nil)
 	if err != nil {
 		return none, err
 	}
@@ -239,7 +232,10 @@ func collectUnreferenced(ctx context.Context, tx *sql.Tx, dry bool, expired []in
 			return none, fmt.Errorf("catalog: collect index: %w", err)
 		}
 	}
-	// Pool file records: keep those a live index lists.
+	// Pool file records: keep those a live index lists (room for them
+	// all, so that the list does not grow by copies: the live pool files
+	// are most of it).
+	live = slices.Grow(live, liveIDs.Len())
 	var deadIDs []int64
 	rows, err = tx.QueryContext(ctx, `SELECT id, sha256 FROM pool_files`)
 	if err != nil {

@@ -11,7 +11,10 @@ const pageBits = 1 << 16
 type page [pageBits / 64]uint64
 
 // Set is a set of row IDs. The zero Set is empty and ready to use.
-type Set struct{ pages map[int64]*page }
+type Set struct {
+	pages map[int64]*page
+	n     int
+}
 
 // Add adds id to the set.
 func (s *Set) Add(id int64) {
@@ -24,8 +27,14 @@ func (s *Set) Add(id int64) {
 		p = new(page)
 		s.pages[n] = p
 	}
-	p[bit/64] |= 1 << (bit % 64)
+	if p[bit/64]&(1<<(bit%64)) == 0 {
+		p[bit/64] |= 1 << (bit % 64)
+		s.n++
+	}
 }
+
+// Len is the number of IDs in the set.
+func (s *Set) Len() int { return s.n }
 
 // Has reports whether id is in the set.
 func (s *Set) Has(id int64) bool {

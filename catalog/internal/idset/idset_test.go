@@ -13,6 +13,10 @@ func TestSet(t *testing.T) {
 	in := []int64{0, 1, 63, 64, 65535, 65536, 1 << 40, -1, -65536, -65537, math.MaxInt64, math.MinInt64}
 	for _, id := range in {
 		s.Add(id)
+		s.Add(id) // twice: counted once
+	}
+	if s.Len() != len(in) {
+		t.Errorf("Len() = %d after adding %d IDs twice each", s.Len(), len(in))
 	}
 	for _, id := range in {
 		if !s.Has(id) {
