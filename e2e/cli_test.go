@@ -346,15 +346,15 @@ func TestMessages(t *testing.T) {
 	}
 }
 
-// TestPulseAllAndShutdown: pulse --all --parallel pulses every archive at
-// once, printing each serial; serve says it shuts down on SIGTERM and
-// exits cleanly.
+// TestPulseAllAndShutdown: pulse --all pulses every archive (at once, by
+// default), printing each serial in order; serve says it shuts down on
+// SIGTERM and exits cleanly.
 func TestPulseAllAndShutdown(t *testing.T) {
 	bin := aptsnapBinary(t)
 	e := newEnvWith(t, customConfig(""))
 	cfg := e.writeConfig(t)
 	c := &cli{t: t, bin: bin, config: cfg}
-	out := c.local("pulse", "--all", "--parallel", "2")
+	out := c.local("pulse", "--all")
 	if !regexp.MustCompile(`^debian \d{10}\nours \d{10}\n$`).MatchString(out) {
 		t.Errorf("pulse --all: %q", out)
 	}

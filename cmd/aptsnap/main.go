@@ -156,8 +156,9 @@ func pulseCmd(g *globals) *cobra.Command {
 		Short: "Mirror archives once and create a snapshot of each",
 		Long: `Mirrors the archives once (custom archives: a fresh snapshot of their
 contents) and prints "ARCHIVE SERIAL" for each. A failure is logged once,
-with its reason; the others go on. --parallel pulses several archives at
-once (progress is then logged, not drawn).`,
+with its reason; the others go on. Archives are pulsed at once, as serve's
+schedule pulses them, up to --parallel at a time (progress is then logged,
+not drawn); --parallel 1 pulses them one after the other.`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if all == (len(args) > 0) {
 				return errors.New("name the archives, or give --all")
@@ -179,7 +180,7 @@ once (progress is then logged, not drawn).`,
 				}
 			}
 			a.Progress = progress.For(os.Stderr, a.Log, 30*time.Second)
-			if parallel > 1 {
+			if min(parallel, len(args)) > 1 {
 				a.Progress = &progress.Log{Logger: a.Log, Every: 30 * time.Second}
 			}
 			serials := make([]string, len(args))
@@ -211,7 +212,7 @@ once (progress is then logged, not drawn).`,
 		},
 	}
 	c.Flags().BoolVar(&all, "all", false, "pulse every archive of the configuration")
-	c.Flags().IntVar(&parallel, "parallel", 1, "pulse this many archives at once")
+	c.Flags().IntVar(&parallel, "parallel", 4, "pulse at most this many archives at once")
 	return c
 }
 
