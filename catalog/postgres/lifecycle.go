@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
 	"time"
 
@@ -145,10 +144,10 @@ type archiveIndex struct {
 // and counts the snapshots expired as gone.
 func collectUnreferenced(ctx context.Context, tx pgx.Tx, dry bool, expired []int64) (blob.Set, error) {
 	var none blob.Set
-	var live []blob.Digest
+	var live blob.SetBuilder
 	add := func(b []byte) error {
 		d, err := digest(b)
-		live = append(live, d)
+		live.Add(d)
 		return err
 	}
 	// Files requests hold.
@@ -239,7 +238,7 @@ func collectUnreferenced(ctx context.Context, tx pgx.Tx, dry bool, expired []int
 	// Pool file records: keep those a live index lists (room for them
 	// all, so that the list does not grow by copies: the live pool files
 	// are most of it).
-	live = slices.Grow(live, liveIDs.Len())
+	live.Grow(liveIDs.Len())
 	var deadIDs []int64
 	rows, err = tx.Query(ctx, `SELECT id, sha256 FROM pool_files`)
 	if err != nil {
@@ -254,7 +253,7 @@ func collectUnreferenced(ctx context.Context, tx pgx.Tx, dry bool, expired []int
 	}); err != nil {
 		return none, fmt.Errorf("catalog: collect pool: %w", err)
 	}
-	set := blob.NewSet(live)
+	set := live.Set()
 	if dry {
 		return set, nil
 	}

@@ -159,8 +159,8 @@ func collectUnreferenced(ctx context.Context, tx *sql.Tx, dry bool, expired []in
 	} else if _, err := tx.ExecContext(ctx, `DELETE FROM suite_states WHERE id NOT IN (SELECT state_id FROM snapshot_suites)`); err != nil {
 		return none, fmt.Errorf("catalog: collect suite states: %w", err)
 	}
-	live, err := requestFiles(ctx, tx, nil)
-	if err != nil {
+	var live blob.SetBuilder
+	if err := requestFiles(ctx, tx, &live); err != nil {
 		return none, err
 	}
 	liveIdx := map[archiveIndex]bool{}
@@ -176,14 +176,14 @@ func collectUnreferenced(ctx context.Context, tx *sql.Tx, dry bool, expired []in
 			rows.Close()
 			return none, err
 		}
-		live = append(live, blob.Digest(up))
+		live.Add(blob.Digest(up))
 		fs, err := decodeFiles(files)
 		if err != nil {
 			rows.Close()
 			return none, err
 		}
 		for _, f := range fs {
-			live = append(live, f.SHA256)
+			live.Add(f.SHA256)
 		}
 		for i := 0; i+32 <= len(idx); i += 32 {
 			liveIdx[archiveIndex{aid, blob.Digest(idx[i : i+32])}] = true
@@ -235,7 +235,7 @@ func collectUnreferenced(ctx context.Context, tx *sql.Tx, dry bool, expired []in
 	// Pool file records: keep those a live index lists (room for them
 	// all, so that the list does not grow by copies: the live pool files
 	// are most of it).
-	live = slices.Grow(live, liveIDs.Len())
+	live.Grow(liveIDs.Len())
 	var deadIDs []int64
 	rows, err = tx.QueryContext(ctx, `SELECT id, sha256 FROM pool_files`)
 	if err != nil {
@@ -249,7 +249,7 @@ func collectUnreferenced(ctx context.Context, tx *sql.Tx, dry bool, expired []in
 			return none, err
 		}
 		if liveIDs.Has(id) {
-			live = append(live, blob.Digest(sha))
+			live.Add(blob.Digest(sha))
 		} else {
 			deadIDs = append(deadIDs, id)
 		}
@@ -258,7 +258,7 @@ func collectUnreferenced(ctx context.Context, tx *sql.Tx, dry bool, expired []in
 	if err := rows.Err(); err != nil {
 		return none, err
 	}
-	set := blob.NewSet(live)
+	set := live.Set()
 	if dry {
 		return set, nil
 	}
@@ -435,19 +435,21 @@ func (c *Catalog) DeleteTag(ctx context.Context, tag string) (int, error) {
 	return int(n), tx.Commit()
 }
 
-// requestFiles appends the files requests hold to live.
-func requestFiles(ctx context.Context, tx *sql.Tx, live []blob.Digest) ([]blob.Digest, error) {
+// requestFiles adds the files requests hold to live.
+func requestFiles(ctx context.Context, tx *sql.Tx, live *blob.SetBuilder) error {
 	rows, err := tx.QueryContext(ctx, `SELECT files FROM requests WHERE length(files) > 0`)
 	if err != nil {
-		return live, fmt.Errorf("catalog: collect requests: %w", err)
+		return fmt.Errorf("catalog: collect requests: %w", err)
 	}
 	defer rows.Close()
 	for rows.Next() {
 		var files []byte
 		if err := rows.Scan(&files); err != nil {
-			return live, err
+			return err
 		}
-		live = append(live, decodeDigests(files)...)
+		for _, d := range decodeDigests(files) {
+			live.Add(d)
+		}
 	}
-	return live, rows.Err()
+	return rows.Err()
 }
