@@ -230,3 +230,37 @@ func TestPoolFilesRange(t *testing.T) {
 		}
 	}
 }
+
+// TestCollectRestoresCache: a collection runs with a small page cache and
+// gives its connection back its own, collecting or dry, and when it fails.
+func TestCollectRestoresCache(t *testing.T) {
+	ctx := context.Background()
+	c, err := Open(ctx, filepath.Join(t.TempDir(), "catalog.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.r.SetMaxOpenConns(1) // the dry run's connection is the one checked
+	size := func(db *sql.DB) (n int64) {
+		if err := db.QueryRowContext(ctx, `PRAGMA cache_size`).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	wantW, wantR := size(c.w), size(c.r)
+	for _, dry := range []bool{false, true} {
+		if _, err := c.Collect(ctx, time.Now(), dry); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// A failing collection: a table it reads is gone.
+	if _, err := c.w.ExecContext(ctx, `ALTER TABLE pool_files RENAME TO pool_files_gone`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Collect(ctx, time.Now(), false); err == nil {
+		t.Error("a collection without its pool_files table succeeded")
+	}
+	if w, r := size(c.w), size(c.r); w != wantW || r != wantR || w == -passCacheKiB {
+		t.Errorf("cache_size after collections: writer %d, reader %d; want %d and %d, not %d", w, r, wantW, wantR, -passCacheKiB)
+	}
+}
