@@ -3,7 +3,6 @@ package sqlite
 import (
 	"context"
 	"fmt"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -16,11 +15,7 @@ import (
 // holding the index before it.
 func BenchmarkNewIndex(b *testing.B) {
 	ctx := context.Background()
-	c, err := Open(ctx, filepath.Join(b.TempDir(), "catalog.db"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer c.Close()
+	c := openTemp(b)
 	t0 := time.Date(2026, 11, 23, 6, 0, 0, 0, time.UTC)
 	entries := make([]catalog.PoolEntry, 20000)
 	gen := 0

@@ -18,26 +18,24 @@ import (
 	"github.com/aptsnap/aptsnap/catalog/internal/codec"
 )
 
+// openTemp opens a new catalog in a temporary directory, closed when the
+// test ends.
+func openTemp(tb testing.TB) *Catalog {
+	tb.Helper()
+	c, err := Open(context.Background(), filepath.Join(tb.TempDir(), "catalog.db"))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { c.Close() })
+	return c
+}
+
 func TestConformance(t *testing.T) {
-	catalogtest.Run(t, func(t *testing.T) catalog.Catalog {
-		c, err := Open(context.Background(), filepath.Join(t.TempDir(), "catalog.db"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { c.Close() })
-		return c
-	})
+	catalogtest.Run(t, func(t *testing.T) catalog.Catalog { return openTemp(t) })
 }
 
 func TestKVConformance(t *testing.T) {
-	catalogtest.RunKV(t, func(t *testing.T) catalog.KV {
-		c, err := Open(context.Background(), filepath.Join(t.TempDir(), "catalog.db"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { c.Close() })
-		return c
-	})
+	catalogtest.RunKV(t, func(t *testing.T) catalog.KV { return openTemp(t) })
 }
 
 // TestMigrateIndicesPerArchive: a catalog where a second archive lists an
@@ -127,11 +125,7 @@ func TestCreateSnapshotChecks(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx := context.Background()
-			c, err := Open(ctx, filepath.Join(t.TempDir(), "catalog.db"))
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer c.Close()
+			c := openTemp(t)
 			if _, err := c.CreateSnapshot(ctx, snap(tc.tag)); err != nil {
 				t.Fatal(err)
 			}
@@ -140,7 +134,7 @@ func TestCreateSnapshotChecks(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			_, err = c.CreateSnapshot(ctx, snap(tc.tag))
+			_, err := c.CreateSnapshot(ctx, snap(tc.tag))
 			if err == nil || (tc.is != nil && !errors.Is(err, tc.is)) || !strings.Contains(err.Error(), tc.says) {
 				t.Fatalf("second snapshot: %v, want an error saying %q", err, tc.says)
 			}
@@ -184,11 +178,7 @@ func TestDryCollectBesideAWriter(t *testing.T) {
 // lookups by ID.
 func TestPoolFilesRange(t *testing.T) {
 	ctx := context.Background()
-	c, err := Open(ctx, filepath.Join(t.TempDir(), "catalog.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := openTemp(t)
 	t0 := time.Date(2026, 11, 23, 6, 0, 0, 0, time.UTC)
 	idx := blob.Sum([]byte("Packages"))
 	var entries []catalog.PoolEntry
@@ -235,11 +225,7 @@ func TestPoolFilesRange(t *testing.T) {
 // gives its connection back its own, collecting or dry, and when it fails.
 func TestCollectRestoresCache(t *testing.T) {
 	ctx := context.Background()
-	c, err := Open(ctx, filepath.Join(t.TempDir(), "catalog.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := openTemp(t)
 	c.r.SetMaxOpenConns(1) // the dry run's connection is the one checked
 	size := func(db *sql.DB) (n int64) {
 		if err := db.QueryRowContext(ctx, `PRAGMA cache_size`).Scan(&n); err != nil {
