@@ -280,8 +280,8 @@ func (c *Collector) sweep(ctx context.Context, o SweepOptions, sl *lock.Lock, li
 	// live. Listing the store holds up no writer. Holding the lock to the
 	// end with what is live known (a local gc), every candidate is dead:
 	// they are deleted as the walk goes, in batches, rather than listed
-	// first (the list was most of the sweep's memory); the loop below
-	// deletes the last batch.
+	// first (a list as long as the store's dead files, 64 bytes each);
+	// the loop below deletes the last batch.
 	var cands []blob.Info
 	stream := *sl != nil && live != nil && o.Hold == 0
 	flush := func() error {
