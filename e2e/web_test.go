@@ -307,6 +307,9 @@ type frame struct {
 	dom           bool
 }
 
+// frameSpec is a frame of the wrapper: width, height, DOM or not, path.
+var frameSpec = regexp.MustCompile(`^([0-9]+),([0-9]+),([01]),(/.*)$`)
+
 // framesPage serves the test-only wrapper: each f=W,H,D,PATH frames PATH
 // W pixels wide and H high, the frames stacked from the top edge with
 // nothing between them (a screenshot of the wrapper is a column of the
@@ -317,14 +320,13 @@ type frame struct {
 func framesPage(w http.ResponseWriter, r *http.Request) {
 	var frames strings.Builder
 	for i, f := range r.URL.Query()["f"] {
-		parts := strings.SplitN(f, ",", 4)
-		if len(parts) != 4 || !regexp.MustCompile(`^[0-9]+$`).MatchString(parts[0]+parts[1]) ||
-			(parts[2] != "0" && parts[2] != "1") || !strings.HasPrefix(parts[3], "/") {
+		m := frameSpec.FindStringSubmatch(f)
+		if m == nil {
 			http.Error(w, "bad frame "+f, http.StatusBadRequest)
 			return
 		}
-		fmt.Fprintf(&frames, `<iframe src="%s" style="width:%spx;height:%spx;border:0;display:block" onload="measure(this, %d, %s)"></iframe>`,
-			html.EscapeString(parts[3]), parts[0], parts[1], i, map[string]string{"0": "false", "1": "true"}[parts[2]])
+		fmt.Fprintf(&frames, `<iframe src="%s" style="width:%spx;height:%spx;border:0;display:block" onload="measure(this, %d, %t)"></iframe>`,
+			html.EscapeString(m[4]), m[1], m[2], i, m[3] == "1")
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	fmt.Fprintf(w, `<!DOCTYPE html><html><head><meta charset="utf-8"><script>
