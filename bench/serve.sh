@@ -9,6 +9,11 @@
 #                                      targets: nginx, aptsnap[, aptsnap ALT], nginx, aptsnap...;
 #                                      ratios
 #   bench/serve.sh ratios              ratios of what OUT holds
+#   bench/serve.sh pooled SCENARIO TSV...
+#                                      every round's aptsnap/nginx ratio of SCENARIO in
+#                                      the TSVs (paired by run and round; target aptsnap
+#                                      only), pooled: median, quartiles, geometric mean,
+#                                      and their bootstrap 95 % intervals
 #
 # Scenarios (SCENARIOS, default "pool index xz"), each
 # `wrk -t$WRK_THREADS -c$WRK_CONNS -d$WRK_DURATION`:
@@ -25,9 +30,13 @@
 # One row per round x target x scenario goes to bench/results/serve-$LABEL.tsv,
 # with the server's RSS after the run and its peak (nginx: master + workers),
 # the CPU time the server used during the run (and per request: steadier than
-# req/s on a busy machine), the load, the nginx configuration and the aptsnap
-# binary.  A run with non-2xx answers is reported as invalid, not as a
-# throughput.  Note: wrk and the servers share the machine's cores.
+# req/s on a busy machine), wrk's own CPU time and the two together per
+# request, the load, the nginx configuration and the aptsnap binary.  A run
+# with non-2xx answers is reported as invalid, not as a throughput.  Note:
+# wrk and the servers share the machine's cores, and on loopback the
+# receiving side's TCP work is charged to whichever of them is on the CPU
+# when it runs: for large files compare the CPU with wrk's, not the
+# server's alone.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -46,7 +55,7 @@ REPS=${REPS:-3}
 SCENARIOS=${SCENARIOS:-pool index xz}
 UDIR=$BENCH_DATA/serve-urls-$LABEL
 OUT=$RESULTS/serve-$LABEL.tsv
-COLS='target\tscenario\turls\trequests\trps\tMBps\tlat_mean_ms\tlat_p99_ms\tnon2xx\terrors\trss_kb\tloadavg\tthreads\tconns\tduration\tround\trun\tnginx\tbuild\tpeak_rss_kb\tdate\tcpu_s\tcpu_us_per_req'
+COLS='target\tscenario\turls\trequests\trps\tMBps\tlat_mean_ms\tlat_p99_ms\tnon2xx\terrors\trss_kb\tloadavg\tthreads\tconns\tduration\tround\trun\tnginx\tbuild\tpeak_rss_kb\tdate\tcpu_s\tcpu_us_per_req\tclient_cpu_s\ttotal_cpu_us_per_req'
 ROUND=${ROUND:-1}
 RUN=${RUN:-$(date -u +%Y%m%dT%H%M%S)}
 if [ "$NGINX_TUNED" = 1 ]; then NGINX_CONF=tuned; else NGINX_CONF=default; fi
@@ -126,8 +135,12 @@ PY
     pids=$($pids_cmd); hz=$(getconf CLK_TCK)
     # shellcheck disable=SC2086
     t0=$(cpu_ticks $pids)
-    out=$(WRK_URLS=$paths wrk -t"$WRK_THREADS" -c"$WRK_CONNS" -d"$WRK_DURATION" --latency \
+    # wrk's own CPU time too: on loopback the receiving side's TCP work runs
+    # in whichever process is on the CPU when it is due, so a server's CPU
+    # a request alone shifts with timing; server + client does not
+    out=$(WRK_URLS=$paths /usr/bin/time -f 'WRKTIME %U %S' wrk -t"$WRK_THREADS" -c"$WRK_CONNS" -d"$WRK_DURATION" --latency \
           -s "$BENCH_DIR/wrk-urls.lua" "$base/" 2>&1)
+    local client; client=$(echo "$out" | awk '$1=="WRKTIME" {print $2+$3}')
     echo "$out" >"$BENCH_DATA/run/wrk-$LABEL-$target-$scen.txt"
     line=$(echo "$out" | awk '$1=="WRK"')
     [ -n "$line" ] || { log "wrk gave no result: $out"; return 1; }
@@ -136,11 +149,12 @@ PY
     t1=$(cpu_ticks $pids); rss=$(status_kb VmRSS $pids); peak=$(status_kb VmHWM $pids)
     echo "$line" | awk -v t="$target" -v s="$scen" -v n="$(wc -l <"$paths")" -v rss="$rss" -v peak="$peak" \
         -v load="$(cut -d' ' -f1 /proc/loadavg)" -v th="$WRK_THREADS" -v c="$WRK_CONNS" -v d="$WRK_DURATION" \
-        -v round="$ROUND" -v run="$RUN" -v ng="$NGINX_CONF" -v b="$build" -v date="$(date -u +%FT%TZ)" -v cpu="$(( t1 - t0 ))" -v hz="$hz" \
+        -v round="$ROUND" -v run="$RUN" -v ng="$NGINX_CONF" -v b="$build" -v date="$(date -u +%FT%TZ)" -v cpu="$(( t1 - t0 ))" -v hz="$hz" -v client="${client:-0}" \
         'BEGIN{OFS="\t"} { secs=$4/1e6; print t, s, n, $2, sprintf("%.0f", $2/secs), sprintf("%.1f", $3/secs/1e6),
           sprintf("%.2f", $10/1e3), sprintf("%.2f", $12/1e3), $9, $5+$6+$7+$9, rss, load, th, c, d,
-          round, run, ng, b, peak, date, sprintf("%.2f", cpu/hz), sprintf("%.1f", cpu/hz*1e6/$2) }' >>"$OUT"
-    log "$target $scen (round $ROUND): $(tail -1 "$OUT" | cut -f5,6,11,22,23 | awk '{print $1" req/s, "$2" MB/s, rss "$3" kB, cpu "$4" s, "$5" us/req"}')"
+          round, run, ng, b, peak, date, sprintf("%.2f", cpu/hz), sprintf("%.1f", cpu/hz*1e6/$2),
+          sprintf("%.2f", client), sprintf("%.1f", (cpu/hz+client)*1e6/$2) }' >>"$OUT"
+    log "$target $scen (round $ROUND): $(tail -1 "$OUT" | cut -f5,6,11,22,23,25 | awk '{print $1" req/s, "$2" MB/s, rss "$3" kB, cpu "$4" s, "$5" us/req, with wrk "$6" us/req"}')"
 }
 
 nginx_pids() {  # master and workers
@@ -197,19 +211,52 @@ ratios() {
           k = ng SUBSEP $2 SUBSEP rd
           tg = ("build" in c && $c["build"] != "") ? $1 "=" $c["build"] : $1
           cpu = ("cpu_us_per_req" in c) ? $c["cpu_us_per_req"] : ""
-          if ($1 == "nginx") { n[k]=$5; nc[k]=cpu } else { a[tg SUBSEP k]=$5; ac[tg SUBSEP k]=cpu; t[tg]=1 }
+          tot = ("total_cpu_us_per_req" in c) ? $c["total_cpu_us_per_req"] : ""
+          if ($1 == "nginx") { n[k]=$5; nc[k]=cpu; nt[k]=tot } else { a[tg SUBSEP k]=$5; ac[tg SUBSEP k]=cpu; at[tg SUBSEP k]=tot; t[tg]=1 }
           s[ng SUBSEP $2]=1 }
         END { for (sk in s) { split(sk, p, SUBSEP)
-                for (tg in t) { m=0; line=""; cl=""
+                for (tg in t) { m=0; line=""; cl=""; tl=""
                   for (ak in a) { split(ak, q, SUBSEP); nk = p[1] SUBSEP p[2] SUBSEP q[4]
                     if (q[1]==tg && q[2]==p[1] && q[3]==p[2] && (nk in n)) {
                       r[++m]=a[ak]/n[nk]; line=line sprintf(" %.2f", r[m])
-                      if (ac[ak] != "" && nc[nk] > 0) cl=cl sprintf(" %.2f", ac[ak]/nc[nk]) } }
+                      if (ac[ak] != "" && nc[nk] > 0) cl=cl sprintf(" %.2f", ac[ak]/nc[nk])
+                      if (at[ak] != "" && nt[nk] > 0) tl=tl sprintf(" %.2f", at[ak]/nt[nk]) } }
                   if (m==0) continue
                   for (i=1;i<=m;i++) for (j=i+1;j<=m;j++) if (r[j]<r[i]) { x=r[i]; r[i]=r[j]; r[j]=x }
                   med = (m%2) ? r[(m+1)/2] : (r[m/2]+r[m/2+1])/2
-                  printf "serve %-5s %s/nginx(%s): %.2f-%.2fx req/s, median %.2fx over %d round(s):%s (target >= 1.0x)%s\n",
-                         p[2], tg, p[1], r[1], r[m], med, m, line, (cl == "" ? "" : "; CPU a request:" cl) } } }' "$OUT" | sort
+                  printf "serve %-5s %s/nginx(%s): %.2f-%.2fx req/s, median %.2fx over %d round(s):%s (target >= 1.0x)%s%s\n",
+                         p[2], tg, p[1], r[1], r[m], med, m, line, (cl == "" ? "" : "; CPU a request:" cl),
+                         (tl == "" ? "" : "; with wrk'"'"'s:" tl) } } }' "$OUT" | sort
+}
+
+# pooled SCENARIO TSV...: see the header.
+pooled() {
+    local scen=${1:?pooled needs a scenario}; shift
+    python3 - "$scen" "$@" <<'PY'
+import csv, math, random, statistics, sys
+scen, ratios = sys.argv[1], []
+for path in sys.argv[2:]:
+    ng, ap = {}, {}
+    with open(path, newline="") as f:
+        for row in csv.DictReader(f, delimiter="\t"):
+            if row["scenario"] != scen:
+                continue
+            key = (row.get("run") or path, row["round"])
+            if row["target"] == "nginx":
+                ng[key] = float(row["rps"])
+            elif row["target"] == "aptsnap":
+                ap[key] = float(row["rps"])
+    ratios += [ap[k] / ng[k] for k in ap if k in ng and ng[k] > 0]
+if not ratios:
+    sys.exit("pooled: no paired rounds of %s in %s" % (scen, " ".join(sys.argv[2:])))
+geo = lambda v: math.exp(statistics.fmean(math.log(x) for x in v))
+rng = random.Random(1)
+boot = lambda f: sorted(f(rng.choices(ratios, k=len(ratios))) for _ in range(10000))
+m, g = boot(statistics.median), boot(geo)
+q = statistics.quantiles(ratios, n=4)
+print("pooled %s: %d rounds, median %.2fx (95%% %.2f-%.2f), quartiles %.2f %.2f, geometric mean %.2fx (95%% %.2f-%.2f), range %.2f-%.2f"
+      % (scen, len(ratios), statistics.median(ratios), m[250], m[9749], q[0], q[2], geo(ratios), g[250], g[9749], min(ratios), max(ratios)))
+PY
 }
 
 case "${1:-all}" in
@@ -217,6 +264,7 @@ urls) urls ;;
 nginx) run_nginx ;;
 aptsnap) run_aptsnap ;;
 ratios) ratios ;;
+pooled) shift; pooled "$@" ;;
 all) urls
      [ -x "$APTSNAP" ] || log "no aptsnap binary at $APTSNAP: nginx only"
      log "serve $LABEL: $REPS round(s) of $SCENARIOS, nginx $NGINX_CONF, load $(cut -d' ' -f1-3 /proc/loadavg)"
@@ -226,5 +274,5 @@ all) urls
          if [ -n "$APTSNAP_ALT" ]; then run_aptsnap aptsnap-alt "$APTSNAP_ALT"; fi
      done
      ratios ;;
-*) sed -n 2,28p "$0"; exit 2 ;;
+*) sed -n 2,39p "$0"; exit 2 ;;
 esac
