@@ -16,7 +16,10 @@
 #                                      and their bootstrap 95 % intervals
 #
 # Scenarios (SCENARIOS, default "pool index xz"), each
-# `wrk -t$WRK_THREADS -c$WRK_CONNS -d$WRK_DURATION`:
+# `wrk -t$WRK_THREADS -c$WRK_CONNS -d$WRK_DURATION`, or with CLIENT=aptload
+# bench/aptload (-c$WRK_CONNS -d$WRK_DURATION), which reads answers as APT's
+# http method does, through a 64 kB buffer (wrk reads 8 kB at a time); its
+# rows are recorded as scenario "<name>-apt":
 #   pool   ~1000 pool files sampled (fixed seed) from the fixture's Packages indices
 #   index  InRelease and Packages.xz of bookworm, bookworm-updates, bookworm-security
 #   xz     bookworm's Packages.xz alone
@@ -53,6 +56,8 @@ WRK_DURATION=${WRK_DURATION:-15s}
 POOL_SAMPLE=${POOL_SAMPLE:-1000}
 REPS=${REPS:-3}
 SCENARIOS=${SCENARIOS:-pool index xz}
+CLIENT=${CLIENT:-wrk}
+APTLOAD=${APTLOAD:-$BENCH_DATA/aptload}
 UDIR=$BENCH_DATA/serve-urls-$LABEL
 OUT=$RESULTS/serve-$LABEL.tsv
 COLS='target\tscenario\turls\trequests\trps\tMBps\tlat_mean_ms\tlat_p99_ms\tnon2xx\terrors\trss_kb\tloadavg\tthreads\tconns\tduration\tround\trun\tnginx\tbuild\tpeak_rss_kb\tdate\tcpu_s\tcpu_us_per_req\tclient_cpu_s\ttotal_cpu_us_per_req'
@@ -116,7 +121,13 @@ status_kb() {
 # peak) and the CPU time they used during it are recorded.
 bench() {
     local target=$1 scen=$2 base=$3 paths=$4 build=$5 pids_cmd=$6
-    local bad out line rss peak pids t0 t1 hz
+    local bad out line rss peak pids t0 t1 hz client_cmd
+    if [ "$CLIENT" = aptload ]; then
+        scen=$scen-apt
+        client_cmd=("$APTLOAD" -c "$WRK_CONNS" -d "$WRK_DURATION" -urls "$paths" "$base/")
+    else
+        client_cmd=(wrk -t"$WRK_THREADS" -c"$WRK_CONNS" -d"$WRK_DURATION" --latency -s "$BENCH_DIR/wrk-urls.lua" "$base/")
+    fi
     # every URL must answer 200 before it counts: a fast 404 is not a served file
     bad=$(python3 - "$base" "$paths" <<'PY'
 import http.client, sys, urllib.parse
@@ -138,12 +149,11 @@ PY
     # wrk's own CPU time too: on loopback the receiving side's TCP work runs
     # in whichever process is on the CPU when it is due, so a server's CPU
     # a request alone shifts with timing; server + client does not
-    out=$(WRK_URLS=$paths /usr/bin/time -f 'WRKTIME %U %S' wrk -t"$WRK_THREADS" -c"$WRK_CONNS" -d"$WRK_DURATION" --latency \
-          -s "$BENCH_DIR/wrk-urls.lua" "$base/" 2>&1)
+    out=$(WRK_URLS=$paths /usr/bin/time -f 'WRKTIME %U %S' "${client_cmd[@]}" 2>&1)
     local client; client=$(echo "$out" | awk '$1=="WRKTIME" {print $2+$3}')
     echo "$out" >"$BENCH_DATA/run/wrk-$LABEL-$target-$scen.txt"
     line=$(echo "$out" | awk '$1=="WRK"')
-    [ -n "$line" ] || { log "wrk gave no result: $out"; return 1; }
+    [ -n "$line" ] || { log "$CLIENT gave no result: $out"; return 1; }
     out_header
     # shellcheck disable=SC2086
     t1=$(cpu_ticks $pids); rss=$(status_kb VmRSS $pids); peak=$(status_kb VmHWM $pids)
@@ -154,7 +164,7 @@ PY
           sprintf("%.2f", $10/1e3), sprintf("%.2f", $12/1e3), $9, $5+$6+$7+$9, rss, load, th, c, d,
           round, run, ng, b, peak, date, sprintf("%.2f", cpu/hz), sprintf("%.1f", cpu/hz*1e6/$2),
           sprintf("%.2f", client), sprintf("%.1f", (cpu/hz+client)*1e6/$2) }' >>"$OUT"
-    log "$target $scen (round $ROUND): $(tail -1 "$OUT" | cut -f5,6,11,22,23,25 | awk '{print $1" req/s, "$2" MB/s, rss "$3" kB, cpu "$4" s, "$5" us/req, with wrk "$6" us/req"}')"
+    log "$target $scen (round $ROUND): $(tail -1 "$OUT" | cut -f5,6,11,22,23,25 | awk '{print $1" req/s, "$2" MB/s, rss "$3" kB, cpu "$4" s, "$5" us/req, with the client "$6" us/req"}')"
 }
 
 nginx_pids() {  # master and workers
@@ -259,13 +269,19 @@ print("pooled %s: %d rounds, median %.2fx (95%% %.2f-%.2f), quartiles %.2f %.2f,
 PY
 }
 
+# aptload_build: the APT-like client, from this checkout, when it is used.
+aptload_build() {
+    [ "$CLIENT" = aptload ] || return 0
+    (cd "$REPO_DIR" && go build -o "$APTLOAD" ./bench/aptload) || die "go build bench/aptload failed"
+}
+
 case "${1:-all}" in
 urls) urls ;;
-nginx) run_nginx ;;
-aptsnap) run_aptsnap ;;
+nginx) aptload_build; run_nginx ;;
+aptsnap) aptload_build; run_aptsnap ;;
 ratios) ratios ;;
 pooled) shift; pooled "$@" ;;
-all) urls
+all) urls; aptload_build
      [ -x "$APTSNAP" ] || log "no aptsnap binary at $APTSNAP: nginx only"
      log "serve $LABEL: $REPS round(s) of $SCENARIOS, nginx $NGINX_CONF, load $(cut -d' ' -f1-3 /proc/loadavg)"
      for ROUND in $(seq "$REPS"); do
@@ -274,5 +290,5 @@ all) urls
          if [ -n "$APTSNAP_ALT" ]; then run_aptsnap aptsnap-alt "$APTSNAP_ALT"; fi
      done
      ratios ;;
-*) sed -n 2,39p "$0"; exit 2 ;;
+*) sed -n 2,42p "$0"; exit 2 ;;
 esac
