@@ -16,10 +16,10 @@
 #                                      and their bootstrap 95 % intervals
 #
 # Scenarios (SCENARIOS, default "pool index xz"), each
-# `wrk -t$WRK_THREADS -c$WRK_CONNS -d$WRK_DURATION`, or with CLIENT=aptload
-# bench/aptload (-c$WRK_CONNS -d$WRK_DURATION), which reads answers as APT's
-# http method does, through a 64 kB buffer (wrk reads 8 kB at a time); its
-# rows are recorded as scenario "<name>-apt":
+# `wrk -t$WRK_THREADS -c$WRK_CONNS -d$WRK_DURATION`, and with CLIENT="wrk aptload"
+# (or CLIENT=aptload) also bench/aptload (-c$WRK_CONNS -d$WRK_DURATION), which
+# reads answers as APT's http method does, through a 64 kB buffer (wrk reads
+# 8 kB at a time); its rows are recorded as scenario "<name>-apt":
 #   pool   ~1000 pool files sampled (fixed seed) from the fixture's Packages indices
 #   index  InRelease and Packages.xz of bookworm, bookworm-updates, bookworm-security
 #   xz     bookworm's Packages.xz alone
@@ -120,9 +120,9 @@ status_kb() {
 # PIDS_CMD prints the server's processes: their RSS after the run (and its
 # peak) and the CPU time they used during it are recorded.
 bench() {
-    local target=$1 scen=$2 base=$3 paths=$4 build=$5 pids_cmd=$6
+    local target=$1 scen=$2 base=$3 paths=$4 build=$5 pids_cmd=$6 client=${7:-wrk}
     local bad out line rss peak pids t0 t1 hz client_cmd
-    if [ "$CLIENT" = aptload ]; then
+    if [ "$client" = aptload ]; then
         scen=$scen-apt
         client_cmd=("$APTLOAD" -c "$WRK_CONNS" -d "$WRK_DURATION" -urls "$paths" "$base/")
     else
@@ -153,7 +153,7 @@ PY
     local client; client=$(echo "$out" | awk '$1=="WRKTIME" {print $2+$3}')
     echo "$out" >"$BENCH_DATA/run/wrk-$LABEL-$target-$scen.txt"
     line=$(echo "$out" | awk '$1=="WRK"')
-    [ -n "$line" ] || { log "$CLIENT gave no result: $out"; return 1; }
+    [ -n "$line" ] || { log "$client gave no result: $out"; return 1; }
     out_header
     # shellcheck disable=SC2086
     t1=$(cpu_ticks $pids); rss=$(status_kb VmRSS $pids); peak=$(status_kb VmHWM $pids)
@@ -174,13 +174,15 @@ nginx_pids() {  # master and workers
 
 run_nginx() {
     [ -f "$UDIR/xz.rel" ] || urls
-    local tuned= s
+    local tuned= s cl
     [ "$NGINX_CONF" = tuned ] && tuned=tuned
     nginx_start "serve-$NGINX_PORT" "$FIXTURE" "$NGINX_PORT" $tuned
     for s in $SCENARIOS; do
         absolutize "$s" /debian /debian-security >"$UDIR/nginx-$s.txt"
-        bench nginx "$s" "http://127.0.0.1:$NGINX_PORT" "$UDIR/nginx-$s.txt" \
-            "nginx-$(nginx -v 2>&1 | sed 's/.*nginx\///')" nginx_pids || true
+        for cl in $CLIENT; do
+            bench nginx "$s" "http://127.0.0.1:$NGINX_PORT" "$UDIR/nginx-$s.txt" \
+                "nginx-$(nginx -v 2>&1 | sed 's/.*nginx\///')" nginx_pids "$cl" || true
+        done
     done
     nginx_stop "serve-$NGINX_PORT"
 }
@@ -197,7 +199,7 @@ run_aptsnap() {
     local target=${1:-aptsnap} bin=${2:-$APTSNAP}
     [ -f "$UDIR/xz.rel" ] || urls
     LABEL=$LABEL APTSNAP=$bin "$BENCH_DIR/aptsnap.sh" serve-start
-    local base=http://127.0.0.1:$APTSNAP_PORT sd ss s
+    local base=http://127.0.0.1:$APTSNAP_PORT sd ss s cl
     sd=$(curl -fsS "$base/debian/project/trace/debian" | awk '/^Archive serial:/{print $3}')
     ss=$(curl -fsS "$base/debian-security/project/trace/debian-security" | awk '/^Archive serial:/{print $3}')
     sd=${APTSNAP_SERIAL_DEBIAN:-$sd}; ss=${APTSNAP_SERIAL_SECURITY:-$ss}
@@ -205,7 +207,9 @@ run_aptsnap() {
     log "$target serials: debian $sd, debian-security $ss"
     for s in $SCENARIOS; do
         absolutize "$s" "/debian/$sd" "/debian-security/$ss" >"$UDIR/aptsnap-$s.txt"
-        bench "$target" "$s" "$base" "$UDIR/aptsnap-$s.txt" "$(basename "$bin")" aptsnap_pids || true
+        for cl in $CLIENT; do
+            bench "$target" "$s" "$base" "$UDIR/aptsnap-$s.txt" "$(basename "$bin")" aptsnap_pids "$cl" || true
+        done
     done
     log "$target serve RSS after the scenarios: $(LABEL=$LABEL "$BENCH_DIR/aptsnap.sh" serve-rss)"
     LABEL=$LABEL "$BENCH_DIR/aptsnap.sh" serve-stop
@@ -271,7 +275,7 @@ PY
 
 # aptload_build: the APT-like client, from this checkout, when it is used.
 aptload_build() {
-    [ "$CLIENT" = aptload ] || return 0
+    case " $CLIENT " in *" aptload "*) ;; *) return 0 ;; esac
     (cd "$REPO_DIR" && go build -o "$APTLOAD" ./bench/aptload) || die "go build bench/aptload failed"
 }
 
