@@ -33,12 +33,12 @@
 # One row per round x target x scenario goes to bench/results/serve-$LABEL.tsv,
 # with the server's RSS after the run and its peak (nginx: master + workers),
 # the CPU time the server used during the run (and per request: steadier than
-# req/s on a busy machine), wrk's own CPU time and the two together per
-# request, the load, the nginx configuration and the aptsnap binary.  A run
+# req/s on a busy machine), the client's own CPU time and the two together
+# per request, the load, the nginx configuration and the aptsnap binary.  A run
 # with non-2xx answers is reported as invalid, not as a throughput.  Note:
-# wrk and the servers share the machine's cores, and on loopback the
+# the client and the servers share the machine's cores, and on loopback the
 # receiving side's TCP work is charged to whichever of them is on the CPU
-# when it runs: for large files compare the CPU with wrk's, not the
+# when it runs: for large files compare the CPU with the client's, not the
 # server's alone.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
@@ -121,7 +121,7 @@ status_kb() {
 # peak) and the CPU time they used during it are recorded.
 bench() {
     local target=$1 scen=$2 base=$3 paths=$4 build=$5 pids_cmd=$6 client=${7:-wrk}
-    local bad out line rss peak pids t0 t1 hz client_cmd
+    local bad out line rss peak pids t0 t1 hz client_cmd client_cpu
     if [ "$client" = aptload ]; then
         scen=$scen-apt
         client_cmd=("$APTLOAD" -c "$WRK_CONNS" -d "$WRK_DURATION" -urls "$paths" "$base/")
@@ -146,11 +146,11 @@ PY
     pids=$($pids_cmd); hz=$(getconf CLK_TCK)
     # shellcheck disable=SC2086
     t0=$(cpu_ticks $pids)
-    # wrk's own CPU time too: on loopback the receiving side's TCP work runs
-    # in whichever process is on the CPU when it is due, so a server's CPU
-    # a request alone shifts with timing; server + client does not
+    # the client's own CPU time too: on loopback the receiving side's TCP
+    # work runs in whichever process is on the CPU when it is due, so a
+    # server's CPU a request alone shifts with timing; server + client does not
     out=$(WRK_URLS=$paths /usr/bin/time -f 'WRKTIME %U %S' "${client_cmd[@]}" 2>&1)
-    local client; client=$(echo "$out" | awk '$1=="WRKTIME" {print $2+$3}')
+    client_cpu=$(echo "$out" | awk '$1=="WRKTIME" {print $2+$3}')
     echo "$out" >"$BENCH_DATA/run/wrk-$LABEL-$target-$scen.txt"
     line=$(echo "$out" | awk '$1=="WRK"')
     [ -n "$line" ] || { log "$client gave no result: $out"; return 1; }
@@ -159,7 +159,7 @@ PY
     t1=$(cpu_ticks $pids); rss=$(status_kb VmRSS $pids); peak=$(status_kb VmHWM $pids)
     echo "$line" | awk -v t="$target" -v s="$scen" -v n="$(wc -l <"$paths")" -v rss="$rss" -v peak="$peak" \
         -v load="$(cut -d' ' -f1 /proc/loadavg)" -v th="$WRK_THREADS" -v c="$WRK_CONNS" -v d="$WRK_DURATION" \
-        -v round="$ROUND" -v run="$RUN" -v ng="$NGINX_CONF" -v b="$build" -v date="$(date -u +%FT%TZ)" -v cpu="$(( t1 - t0 ))" -v hz="$hz" -v client="${client:-0}" \
+        -v round="$ROUND" -v run="$RUN" -v ng="$NGINX_CONF" -v b="$build" -v date="$(date -u +%FT%TZ)" -v cpu="$(( t1 - t0 ))" -v hz="$hz" -v client="${client_cpu:-0}" \
         'BEGIN{OFS="\t"} { secs=$4/1e6; print t, s, n, $2, sprintf("%.0f", $2/secs), sprintf("%.1f", $3/secs/1e6),
           sprintf("%.2f", $10/1e3), sprintf("%.2f", $12/1e3), $9, $5+$6+$7+$9, rss, load, th, c, d,
           round, run, ng, b, peak, date, sprintf("%.2f", cpu/hz), sprintf("%.1f", cpu/hz*1e6/$2),
@@ -240,7 +240,7 @@ ratios() {
                   med = (m%2) ? r[(m+1)/2] : (r[m/2]+r[m/2+1])/2
                   printf "serve %-5s %s/nginx(%s): %.2f-%.2fx req/s, median %.2fx over %d round(s):%s (target >= 1.0x)%s%s\n",
                          p[2], tg, p[1], r[1], r[m], med, m, line, (cl == "" ? "" : "; CPU a request:" cl),
-                         (tl == "" ? "" : "; with wrk'"'"'s:" tl) } } }' "$OUT" | sort
+                         (tl == "" ? "" : "; with the client'"'"'s:" tl) } } }' "$OUT" | sort
 }
 
 # pooled SCENARIO TSV...: see the header.
