@@ -139,17 +139,18 @@ func run(host string, paths []string, bufSize int, deadline time.Time, timeout t
 	buf := make([]byte, bufSize)
 	var c net.Conn
 	var br *bufio.Reader
-	defer func() {
+	drop := func() { // after an error: the next request opens it again
 		if c != nil {
 			c.Close()
+			c = nil
 		}
-	}()
+	}
+	defer drop()
 	for time.Now().Before(deadline) {
 		if c == nil {
 			var err error
 			if c, err = net.DialTimeout("tcp", host, timeout); err != nil {
 				r.errConnect++
-				c = nil
 				time.Sleep(10 * time.Millisecond)
 				continue
 			}
@@ -160,8 +161,7 @@ func run(host string, paths []string, bufSize int, deadline time.Time, timeout t
 		req := "GET " + paths[rng.IntN(len(paths))] + " HTTP/1.1\r\nHost: " + host + "\r\n\r\n"
 		if _, err := io.WriteString(c, req); err != nil {
 			r.errWrite++
-			c.Close()
-			c = nil
+			drop()
 			continue
 		}
 		n, status, err := readAnswer(br, buf)
@@ -171,8 +171,7 @@ func run(host string, paths []string, bufSize int, deadline time.Time, timeout t
 			} else {
 				r.errRead++
 			}
-			c.Close()
-			c = nil
+			drop()
 			continue
 		}
 		r.lat = append(r.lat, time.Since(t0))
